@@ -1,0 +1,5 @@
+"""`python -m dedupe` runs the command-line interface."""
+
+from dedupe.cli import main
+
+raise SystemExit(main())

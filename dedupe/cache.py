@@ -1,0 +1,200 @@
+"""The SQLite hash cache. Disposable: a corrupt or outdated cache is rebuilt, never fatal.
+
+An entry is valid while the file's (path, size, mtime_ns) are unchanged. Entries are namespaced
+by everything that changes a fingerprint (algorithm, hash size, decoder and signature versions),
+so changing a setting can never reuse stale hashes. Files that are not images, and files that
+failed to decode, are remembered too, so a warm rescan of an unchanged tree opens no file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dedupe import decode, verify
+from dedupe.hashing import ImageHash
+from dedupe.models import FileEntry, Fingerprint, Settings
+
+SCHEMA_VERSION = 1
+
+KIND_IMAGE = 1
+KIND_NOT_IMAGE = 2
+KIND_ERROR = 3
+
+
+def default_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dedupe" / "hashes.sqlite"
+
+
+def namespace(settings: Settings) -> str:
+    return f"{settings.algorithm}-{settings.hash_size}-d{decode.DECODER_VERSION}-c{verify.SIZE}"
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    """A cache hit: a fingerprint, or the remembered verdict for a non-image or broken file."""
+
+    kind: int
+    fingerprint: Fingerprint | None = None
+    reason: str = ""
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    namespace TEXT NOT NULL,
+    path BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    width INTEGER, height INTEGER, format TEXT, digest TEXT, taken_at TEXT,
+    hash BLOB, variants BLOB, "check" BLOB, reason TEXT,
+    PRIMARY KEY (namespace, path)
+) WITHOUT ROWID;
+"""
+
+
+class HashCache:
+    """Look up and store fingerprints. Open with `HashCache.open(path, settings)`."""
+
+    def __init__(self, connection: sqlite3.Connection, settings: Settings, path: Path | None):
+        self._db = connection
+        self._settings = settings
+        self._namespace = namespace(settings)
+        self._nbytes = settings.bits // 8
+        self.path = path
+        self.warning: str | None = None
+        self._pending = 0
+
+    @classmethod
+    def open(cls, path: Path, settings: Settings) -> HashCache:
+        """Open (creating if needed) the cache at `path`; rebuild it if corrupt or outdated."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        warning = None
+        try:
+            connection = cls._connect(path)
+        except sqlite3.DatabaseError as error:
+            warning = f"hash cache {path} was unreadable ({error}); rebuilt it"
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            connection = cls._connect(path)
+        cache = cls(connection, settings, path)
+        cache.warning = warning
+        return cache
+
+    @classmethod
+    def memory(cls, settings: Settings) -> HashCache:
+        """A throwaway cache (for --no-cache)."""
+        return cls(cls._setup(sqlite3.connect(":memory:")), settings, None)
+
+    @classmethod
+    def _connect(cls, path: Path) -> sqlite3.Connection:
+        connection = sqlite3.connect(path, timeout=30.0)
+        try:
+            return cls._setup(connection)
+        except sqlite3.DatabaseError:
+            connection.close()
+            raise
+
+    @staticmethod
+    def _setup(connection: sqlite3.Connection) -> sqlite3.Connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.executescript(_SCHEMA)
+        row = connection.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            connection.execute("DELETE FROM entries")
+            connection.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+            )
+            connection.commit()
+        # Raises DatabaseError on a corrupt file, so open() can rebuild it.
+        connection.execute("SELECT count(*) FROM entries LIMIT 1").fetchone()
+        return connection
+
+    def get(self, entry: FileEntry) -> Cached | None:
+        """The cached result for this file if its size and mtime are unchanged, else None."""
+        try:
+            row = self._db.execute(
+                "SELECT size, mtime_ns, kind, width, height, format, digest, taken_at, hash,"
+                ' variants, "check", reason FROM entries WHERE namespace=? AND path=?',
+                (self._namespace, os.fsencode(entry.path)),
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        if row is None or row[0] != entry.size or row[1] != entry.mtime_ns:
+            return None
+        kind = row[2]
+        if kind != KIND_IMAGE:
+            return Cached(kind, reason=row[11] or "")
+        hash_bytes, variant_bytes = row[8], row[9]
+        n = self._nbytes
+        if len(hash_bytes) != n or len(variant_bytes) % n:
+            return None
+        size = self._settings.hash_size
+        variants = tuple(
+            ImageHash(int.from_bytes(variant_bytes[k : k + n], "big"), size)
+            for k in range(0, len(variant_bytes), n)
+        )
+        fingerprint = Fingerprint(
+            width=row[3],
+            height=row[4],
+            format=row[5],
+            digest=row[6],
+            hash=ImageHash(int.from_bytes(hash_bytes, "big"), size),
+            variants=variants,
+            check=row[10],
+            taken_at=row[7],
+        )
+        return Cached(KIND_IMAGE, fingerprint)
+
+    def put(self, entry: FileEntry, result: Fingerprint | str | None) -> None:
+        """Remember a fingerprint, a decode failure (its reason), or None for "not an image"."""
+        key = (self._namespace, os.fsencode(entry.path), entry.size, entry.mtime_ns)
+        if isinstance(result, Fingerprint):
+            n = self._nbytes
+            values: tuple[object, ...] = key + (
+                KIND_IMAGE,
+                result.width,
+                result.height,
+                result.format,
+                result.digest,
+                result.taken_at,
+                result.hash.bits.to_bytes(n, "big"),
+                b"".join(v.bits.to_bytes(n, "big") for v in result.variants),
+                result.check,
+                None,
+            )
+        elif isinstance(result, str):
+            values = key + (KIND_ERROR, None, None, None, None, None, None, None, None, result)
+        else:
+            values = key + (KIND_NOT_IMAGE,) + (None,) * 9
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", values
+            )
+        except sqlite3.DatabaseError as error:
+            self.warning = f"could not write to the hash cache: {error}"
+            return
+        self._pending += 1
+        if self._pending >= 500:
+            self.commit()
+
+    def put_many(self, items: Iterable[tuple[FileEntry, Fingerprint | str | None]]) -> None:
+        for entry, result in items:
+            self.put(entry, result)
+
+    def commit(self) -> None:
+        try:
+            self._db.commit()
+        except sqlite3.DatabaseError as error:
+            self.warning = f"could not write to the hash cache: {error}"
+        self._pending = 0
+
+    def close(self) -> None:
+        self.commit()
+        self._db.close()

@@ -1,0 +1,77 @@
+"""The command line: argument parsing, exit codes, and wiring of the library to the terminal.
+
+Each command lives in its own `cmd_*.py` module with `register(subparsers)` and `run(args, ui)`.
+stdout carries data (JSON, hashes, paths); stderr carries messages for people and progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from enum import IntEnum
+
+from dedupe import __version__
+from dedupe.cli.ui import UI, CliError
+
+
+class ExitCode(IntEnum):
+    OK = 0  # done (a scan with unreadable files is still done: they are in the report)
+    ERROR = 1  # something went wrong while running (cannot write the report, ...)
+    USAGE = 2  # bad arguments: missing folder, threshold outside [0, 1], unknown algorithm
+    PARTIAL = 3  # apply/undo: some files were skipped (each with its reason)
+    REFUSED = 4  # apply/undo: the report or journal was refused; nothing was done
+    INTERRUPTED = 130  # Ctrl-C
+
+
+# Command modules under dedupe/cli/, in the order `dedupe --help` lists them.
+COMMANDS = (
+    "cmd_scan",
+    "cmd_hash",
+    "cmd_similar",
+    "cmd_review",
+    "cmd_report",
+    "cmd_apply",
+    "cmd_undo",
+)
+
+
+def _commands() -> list[object]:
+    import importlib
+
+    return [importlib.import_module(f"dedupe.cli.{name}") for name in COMMANDS]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{self.prog}: {message}", ExitCode.USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dedupe",
+        description="Find duplicate and near-duplicate photos, review them, clean up safely.",
+    )
+    parser.add_argument("--version", action="version", version=f"dedupe {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in _commands():
+        module.register(sub)  # type: ignore[attr-defined]
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (see ExitCode and README "Exit codes")."""
+    ui = UI.for_terminal()
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "run", None):
+            parser.print_help(sys.stderr)
+            return int(ExitCode.USAGE)
+        return int(args.run(args, ui))
+    except CliError as error:
+        ui.error(str(error))
+        return int(error.code)
+    except KeyboardInterrupt:
+        ui.error("interrupted")
+        return int(ExitCode.INTERRUPTED)

@@ -1,0 +1,69 @@
+"""`dedupe similar QUERY DIR`: rank the images under DIR by their rate to QUERY."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from dedupe.cli import options
+from dedupe.cli.ui import UI, CliError, write_data
+from dedupe.cluster import pair_distance
+from dedupe.scan import Failed, fingerprint_file, scan
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "similar",
+        help="rank images under a folder by similarity to one image",
+        description="Print `RATE > PATH` for every image under DIR whose rate to QUERY "
+        "(differing bits / total bits) is at most the threshold, closest first.",
+    )
+    parser.add_argument("query", metavar="QUERY")
+    parser.add_argument("dir", metavar="DIR")
+    options.add_hash_options(parser, threshold=1.0)
+    options.add_scan_options(parser)
+    parser.add_argument(
+        "--limit", type=options.positive_int, metavar="K", help="print at most K images"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    (root,) = options.existing_dirs([args.dir])
+    settings = options.settings_from(args)
+    outcome = fingerprint_file(args.query, settings)
+    if outcome is None:
+        raise CliError(f"{args.query}: not an image", 1)
+    if isinstance(outcome, Failed):
+        raise CliError(f"{args.query}: {outcome.reason}", 1)
+    cache = options.open_cache(args, settings, ui)
+    try:
+        with ui.progress() as progress:
+            result = scan(
+                (root,),
+                settings,
+                cache,
+                jobs=args.jobs,
+                follow_symlinks=args.follow_symlinks,
+                progress=progress,
+            )
+    finally:
+        cache.close()
+    from dedupe.models import ImageRecord
+
+    query = ImageRecord(args.query, outcome.size, outcome.mtime_ns, 0, 0, outcome.fingerprint)
+    ranked = sorted(
+        ((pair_distance(query, r, settings), r.path) for r in result.records),
+        key=lambda item: (item[0], item[1]),
+    )
+    lines = []
+    for distance, path in ranked:
+        rate = distance / settings.bits
+        if rate > settings.threshold:
+            break
+        lines.append(f"{rate} > {path}")
+        if args.limit and len(lines) >= args.limit:
+            break
+    out = "\n".join(lines)
+    write_data(out + ("\n" if out else ""))
+    return 0

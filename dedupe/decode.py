@@ -1,0 +1,525 @@
+"""Open any supported image fast, the way a photo viewer shows it: EXIF orientation applied,
+alpha flattened onto white, first frame only, decoded at reduced size where the format allows.
+
+The format is decided by the file's first bytes (`sniff`), never by its name, and Pillow is
+only allowed to open it as that format. Every failure is a `DecodeError` whose message is a
+reason a person understands; `UnsupportedError` marks files we deliberately do not read
+(a RAW file without the raw extra, an AVIF file when Pillow lacks AVIF support).
+
+Decompression bombs: Pillow's pixel limit (`Image.MAX_IMAGE_PIXELS`; refused above twice it) is
+applied to the pixels actually decoded. For every format but baseline JPEG that is the full
+image, checked by Pillow before anything is allocated. A baseline JPEG is decoded by libjpeg at
+1/2, 1/4 or 1/8 scale ("draft"), streaming, so the check applies to the reduced size instead:
+a 30000 x 10000 panorama is read at 3750 x 1250 rather than refused. Progressive JPEGs keep
+the full-size check, because libjpeg buffers a progressive image's coefficients at full size.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image, JpegImagePlugin, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from dedupe import raw as raw_module
+
+try:  # pillow-heif is a declared dependency; a broken install still leaves other formats working.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF_SUPPORT = True
+except ImportError:  # pragma: no cover - exercised only on broken installs
+    HEIF_SUPPORT = False
+
+# Bump when a change here can change a hash or a verdict: the cache namespaces entries by it.
+DECODER_VERSION = 2
+
+# Images are decoded so that their short side is at least this many pixels before hashing:
+# enough for 16x16 pHash to agree with full-resolution decoding (see NOTES-performance.md).
+MIN_SIDE = 256
+
+# A JPEG beyond Pillow's pixel limit with fewer bytes than pixels / this is refused as
+# truncated (see _check_jpeg_bytes): a blank JPEG needs about 1 byte per 256 pixels.
+MIN_JPEG_PIXELS_PER_BYTE = 1024
+
+# Transparent pixels are composited onto this colour, so a transparent PNG and its flattened
+# copy match. White, as most viewers and "flatten image" commands use.
+BACKGROUND = (255, 255, 255)
+
+RAW_EXTENSIONS = frozenset(
+    ".3fr .ari .arw .cr2 .cr3 .crw .dcr .dng .erf .iiq .k25 .kdc .mef .mos .mrw .nef .nrw .orf "
+    ".pef .raf .raw .rw2 .rwl .sr2 .srf .srw .x3f".split()
+)
+IMAGE_EXTENSIONS = (
+    frozenset(
+        ".jpg .jpeg .jpe .jfif .png .apng .gif .bmp .dib .tif .tiff .webp .heic .heif .hif "
+        ".avif .ppm .pgm .pbm .pnm .mpo .jp2 .j2k .jpf .jpx .ico".split()
+    )
+    | RAW_EXTENSIONS
+)
+# Image formats we know but do not read: listed as skipped (with this name) instead of being
+# passed over silently, so nobody wonders why their .psd was never compared.
+UNSUPPORTED_EXTENSIONS = {
+    ".psd": "Photoshop document",
+    ".psb": "Photoshop document",
+    ".xcf": "GIMP document",
+    ".kra": "Krita document",
+    ".svg": "SVG drawing",
+    ".svgz": "SVG drawing",
+    ".jxl": "JPEG XL image",
+    ".exr": "OpenEXR image",
+    ".hdr": "Radiance HDR image",
+    ".dds": "DirectDraw texture",
+    ".tga": "Targa image",
+}
+
+# How many leading bytes `sniff` needs (an ISO media `ftyp` box lists its brands in them).
+SNIFF_BYTES = 64
+
+# Formats whose signature is only a few bytes: a file that merely starts like one is only
+# called broken when its name says it is an image.
+WEAK_KINDS = frozenset({"BMP", "PNM", "ICO"})
+
+# The Pillow plugin allowed to open each sniffed kind.
+_PILLOW_FORMATS = {
+    "PNG": ("PNG",),
+    "GIF": ("GIF",),
+    "BMP": ("BMP",),
+    "TIFF": ("TIFF",),
+    "WEBP": ("WEBP",),
+    "AVIF": ("AVIF",),
+    "HEIF": ("HEIF",),
+    "PNM": ("PPM",),
+    "JPEG2000": ("JPEG2000",),
+    "ICO": ("ICO",),
+}
+
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+)
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+
+
+# What Pillow's plugins raise on malformed data (besides UnidentifiedImageError and
+# DecompressionBombError). The fuzz test (tests/test_fuzz.py) keeps this list honest.
+DECODE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    LookupError,
+    TypeError,
+    ArithmeticError,
+    struct.error,
+    zlib.error,
+)
+
+
+class DecodeError(Exception):
+    """The file is not an image we can read; the message says why in plain words."""
+
+
+class UnsupportedError(DecodeError):
+    """An image we deliberately do not read here (listed as skipped, not as damaged)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A decoded image, reduced in size, as RGB. width/height are the full, oriented size."""
+
+    image: Image.Image
+    width: int
+    height: int
+    format: str
+    taken_at: str | None
+
+
+def sniff(head: bytes) -> str | None:
+    """Name the image format from a file's first bytes, or None when it is not a known image.
+
+    `RAW` covers the camera RAW formats with their own signature; most RAW formats (CR2, NEF,
+    ARW, DNG, ...) are TIFF containers and sniff as `TIFF`.
+    """
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "TIFF"  # also the container of most RAW formats (CR2, NEF, ARW, DNG, ...)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[4:8] == b"ftyp":
+        return _sniff_iso_media(head)
+    if head.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n") or head.startswith(b"\xff\x4f\xff\x51"):
+        return "JPEG2000"
+    if (
+        head.startswith(
+            (b"FUJIFILMCCD-RAW", b"IIRO", b"IIRS", b"MMOR", b"IIU\x00", b"FOVb", b"\x00MRM")
+        )
+        or head[:14] == b"II\x1a\x00\x00\x00HEAPCCDR"
+    ):
+        return "RAW"  # Fujifilm RAF, Olympus ORF, Panasonic RW2, Sigma X3F, Minolta MRW, Canon CRW
+    if head.startswith(b"BM") and len(head) >= 26:
+        return "BMP"
+    if len(head) >= 3 and head[0:1] == b"P" and head[1] in b"123456" and head[2] in b" \t\r\n#":
+        return "PNM"
+    if head[:4] == b"\x00\x00\x01\x00" and len(head) >= 6 and head[4:6] != b"\x00\x00":
+        return "ICO"
+    return None
+
+
+def _sniff_iso_media(head: bytes) -> str | None:
+    """HEIF, AVIF or Canon CR3 from an ISO media `ftyp` box; None for video (MP4, MOV, ...)."""
+    major = head[8:12]
+    size = int.from_bytes(head[0:4], "big")
+    compatible = {head[k : k + 4] for k in range(16, min(size, len(head)) - 3, 4)}
+    if major == b"crx ":
+        return "RAW"  # Canon CR3
+    if major in _AVIF_BRANDS:
+        return "AVIF"
+    if major in _HEIF_BRANDS - {b"mif1", b"msf1"}:
+        return "HEIF"
+    if major in (b"mif1", b"msf1"):
+        # The generic image brands: the compatible brands say which codec is inside.
+        if compatible & _AVIF_BRANDS and not compatible & (_HEIF_BRANDS - {b"mif1", b"msf1"}):
+            return "AVIF"
+        return "HEIF"
+    if compatible & _AVIF_BRANDS:
+        return "AVIF"
+    if compatible & (_HEIF_BRANDS - {b"mif1", b"msf1"}):
+        return "HEIF"
+    return None  # MP4/MOV video and other ISO media
+
+
+def decode(data: bytes, *, min_side: int = MIN_SIDE, raw: str | None = None) -> Decoded:
+    """Decode image bytes. Raises DecodeError with a reason a person understands.
+
+    `raw` names a camera RAW format (e.g. "NEF", from the file name) to read the bytes as RAW
+    (see dedupe/raw.py); otherwise the format comes from the content alone.
+    """
+    if not data:
+        raise DecodeError("empty file (0 bytes)")
+    kind = sniff(data[:SNIFF_BYTES])
+    if raw is not None or kind == "RAW":
+        return _decode_raw(data, min_side, raw or "RAW", kind)
+    if kind is None:
+        raise DecodeError("not an image: the content matches no supported image format")
+    if kind == "HEIF" and not HEIF_SUPPORT:
+        raise UnsupportedError("HEIC/HEIF image, but pillow-heif is not installed")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = _open(data, kind)
+            image.seek(0)
+            fmt = _FORMAT_NAMES.get(image.format or kind, image.format or kind)
+            taken_at = _taken_at_of(image)
+            pixels, width, height = _load(image, min_side, len(data))
+            rgb = _to_rgb(pixels)
+    except DecodeError:
+        raise
+    except Image.DecompressionBombError:
+        raise DecodeError(_too_many_pixels(_header_size(data, kind))) from None
+    except UnidentifiedImageError:
+        raise DecodeError(_damaged(kind, "its header is not valid")) from None
+    except DECODE_ERRORS as error:
+        raise DecodeError(_describe(error, kind)) from None
+    except MemoryError:
+        raise DecodeError(f"{_name(kind)} image too large for the memory available") from None
+    return Decoded(rgb, width, height, fmt, taken_at)
+
+
+def _open(data: bytes, kind: str) -> Image.Image:
+    """Open (lazily) as the sniffed format only, with the pixel limit described above."""
+    if kind == "JPEG":
+        # Built directly so Pillow's open-time check does not refuse a big baseline JPEG
+        # that draft mode will decode at 1/8 size; `_load` checks the pixels decoded.
+        return JpegImagePlugin.jpeg_factory(io.BytesIO(data))
+    formats = _PILLOW_FORMATS[kind]
+    Image.init()
+    if not all(name in Image.OPEN for name in formats):
+        raise UnsupportedError(
+            f"{_name(kind)} image, but this installation of Pillow cannot read {_name(kind)}"
+        )
+    return Image.open(io.BytesIO(data), formats=list(formats))
+
+
+def _load(image: Image.Image, min_side: int, nbytes: int) -> tuple[Image.Image, int, int]:
+    """Decode pixels (reduced, oriented). Returns (pixels, full width, full height) oriented."""
+    width, height = image.size
+    if isinstance(image, JpegImagePlugin.JpegImageFile):
+        full = (width, height)
+        progressive = bool(image.info.get("progressive") or image.info.get("progression"))
+        if progressive:
+            # libjpeg buffers a progressive image's coefficients at full size, drafted or not.
+            _check_pixels(full, full)
+        else:
+            _check_jpeg_bytes(full, nbytes)
+        if min(full) > min_side:
+            scale = min_side / min(full)
+            image.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
+        if not progressive:
+            _check_pixels(image.size, full)  # the size draft mode will really decode
+    image.load()
+    # Read after loading: Pillow applies a TIFF's orientation itself while loading (and drops
+    # the tag; its size at open is already the oriented one), so what remains is ours to apply.
+    orientation = _orientation(image)
+    image = _reduce(image, min_side)
+    image = _orient_as(image, orientation)
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return image, width, height
+
+
+def _check_pixels(decoded: tuple[int, int], full: tuple[int, int]) -> None:
+    """Pillow's decompression bomb limit, applied to the pixels that will really be decoded."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and decoded[0] * decoded[1] > 2 * limit:
+        raise DecodeError(_too_many_pixels(full))
+
+
+def _check_jpeg_bytes(size: tuple[int, int], nbytes: int) -> None:
+    """Refuse a JPEG beyond Pillow's limit whose file is far too small for its pixel count.
+
+    Even a blank JPEG needs about one byte per 256 pixels; a tiny file claiming billions of
+    pixels is a truncated file or a bomb, and libjpeg would fill the missing rows with grey.
+    Only applies above the limit, where the draft exception lets such files through.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    pixels = size[0] * size[1]
+    if limit is not None and pixels > 2 * limit and nbytes < pixels // MIN_JPEG_PIXELS_PER_BYTE:
+        raise DecodeError(
+            _damaged(
+                "JPEG", f"the file is far too small for the {size[0]} x {size[1]} pixels it claims"
+            )
+        )
+
+
+def _too_many_pixels(size: tuple[int, int] | None) -> str:
+    limit = Image.MAX_IMAGE_PIXELS
+    what = f"{size[0]} x {size[1]} pixels" if size else "too many pixels"
+    if limit is None:  # pragma: no cover - only when a caller disabled Pillow's limit
+        return f"refused: {what} is too large to decode safely"
+    return (
+        f"refused: {what} is more than the safe limit of {2 * limit:,} pixels "
+        "(a damaged file or a decompression bomb)"
+    )
+
+
+def _header_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """The size a PNG, GIF or BMP header claims, for the "refused" message (None otherwise)."""
+    try:
+        if kind == "PNG":
+            w, h = struct.unpack(">II", data[16:24])
+            return w, h
+        if kind == "GIF":
+            w, h = struct.unpack("<HH", data[6:10])
+            return w, h
+        if kind == "BMP":
+            w, h = struct.unpack("<ii", data[18:26])
+            return abs(w), abs(h)
+    except struct.error:
+        return None
+    return None
+
+
+def _taken_at_of(image: Image.Image) -> str | None:
+    """EXIF DateTimeOriginal (or DateTime) as ISO 8601, or None."""
+    try:
+        exif = image.getexif()
+        raw = exif.get_ifd(0x8769).get(36867) or exif.get(306)
+    except DECODE_ERRORS:
+        return None
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.strptime(raw.strip("\x00 ").strip(), "%Y:%m:%d %H:%M:%S").isoformat()
+    except ValueError:
+        return None
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any mode -> RGB, compositing alpha onto BACKGROUND and scaling 16-bit/float to 8 bits."""
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        if mode.startswith("I;16"):
+            scaled = array / 257.0
+        else:
+            finite = array[np.isfinite(array)]
+            low = float(finite.min()) if finite.size else 0.0
+            high = float(finite.max()) if finite.size else 1.0
+            if mode == "F" and low >= 0.0 and high <= 1.0:
+                low, high = 0.0, 1.0  # a normalised float image keeps its own brightness
+            elif mode == "I" and low >= 0 and high <= 65535:
+                low, high = 0.0, 65535.0 if high > 255 else 255.0
+            scaled = (array - low) * (255.0 / (high - low if high > low else 1.0))
+        gray = np.nan_to_num(scaled, nan=0.0).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(gray).convert("RGB")
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode in ("L", "RGB", "1") and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _reduce(image: Image.Image, min_side: int) -> Image.Image:
+    """Shrink by an integer factor (cheap box filter) while the short side stays >= min_side."""
+    factor = min(image.size) // min_side
+    if factor >= 2:
+        if image.mode not in ("L", "RGB", "RGBA", "LA", "I", "F", "CMYK", "YCbCr"):
+            image = _to_rgb(image)
+        return image.reduce(factor)
+    return image
+
+
+def _orientation(image: Image.Image) -> int:
+    """EXIF orientation 1..8; a bogus or unreadable value counts as 1 (upright), never fatal."""
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except DECODE_ERRORS:
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+_TRANSPOSE = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
+def _orient_as(image: Image.Image, orientation: int) -> Image.Image:
+    for method in _TRANSPOSE.get(orientation, ()):
+        image = image.transpose(method)
+    return image
+
+
+def orientations(image: Image.Image) -> tuple[Image.Image, ...]:
+    """The image under EXIF orientations 2..8 (mirrors and 90/180/270 degree rotations)."""
+    return tuple(_orient_as(image, o) for o in range(2, 9))
+
+
+# ---------------------------------------------------------------- RAW
+
+
+def raw_support() -> bool:
+    """True when the optional raw extra (rawpy) is installed."""
+    from dedupe import raw
+
+    return raw.available()
+
+
+def _decode_raw(data: bytes, min_side: int, fmt: str, kind: str | None) -> Decoded:
+    """A camera RAW file: its embedded preview when big enough, else a half-size development."""
+    from dedupe import raw
+
+    try:
+        picture = raw.read(data, min_side)
+        if picture.preview is not None:
+            try:
+                return _from_preview(data, picture, min_side, fmt)
+            except DecodeError:
+                picture = raw.read(data, min_side, use_preview=False)  # a damaged preview
+    except UnsupportedError:
+        if kind is None and raw.available():
+            # No RAW container we recognise and LibRaw does not know it either.
+            raise DecodeError(
+                "not an image: the content is not a RAW file that LibRaw can read"
+            ) from None
+        raise
+    assert picture.pixels is not None
+    image = _orient_as(_reduce(picture.pixels, min_side), picture.orientation)
+    width, height = _oriented_size(picture)
+    return Decoded(_to_rgb(image), width, height, fmt, _raw_taken_at(data))
+
+
+def _from_preview(data: bytes, picture: raw_module.RawPicture, min_side: int, fmt: str) -> Decoded:
+    assert picture.preview is not None
+    preview = decode(picture.preview, min_side=min_side)
+    image = preview.image
+    # A preview that carries no orientation of its own is stored the way the sensor saw it.
+    if _orientation_of_bytes(picture.preview) == 1:
+        image = _orient_as(image, picture.orientation)
+    width, height = _oriented_size(picture)
+    return Decoded(image, width, height, fmt, preview.taken_at or _raw_taken_at(data))
+
+
+def _oriented_size(picture: raw_module.RawPicture) -> tuple[int, int]:
+    if picture.orientation in (5, 6, 7, 8):
+        return picture.height, picture.width
+    return picture.width, picture.height
+
+
+def _orientation_of_bytes(data: bytes) -> int:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _orientation(Image.open(io.BytesIO(data)))
+    except (UnidentifiedImageError, *DECODE_ERRORS):
+        return 1
+
+
+def _raw_taken_at(data: bytes) -> str | None:
+    """The capture time from a TIFF-based RAW file's EXIF (CR2, NEF, ARW, DNG, ...)."""
+    if sniff(data[:SNIFF_BYTES]) != "TIFF":
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _taken_at_of(Image.open(io.BytesIO(data), formats=["TIFF"]))
+    except (UnidentifiedImageError, Image.DecompressionBombError, *DECODE_ERRORS):
+        return None
+
+
+# ---------------------------------------------------------------- reasons in words
+
+_NAMES = {"HEIF": "HEIC/HEIF", "PNM": "PPM/PGM/PBM", "JPEG2000": "JPEG 2000", "WEBP": "WebP"}
+# Pillow's plugin names -> the format stored in the report.
+_FORMAT_NAMES = {"PPM": "PNM"}
+
+# Pillow and zlib messages -> words for people. Checked in order, by substring (lower case).
+_PLAIN = (
+    ("truncated", "the file is truncated (an incomplete download or copy?)"),
+    ("premature end", "the file is truncated (an incomplete download or copy?)"),
+    ("no data found for frame", "the file is truncated (an incomplete download or copy?)"),
+    ("decompressing data", "its compressed image data is corrupt"),
+    ("crc", "it fails its checksum (the data is corrupt)"),
+    ("broken data stream", "its image data is corrupt"),
+    ("decoder error", "its image data is corrupt"),
+    ("buffer is not large enough", "its image data is corrupt"),
+    ("unsupported", "it uses a variant of the format that cannot be read"),
+    ("not supported", "it uses a variant of the format that cannot be read"),
+)
+
+
+def _name(kind: str) -> str:
+    return _NAMES.get(kind, kind)
+
+
+def _describe(error: BaseException, kind: str) -> str:
+    text = str(error).lower()
+    for needle, plain in _PLAIN:
+        if needle in text:
+            return _damaged(kind, plain)
+    return _damaged(kind, "its contents are not valid")
+
+
+def _damaged(kind: str, why: str) -> str:
+    return f"damaged {_name(kind)} image: {why}"

@@ -1,0 +1,56 @@
+"""Records -> proposed groups: cluster them, then let the keep policy propose actions.
+
+Used by `scan` for the first proposal and by `review --threshold` to regroup from stored
+hashes without decoding any image.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from dedupe import cluster, policy
+from dedupe.models import Group, GroupKind, ImageRecord, KeepRules, Settings
+
+
+def build_groups(
+    records: Sequence[ImageRecord],
+    settings: Settings,
+    rules: KeepRules,
+    *,
+    distinct: frozenset[tuple[str, str]] = frozenset(),
+) -> tuple[Group, ...]:
+    """Groups of duplicates with keep/trash proposals, in a stable order (by first path)."""
+    found = cluster.cluster(records, settings, distinct=distinct)
+
+    def distance(a: ImageRecord, b: ImageRecord) -> int:
+        return cluster.pair_distance(a, b, settings)
+
+    drafts = []
+    for indices, max_distance in zip(found.groups, found.max_distances, strict=True):
+        members = [records[k] for k in indices]
+        kind: GroupKind = (
+            "exact" if len({m.fingerprint.digest for m in members}) == 1 else "similar"
+        )
+        decided = policy.decide(members, rules, distance)
+        first = min(os.fsencode(m.path) for m in members)
+        drafts.append((first, kind, max_distance, decided))
+    drafts.sort(key=lambda d: d[0])
+    return tuple(
+        Group(id=k, kind=kind, max_distance=md, members=decided)
+        for k, (_, kind, md, decided) in enumerate(drafts, start=1)
+    )
+
+
+def check_invariants(groups: Sequence[Group]) -> None:
+    """Fail loudly on an impossible result: these are bugs, never user errors."""
+    seen: set[str] = set()
+    for group in groups:
+        if len(group.members) < 2:
+            raise AssertionError(f"group {group.id} has {len(group.members)} file(s)")
+        if not any(m.action == "keep" for m in group.members):
+            raise AssertionError(f"group {group.id} keeps no file")
+        for member in group.members:
+            if member.record.path in seen:
+                raise AssertionError(f"{member.record.path} is in two groups")
+            seen.add(member.record.path)

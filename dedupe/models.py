@@ -1,0 +1,162 @@
+"""The small frozen values that flow between stages (walk -> scan -> cluster -> policy -> report).
+
+No I/O here. Paths are `str` as returned by `os.fsdecode`: a name that is not valid UTF-8 keeps
+its raw bytes as lone surrogates (PEP 383), and `os.fsencode(path)` gives the original bytes back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from dedupe.hashing import ALGORITHMS, HASH_SIZES, ImageHash
+
+Action = Literal["keep", "trash"]
+GroupKind = Literal["exact", "similar"]
+
+DEFAULT_ALGORITHM = "phash"
+DEFAULT_HASH_SIZE = 8
+DEFAULT_THRESHOLD = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What decides which files are grouped. Stored in the report so later commands agree."""
+
+    algorithm: str = DEFAULT_ALGORITHM
+    hash_size: int = DEFAULT_HASH_SIZE
+    threshold: float = DEFAULT_THRESHOLD
+    rotations: bool = False
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(
+                f"unknown algorithm {self.algorithm!r} (choose from {', '.join(ALGORITHMS)})"
+            )
+        if self.hash_size not in HASH_SIZES:
+            raise ValueError(f"hash size must be one of {HASH_SIZES}, not {self.hash_size}")
+        if not (0.0 <= self.threshold <= 1.0) or math.isnan(self.threshold):
+            raise ValueError(f"threshold is a rate between 0 and 1, not {self.threshold}")
+
+    @property
+    def bits(self) -> int:
+        return self.hash_size * self.hash_size
+
+    @property
+    def max_distance(self) -> int:
+        """Largest Hamming distance whose rate (distance / bits) is at most the threshold."""
+        # The small epsilon keeps e.g. 0.1 * 64 = 6.4000000000000004 from being misread.
+        return math.floor(self.threshold * self.bits + 1e-9)
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """A regular file found by the walk, with the stat fields the cache and apply rely on."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    dev: int
+    ino: int
+    nlink: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What one decode of an image yields: its hashes and the facts a person sees in review."""
+
+    width: int
+    height: int
+    format: str
+    digest: str
+    hash: ImageHash
+    # The same hash of the 7 other orientations (EXIF orientations 2..8 applied to the image),
+    # used by --rotations without decoding again.
+    variants: tuple[ImageHash, ...]
+    # An independent signature that verifies a candidate pair (see verify.py).
+    check: bytes
+    taken_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """A hashed image file."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    dev: int
+    ino: int
+    fingerprint: Fingerprint
+    # Other names of the same file (hard links: same device and inode). Never duplicates.
+    links: tuple[str, ...] = ()
+
+    @property
+    def hash(self) -> ImageHash:
+        return self.fingerprint.hash
+
+    @property
+    def pixels(self) -> int:
+        return self.fingerprint.width * self.fingerprint.height
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A file that could not be used, with a reason a person understands."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanStats:
+    files: int = 0
+    images: int = 0
+    hashed: int = 0
+    from_cache: int = 0
+    errors: int = 0
+    skipped: int = 0
+    hardlinks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    roots: tuple[str, ...]
+    settings: Settings
+    records: tuple[ImageRecord, ...]
+    errors: tuple[Problem, ...]
+    skipped: tuple[Problem, ...]
+    stats: ScanStats
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One file of a group with its proposed action and the reason in words."""
+
+    record: ImageRecord
+    distance: int
+    action: Action
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: int
+    kind: GroupKind
+    max_distance: int
+    members: tuple[Member, ...]
+    reviewed: bool = False
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        return sum(m.record.size for m in self.members if m.action == "trash")
+
+
+@dataclass(frozen=True, slots=True)
+class KeepRules:
+    """How the keeper of a group is chosen (see policy.py)."""
+
+    order: tuple[str, ...] = ("resolution", "size", "date", "path")
+    protect: tuple[str, ...] = ()
+    prefer: tuple[str, ...] = ()

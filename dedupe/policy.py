@@ -1,0 +1,194 @@
+"""Which copy of a group to keep: an ordered chain of rules, each explainable in words.
+
+The rules (`--keep`, default `resolution,size,date,path`):
+  resolution  more pixels wins
+  size        larger file wins (less compressed)
+  format      RAW > HEIC/PNG/TIFF (lossless or original) > JPEG/WebP/AVIF > GIF
+  date        older file (mtime) wins: the original usually predates its copies
+  path        shorter path wins, then the alphabetically first (always decides)
+`--prefer DIR` breaks a tie left by the rules in favour of a copy under DIR; `--protect DIR`
+files are never proposed for trash. Every group keeps at least one file, always.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+
+from dedupe.models import Action, ImageRecord, KeepRules, Member
+
+RULES = ("resolution", "size", "format", "date", "path")
+DEFAULT_ORDER = ("resolution", "size", "date", "path")
+
+RAW_FORMATS = frozenset({"RAW", "DNG", "CR2", "CR3", "NEF", "ARW", "ORF", "RAF", "RW2", "PEF"})
+
+
+def format_rank(fmt: str) -> int:
+    upper = fmt.upper()
+    if upper in RAW_FORMATS:
+        return 3
+    if upper in ("HEIF", "HEIC", "PNG", "TIFF", "BMP", "PPM", "PNM"):
+        return 2
+    if upper == "GIF":
+        return 0
+    return 1
+
+
+def parse_order(text: str) -> tuple[str, ...]:
+    """Parse `--keep resolution,size,...`; unknown names raise ValueError; `path` goes last."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [n for n in names if n not in RULES]
+    if unknown:
+        raise ValueError(f"unknown keep rule {unknown[0]!r} (choose from {', '.join(RULES)})")
+    if len(set(names)) != len(names):
+        raise ValueError("each keep rule may be named once")
+    return names if "path" in names else names + ("path",)
+
+
+def is_under(path: str, directories: Sequence[str]) -> str | None:
+    """The first of `directories` that contains `path`, or None."""
+    for directory in directories:
+        base = os.path.join(os.path.abspath(directory), "")
+        if path.startswith(base):
+            return directory
+    return None
+
+
+def _mb(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    if size >= 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size} bytes"
+
+
+def _res(r: ImageRecord) -> str:
+    return f"{r.fingerprint.width}x{r.fingerprint.height}"
+
+
+def _day(mtime_ns: int) -> str:
+    return datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+# Each rule: a sort key (smaller is better) and how to say why `keeper` beat `other`.
+_Key = Callable[[ImageRecord], object]
+_Why = Callable[[ImageRecord, ImageRecord], tuple[str, str]]
+
+_RULES: dict[str, tuple[_Key, _Why]] = {
+    "resolution": (
+        lambda r: -r.pixels,
+        lambda k, o: (
+            f"highest resolution ({_res(k)})",
+            f"keeps the {_res(k)} original; this is a {_res(o)} copy",
+        ),
+    ),
+    "size": (
+        lambda r: -r.size,
+        lambda k, o: (
+            f"largest file ({_mb(k.size)})",
+            f"keeps the larger file ({_mb(k.size)}); this copy is {_mb(o.size)}",
+        ),
+    ),
+    "format": (
+        lambda r: -format_rank(r.fingerprint.format),
+        lambda k, o: (
+            f"best format ({k.fingerprint.format})",
+            f"keeps the {k.fingerprint.format} copy; this one is {o.fingerprint.format}",
+        ),
+    ),
+    "date": (
+        lambda r: r.mtime_ns,
+        lambda k, o: (
+            f"oldest file (modified {_day(k.mtime_ns)})",
+            f"keeps the older file (modified {_day(k.mtime_ns)}); this one is newer",
+        ),
+    ),
+    "path": (
+        lambda r: (len(r.path), os.fsencode(r.path)),
+        lambda k, o: ("shortest path", "keeps the copy with the shorter path"),
+    ),
+}
+
+
+def decide(
+    records: Sequence[ImageRecord],
+    rules: KeepRules,
+    distance: Callable[[ImageRecord, ImageRecord], int],
+) -> tuple[Member, ...]:
+    """Propose keep/trash for one group: the keeper first, then the others in path order.
+
+    `distance(keeper, other)` gives each member's hash distance to the keeper.
+    """
+    if not records:
+        raise ValueError("a group needs at least one file")
+    order = rules.order if "path" in rules.order else rules.order + ("path",)
+
+    def key(record: ImageRecord) -> tuple[object, ...]:
+        parts: list[object] = []
+        for name in order:
+            if name == "path" and rules.prefer:
+                parts.append(0 if is_under(record.path, rules.prefer) else 1)
+            parts.append(_RULES[name][0](record))
+        return tuple(parts)
+
+    ranked = sorted(records, key=key)
+    keeper = ranked[0]
+    keeper_reason = _keeper_reason(keeper, ranked[1:], order, rules)
+    members = [Member(keeper, 0, "keep", keeper_reason)]
+    others = sorted(ranked[1:], key=lambda r: os.fsencode(r.path))
+    for other in others:
+        action: Action = "trash"
+        protected = is_under(other.path, rules.protect)
+        if protected is not None:
+            action, reason = "keep", f"protected: under {protected}"
+        else:
+            reason = _trash_reason(keeper, other, order, rules)
+        members.append(Member(other, distance(keeper, other), action, reason))
+    return tuple(members)
+
+
+def _deciding_rule(
+    keeper: ImageRecord, other: ImageRecord, order: Sequence[str], rules: KeepRules
+) -> str:
+    for name in order:
+        if (
+            name == "path"
+            and rules.prefer
+            and (
+                (is_under(keeper.path, rules.prefer) is None)
+                != (is_under(other.path, rules.prefer) is None)
+            )
+        ):
+            return "prefer"
+        if _RULES[name][0](keeper) != _RULES[name][0](other):
+            return name
+    return "path"
+
+
+def _keeper_reason(
+    keeper: ImageRecord, others: Sequence[ImageRecord], order: Sequence[str], rules: KeepRules
+) -> str:
+    if not others:
+        return "only copy"
+    # Explain by the rule that decided against the closest competitor (the runner-up).
+    rule = _deciding_rule(keeper, others[0], order, rules)
+    if rule == "prefer":
+        return f"in preferred folder {is_under(keeper.path, rules.prefer)}"
+    reason = _RULES[rule][1](keeper, others[0])[0]
+    if all(o.fingerprint.digest == keeper.fingerprint.digest for o in others):
+        return f"byte-identical copies; {reason}"
+    return reason
+
+
+def _trash_reason(
+    keeper: ImageRecord, other: ImageRecord, order: Sequence[str], rules: KeepRules
+) -> str:
+    rule = _deciding_rule(keeper, other, order, rules)
+    if rule == "prefer":
+        why = f"keeps the copy in preferred folder {is_under(keeper.path, rules.prefer)}"
+    else:
+        why = _RULES[rule][1](keeper, other)[1]
+    if other.fingerprint.digest == keeper.fingerprint.digest:
+        return f"byte-identical copy; {why}"
+    return why

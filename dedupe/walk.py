@@ -1,0 +1,175 @@
+"""Find the regular files under the scanned roots: sorted, symlink- and permission-safe.
+
+Only regular files are yielded: FIFOs, sockets and device files are never opened (the walk
+reads directory entries and stats, nothing else). Problems (permission denied, a broken
+symbolic link, a symlink loop, a folder that vanished) are yielded as `Problem` values and the
+walk goes on.
+
+Symbolic links are not followed unless asked, so a link can never make one file look like
+two; a broken link or a link loop is still reported, since it usually means a photo has gone
+missing. With `follow_symlinks`, everything reachable without links is walked first; then
+linked folders, each once (a folder already walked, such as a link back to an ancestor, is not
+walked again); then files reached through a link to the file itself, under their real path
+and only when the walk did not reach them under another name. Duplicates are files, not names.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from dedupe.models import FileEntry, Problem
+
+
+def _sort_key(entry: os.DirEntry[str]) -> bytes:
+    # Sort by raw bytes so names that are not valid UTF-8 sort deterministically too.
+    return os.fsencode(entry.name)
+
+
+@dataclass
+class _State:
+    follow_symlinks: bool
+    seen_dirs: set[tuple[int, int]] = field(default_factory=set)
+    seen_paths: set[str] = field(default_factory=set)
+    seen_files: set[tuple[int, int]] = field(default_factory=set)
+    # Folders and files reached through a symlink, in walk order: walked (folders) and yielded
+    # (files) after everything reachable without links, so a real name always wins over a link.
+    linked_dirs: list[tuple[str, os.stat_result]] = field(default_factory=list)
+    linked: list[tuple[str, os.stat_result]] = field(default_factory=list)
+
+
+def walk(roots: tuple[str, ...], *, follow_symlinks: bool = False) -> Iterator[FileEntry | Problem]:
+    """Yield every regular file under `roots` (depth-first, sorted by name) or a Problem.
+
+    Each file is yielded once even when roots overlap or symlinks point back into the tree.
+    Hard links (several names of one file) are all yielded; the scan lists them as one file.
+    """
+    state = _State(follow_symlinks)
+    for root in roots:
+        try:
+            info = os.stat(root)
+        except OSError as error:
+            yield Problem(root, _reason(error, "root"))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            yield from _walk_dir(root, info, state)
+        elif stat.S_ISREG(info.st_mode):
+            if os.path.islink(root):
+                state.linked.append((root, info))
+            else:
+                yield from _file(root, info, state)
+        else:
+            yield Problem(root, "not a file or folder (a device, FIFO or socket): not read")
+    while state.linked_dirs:
+        path, info = state.linked_dirs.pop(0)
+        yield from _walk_dir(path, info, state)
+    for path, info in state.linked:
+        if (info.st_dev, info.st_ino) in state.seen_files:
+            continue  # the walk found this file under another name
+        real = os.path.realpath(path)
+        try:
+            real_info = os.stat(real, follow_symlinks=False)
+        except OSError as error:
+            yield Problem(path, _reason(error, "link"))
+            continue
+        if stat.S_ISREG(real_info.st_mode):
+            yield from _file(real, real_info, state)
+
+
+def _walk_dir(top: str, info: os.stat_result, state: _State) -> Iterator[FileEntry | Problem]:
+    key = (info.st_dev, info.st_ino)
+    if key in state.seen_dirs:
+        return  # an overlapping root, or a followed symlink that loops back
+    state.seen_dirs.add(key)
+    try:
+        with os.scandir(top) as iterator:
+            entries = sorted(iterator, key=_sort_key)
+    except OSError as error:
+        yield Problem(top, _reason(error, "folder"))
+        return
+    for entry in entries:
+        path = entry.path
+        try:
+            is_link = entry.is_symlink()
+            if is_link and not state.follow_symlinks:
+                problem = _check_link(path)
+                if problem is not None:
+                    yield problem
+                continue
+            entry_stat = entry.stat(follow_symlinks=True)
+        except FileNotFoundError:
+            if _is_link(path):
+                yield Problem(path, _BROKEN_LINK)
+            continue  # removed while we were walking: nothing to scan
+        except OSError as error:
+            yield Problem(path, _reason(error, "link" if _is_link(path) else "entry"))
+            continue
+        mode = entry_stat.st_mode
+        if stat.S_ISDIR(mode):
+            if is_link:
+                state.linked_dirs.append((path, entry_stat))
+            else:
+                yield from _walk_dir(path, entry_stat, state)
+        elif stat.S_ISREG(mode):
+            if is_link:
+                state.linked.append((path, entry_stat))
+            else:
+                yield from _file(path, entry_stat, state)
+        # FIFOs, sockets, character and block devices: never opened, silently passed over.
+
+
+def _file(path: str, info: os.stat_result, state: _State) -> Iterator[FileEntry]:
+    if path in state.seen_paths:
+        return
+    state.seen_paths.add(path)
+    state.seen_files.add((info.st_dev, info.st_ino))
+    yield FileEntry(
+        path=path,
+        size=info.st_size,
+        mtime_ns=info.st_mtime_ns,
+        dev=info.st_dev,
+        ino=info.st_ino,
+        nlink=info.st_nlink,
+    )
+
+
+_BROKEN_LINK = "broken symbolic link: its target does not exist"
+_LINK_LOOP = "symbolic link loop: following it leads back to itself"
+
+
+def _check_link(path: str) -> Problem | None:
+    """A symlink that is not followed is still reported when it is broken or loops."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return Problem(path, _BROKEN_LINK)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return Problem(path, _LINK_LOOP)
+    return None
+
+
+def _is_link(path: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _reason(error: OSError, what: str) -> str:
+    if error.errno == errno.ELOOP:
+        return _LINK_LOOP
+    if isinstance(error, PermissionError):
+        if what == "folder":
+            return "permission denied: this folder cannot be listed"
+        return "permission denied"
+    if isinstance(error, FileNotFoundError):
+        if what == "root":
+            return "no such file or folder"
+        if what == "link":
+            return _BROKEN_LINK
+        return "it disappeared during the scan"
+    return f"cannot read: {error.strerror or error}"

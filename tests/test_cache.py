@@ -1,0 +1,104 @@
+"""The SQLite hash cache: warm rescans decode nothing, changes are noticed, damage is survived."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from conftest import Library, photo
+
+from dedupe.cache import HashCache, namespace
+from dedupe.cli import main
+from dedupe.models import Settings
+
+
+def scan_stats(root: Path, report: Path, *extra: str) -> dict[str, int]:
+    assert main(["scan", str(root), "--report", str(report), "--jobs", "1", *extra]) == 0
+    return json.loads(report.read_text())["stats"]
+
+
+def make_library(library: Library) -> None:
+    for k in range(4):
+        library.save(f"img{k}.jpg", photo(k, (200, 150)))
+    library.save("copy.png", photo(0, (200, 150)))
+    library.write("notes.txt", b"just text")
+    library.write("broken.jpg", b"\xff\xd8\xff\xe0 truncated")
+
+
+def test_second_scan_is_served_from_the_cache(library: Library, tmp_path: Path) -> None:
+    make_library(library)
+    cache = tmp_path / "c.sqlite"
+    first = scan_stats(library.root, tmp_path / "r1.json", "--cache", str(cache))
+    assert first["hashed"] == 5 and first["from_cache"] == 0 and first["errors"] == 1
+    second = scan_stats(library.root, tmp_path / "r2.json", "--cache", str(cache))
+    assert second["hashed"] == 0 and second["from_cache"] == 5 and second["errors"] == 1
+    r1 = json.loads((tmp_path / "r1.json").read_text())
+    r2 = json.loads((tmp_path / "r2.json").read_text())
+    assert r1["groups"] == r2["groups"] and r1["images"] == r2["images"]
+
+
+def test_default_cache_lives_under_xdg_cache_home(library: Library, tmp_path: Path) -> None:
+    make_library(library)
+    scan_stats(library.root, tmp_path / "r.json")
+    assert (Path(os.environ["XDG_CACHE_HOME"]) / "dedupe" / "hashes.sqlite").is_file()
+    assert scan_stats(library.root, tmp_path / "r.json")["hashed"] == 0
+
+
+def test_a_changed_file_is_hashed_again(library: Library, tmp_path: Path) -> None:
+    make_library(library)
+    cache = tmp_path / "c.sqlite"
+    scan_stats(library.root, tmp_path / "r.json", "--cache", str(cache))
+    photo(9, (200, 150)).save(library.root / "img1.jpg")
+    stats = scan_stats(library.root, tmp_path / "r.json", "--cache", str(cache))
+    assert stats["hashed"] == 1 and stats["from_cache"] == 4
+
+
+def test_settings_are_namespaced(library: Library, tmp_path: Path) -> None:
+    make_library(library)
+    cache = tmp_path / "c.sqlite"
+    scan_stats(library.root, tmp_path / "r.json", "--cache", str(cache))
+    other = scan_stats(
+        library.root, tmp_path / "r.json", "--cache", str(cache), "--hash-size", "16"
+    )
+    assert other["hashed"] == 5
+    assert namespace(Settings(hash_size=8)) != namespace(Settings(hash_size=16))
+    assert namespace(Settings(algorithm="ahash")) != namespace(Settings(algorithm="dhash"))
+
+
+def test_no_cache_reads_and_writes_nothing(library: Library, tmp_path: Path) -> None:
+    make_library(library)
+    scan_stats(library.root, tmp_path / "r.json", "--no-cache")
+    assert not (Path(os.environ["XDG_CACHE_HOME"]) / "dedupe").exists()
+    assert scan_stats(library.root, tmp_path / "r.json", "--no-cache")["hashed"] == 5
+
+
+def test_a_corrupt_cache_is_rebuilt_with_a_warning(
+    library: Library, tmp_path: Path, capsys: object
+) -> None:
+    make_library(library)
+    cache = tmp_path / "c.sqlite"
+    cache.write_bytes(b"this is not a database" * 100)
+    stats = scan_stats(library.root, tmp_path / "r.json", "--cache", str(cache))
+    assert stats["hashed"] == 5
+    err = capsys.readouterr().err  # type: ignore[attr-defined]
+    assert "warning" in err and "rebuilt" in err
+    assert scan_stats(library.root, tmp_path / "r.json", "--cache", str(cache))["hashed"] == 0
+
+
+def test_an_old_schema_is_emptied_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    HashCache.open(path, Settings()).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='0' WHERE key='schema'")
+    db.execute(
+        "INSERT INTO entries (namespace, path, size, mtime_ns, kind) VALUES ('x', x'00', 1, 1, 2)"
+    )
+    db.commit()
+    db.close()
+    cache = HashCache.open(path, Settings())
+    cache.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM entries").fetchone()[0] == 0
+    db.close()

@@ -1,0 +1,153 @@
+"""Which copy is kept, and why: the keep rules, protection, preference, reasons in words."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dedupe import policy
+from dedupe.hashing import ImageHash
+from dedupe.models import Fingerprint, ImageRecord, KeepRules
+
+
+def record(
+    path: str,
+    *,
+    size: int = 1000,
+    width: int = 100,
+    height: int = 100,
+    mtime_ns: int = 10**18,
+    fmt: str = "JPEG",
+    digest: str = "",
+) -> ImageRecord:
+    fingerprint = Fingerprint(
+        width=width,
+        height=height,
+        format=fmt,
+        digest=digest or f"d-{path}",
+        hash=ImageHash(0, 8),
+        variants=(),
+        check=b"\0" * 256,
+    )
+    return ImageRecord(path, size, mtime_ns, 1, abs(hash(path)), fingerprint)
+
+
+def zero(a: ImageRecord, b: ImageRecord) -> int:
+    return 0
+
+
+def test_most_pixels_wins_and_the_reason_says_so() -> None:
+    big = record("/p/big.jpg", width=4032, height=3024, size=10)
+    small = record("/p/small.jpg", width=1024, height=768, size=999999)
+    members = policy.decide([small, big], KeepRules(), zero)
+    assert members[0].record is big and members[0].action == "keep"
+    assert members[0].reason == "highest resolution (4032x3024)"
+    assert members[1].action == "trash"
+    assert members[1].reason == "keeps the 4032x3024 original; this is a 1024x768 copy"
+
+
+def test_then_largest_file_then_oldest_then_shortest_path() -> None:
+    a = record("/p/a.jpg", size=500)
+    b = record("/p/b.jpg", size=900)
+    assert policy.decide([a, b], KeepRules(), zero)[0].record is b
+    old = record("/p/x/old.jpg", mtime_ns=1)
+    new = record("/p/new.jpg", mtime_ns=2)
+    kept = policy.decide([new, old], KeepRules(), zero)
+    assert kept[0].record is old and "older" in kept[1].reason
+    short = record("/p/s.jpg")
+    long = record("/p/longer/s.jpg")
+    kept = policy.decide([long, short], KeepRules(), zero)
+    assert kept[0].record is short and "shorter path" in kept[1].reason
+
+
+def test_format_rule_prefers_raw_then_heic_png_then_jpeg() -> None:
+    rules = KeepRules(order=("format", "path"))
+    jpeg = record("/p/a.jpg", fmt="JPEG")
+    heic = record("/p/a.heic", fmt="HEIF")
+    png = record("/p/aa.png", fmt="PNG")
+    assert policy.decide([jpeg, heic], rules, zero)[0].record is heic
+    assert policy.decide([jpeg, png], rules, zero)[0].record is png
+    raw = record("/p/long/name.dng", fmt="DNG")
+    assert policy.decide([jpeg, heic, raw], rules, zero)[0].record is raw
+
+
+def test_byte_identical_copies_say_so() -> None:
+    a = record("/p/a.jpg", digest="same", mtime_ns=1)
+    b = record("/p/b.jpg", digest="same", mtime_ns=2)
+    members = policy.decide([a, b], KeepRules(), zero)
+    assert members[0].reason.startswith("byte-identical copies")
+    assert members[1].reason.startswith("byte-identical copy")
+
+
+def test_protected_files_are_never_trashed() -> None:
+    big = record("/p/big.jpg", width=2000)
+    small = record("/archive/small.jpg", width=100)
+    members = policy.decide([big, small], KeepRules(protect=("/archive",)), zero)
+    assert [m.action for m in members] == ["keep", "keep"]
+    assert members[1].reason == "protected: under /archive"
+
+
+def test_prefer_breaks_a_tie_left_by_the_rules() -> None:
+    a = record("/p/a.jpg")
+    b = record("/best/b.jpg")
+    members = policy.decide([a, b], KeepRules(prefer=("/best",)), zero)
+    assert members[0].record is b
+    assert "preferred folder" in members[1].reason
+    # but it does not override a rule that decides
+    big = record("/p/big.jpg", width=500)
+    assert policy.decide([big, b], KeepRules(prefer=("/best",)), zero)[0].record is big
+
+
+def test_is_under_needs_a_whole_folder_name() -> None:
+    assert policy.is_under("/photos/a.jpg", ["/photos"]) == "/photos"
+    assert policy.is_under("/photos-old/a.jpg", ["/photos"]) is None
+
+
+def test_parse_order() -> None:
+    assert policy.parse_order("size,resolution") == ("size", "resolution", "path")
+    with pytest.raises(ValueError, match="unknown keep rule 'colour'"):
+        policy.parse_order("size,colour")
+    with pytest.raises(ValueError, match="once"):
+        policy.parse_order("size,size")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 3),
+            st.integers(1, 3),
+            st.integers(1, 3),
+            st.booleans(),
+            st.sampled_from(["JPEG", "PNG", "HEIF", "DNG", "GIF"]),
+        ),
+        min_size=2,
+        max_size=6,
+    ),
+    st.permutations(policy.RULES),
+)
+def test_every_group_keeps_exactly_one_unprotected_best_and_never_trashes_all(
+    specs: list[tuple[int, int, int, bool, str]], order: list[str]
+) -> None:
+    records = [
+        record(f"/{'keep' if protected else 'p'}/{k}.jpg", size=s, width=w, mtime_ns=t, fmt=fmt)
+        for k, (s, w, t, protected, fmt) in enumerate(specs)
+    ]
+    rules = KeepRules(order=tuple(order), protect=("/keep",))
+    members = policy.decide(records, rules, zero)
+    assert sorted(m.record.path for m in members) == sorted(r.path for r in records)
+    assert members[0].action == "keep"
+    assert any(m.action == "keep" for m in members)
+    for m in members:
+        assert m.reason
+        if m.record.path.startswith("/keep/"):
+            assert m.action == "keep"
+    # deterministic: the same input in another order gives the same keeper
+    again = policy.decide(list(reversed(records)), rules, zero)
+    assert again[0].record.path == members[0].record.path
+    assert [m.record.path for m in again] == [m.record.path for m in members]
+    assert [m.record.path for m in members[1:]] == sorted(
+        (m.record.path for m in members[1:]), key=os.fsencode
+    )
