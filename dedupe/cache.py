@@ -31,7 +31,7 @@ def default_path() -> Path:
 
 
 def namespace(settings: Settings) -> str:
-    return f"{settings.algorithm}-{settings.hash_size}-d{decode.DECODER_VERSION}-c{verify.SIZE}"
+    return f"{settings.algorithm}-{settings.hash_size}-d{decode.DECODER_VERSION}-c{verify.VERSION}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
 """From hashes to groups: threshold -> candidate pairs (BK-tree) -> verification -> union-find.
 
 Exact byte copies (same content digest) are always joined. Perceptual candidates come from the
-BK-tree at the rate threshold and are joined only when the independent check in verify.py
-accepts them, so A~B and B~C cannot drag an unrelated C into A's group through the hash alone.
+BK-tree at the rate threshold (with --rotations, also for the 7 other orientations of each
+image) and are joined only when the independent check in verify.py accepts them. Accepted pairs
+are joined strongest first, and two groups of several files are joined only when their anchors
+(best member of each) pass the check too: A~B and B~C cannot drag a different C into A's group.
 """
 
 from __future__ import annotations
@@ -57,48 +59,86 @@ class Clusters:
 
     groups: tuple[tuple[int, ...], ...]
     max_distances: tuple[int, ...]
-    candidates: int
-    rejected: int
+    candidates: int  # pairs the hash search proposed (each orientation counted)
+    rejected: int  # of those, pairs the check in verify.py turned down
+    blocked: int = 0  # verified pairs not joined: their groups' anchors did not match
 
 
-# Orientation k (2..8) as a permutation of the flattened check thumbnail.
-def _orientation_permutations() -> dict[int, npt.NDArray[np.intp]]:
-    index = np.arange(verify.SIZE * verify.SIZE).reshape(verify.SIZE, verify.SIZE)
-    return {k: np.ascontiguousarray(f(index)).reshape(-1) for k, f in verify.ORIENT.items()}
+# Candidate pairs verified per numpy batch (bounds the temporary arrays to a few MB each).
+_BATCH = 8192
 
 
-def _normalised_checks(
-    records: Sequence[ImageRecord],
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
-    n = len(records)
-    size = verify.SIZE * verify.SIZE
-    raw = np.frombuffer(b"".join(r.fingerprint.check for r in records), dtype=np.uint8)
-    x = raw.reshape(n, size).astype(np.float32) if n else np.zeros((0, size), np.float32)
-    std = x.std(axis=1)
-    x = x - x.mean(axis=1, keepdims=True)
-    norm = np.sqrt((x * x).sum(axis=1, keepdims=True))
-    x = np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
-    return x, std < verify.MIN_DETAIL
-
-
-def _verified(
-    checks: npt.NDArray[np.float32],
+def _verify(
+    thumbs: npt.NDArray[np.float32],
     low_info: npt.NDArray[np.bool_],
     i: npt.NDArray[np.int64],
     j: npt.NDArray[np.int64],
     orientation: int,
-) -> npt.NDArray[np.bool_]:
-    """Vectorised verify.accept for pairs (i, j), with j seen under `orientation`."""
-    if len(i) == 0:
-        return np.zeros(0, dtype=bool)
-    perm = _orientation_permutations()[orientation]
-    keep = np.empty(len(i), dtype=bool)
-    for start in range(0, len(i), 65536):
-        a = checks[i[start : start + 65536]]
-        b = checks[j[start : start + 65536]][:, perm]
-        corr = (a * b).sum(axis=1)
-        keep[start : start + 65536] = corr >= verify.MIN_CORRELATION - 1e-6
-    return keep & ~low_info[i] & ~low_info[j]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
+    """Vectorised verify.accept for pairs (i, j), j seen under `orientation`: (ok, best score)."""
+    ok = np.zeros(len(i), dtype=bool)
+    best = np.zeros(len(i), dtype=np.float32)
+    live = np.flatnonzero(~low_info[i] & ~low_info[j])
+    perm = verify.orientation_permutations()[orientation]
+    for start in range(0, len(live), _BATCH):
+        rows = live[start : start + _BATCH]
+        scores = verify.score(thumbs[i[rows]], thumbs[j[rows]][:, perm])
+        ok[rows] = scores.accepted()
+        best[rows] = scores.best
+    return ok, best
+
+
+def _candidates(
+    records: Sequence[ImageRecord], settings: Settings
+) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]]:
+    """Pairs (i, j, orientation) within the radius: record j seen under the orientation is
+    within settings.max_distance bits of record i."""
+    radius = settings.max_distance
+    codes = codes_array([r.hash for r in records], settings.hash_size)
+    i, j, _ = pairs_within(codes, radius)
+    batches = [(i, j, 1)]
+    if settings.rotations and len(records):
+        tree = BKTree.build(codes)
+        for k in range(2, 9):
+            variants = codes_array(
+                [r.fingerprint.variants[k - 2] for r in records], settings.hash_size
+            )
+            q, s, _ = tree.query_many(variants, radius)
+            mask = q != s
+            # stored record s is near record q seen under orientation k
+            batches.append((s[mask], q[mask], k))
+    return batches
+
+
+class _Anchors:
+    """Per group the member that best represents it (most pixels, then largest file, then first
+    path): a pair joins two groups only when their anchors also pass verification, so a chain of
+    individually plausible pairs cannot join two different pictures."""
+
+    def __init__(
+        self,
+        records: Sequence[ImageRecord],
+        thumbs: npt.NDArray[np.float32],
+        rotations: bool,
+    ) -> None:
+        self.records = records
+        self.thumbs = thumbs
+        self.anchor = list(range(len(records)))
+        self.orientations = range(1, 9) if rotations else range(1, 2)
+
+    def better(self, a: int, b: int) -> int:
+        ra, rb = self.records[a], self.records[b]
+        ka, kb = (ra.pixels, ra.size), (rb.pixels, rb.size)
+        if ka != kb:
+            return a if ka > kb else b
+        return min(a, b)  # records are sorted by path
+
+    def match(self, a: int, b: int) -> bool:
+        """Whether anchors a and b pass verification (under any allowed orientation of b)."""
+        perms = verify.orientation_permutations()
+        tb = np.stack([self.thumbs[b][perms[k]] for k in self.orientations])
+        ta = np.repeat(self.thumbs[a][None, :], len(tb), axis=0)
+        return bool(verify.score(ta, tb).accepted().any())
 
 
 def cluster(
@@ -109,45 +149,55 @@ def cluster(
 ) -> Clusters:
     """Group records: exact copies, plus verified perceptual matches within the threshold.
 
-    `distinct` holds path pairs (sorted) a person marked "not duplicates": never joined directly.
+    Verified pairs are joined strongest first. Joining two groups of several files also needs
+    their anchors (see _Anchors) to pass verification. `distinct` holds path pairs (sorted) a
+    person marked "not duplicates": never joined directly.
     """
     n = len(records)
     uf = UnionFind(n)
+    checks = [r.fingerprint.check for r in records]
+    thumbs = verify.thumbnails(checks)
+    low_info = verify.low_information(checks)
+    anchors = _Anchors(records, thumbs, settings.rotations)
     by_digest: dict[str, int] = {}
     for index, record in enumerate(records):
         first = by_digest.setdefault(record.fingerprint.digest, index)
         if first != index and not _is_distinct(records, first, index, distinct):
-            uf.union(first, index)
+            root_a, root_b = uf.find(first), uf.find(index)
+            if uf.union(first, index):
+                kept = anchors.better(anchors.anchor[root_a], anchors.anchor[root_b])
+                anchors.anchor[uf.find(first)] = kept
 
-    radius = settings.max_distance
-    codes = codes_array([r.hash for r in records], settings.hash_size)
-    checks, low_info = _normalised_checks(records)
     candidates = rejected = 0
-    batches: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]] = []
-    i, j, _ = pairs_within(codes, radius)
-    batches.append((i, j, 1))
-    if settings.rotations and n:
-        tree = BKTree.build(codes)
-        for k in range(2, 9):
-            variants = codes_array(
-                [r.fingerprint.variants[k - 2] for r in records], settings.hash_size
-            )
-            q, s, _ = tree.query_many(variants, radius)
-            mask = q != s
-            # stored record s matches record q seen under orientation k
-            batches.append((s[mask], q[mask], k))
-    for i, j, orientation in batches:
+    found_i, found_j, found_score = [], [], []
+    for i, j, orientation in _candidates(records, settings):
         candidates += len(i)
-        ok = _verified(checks, low_info, i, j, orientation)
+        ok, best = _verify(thumbs, low_info, i, j, orientation)
         rejected += int(len(i) - ok.sum())
-        for a, b in zip(i[ok].tolist(), j[ok].tolist(), strict=True):
-            if distinct and _is_distinct(records, a, b, distinct):
-                continue
-            uf.union(a, b)
+        found_i.append(i[ok])
+        found_j.append(j[ok])
+        found_score.append(best[ok])
+    edge_i = np.concatenate(found_i) if found_i else np.zeros(0, np.int64)
+    edge_j = np.concatenate(found_j) if found_j else np.zeros(0, np.int64)
+    edge_score = np.concatenate(found_score) if found_score else np.zeros(0, np.float32)
+    low, high = np.minimum(edge_i, edge_j), np.maximum(edge_i, edge_j)
+    order = np.lexsort((high, low, -edge_score))  # strongest first, then by index: deterministic
+
+    blocked = 0
+    for a, b in zip(low[order].tolist(), high[order].tolist(), strict=True):
+        root_a, root_b = uf.find(a), uf.find(b)
+        if root_a == root_b or (distinct and _is_distinct(records, a, b, distinct)):
+            continue
+        anchor_a, anchor_b = anchors.anchor[root_a], anchors.anchor[root_b]
+        if {anchor_a, anchor_b} != {a, b} and not anchors.match(anchor_a, anchor_b):
+            blocked += 1
+            continue
+        uf.union(a, b)
+        anchors.anchor[uf.find(a)] = anchors.better(anchor_a, anchor_b)
 
     groups = tuple(tuple(members) for members in uf.components())
     max_distances = tuple(group_max_distance([records[m] for m in g], settings) for g in groups)
-    return Clusters(groups, max_distances, candidates, rejected)
+    return Clusters(groups, max_distances, candidates, rejected, blocked)
 
 
 def _is_distinct(
@@ -179,3 +229,50 @@ def group_max_distance(members: Sequence[ImageRecord], settings: Settings) -> in
         for y in range(x + 1, len(members)):
             worst = max(worst, pair_distance(members[x], members[y], settings))
     return worst
+
+
+@dataclass(frozen=True, slots=True)
+class PairCheck:
+    """Why two records would or would not be grouped, for `dedupe compare`."""
+
+    exact: bool  # same bytes
+    distance: int  # hash distance as they are
+    orientation: int  # EXIF orientation of b (1 = as it is) that the verdict is about
+    oriented_distance: int  # hash distance of a to b under that orientation
+    same: float  # thumbnail correlation as they are (b under `orientation`)
+    best: float  # best correlation over the zoom and turn hypotheses
+    low_information: tuple[bool, bool]
+    verified: bool  # the check in verify.py accepts the pair (under `orientation`)
+    grouped: bool  # settings would put the two in one group
+
+
+def check_pair(a: ImageRecord, b: ImageRecord, settings: Settings) -> PairCheck:
+    """Judge one pair exactly as cluster() judges a candidate: distance, then verification."""
+    thumbs = verify.thumbnails([a.fingerprint.check, b.fingerprint.check])
+    low = verify.low_information([a.fingerprint.check, b.fingerprint.check])
+    orientations = range(1, 9) if settings.rotations else range(1, 2)
+    perms = verify.orientation_permutations()
+    scores = verify.score(
+        np.repeat(thumbs[:1], len(orientations), axis=0),
+        np.stack([thumbs[1][perms[k]] for k in orientations]),
+    )
+    accepted = scores.accepted() & ~low[0] & ~low[1]
+    distances = [
+        a.hash - (b.hash if k == 1 else b.fingerprint.variants[k - 2]) for k in orientations
+    ]
+    radius = settings.max_distance
+    # the verdict is about the first orientation that groups them, else the closest one
+    grouping = [n for n, d in enumerate(distances) if d <= radius and accepted[n]]
+    n = grouping[0] if grouping else int(np.argmin(distances))
+    exact = a.fingerprint.digest == b.fingerprint.digest
+    return PairCheck(
+        exact=exact,
+        distance=distances[0],
+        orientation=orientations[n],
+        oriented_distance=distances[n],
+        same=float(scores.same[n]),
+        best=float(scores.best[n]),
+        low_information=(bool(low[0]), bool(low[1])),
+        verified=bool(accepted[n]),
+        grouped=exact or bool(grouping),
+    )

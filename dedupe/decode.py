@@ -2,21 +2,29 @@
 alpha flattened onto white, first frame only, decoded at reduced size where the format allows.
 
 The format is decided by the file's first bytes (`sniff`), never by its name, and Pillow is
-only allowed to open it as that format. Every failure is a `DecodeError` whose message is a
-reason a person understands; `UnsupportedError` marks files we deliberately do not read
-(a RAW file without the raw extra, an AVIF file when Pillow lacks AVIF support).
+only allowed to open it as that format. Orientation: the EXIF tag, read after loading (Pillow
+already applies a TIFF's own tag while loading); for HEIC/HEIF the rotation stored in the
+container, which libheif applies, is authoritative and the EXIF copy is ignored, as the HEIF
+specification requires. Camera RAW files go through dedupe/raw.py (the optional rawpy extra).
+
+Every failure is a `DecodeError` whose message is a reason a person understands;
+`UnsupportedError` marks files we deliberately do not read (a RAW file without the raw extra,
+an AVIF file when Pillow lacks AVIF support): they are listed as skipped, not as damaged.
 
 Decompression bombs: Pillow's pixel limit (`Image.MAX_IMAGE_PIXELS`; refused above twice it) is
 applied to the pixels actually decoded. For every format but baseline JPEG that is the full
 image, checked by Pillow before anything is allocated. A baseline JPEG is decoded by libjpeg at
 1/2, 1/4 or 1/8 scale ("draft"), streaming, so the check applies to the reduced size instead:
-a 30000 x 10000 panorama is read at 3750 x 1250 rather than refused. Progressive JPEGs keep
-the full-size check, because libjpeg buffers a progressive image's coefficients at full size.
+a 30000 x 10000 panorama is read at 3750 x 1250 rather than refused (a file far too small for
+the pixels it claims is refused as truncated first). Progressive JPEGs keep the full-size
+check, because libjpeg buffers a progressive image's coefficients at full size. Worst case,
+one image never takes more memory than Pillow's own limit allows for any format.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 import zlib
@@ -53,17 +61,19 @@ MIN_JPEG_PIXELS_PER_BYTE = 1024
 # copy match. White, as most viewers and "flatten image" commands use.
 BACKGROUND = (255, 255, 255)
 
-RAW_EXTENSIONS = frozenset(
-    ".3fr .ari .arw .cr2 .cr3 .crw .dcr .dng .erf .iiq .k25 .kdc .mef .mos .mrw .nef .nrw .orf "
-    ".pef .raf .raw .rw2 .rwl .sr2 .srf .srw .x3f".split()
-)
-IMAGE_EXTENSIONS = (
-    frozenset(
-        ".jpg .jpeg .jpe .jfif .png .apng .gif .bmp .dib .tif .tiff .webp .heic .heif .hif "
-        ".avif .ppm .pgm .pbm .pnm .mpo .jp2 .j2k .jpf .jpx .ico".split()
-    )
-    | RAW_EXTENSIONS
-)
+# fmt: off
+RAW_EXTENSIONS = frozenset({
+    ".3fr", ".ari", ".arw", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".iiq", ".k25",
+    ".kdc", ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf", ".pef", ".raf", ".raw", ".rw2",
+    ".rwl", ".sr2", ".srf", ".srw", ".x3f",
+})
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".dib", ".tif", ".tiff",
+    ".webp", ".heic", ".heif", ".hif", ".avif", ".ppm", ".pgm", ".pbm", ".pnm", ".mpo", ".jp2",
+    ".j2k", ".jpf", ".jpx", ".ico",
+}) | RAW_EXTENSIONS
+# fmt: on
+
 # Image formats we know but do not read: listed as skipped (with this name) instead of being
 # passed over silently, so nobody wonders why their .psd was never compared.
 UNSUPPORTED_EXTENSIONS = {
@@ -116,6 +126,7 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (
     EOFError,
     LookupError,
     TypeError,
+    RuntimeError,  # Pillow's AVIF plugin and pillow-heif on undecodable data
     ArithmeticError,
     struct.error,
     zlib.error,
@@ -226,8 +237,8 @@ def decode(data: bytes, *, min_side: int = MIN_SIDE, raw: str | None = None) -> 
             rgb = _to_rgb(pixels)
     except DecodeError:
         raise
-    except Image.DecompressionBombError:
-        raise DecodeError(_too_many_pixels(_header_size(data, kind))) from None
+    except Image.DecompressionBombError as error:
+        raise DecodeError(_too_many_pixels(_bomb_size(error, data, kind))) from None
     except UnidentifiedImageError:
         raise DecodeError(_damaged(kind, "its header is not valid")) from None
     except DECODE_ERRORS as error:
@@ -303,9 +314,14 @@ def _check_jpeg_bytes(size: tuple[int, int], nbytes: int) -> None:
         )
 
 
-def _too_many_pixels(size: tuple[int, int] | None) -> str:
+def _too_many_pixels(size: tuple[int, int] | int | None) -> str:
     limit = Image.MAX_IMAGE_PIXELS
-    what = f"{size[0]} x {size[1]} pixels" if size else "too many pixels"
+    if isinstance(size, tuple):
+        what = f"{size[0]} x {size[1]} pixels"
+    elif size is not None:
+        what = f"{size:,} pixels"
+    else:
+        what = "the image"
     if limit is None:  # pragma: no cover - only when a caller disabled Pillow's limit
         return f"refused: {what} is too large to decode safely"
     return (
@@ -314,21 +330,32 @@ def _too_many_pixels(size: tuple[int, int] | None) -> str:
     )
 
 
+def _bomb_size(
+    error: Image.DecompressionBombError, data: bytes, kind: str
+) -> tuple[int, int] | int | None:
+    """The size Pillow refused: width x height when the file header agrees, else a count."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    if found is None:
+        return None
+    pixels = int(found.group(1))
+    size = _header_size(data, kind)
+    return size if size is not None and size[0] * size[1] == pixels else pixels
+
+
 def _header_size(data: bytes, kind: str) -> tuple[int, int] | None:
-    """The size a PNG, GIF or BMP header claims, for the "refused" message (None otherwise)."""
+    """The size a PNG, GIF or BMP header claims (None for other formats)."""
     try:
         if kind == "PNG":
-            w, h = struct.unpack(">II", data[16:24])
-            return w, h
-        if kind == "GIF":
-            w, h = struct.unpack("<HH", data[6:10])
-            return w, h
-        if kind == "BMP":
-            w, h = struct.unpack("<ii", data[18:26])
-            return abs(w), abs(h)
+            width, height = struct.unpack(">II", data[16:24])
+        elif kind == "GIF":
+            width, height = struct.unpack("<HH", data[6:10])
+        elif kind == "BMP":
+            width, height = struct.unpack("<ii", data[18:26])
+        else:
+            return None
     except struct.error:
         return None
-    return None
+    return abs(int(width)), abs(int(height))
 
 
 def _taken_at_of(image: Image.Image) -> str | None:
@@ -379,7 +406,9 @@ def _reduce(image: Image.Image, min_side: int) -> Image.Image:
     """Shrink by an integer factor (cheap box filter) while the short side stays >= min_side."""
     factor = min(image.size) // min_side
     if factor >= 2:
-        if image.mode not in ("L", "RGB", "RGBA", "LA", "I", "F", "CMYK", "YCbCr"):
+        # Alpha is flattened first: averaging would otherwise mix in the invisible colours
+        # under transparent pixels.
+        if image.mode not in ("L", "RGB", "I", "F", "CMYK", "YCbCr"):
             image = _to_rgb(image)
         return image.reduce(factor)
     return image
@@ -472,7 +501,9 @@ def _orientation_of_bytes(data: bytes) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return _orientation(Image.open(io.BytesIO(data)))
-    except (UnidentifiedImageError, *DECODE_ERRORS):
+    except Image.DecompressionBombError:
+        return 1
+    except DECODE_ERRORS:  # UnidentifiedImageError is an OSError
         return 1
 
 
@@ -484,7 +515,9 @@ def _raw_taken_at(data: bytes) -> str | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return _taken_at_of(Image.open(io.BytesIO(data), formats=["TIFF"]))
-    except (UnidentifiedImageError, Image.DecompressionBombError, *DECODE_ERRORS):
+    except Image.DecompressionBombError:
+        return None
+    except DECODE_ERRORS:  # UnidentifiedImageError is an OSError
         return None
 
 
@@ -499,10 +532,13 @@ _PLAIN = (
     ("truncated", "the file is truncated (an incomplete download or copy?)"),
     ("premature end", "the file is truncated (an incomplete download or copy?)"),
     ("no data found for frame", "the file is truncated (an incomplete download or copy?)"),
+    ("end of file", "the file is truncated (an incomplete download or copy?)"),
+    ("outside of file", "the file is truncated (an incomplete download or copy?)"),
     ("decompressing data", "its compressed image data is corrupt"),
     ("crc", "it fails its checksum (the data is corrupt)"),
     ("broken data stream", "its image data is corrupt"),
     ("decoder error", "its image data is corrupt"),
+    ("failed to decode", "its image data is corrupt"),
     ("buffer is not large enough", "its image data is corrupt"),
     ("unsupported", "it uses a variant of the format that cannot be read"),
     ("not supported", "it uses a variant of the format that cannot be read"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures as futures
 import errno
 import hashlib
+import multiprocessing
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -90,18 +91,21 @@ def fingerprint_bytes(data: bytes, settings: Settings, *, raw: str | None = None
     )
 
 
-def fingerprint_file(path: str, settings: Settings) -> Outcome:
+def fingerprint_file(path: str, settings: Settings, *, follow_symlinks: bool = False) -> Outcome:
     """Read one file and fingerprint it. Never raises for a bad file: returns Failed.
 
     The content decides what a file is; the name only decides whether a file that is not an
     image is worth mentioning (a `.jpg` that is not a JPEG is listed, a `.txt` is not).
     Only regular files are read: a FIFO, socket or device put in a file's place after the walk
-    is refused without reading, and a symlink put there is not followed.
+    is refused without reading, and a symlink put there is not followed (the walk never yields
+    symlinks; `follow_symlinks=True` is for a path a person named, e.g. `dedupe hash`).
     """
     extension = os.path.splitext(path)[1].lower()
+    flags = os.O_RDONLY | os.O_NONBLOCK  # a file swapped for a FIFO cannot block us
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        # O_NONBLOCK: a file swapped for a FIFO after the walk cannot block us.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, flags)
     except OSError as error:
         return Failed(_os_reason(error), transient=True)
     try:
@@ -196,7 +200,11 @@ def _run(
             yield entry, outcome
         return
     chunks = [entries[k : k + CHUNK] for k in range(0, len(entries), CHUNK)]
-    with futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+    # Workers start from a clean server process, not a fork of this one: the caller may have
+    # threads (a live progress bar) whose locks a plain fork would copy mid-use.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         pending: dict[futures.Future[list[Outcome]], list[FileEntry]] = {}
         queue = iter(chunks)
 

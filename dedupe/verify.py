@@ -1,45 +1,122 @@
 """The independent check that a candidate pair from the hash search really is one picture.
 
-A hash threshold alone chains unrelated photos together (A~B, B~C, A far from C). Every
-candidate pair is therefore verified on a second signature before union-find may join it: a
-small grayscale thumbnail compared by correlation, which ignores brightness and contrast
-changes but not a different scene. Images with almost no detail (blank, solid backgrounds)
-have no meaningful signature and never match perceptually (only as exact byte copies).
+A hash threshold alone chains unrelated photos together (A~B, B~C, A far from C), and a loose
+threshold is needed to catch cropped or rotated copies. So every candidate pair is verified on
+a second signature before union-find may join it: a 16x16 grayscale thumbnail (BOX filter, the
+image squeezed to a square) plus one byte saying how much of the image's contrast the thumbnail
+can see. Two thumbnails are compared by Pearson correlation, which ignores global brightness and
+contrast changes, under a few geometric hypotheses: as they are, one zoomed into the other
+(a crop, or a border added), and one turned by a few degrees.
+
+The decision has two branches:
+- same geometry: the best hypothesis is "as they are"; then the thumbnails must agree almost
+  perfectly (SAME_GEOMETRY). Format changes, re-encoding, resizing, gray, brightness, contrast,
+  saturation, blur, noise and small watermarks stay above it; two shots of one scene (an HDR
+  on/off pair, a burst) fall just below it.
+- edited geometry: a zoom or turn explains the pair clearly better than "as they are" (by at
+  least GEOMETRY_GAIN); then the aligned thumbnails must agree well (EDITED_GEOMETRY).
+
+Images with almost no detail at this scale (blank, solid or gradient backgrounds, a page of
+small text, a line drawing) have no meaningful signature and never match perceptually, only as
+exact byte copies.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-# Side of the square grayscale thumbnail kept per image (bytes = SIZE * SIZE).
+# Bump whenever signature() or its layout changes: the cache namespaces fingerprints by it.
+VERSION = 2
+# Side of the square grayscale thumbnail.
 SIZE = 16
-# Pairs whose thumbnails correlate less than this are not the same picture.
-MIN_CORRELATION = 0.80
-# A thumbnail whose pixel standard deviation is below this (0..255 scale) is "low information".
+PIXELS = SIZE * SIZE
+# Thumbnail bytes, then one byte: 255 * (thumbnail std / image std), capped at 255.
+SIGNATURE_BYTES = PIXELS + 1
+
+# Same geometry: the smallest correlation that still means "the same picture".
+SAME_GEOMETRY = 0.991
+# Edited geometry: the smallest correlation after alignment, and how much better the alignment
+# must be than comparing the thumbnails as they are.
+EDITED_GEOMETRY = 0.93
+GEOMETRY_GAIN = 0.01
+# Low information: below this standard deviation (0..255 gray levels) of the thumbnail after
+# removing its best-fitting smooth surface (a quadratic: solid colours and gradients)...
 MIN_DETAIL = 4.0
+# ... or when the thumbnail shows less than this share of the image's own contrast (small text
+# on a page, line drawings: the detail is finer than the signature can see).
+MIN_DETAIL_RATIO = 0.45
+# The thumbnail of a whole image is compared with a zoomed view of the other at these scales
+# (crop 5% per side ~ 1.11, border 10% ~ 1.2, crop 15% per side ~ 1.43), and turned by these
+# angles in degrees.
+ZOOMS = (1.1, 1.2, 1.3, 1.43)
+ANGLES = (-4.0, -2.0, 2.0, 4.0)
 
 
 def signature(image: Image.Image) -> bytes:
-    """The check signature of an image (any mode): a SIZE x SIZE grayscale thumbnail."""
+    """The check signature of an image (any mode): SIGNATURE_BYTES bytes."""
     gray = image if image.mode == "L" else image.convert("L")
-    return gray.resize((SIZE, SIZE), Image.Resampling.BOX).tobytes()
+    thumb = gray.resize((SIZE, SIZE), Image.Resampling.BOX)
+    detail = float(np.asarray(thumb, dtype=np.float64).std())
+    whole = float(np.asarray(gray, dtype=np.float64).std())
+    ratio = 0 if whole == 0.0 else min(255, round(255.0 * detail / whole))
+    return thumb.tobytes() + bytes([ratio])
 
 
-def _array(check: bytes) -> npt.NDArray[np.float64]:
-    if len(check) != SIZE * SIZE:
-        raise ValueError(f"a check signature has {SIZE * SIZE} bytes, not {len(check)}")
-    return np.frombuffer(check, dtype=np.uint8).astype(np.float64).reshape(SIZE, SIZE)
+def _split(check: bytes) -> tuple[npt.NDArray[np.float64], int]:
+    if len(check) != SIGNATURE_BYTES:
+        raise ValueError(f"a check signature has {SIGNATURE_BYTES} bytes, not {len(check)}")
+    pixels = np.frombuffer(check, dtype=np.uint8, count=PIXELS).astype(np.float64)
+    return pixels.reshape(SIZE, SIZE), check[PIXELS]
+
+
+def thumbnails(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.float32]:
+    """The thumbnails of many signatures as an (n, PIXELS) float32 array."""
+    if any(len(c) != SIGNATURE_BYTES for c in checks):
+        raise ValueError(f"a check signature has {SIGNATURE_BYTES} bytes")
+    if not checks:
+        return np.zeros((0, PIXELS), np.float32)
+    raw = np.frombuffer(b"".join(checks), dtype=np.uint8).reshape(len(checks), SIGNATURE_BYTES)
+    return raw[:, :PIXELS].astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _smooth_projection() -> npt.NDArray[np.float64]:
+    """Projection onto quadratic surfaces over the thumbnail grid (removes gradients)."""
+    gy, gx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64) / (SIZE - 1) - 0.5
+    x, y = gx.reshape(-1), gy.reshape(-1)
+    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    projection: npt.NDArray[np.float64] = basis @ np.linalg.pinv(basis)
+    return projection
+
+
+def low_information(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.bool_]:
+    """For many signatures: True where the image is blank or near-uniform at this scale."""
+    if not checks:
+        return np.zeros(0, dtype=bool)
+    x = thumbnails(checks).astype(np.float64)
+    residual = x - x @ _smooth_projection().T
+    ratio = np.frombuffer(b"".join(c[PIXELS:] for c in checks), dtype=np.uint8)
+    flat: npt.NDArray[np.bool_] = residual.std(axis=1) < MIN_DETAIL
+    fine: npt.NDArray[np.bool_] = ratio < round(255 * MIN_DETAIL_RATIO)
+    return flat | fine
 
 
 def is_low_information(check: bytes) -> bool:
     """True for blank or near-uniform images, which must not match merely by their hashes."""
-    return float(_array(check).std()) < MIN_DETAIL
+    return bool(low_information([check])[0])
 
 
-# The array transform that applies EXIF orientation k (2..8) to a square thumbnail.
-ORIENT = {
+# ---------------------------------------------------------------- orientations
+
+
+# The array transform that applies EXIF orientation k (1..8) to a square thumbnail.
+ORIENT: dict[int, Callable[[npt.NDArray[np.generic]], npt.NDArray[np.generic]]] = {
     1: lambda a: a,
     2: lambda a: a[:, ::-1],
     3: lambda a: a[::-1, ::-1],
@@ -51,20 +128,120 @@ ORIENT = {
 }
 
 
+@lru_cache(maxsize=1)
+def orientation_permutations() -> dict[int, npt.NDArray[np.intp]]:
+    """Orientation k as an index array: `thumb[:, perm]` is the flattened oriented thumbnail."""
+    index = np.arange(PIXELS).reshape(SIZE, SIZE)
+    return {k: np.ascontiguousarray(f(index)).reshape(-1) for k, f in ORIENT.items()}
+
+
+# ---------------------------------------------------------------- geometric hypotheses
+
+
+@dataclass(frozen=True, slots=True)
+class Warp:
+    """Bilinear resampling of a flattened thumbnail: out[p] = sum_k x[index[k, p]] * weight[k, p].
+
+    `mask` marks the output pixels whose source lies inside the thumbnail; only they are compared.
+    """
+
+    zoom: float
+    angle: float
+    index: npt.NDArray[np.intp]
+    weight: npt.NDArray[np.float32]
+    mask: npt.NDArray[np.bool_]
+
+    def apply(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        out = x[:, self.index[0]] * self.weight[0]
+        for k in range(1, 4):
+            out += x[:, self.index[k]] * self.weight[k]
+        return out
+
+
+def _warp(zoom: float, angle: float) -> Warp:
+    """Output pixel p samples the input at p zoomed in by `zoom` and turned by `angle` degrees,
+    both about the centre."""
+    centre = (SIZE - 1) / 2.0
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    x, y = (xx - centre) / zoom, (yy - centre) / zoom
+    t = np.deg2rad(angle)
+    xs = np.cos(t) * x - np.sin(t) * y + centre
+    ys = np.sin(t) * x + np.cos(t) * y + centre
+    inside = (xs >= -0.5) & (xs <= SIZE - 0.5) & (ys >= -0.5) & (ys <= SIZE - 0.5)
+    xs, ys = np.clip(xs, 0, SIZE - 1), np.clip(ys, 0, SIZE - 1)
+    x0, y0 = np.floor(xs).astype(np.intp), np.floor(ys).astype(np.intp)
+    x1, y1 = np.minimum(x0 + 1, SIZE - 1), np.minimum(y0 + 1, SIZE - 1)
+    fx, fy = xs - x0, ys - y0
+    index = np.stack([y0 * SIZE + x0, y0 * SIZE + x1, y1 * SIZE + x0, y1 * SIZE + x1])
+    weight = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])
+    return Warp(
+        zoom,
+        angle,
+        index.reshape(4, PIXELS),
+        weight.reshape(4, PIXELS).astype(np.float32),
+        inside.reshape(PIXELS),
+    )
+
+
+@lru_cache(maxsize=1)
+def warps() -> tuple[Warp, ...]:
+    """The geometric hypotheses besides "as they are"."""
+    return tuple(_warp(z, 0.0) for z in ZOOMS) + tuple(_warp(1.0, a) for a in ANGLES)
+
+
+def _correlation(
+    a: npt.NDArray[np.float32], b: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_] | None
+) -> npt.NDArray[np.float32]:
+    """Row-wise Pearson correlation of a and b (over the masked columns); 0 for a flat row."""
+    if mask is not None:
+        a, b = a[:, mask], b[:, mask]
+    a = a - a.mean(axis=1, keepdims=True)
+    b = b - b.mean(axis=1, keepdims=True)
+    denominator = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    out = np.zeros(len(a), dtype=np.float32)
+    np.divide((a * b).sum(axis=1), denominator, out=out, where=denominator > 0)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Per pair: correlation as the thumbnails are, and the best over all hypotheses."""
+
+    same: npt.NDArray[np.float32]
+    best: npt.NDArray[np.float32]
+
+    def accepted(self) -> npt.NDArray[np.bool_]:
+        aligned = (self.best >= EDITED_GEOMETRY) & (self.best - self.same >= GEOMETRY_GAIN)
+        result: npt.NDArray[np.bool_] = (self.same >= SAME_GEOMETRY) | aligned
+        return result
+
+
+def score(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Scores:
+    """Compare thumbnails a[k] and b[k] (rows of (n, PIXELS) arrays) under every hypothesis."""
+    same = _correlation(a, b, None)
+    best = same.copy()
+    for warp in warps():
+        # b is a zoomed (cropped) or turned view of a; for zooms also the other way round
+        # (turns come in both directions already)
+        np.maximum(best, _correlation(warp.apply(a), b, warp.mask), out=best)
+        if warp.zoom != 1.0:
+            np.maximum(best, _correlation(a, warp.apply(b), warp.mask), out=best)
+    return Scores(same, best)
+
+
+def _pair(a: bytes, b: bytes, orientation: int) -> Scores:
+    perm = orientation_permutations()[orientation]
+    ta, tb = thumbnails([a, b])
+    return score(ta[None, :], tb[perm][None, :])
+
+
 def similarity(a: bytes, b: bytes, orientation: int = 1) -> float:
-    """Correlation (-1..1) of two check signatures, with b seen under the given EXIF orientation."""
-    x = _array(a)
-    y = ORIENT[orientation](_array(b))
-    x = x - x.mean()
-    y = y - y.mean()
-    denominator = float(np.sqrt((x * x).sum() * (y * y).sum()))
-    if denominator == 0.0:
-        return 0.0
-    return float((x * y).sum()) / denominator
+    """Best correlation (-1..1) of two signatures over the hypotheses, b under `orientation`."""
+    return float(_pair(a, b, orientation).best[0])
 
 
 def accept(a: bytes, b: bytes, orientation: int = 1) -> bool:
-    """Whether a candidate pair passes verification."""
+    """Whether a candidate pair passes verification (b seen under the EXIF orientation)."""
     if is_low_information(a) or is_low_information(b):
         return False
-    return similarity(a, b, orientation) >= MIN_CORRELATION
+    return bool(_pair(a, b, orientation).accepted()[0])

@@ -29,6 +29,7 @@ COMMANDS = (
     "cmd_scan",
     "cmd_hash",
     "cmd_similar",
+    "cmd_compare",
     "cmd_review",
     "cmd_report",
     "cmd_apply",

@@ -31,7 +31,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    outcome = fingerprint_file(args.image, Settings(args.algorithm, args.hash_size))
+    outcome = fingerprint_file(
+        args.image, Settings(args.algorithm, args.hash_size), follow_symlinks=True
+    )
     if outcome is None:
         raise CliError(f"{args.image}: not an image", 1)
     if isinstance(outcome, Failed):

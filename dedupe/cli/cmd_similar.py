@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, ui: UI) -> int:
     (root,) = options.existing_dirs([args.dir])
     settings = options.settings_from(args)
-    outcome = fingerprint_file(args.query, settings)
+    outcome = fingerprint_file(args.query, settings, follow_symlinks=True)
     if outcome is None:
         raise CliError(f"{args.query}: not an image", 1)
     if isinstance(outcome, Failed):

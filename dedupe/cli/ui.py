@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,8 +101,16 @@ def escape(text: str) -> str:
 
 
 def printable(text: str) -> str:
-    """A path or message as text any terminal can show (lone surrogates -> \\xNN)."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A path or message as text any terminal can show on one line.
+
+    Undecodable name bytes (lone surrogates) become \\xNN; control characters such as a
+    newline inside a file name become \\n, \\t or \\xNN instead of moving the cursor.
+    """
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def human_bytes(size: int) -> str:

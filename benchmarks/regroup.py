@@ -1,0 +1,458 @@
+"""Regroup benchmark: `review --threshold R` on a report of 100,000 images.
+
+    python benchmarks/regroup.py                 # about 2 minutes on 2 cores
+    python benchmarks/regroup.py --images 20000  # a smaller report
+
+Builds a synthetic but realistic report: real ImageRecord / Fingerprint values whose pHash,
+orientation variants and check signatures are computed (vectorised, exactly as hashing.py and
+verify.py define them) from small photo-like pictures: smooth random scenes with texture, about
+a fifth of them with edited copies (brightness, contrast, noise, a one-pixel shift) in groups of
+2 to 4, a few byte-identical copies. It is written with dedupe.report.write at the default
+threshold. Then, in a fresh process each (as `dedupe review` would run), it times
+`dedupe.report.read`, `dedupe.groups.build_groups` at each new threshold, `dedupe.regroup.regroup`
+(build_groups plus the comparison with the old groups and carrying over decisions), and, when the
+command exists, `dedupe review --threshold R --no-input --report X` end to end.
+
+The report is generated once under benchmarks/.corpus-speed/ (seeded) and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+from common import Row
+
+if str(common.ROOT) not in sys.path:  # this checkout's dedupe, wherever we are run from
+    sys.path.insert(1, str(common.ROOT))
+
+REPORT_VERSION = 1
+TARGET_SECONDS = 2.0
+SIDE = 32  # pHash works on a 32 x 32 picture (hash size 8 x highfreq factor 4)
+SKY = 120.0  # strength of the shared top-to-bottom light gradient (grey levels)
+
+
+# ---------------------------------------------------------------- synthetic pictures -> values
+
+
+def _scenes(rng: Any, n: int) -> Any:
+    """n photo-like 32 x 32 grey pictures: smooth light and shapes at a few scales, texture."""
+    import numpy as np
+
+    out = np.zeros((n, SIDE, SIDE), dtype=np.float64)
+    for cells, weight in ((2, 60.0), (4, 40.0), (8, 25.0)):
+        low = rng.normal(0.0, weight, (n, cells, cells))
+        grid = np.linspace(0, cells - 1, SIDE)
+        lo = np.floor(grid).astype(int).clip(0, cells - 2) if cells > 1 else np.zeros(SIDE, int)
+        frac = grid - lo
+        up = np.zeros((SIDE, cells))  # bilinear upsampling as a matrix
+        up[np.arange(SIDE), lo] = 1 - frac
+        up[np.arange(SIDE), lo + 1] += frac
+        out += up @ low @ up.T
+    # Most photos share a layout (bright sky above, darker ground below): this common part is
+    # what makes real hashes cluster instead of spreading uniformly.
+    ramp = np.linspace(1.0, -1.0, SIDE)[None, :, None]
+    out += rng.normal(SKY, SKY / 2, (n, 1, 1)) * ramp
+    out += rng.normal(0.0, 6.0, (n, SIDE, SIDE))  # texture
+    out += rng.uniform(60, 190, (n, 1, 1))  # exposure
+    return out.clip(0, 255)
+
+
+def _make_series(rng: Any, scenes: Any) -> None:
+    """Turn about 40% of the scenes into series (bursts, several shots of one place): each
+    shot mixes the series' first scene with its own and may move a pixel, so their hashes are
+    near each other without being copies. This is what makes a library's hashes cluster."""
+    import numpy as np
+
+    n = len(scenes)
+    k = 0
+    while k < n:
+        if rng.random() >= 0.4 / 7.5:  # series start this often: ~40% of scenes in series
+            k += 1
+            continue
+        size = int(rng.integers(3, 13))
+        for j in range(k + 1, min(k + size, n)):
+            w = float(rng.uniform(0.1, 0.5))
+            shot = (1 - w) * scenes[k] + w * scenes[j]
+            dy, dx = (int(v) for v in rng.integers(-1, 2, 2))
+            scenes[j] = np.roll(shot, (dy, dx), axis=(0, 1))
+        k += size
+
+
+def _edit(rng: Any, scenes: Any) -> Any:
+    """Edited copies: brightness, contrast, re-compression noise."""
+    n = scenes.shape[0]
+    gain = rng.uniform(0.85, 1.15, (n, 1, 1))
+    offset = rng.uniform(-15, 15, (n, 1, 1))
+    return (scenes * gain + offset + rng.normal(0.0, 1.5, scenes.shape)).clip(0, 255)
+
+
+def _phash_bits(pixels: Any) -> Any:
+    """(n, 32, 32) -> (n, 64) bool: hashing.perceptual_hash's DCT and median rule."""
+    import numpy as np
+
+    k = np.arange(SIDE)[:, None]
+    i = np.arange(SIDE)[None, :]
+    matrix = 2.0 * np.cos(np.pi * k * (2 * i + 1) / (2 * SIDE))  # as hashing._dct_matrix
+    dct = matrix @ pixels @ matrix.T
+    low = dct[:, :8, :8].reshape(len(pixels), 64)
+    return low > np.median(low, axis=1, keepdims=True)
+
+
+# EXIF orientations 2..8 on (n, h, w) arrays, as hashing._ORIENTATIONS does on (h, w).
+def _turns() -> tuple[Any, ...]:
+    import numpy as np
+
+    return (
+        lambda a: a[:, :, ::-1],
+        lambda a: a[:, ::-1, ::-1],
+        lambda a: a[:, ::-1, :],
+        lambda a: a.transpose(0, 2, 1),
+        lambda a: np.rot90(a, -1, axes=(1, 2)),
+        lambda a: np.rot90(a, 2, axes=(1, 2)).transpose(0, 2, 1),
+        lambda a: np.rot90(a, 1, axes=(1, 2)),
+    )
+
+
+def _to_ints(bits: Any) -> list[int]:
+    import numpy as np
+
+    packed = np.packbits(bits.astype(np.uint8), axis=1)
+    return [int.from_bytes(row.tobytes(), "big") for row in packed]
+
+
+def build_report(images: int, seed: int, path: Path) -> dict[str, Any]:
+    """Write the synthetic report to `path`; return facts about it."""
+    import numpy as np
+
+    from dedupe import report as report_mod
+    from dedupe import verify
+    from dedupe.groups import build_groups
+    from dedupe.hashing import ImageHash
+    from dedupe.models import Fingerprint, ImageRecord, KeepRules, ScanStats, Settings
+
+    rng = np.random.default_rng(seed)
+    # About 80% distinct scenes; the rest are copies in groups of 2 to 4 files.
+    sources: list[int] = []
+    scene = 0
+    while len(sources) < images:
+        copies = 1 if rng.random() < 0.88 else int(rng.integers(2, 5))
+        sources.extend([scene] * copies)
+        scene += 1
+    sources = sources[:images]
+    order = rng.permutation(images)  # copies scattered over the library, like real ones
+    source_of = np.asarray(sources)[order]
+    first_of: dict[int, int] = {}
+    records: list[ImageRecord] = []
+    batch = 10_000
+    scenes_needed = int(source_of.max()) + 1
+    scene_pixels = np.concatenate(
+        [_scenes(rng, min(batch, scenes_needed - k)) for k in range(0, scenes_needed, batch)]
+    )
+    _make_series(rng, scene_pixels)
+    for start in range(0, images, batch):
+        idx = np.arange(start, min(start + batch, images))
+        src = source_of[idx]
+        pixels = scene_pixels[src].copy()
+        is_copy = np.zeros(len(idx), dtype=bool)
+        for k, s in enumerate(src.tolist()):
+            if s in first_of:
+                is_copy[k] = True
+            else:
+                first_of[s] = int(idx[k])
+        exact = is_copy & (rng.random(len(idx)) < 0.1)
+        edited = is_copy & ~exact
+        if edited.any():
+            pixels[edited] = _edit(rng, pixels[edited])
+        pixels = pixels.round()  # 8-bit pictures, like decoded ones
+        hashes = _to_ints(_phash_bits(pixels))
+        variants = [_to_ints(_phash_bits(np.ascontiguousarray(t(pixels)))) for t in _turns()]
+        small = pixels.reshape(len(idx), verify.SIZE, 2, verify.SIZE, 2).mean(axis=(2, 4))
+        checks = small.round().clip(0, 255).astype(np.uint8)
+        for k, i in enumerate(idx.tolist()):
+            s = int(src[k])
+            if exact[k]:
+                original = records[first_of[s]] if first_of[s] < len(records) else None
+                if original is not None:
+                    records.append(
+                        ImageRecord(
+                            path=f"/photos/album_{i // 1000:04d}/IMG_{i:06d}.jpg",
+                            size=original.size,
+                            mtime_ns=1_700_000_000_000_000_000 + i,
+                            dev=1,
+                            ino=i + 1,
+                            fingerprint=original.fingerprint,
+                        )
+                    )
+                    continue
+            portrait = s % 7 == 0
+            fingerprint = Fingerprint(
+                width=3000 if portrait else 4000,
+                height=4000 if portrait else 3000,
+                format="JPEG",
+                digest=hashlib.sha256(f"{seed}-{i}".encode()).hexdigest(),
+                hash=ImageHash(hashes[k], 8),
+                variants=tuple(ImageHash(v[k], 8) for v in variants),
+                check=checks[k].tobytes(),
+                taken_at=f"2024-{1 + s % 12:02d}-{1 + s % 28:02d}T12:{s % 60:02d}:00",
+            )
+            records.append(
+                ImageRecord(
+                    path=f"/photos/album_{i // 1000:04d}/IMG_{i:06d}.jpg",
+                    size=2_000_000 + (s * 7919) % 3_000_000 + i % 1000,
+                    mtime_ns=1_700_000_000_000_000_000 + i,
+                    dev=1,
+                    ino=i + 1,
+                    fingerprint=fingerprint,
+                )
+            )
+    settings = Settings()
+    rules = KeepRules()
+    started = time.perf_counter()
+    groups = build_groups(records, settings, rules)
+    grouping = time.perf_counter() - started
+    report = report_mod.Report(
+        roots=("/photos",),
+        settings=settings,
+        keep=rules,
+        stats=ScanStats(files=images, images=images, hashed=images),
+        groups=groups,
+        errors=(),
+        skipped=(),
+        images=tuple(records),
+        created_at="2024-06-01T00:00:00+00:00",
+    )
+    report_mod.write(report, path)
+    return {
+        "images": images,
+        "scenes": scene,
+        "copies": int(images - len(set(sources))),
+        "groups": len(groups),
+        "grouped_files": sum(len(g.members) for g in groups),
+        "first_grouping_seconds": grouping,
+        "mb": path.stat().st_size / common.MB,
+    }
+
+
+def synthetic_report(images: int, seed: int) -> tuple[Path, dict[str, Any]]:
+    folder = common.corpus_dir(f"report-{images}-s{seed}")
+    path = folder / "report.json"
+    facts_path = folder / "facts.json"
+    recipe = {"version": REPORT_VERSION, "images": images, "seed": seed}
+    if (
+        facts_path.is_file()
+        and path.is_file()
+        and json.loads(facts_path.read_text()).get("recipe") == recipe
+    ):
+        return path, json.loads(facts_path.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    print(
+        f"  generating a synthetic report of {images:,} images (once; reused later) ...", flush=True
+    )
+    started = time.perf_counter()
+    facts = build_report(images, seed, path)
+    facts["recipe"] = recipe
+    facts_path.write_text(json.dumps(facts))
+    print(f"  ... done in {time.perf_counter() - started:.0f} s", flush=True)
+    return path, facts
+
+
+# ---------------------------------------------------------------- timing (in a fresh process)
+
+
+def time_regroup(path: str, thresholds: list[float], out: str) -> None:
+    """Run in a subprocess: time read, build_groups and regroup at each threshold."""
+    from dataclasses import replace
+
+    from dedupe import cluster
+    from dedupe import report as report_mod
+    from dedupe.groups import build_groups
+
+    try:
+        from dedupe import regroup as regroup_mod
+    except ImportError:
+        regroup_mod = None  # type: ignore[assignment]
+
+    import_start = time.perf_counter()
+    import dedupe.bktree  # noqa: F401  (numba kernels load from their on-disk cache)
+
+    results: dict[str, Any] = {"import_bktree": time.perf_counter() - import_start}
+    start = time.perf_counter()
+    report = report_mod.read(path)
+    results["read"] = time.perf_counter() - start
+    results["images"] = len(report.images)
+    results["by_threshold"] = {}
+    for threshold in thresholds:
+        settings = replace(report.settings, threshold=threshold)
+        entry: dict[str, Any] = {}
+        start = time.perf_counter()
+        groups = build_groups(report.images, settings, report.keep)
+        entry["build_groups"] = time.perf_counter() - start
+        entry["groups"] = len(groups)
+        found = cluster.cluster(report.images, settings)
+        entry["candidates"] = found.candidates
+        entry["rejected"] = found.rejected
+        if regroup_mod is not None:
+            start = time.perf_counter()
+            _, changes = regroup_mod.regroup(report, threshold=threshold)
+            entry["regroup"] = time.perf_counter() - start
+            entry["changes"] = changes.describe()
+        results["by_threshold"][str(threshold)] = entry
+    results["peak_rss_mb"] = common.self_peak_rss_mb()
+    Path(out).write_text(json.dumps(results))
+
+
+def review_command_exists() -> bool:
+    run = common.run_timed(
+        [common.project_python(), "-m", "dedupe", "review", "--help"], env=common.dedupe_env()
+    )
+    return run.returncode == 0 and "--no-input" in run.stdout and "--threshold" in run.stdout
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Time `review --threshold R` regrouping.")
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--thresholds",
+        default="0.05,0.15",
+        help="new thresholds to regroup at (the report is written at the default 0.1)",
+    )
+    parser.add_argument(
+        "--review-timeout",
+        type=float,
+        default=300.0,
+        help="give up on timing `dedupe review` end to end after this many seconds",
+    )
+    parser.add_argument("--time-only", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    thresholds = [float(t) for t in args.thresholds.split(",") if t]
+    if args.time_only:
+        time_regroup(args.time_only, thresholds, args.out)
+        return 0
+
+    common.print_machine("Regroup: machine")
+    started = time.perf_counter()
+    path, facts = synthetic_report(args.images, args.seed)
+    print(
+        f"\n## Regroup a report of {facts['images']:,} images ({facts['mb']:.0f} MB of JSON; "
+        f"{facts['copies']:,} copies of {facts['scenes']:,} scenes; {facts['groups']:,} groups "
+        f"at the default threshold 0.1)",
+        flush=True,
+    )
+    rows: list[Row] = []
+    n = str(facts["images"])
+    with tempfile.TemporaryDirectory(prefix="dedupe-bench-") as tmp:
+        out = Path(tmp) / "times.json"
+        run = common.run_timed(
+            [
+                common.project_python(),
+                str(Path(__file__).resolve()),
+                "--time-only",
+                str(path),
+                "--thresholds",
+                args.thresholds,
+                "--out",
+                str(out),
+            ],
+            env=common.dedupe_env(),
+        ).check("regroup timing")
+        times = json.loads(out.read_text())
+        rows.append(
+            Row(
+                "read a report: dedupe.report.read",
+                n,
+                times["read"],
+                f"{facts['mb']:.0f} MB of JSON",
+                run.tree_peak_mb,
+                "-",
+                "-",
+            )
+        )
+        for threshold, entry in times["by_threshold"].items():
+            print(
+                f"  threshold {threshold}: {entry['candidates']:,} candidate pairs, "
+                f"{entry['rejected']:,} rejected by the check, {entry['groups']:,} groups"
+                + (f"; {entry['changes']}" if "changes" in entry else ""),
+                flush=True,
+            )
+            rows.append(
+                Row(
+                    f"regroup at {threshold}: groups.build_groups",
+                    n,
+                    entry["build_groups"],
+                    f"read + regroup {times['read'] + entry['build_groups']:.2f} s",
+                    None,
+                    f"<= {TARGET_SECONDS:g} s",
+                    common.verdict(entry["build_groups"] <= TARGET_SECONDS),
+                )
+            )
+            if "regroup" in entry:
+                rows.append(
+                    Row(
+                        f"regroup at {threshold}: regroup.regroup (+ compare, keep decisions)",
+                        n,
+                        entry["regroup"],
+                        "-",
+                        None,
+                        f"<= {TARGET_SECONDS:g} s",
+                        common.verdict(entry["regroup"] <= TARGET_SECONDS),
+                    )
+                )
+        if review_command_exists():
+            threshold = thresholds[-1]
+            copy = Path(tmp) / "report.json"
+            copy.write_bytes(path.read_bytes())
+            review = common.run_timed(
+                [
+                    common.project_python(),
+                    "-m",
+                    "dedupe",
+                    "review",
+                    "--report",
+                    str(copy),
+                    "--threshold",
+                    str(threshold),
+                    "--no-input",
+                ],
+                env=common.dedupe_env(),
+                cwd=Path(tmp),
+                timeout=args.review_timeout,
+            )
+            if not review.timed_out:
+                review.check("dedupe review")
+            rows.append(
+                Row(
+                    f"`dedupe review --threshold {threshold} --no-input` end to end "
+                    "(start, read, regroup, print every group, save)",
+                    n,
+                    None if review.timed_out else review.seconds,
+                    f"not finished in {args.review_timeout:g} s"
+                    if review.timed_out
+                    else f"{len(review.stdout) / common.MB:.1f} MB printed",
+                    review.tree_peak_mb,
+                    "-",
+                    "-",
+                )
+            )
+        else:
+            print("  `dedupe review --threshold R --no-input` not available: not timed")
+    common.print_machine("Regroup: results")
+    print(common.table(rows))
+    print(f"(regroup.py took {time.perf_counter() - started:.0f} s)", flush=True)
+    common.emit(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

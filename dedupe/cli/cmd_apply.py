@@ -1,0 +1,178 @@
+"""`dedupe apply`: re-check the report's files, then trash or move the duplicates, journaled."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from dedupe import apply as core
+from dedupe import journal
+from dedupe import report as report_mod
+from dedupe.cli import ExitCode
+from dedupe.cli.ui import UI, CliError, escape, human_bytes, write_data
+from dedupe.report import ReportError
+
+OK, PARTIAL, REFUSED = ExitCode.OK, ExitCode.PARTIAL, ExitCode.REFUSED
+SHOWN_SKIPS = 50
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "apply",
+        help="trash or move the duplicates of a reviewed report (re-checks every file)",
+        description="Act on the report: every file is re-checked first (exists, same size, "
+        "modification time and content digest as at scan time); a group whose kept copy "
+        "changed is left alone, a changed duplicate is left alone, and every action is "
+        "journaled so it can be resumed after a crash and undone with `dedupe undo`. "
+        "Without --trash or --move it only shows what would happen.",
+    )
+    parser.add_argument(
+        "--report",
+        default=report_mod.DEFAULT_PATH,
+        metavar="PATH",
+        help=f"the report to apply (default: ./{report_mod.DEFAULT_PATH})",
+    )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--trash", action="store_true", help="move duplicates to the system trash")
+    action.add_argument(
+        "--move",
+        metavar="DIR",
+        help="move duplicates under DIR, keeping their paths relative to the scanned folder",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="check and list what would happen; change nothing"
+    )
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    parser.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="journal file (default: a new one under "
+        f"{journal.journals_dir()}; an interrupted apply of the same report is resumed)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    try:
+        report = report_mod.read(args.report)
+    except ReportError as error:
+        raise CliError(f"refusing to apply: {error}", REFUSED) from None
+    if args.move is not None and os.path.exists(args.move) and not os.path.isdir(args.move):
+        raise CliError(f"--move: {args.move} exists and is not a folder", REFUSED)
+    kind: core.Kind | None = "trash" if args.trash else "move" if args.move else None
+    try:
+        plan = core.build_plan(report, args.report, kind, args.move)
+    except core.Refused as error:
+        raise CliError(f"refusing to apply {args.report}: {error}", REFUSED) from None
+    if not plan.groups:
+        ui.err.print("Nothing to do: the report marks no file for removal.")
+        return OK
+    if kind is None or args.dry_run:
+        return _dry_run(plan, ui)
+    if not args.yes:
+        if not ui.interactive:
+            raise CliError(
+                f"refusing to {_verb(plan)} {plan.files} files without confirmation: "
+                "stdin is not a terminal. Add --yes to go ahead, or --dry-run to look first.",
+                REFUSED,
+            )
+        if not _confirm(plan, ui):
+            ui.err.print("Nothing was changed.")
+            return REFUSED
+    try:
+        session = core.open_session(plan, args.journal)
+    except core.Refused as error:
+        raise CliError(f"refusing to apply: {error}", REFUSED) from None
+    except OSError as error:
+        raise CliError(f"cannot write the journal: {error}", ExitCode.ERROR) from None
+    try:
+        if session.resumed:
+            ui.err.print(f"Resuming the interrupted apply recorded in {escape(str(session.path))}")
+        for note in session.notes:
+            ui.err.print(f"[cyan]resumed:[/] {escape(note)}", soft_wrap=True)
+        with ui.progress() as progress:
+            result = core.execute(plan, session, progress)
+    except OSError as error:  # the journal cannot be written (disk full, ...): stop at once
+        raise CliError(
+            f"stopped: {error}. Every action so far is recorded in {session.path}; "
+            "run the same command again to resume once this is fixed.",
+            ExitCode.ERROR,
+        ) from None
+    finally:
+        session.close()
+    _summary(result, plan, ui)
+    if result.interrupted:
+        ui.err.print(
+            "[yellow]Interrupted.[/] Run the same command again to finish; "
+            "`dedupe undo` puts back what was done."
+        )
+        return ExitCode.INTERRUPTED
+    return PARTIAL if result.skipped else OK
+
+
+def _verb(plan: core.Plan) -> str:
+    return "move" if plan.kind == "move" else "trash"
+
+
+def _confirm(plan: core.Plan, ui: UI) -> bool:
+    from rich.prompt import Confirm
+
+    where = "to the trash" if plan.kind == "trash" else f"under {escape(plan.move_to or '')}"
+    ui.err.print(
+        f"{plan.files} files in {len(plan.groups)} groups ({human_bytes(plan.bytes)}) would be "
+        f"moved {where}. Each file is checked again right before."
+    )
+    return Confirm.ask("Go ahead?", console=ui.err, default=False)
+
+
+def _dry_run(plan: core.Plan, ui: UI) -> int:
+    unfinished = journal.unfinished_for(plan.report_path)
+    previously = core.previously_done(unfinished) if unfinished is not None else {}
+    with ui.progress() as progress:
+        result = core.preview(plan, progress, previously=previously)
+    verb = {"trash": "trash", "move": "move", None: "remove"}[plan.kind]
+    lines = []
+    for item in result.previously:
+        lines.append(f"done\t{item.path}\t(by the interrupted apply)")
+    for item in result.done:
+        target = f"\t-> {item.destination}" if plan.kind == "move" else ""
+        lines.append(f"{verb}\t{item.path}{target}\t{item.size}")
+    for skip in result.skipped:
+        lines.append(f"skip\t{skip.path}\t{skip.reason}")
+    if lines:
+        write_data("\n".join(lines) + "\n")
+    freed = sum(o.freed for o in result.done)
+    ui.err.print(
+        f"Dry run: would {verb} [bold]{len(result.done)}[/] files, freeing "
+        f"[bold]{human_bytes(freed)}[/]; [bold]{len(result.skipped)}[/] would be skipped. "
+        "Nothing was changed."
+    )
+    if plan.kind is None:
+        ui.err.print("To act, run again with --trash or --move DIR.")
+    return OK
+
+
+def _summary(result: core.ApplyResult, plan: core.Plan, ui: UI) -> None:
+    err = ui.err
+    shown = result.skipped[:SHOWN_SKIPS]
+    for skip in shown:
+        err.print(f"[yellow]skipped:[/] {escape(skip.path)}: {escape(skip.reason)}", soft_wrap=True)
+    if len(result.skipped) > len(shown):
+        err.print(
+            f"… and {len(result.skipped) - len(shown)} more skipped (all in the journal "
+            f"{escape(result.journal or '')})"
+        )
+    verb = "Trashed" if plan.kind == "trash" else "Moved"
+    earlier = f" (+{len(result.previously)} by the interrupted run)" if result.previously else ""
+    freed = f"[bold]{human_bytes(result.bytes_freed)}[/] freed"
+    if plan.kind == "trash":
+        freed += " once the trash is emptied"
+    err.print(
+        f"{verb} [bold]{len(result.done)}[/] files{earlier}, {freed}; "
+        f"[bold]{len(result.skipped)}[/] skipped."
+    )
+    if result.journal:
+        err.print(f"Journal: {escape(result.journal)}", soft_wrap=True)
+        if result.done or result.previously:
+            err.print("Undo with: dedupe undo")

@@ -1,0 +1,146 @@
+"""`dedupe review`: look at every group, change the proposals, save the decisions in the report.
+
+In a terminal this opens the full-screen review (dedupe.review.app); otherwise, or with
+`--no-input`, it prints every group as a table on stdout (dedupe.review.plain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from dedupe import policy
+from dedupe import report as report_mod
+from dedupe.cli import options
+from dedupe.cli.ui import UI, CliError, escape, human_bytes
+from dedupe.models import KeepRules
+from dedupe.regroup import regroup, repropose
+from dedupe.report import Report, ReportError
+from dedupe.review import marks, plain
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "review",
+        help="look at every group of a report, change what is kept, save your decisions",
+        description="Review the groups of a scan report. In a terminal: a full-screen review with "
+        "thumbnails (press ? for the keys); decisions are saved into the report, and `dedupe "
+        "apply` acts on exactly those. Not in a terminal, or with --no-input: print every group "
+        "as a table instead.",
+    )
+    parser.add_argument(
+        "--report",
+        default=report_mod.DEFAULT_PATH,
+        metavar="PATH",
+        help=f"the report to review (default: ./{report_mod.DEFAULT_PATH})",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=options.rate,
+        metavar="R",
+        help="regroup at this rate from the hashes stored in the report (no image is decoded) "
+        "and say how the groups changed",
+    )
+    options.add_keep_options(parser)
+    # None means "as stored in the report", so that a review keeps the scan's rules by default.
+    parser.set_defaults(keep=None)
+    for action in parser._actions:
+        if action.dest == "keep":
+            action.help = (
+                f"ordered rules choosing the copy to keep, from {','.join(policy.RULES)} "
+                "(default: the rules the scan used, stored in the report)"
+            )
+    parser.add_argument(
+        "--no-input",
+        action="store_true",
+        help="print the groups as tables instead of the interactive review",
+    )
+    parser.set_defaults(run=run)
+
+
+def read_report(path: str) -> Report:
+    try:
+        return report_mod.read(path)
+    except ReportError as error:
+        raise CliError(str(error), 1) from None
+
+
+def rules_from(args: argparse.Namespace, stored: KeepRules) -> KeepRules | None:
+    """The keep rules given on the command line, completed from the report; None if none given."""
+    if args.keep is None and not args.protect and not args.prefer:
+        return None
+    try:
+        order = policy.parse_order(args.keep) if args.keep is not None else stored.order
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    return KeepRules(
+        order=order,
+        protect=tuple(os.path.abspath(d) for d in args.protect) or stored.protect,
+        prefer=tuple(os.path.abspath(d) for d in args.prefer) or stored.prefer,
+    )
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    report = read_report(args.report)
+    rules = rules_from(args, report.keep)
+    remembered = marks.load()
+    if remembered.warning:
+        ui.warn(remembered.warning)
+    notice = None
+    if args.threshold is not None:
+        report, changes = regroup(
+            report, threshold=args.threshold, rules=rules, distinct=remembered.pairs
+        )
+        s = report.settings
+        notice = (
+            f"Regrouped at threshold {s.threshold:g} (largest distance {s.max_distance}): "
+            f"{changes.describe()}"
+        )
+    elif rules is not None and rules != report.keep:
+        report = repropose(report, rules)
+        notice = "New keep rules: the groups not yet reviewed have fresh proposals"
+    for problem in report_mod.problems(report):
+        ui.warn(problem)
+
+    interactive = not args.no_input and ui.interactive and sys.stdout.isatty()
+    if not interactive:
+        if notice:
+            ui.err.print(escape(notice))
+        plain.render(report, ui.out)
+        if notice:
+            ui.err.print(
+                f"(not saved: {escape(args.report)} is unchanged; review in a terminal, or scan "
+                "again with these options, to keep these changes)"
+            )
+        return 0
+    return review_in_terminal(args.report, report, ui, notice)
+
+
+def review_in_terminal(path: str, report: Report, ui: UI, notice: str | None) -> int:
+    from dedupe.review.app import ReviewApp
+    from dedupe.review.state import ReviewState
+
+    written: list[Report] = []
+
+    def save(decided: Report) -> str:
+        report_mod.write(decided, path)
+        written.append(decided)
+        marks.remember(decided.not_duplicates)
+        return f"saved to {path}"
+
+    app = ReviewApp(report, ReviewState.start(report), save, notice=notice)
+    outcome = app.run()
+    if outcome == "saved" and written:
+        saved = written[-1]
+        reviewed = sum(1 for g in saved.groups if g.reviewed)
+        ui.err.print(
+            f"Saved to {escape(path)}: {len(saved.groups)} groups ({reviewed} reviewed), "
+            f"{saved.duplicates} files to trash, {human_bytes(saved.reclaimable_bytes)} "
+            f"reclaimable. Next: [bold]dedupe apply --report {escape(path)}[/] (a dry run "
+            "until you add --trash)."
+        )
+    elif outcome == "quit":
+        ui.err.print(f"Quit without saving: {escape(path)} is unchanged.")
+    return 0

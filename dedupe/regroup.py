@@ -1,0 +1,156 @@
+"""Regroup a report from its stored hashes (new threshold or keep rules) without decoding, and
+say how the groups changed.
+
+Grouping goes through groups.build_groups, so candidates are verified exactly as `scan` does.
+A reviewed group whose files are exactly the same as before keeps the person's decisions; every
+other group gets a fresh proposal from the keep rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from dedupe import cluster, policy
+from dedupe.groups import build_groups
+from dedupe.models import Group, ImageRecord, KeepRules
+from dedupe.report import Report
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """How the groups at the new settings relate to the old ones (counts of groups)."""
+
+    before: int
+    after: int
+    unchanged: int  # same files exactly
+    new: int  # no file was in any group before
+    grown: int  # one old group plus files that were in no group
+    merged: int  # files of two or more old groups now together
+    shrunk: int  # an old group lost files (now in no group) but stayed one group
+    split: int  # an old group's files are now in two or more groups
+    removed: int  # an old group none of whose files is in any group now
+    kept_decisions: int  # reviewed groups carried over with the person's decisions
+
+    def describe(self) -> str:
+        """One sentence for a person, e.g. "12 groups (was 10): 8 unchanged, 2 new, 1 merged"."""
+        parts = [f"{self.unchanged} unchanged"]
+        for count, word in (
+            (self.new, "new"),
+            (self.grown, "grown"),
+            (self.merged, "merged"),
+            (self.shrunk, "shrunk"),
+            (self.split, "split"),
+            (self.removed, "removed"),
+        ):
+            if count:
+                parts.append(f"{count} {word}")
+        text = f"{_groups(self.after)} (was {self.before}): " + ", ".join(parts)
+        if self.kept_decisions:
+            text += f"; kept your decisions in {_groups(self.kept_decisions)}"
+        return text
+
+
+def _groups(n: int) -> str:
+    return f"{n} group" if n == 1 else f"{n} groups"
+
+
+def compare(old: Sequence[Group], new: Sequence[Group]) -> Changes:
+    """Classify each new and old group against the other side by the files they share."""
+    old_of: dict[str, int] = {}
+    for k, group in enumerate(old):
+        for member in group.members:
+            old_of[member.record.path] = k
+    new_of: dict[str, int] = {}
+    for k, group in enumerate(new):
+        for member in group.members:
+            new_of[member.record.path] = k
+    old_sets = [frozenset(m.record.path for m in g.members) for g in old]
+    new_sets = [frozenset(m.record.path for m in g.members) for g in new]
+
+    unchanged = new_count = grown = merged = 0
+    for paths in new_sets:
+        sources = {old_of[p] for p in paths if p in old_of}
+        if not sources:
+            new_count += 1
+        elif len(sources) > 1:
+            merged += 1
+        elif old_sets[next(iter(sources))] == paths:
+            unchanged += 1
+        elif old_sets[next(iter(sources))] < paths:
+            grown += 1
+    shrunk = split = removed = 0
+    for paths in old_sets:
+        targets = {new_of[p] for p in paths if p in new_of}
+        if not targets:
+            removed += 1
+        elif len(targets) > 1:
+            split += 1
+        elif new_sets[next(iter(targets))] < paths:
+            shrunk += 1
+    return Changes(
+        before=len(old),
+        after=len(new),
+        unchanged=unchanged,
+        new=new_count,
+        grown=grown,
+        merged=merged,
+        shrunk=shrunk,
+        split=split,
+        removed=removed,
+        kept_decisions=0,
+    )
+
+
+def regroup(
+    report: Report,
+    *,
+    threshold: float | None = None,
+    rules: KeepRules | None = None,
+    distinct: frozenset[tuple[str, str]] = frozenset(),
+) -> tuple[Report, Changes]:
+    """The report regrouped from its stored hashes at `threshold` with `rules` (None: as stored).
+
+    `distinct` adds path pairs marked "not duplicates" to those the report already holds.
+    """
+    settings = (
+        report.settings if threshold is None else replace(report.settings, threshold=threshold)
+    )
+    rules = report.keep if rules is None else rules
+    not_duplicates = report.not_duplicates | distinct
+    fresh = build_groups(report.images, settings, rules, distinct=not_duplicates)
+    reviewed = {frozenset(m.record.path for m in g.members): g for g in report.groups if g.reviewed}
+    groups = []
+    kept = 0
+    for group in fresh:
+        before = reviewed.get(frozenset(m.record.path for m in group.members))
+        if before is not None:
+            group = replace(group, members=before.members, reviewed=True)
+            kept += 1
+        groups.append(group)
+    changes = replace(compare(report.groups, groups), kept_decisions=kept)
+    return (
+        replace(
+            report,
+            settings=settings,
+            keep=rules,
+            groups=tuple(groups),
+            not_duplicates=not_duplicates,
+        ),
+        changes,
+    )
+
+
+def repropose(report: Report, rules: KeepRules) -> Report:
+    """New keep rules without regrouping: fresh proposals for every group not yet reviewed."""
+
+    def distance(a: ImageRecord, b: ImageRecord) -> int:
+        return cluster.pair_distance(a, b, report.settings)
+
+    groups = []
+    for group in report.groups:
+        if not group.reviewed:
+            members = policy.decide([m.record for m in group.members], rules, distance)
+            group = replace(group, members=members)
+        groups.append(group)
+    return replace(report, keep=rules, groups=tuple(groups))

@@ -1,0 +1,111 @@
+"""The facts a person sees about one file of a group, as text: the same words in the Textual
+review, the plain report and the HTML page.
+
+Dates are shown in UTC ("YYYY-MM-DD HH:MM"), like the keep policy's reasons, so the date
+column and a reason such as "keeps the older file (modified ...)" always agree. A date taken
+from EXIF is the camera's own clock and is shown as recorded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from dedupe.models import Group, ImageRecord
+from dedupe.report import Report
+
+# What the review calls each status of a group (see state.GroupReview.status).
+STATUS_WORDS = {
+    "pending": "to review",
+    "reviewed": "reviewed",
+    "apart": "not duplicates",
+}
+
+
+def printable(text: str) -> str:
+    """A path as text any terminal or page can show (undecodable bytes -> \\xNN)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"  # pragma: no cover
+
+
+def resolution(record: ImageRecord) -> str:
+    return f"{record.fingerprint.width}x{record.fingerprint.height}"
+
+
+def date(record: ImageRecord) -> tuple[str, str]:
+    """(when, what): the EXIF date taken when the file has one, else its modification time."""
+    taken = record.fingerprint.taken_at
+    if taken:
+        try:
+            return datetime.fromisoformat(taken).strftime("%Y-%m-%d %H:%M"), "taken"
+        except ValueError:
+            pass
+    when = datetime.fromtimestamp(record.mtime_ns / 1e9, tz=timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M"), "modified"
+
+
+def common_root(roots: Sequence[str]) -> str:
+    """The folder paths are shown relative to: the scanned folder, or the one holding them all."""
+    if not roots:
+        return ""
+    try:
+        common = os.path.commonpath(list(roots))
+    except ValueError:  # mixed absolute/relative or different drives
+        return ""
+    # Relative to "/" would read as a relative path: show full paths instead.
+    return "" if common == os.path.dirname(common) else common
+
+
+def display_path(path: str, root: str) -> str:
+    """`path` relative to `root` when it lies under it, else the full path; always printable."""
+    if root:
+        base = os.path.join(root, "")
+        if path.startswith(base):
+            return printable(path[len(base) :])
+    return printable(path)
+
+
+def group_title(group: Group, status: str, *, frees: int | None = None, position: str = "") -> str:
+    """ "Group 3 · similar · 2 files · largest distance 4 · frees 1.2 MB · to review"."""
+    frees = group.reclaimable_bytes if frees is None else frees
+    return " · ".join(
+        (
+            f"Group {group.id}{position}",
+            group.kind,
+            plural(len(group.members), "file"),
+            f"largest distance {group.max_distance}",
+            f"frees {human_bytes(frees)}",
+            STATUS_WORDS.get(status, status),
+        )
+    )
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def totals(report: Report) -> str:
+    """One line: groups (reviewed), files, files to trash, bytes reclaimable, problems."""
+    groups = report.groups
+    reviewed = sum(1 for g in groups if g.reviewed)
+    files = sum(len(g.members) for g in groups)
+    parts = [
+        f"{plural(len(groups), 'group')} ({reviewed} reviewed)",
+        plural(files, "file"),
+        f"{report.duplicates} to trash",
+        f"{human_bytes(report.reclaimable_bytes)} reclaimable",
+    ]
+    if report.errors:
+        parts.append(f"{len(report.errors)} unreadable")
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} skipped")
+    return " · ".join(parts)

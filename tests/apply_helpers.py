@@ -1,0 +1,190 @@
+"""Helpers for the apply/undo tests, and a runner that SIGKILLs an apply at a chosen point.
+
+As a script: `python apply_helpers.py POINT N -- apply ARGS...` runs `dedupe apply ARGS` in
+this process and kills it with SIGKILL (no cleanup, no atexit, no flush) at the N-th time it
+reaches POINT:
+  before-trash  the intent is journaled, the file not yet handed to send2trash
+  after-trash   send2trash has moved the file, the "done" record is not written
+  after-link    --move: the target name exists (hard link), the source is not yet unlinked
+  pace          never kill; sleep a little before each trash so another process can kill it
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from conftest import photo
+
+from dedupe import journal, trash
+from dedupe.cli import main
+
+
+@cache
+def png(seed: int) -> bytes:
+    buffer = io.BytesIO()
+    photo(seed, (48, 36)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+MTIME = 1_600_000_000_000_000_000
+
+
+def put(path: Path, data: bytes, mtime_ns: int = MTIME) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path
+
+
+def library(tmp_path: Path, groups: int = 2, copies: int = 3) -> tuple[Path, Path]:
+    """`groups` pictures with `copies` byte-identical files each (same mtime), plus one single."""
+    root = tmp_path / "photos"
+    for g in range(groups):
+        for c in range(copies):
+            put(root / f"d{c}" / f"img{g}.png", png(g))
+    put(root / "single.png", png(99))
+    report = tmp_path / "report.json"
+    scan(root, report)
+    return root, report
+
+
+def trash_dir() -> Path:
+    return Path(os.environ["XDG_DATA_HOME"]) / "Trash"
+
+
+def sha(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def scan(root: Path, report: Path, *extra: str) -> None:
+    code = main(["scan", str(root), "--report", str(report), "--no-cache", "-j", "1", *extra])
+    assert code == 0
+
+
+def load(report: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(report.read_text())
+    return data
+
+
+def trash_members(report: Path) -> list[dict[str, Any]]:
+    return [f for g in load(report)["groups"] for f in g["files"] if f["action"] == "trash"]
+
+
+def journals() -> list[Path]:
+    directory = journal.journals_dir()
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob("*.jsonl"))
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def trashed_from(original: str) -> list[trash.TrashedFile]:
+    """Every entry of the test's trash whose .trashinfo names `original`."""
+    return trash.find_by_original(
+        original, trashes=[(str(trash_dir()), os.environ["XDG_DATA_HOME"])]
+    )
+
+
+def tree(root: Path) -> dict[str, tuple[int, str]]:
+    """Every file under root (symlinks as their target) -> (mtime_ns, sha256 or link target)."""
+    out: dict[str, tuple[int, str]] = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            info = os.lstat(path)
+            if os.path.islink(path):
+                out[path] = (0, "-> " + os.readlink(path))
+            else:
+                out[path] = (info.st_mtime_ns, sha(path))
+    return out
+
+
+def _kill() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _install(point: str, nth: int) -> None:
+    calls = 0
+
+    def counted() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls == nth
+
+    if point in ("before-trash", "after-trash", "pace"):
+        real_send: Callable[[str], None] = trash.send
+
+        def send(path: str) -> None:
+            hit = counted()
+            if point == "pace":
+                time.sleep(0.005)
+            if hit and point == "before-trash":
+                _kill()
+            real_send(path)
+            if hit and point == "after-trash":
+                _kill()
+
+        trash.send = send
+    elif point == "after-link":
+        real_link = os.link
+
+        def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+            real_link(src, dst, *args, **kwargs)
+            if counted():
+                _kill()
+
+        os.link = link  # the os module dedupe.apply uses: this process only
+    else:
+        raise SystemExit(f"unknown point {point}")
+
+
+def scan_library(root: Path, report: Path) -> None:
+    """What `dedupe scan ROOT --report REPORT --no-cache` writes, through the library (the
+    randomized trials build a report per trial; this skips parsing and printing)."""
+    from dedupe import report as report_mod
+    from dedupe.cache import HashCache
+    from dedupe.groups import build_groups
+    from dedupe.models import KeepRules, Settings
+    from dedupe.scan import scan as scan_files
+
+    settings, rules = Settings(), KeepRules()
+    result = scan_files([str(root)], settings, HashCache.memory(settings))
+    groups = build_groups(result.records, settings, rules)
+    report_mod.write(
+        report_mod.Report(
+            roots=result.roots,
+            settings=settings,
+            keep=rules,
+            stats=result.stats,
+            groups=groups,
+            errors=result.errors,
+            skipped=result.skipped,
+            images=result.records,
+            created_at=report_mod.now(),
+        ),
+        report,
+    )
+
+
+if __name__ == "__main__":
+    import dedupe.cli
+
+    point, nth = sys.argv[1], int(sys.argv[2])
+    args = sys.argv[sys.argv.index("--") + 1 :]
+    _install(point, nth)
+    # Only the apply command: importing the scan stack (numba) would only slow each run down.
+    dedupe.cli.COMMANDS = ("cmd_apply",)  # type: ignore[assignment]
+    raise SystemExit(main(["apply", *args]))

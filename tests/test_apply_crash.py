@@ -1,0 +1,209 @@
+"""An apply killed with SIGKILL halfway through 200 files, then run again: nothing lost or doubled.
+
+The apply runs in a subprocess (tests/apply_helpers.py) that kills itself with SIGKILL at an
+exact point (between journaling and acting, between acting and journaling), or is killed from
+outside while it runs. Then the same command is run again, and undo afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from apply_helpers import (
+    journals,
+    load,
+    png,
+    put,
+    records,
+    scan,
+    sha,
+    trash_dir,
+    trash_members,
+    tree,
+)
+
+from dedupe import trash
+from dedupe.cli import ExitCode, main
+
+HELPER = Path(__file__).with_name("apply_helpers.py")
+PICTURES = 100  # x 3 copies: 300 files, 200 of them to remove
+
+
+@pytest.fixture(autouse=True)
+def _home_on_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One scanned library for the whole module (scanning 300 files is the slow part)."""
+    base = tmp_path_factory.mktemp("template")
+    root = base / "photos"
+    for k in range(PICTURES):
+        for copy in ("a", "b", "c"):
+            put(root / copy / f"{k:03d}.png", png(1000 + k))
+    report = base / "report.json"
+    scan(root, report, "-j", "2")
+    return root, report.read_text()
+
+
+def big_library(tmp_path: Path, template: tuple[Path, str]) -> tuple[Path, Path]:
+    """A private copy of the template library (mtimes kept to the nanosecond by copy2) and
+    its report, the same scan with the folder's new name in every path."""
+    source, text = template
+    root = tmp_path / "photos"
+    shutil.copytree(source, root, copy_function=shutil.copy2)
+    report = tmp_path / "report.json"
+    report.write_text(text.replace(json.dumps(str(source))[1:-1], json.dumps(str(root))[1:-1]))
+    assert len(trash_members(report)) == 200
+    assert all(os.stat(f["path"]).st_mtime_ns == f["mtime_ns"] for f in trash_members(report))
+    return root, report
+
+
+def helper(point: str, nth: int, *apply_args: str) -> list[str]:
+    return [sys.executable, str(HELPER), point, str(nth), "--", *apply_args, "--yes"]
+
+
+def in_place(path: str, digest: str) -> bool:
+    return os.path.isfile(path) and not os.path.islink(path) and sha(path) == digest
+
+
+def in_trash() -> dict[str, list[str]]:
+    """original path -> sha256 of every file in the test's trash that came from there."""
+    out: dict[str, list[str]] = {}
+    info_dir = trash_dir() / "info"
+    for info in sorted(info_dir.iterdir()) if info_dir.exists() else []:
+        meta = trash.read_info(str(info), os.environ["XDG_DATA_HOME"])
+        assert meta is not None
+        files = trash_dir() / "files" / info.name.removesuffix(".trashinfo")
+        assert files.exists(), f"stray {info}"
+        out.setdefault(meta[0], []).append(sha(files))
+    return out
+
+
+def check_nothing_lost_nothing_doubled(report: Path, move_to: Path | None = None) -> int:
+    """Every file to remove is in exactly one place: where it was, or in the trash/move folder.
+    Everything that left is in the journal. Returns how many have left."""
+    (journal_path,) = journals()
+    intended = {r["path"] for r in records(journal_path) if r["type"] == "intent"}
+    root = Path(load(report)["roots"][0])
+    trashed = in_trash()
+    gone = 0
+    for f in trash_members(report):
+        path, digest = f["path"], f["digest"]
+        if move_to is None:
+            assert all(d == digest for d in trashed.get(path, [])), f"{path}: wrong bytes"
+            elsewhere: list[str | Path] = list(trashed.get(path, []))
+        else:
+            target = move_to / os.path.relpath(path, root)
+            elsewhere = [target] if target.exists() and sha(target) == digest else []
+            here = in_place(path, digest)
+            if here and elsewhere and os.path.samefile(path, target):
+                elsewhere = []  # two names of one inode (a move cut between link and unlink)
+        copies = int(in_place(path, digest)) + len(elsewhere)
+        assert copies == 1, f"{path}: {copies} copies"
+        if elsewhere:
+            gone += 1
+            assert path in intended, f"{path} left but the journal does not say so"
+    assert set(trashed) <= {f["path"] for f in trash_members(report)}
+    for keeper in (f for g in load(report)["groups"] for f in g["files"] if f["action"] == "keep"):
+        assert in_place(keeper["path"], keeper["digest"])
+    return gone
+
+
+def finish(report: Path, *args: str) -> None:
+    """Run the same apply again: it completes, and each file was acted on exactly once."""
+    assert main(["apply", "--report", str(report), *args, "--yes"]) == ExitCode.OK
+    (journal_path,) = journals()
+    lines = records(journal_path)
+    done_paths = sorted(
+        r["path"]
+        for r in lines
+        if r["type"] == "intent"
+        and any(d["type"] == "done" and d["seq"] == r["seq"] for d in lines)
+    )
+    assert done_paths == sorted(f["path"] for f in trash_members(report))  # each exactly once
+
+
+def test_sigkill_twice_mid_trash_then_rerun_and_undo(
+    tmp_path: Path, template: tuple[Path, str]
+) -> None:
+    root, report = big_library(tmp_path, template)
+    before = tree(root)
+    apply_args = ("--report", str(report), "--trash")
+    # Killed after journaling the 57th intent, before handing that file to send2trash.
+    first = subprocess.run(helper("before-trash", 57, *apply_args), capture_output=True)
+    assert first.returncode == -signal.SIGKILL, first.stderr.decode()
+    assert check_nothing_lost_nothing_doubled(report) == 56
+    # The same command resumes; killed again right after send2trash moved its 40th file,
+    # before the "done" record was written.
+    second = subprocess.run(helper("after-trash", 40, *apply_args), capture_output=True)
+    assert second.returncode == -signal.SIGKILL, second.stderr.decode()
+    assert b"Resuming the interrupted apply" in second.stderr
+    assert check_nothing_lost_nothing_doubled(report) == 56 + 40
+    finish(report, "--trash")
+    assert check_nothing_lost_nothing_doubled(report) == 200
+    # Undo finds all 200, including the one whose "done" record the kill cut off.
+    assert main(["undo"]) == ExitCode.OK
+    assert tree(root) == before
+    assert in_trash() == {}
+
+
+def test_sigkill_mid_move_then_rerun(tmp_path: Path, template: tuple[Path, str]) -> None:
+    root, report = big_library(tmp_path, template)
+    before = tree(root)
+    dest = tmp_path / "dupes"
+    process = subprocess.run(
+        helper("after-link", 88, "--report", str(report), "--move", str(dest)),
+        capture_output=True,
+        check=False,
+    )
+    assert process.returncode == -signal.SIGKILL, process.stderr.decode()
+    # The 88th file was cut between its two names: source and target are one inode.
+    (cut,) = (
+        f["path"]
+        for f in trash_members(report)
+        if os.path.exists(f["path"]) and (dest / os.path.relpath(f["path"], root)).exists()
+    )
+    assert os.path.samefile(cut, dest / os.path.relpath(cut, root))
+    assert check_nothing_lost_nothing_doubled(report, dest) == 87
+    finish(report, "--move", str(dest))
+    assert check_nothing_lost_nothing_doubled(report, dest) == 200
+    assert main(["undo"]) == ExitCode.OK
+    assert tree(root) == before and tree(dest) == {}
+
+
+def test_sigkill_from_outside_while_trashing_then_rerun(
+    tmp_path: Path, template: tuple[Path, str]
+) -> None:
+    _root, report = big_library(tmp_path, template)
+    process = subprocess.Popen(
+        helper("pace", 0, "--report", str(report), "--trash"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120  # a guard against hanging, not a timing assertion
+        while time.monotonic() < deadline and process.poll() is None:
+            found = journals()
+            if found and found[0].read_bytes().count(b'"type":"intent"') >= 60:
+                break
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    gone = check_nothing_lost_nothing_doubled(report)
+    assert 59 <= gone < 200  # the 60th intent may not have been acted on yet
+    finish(report, "--trash")
+    assert check_nothing_lost_nothing_doubled(report) == 200
