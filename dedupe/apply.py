@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from dedupe import __version__, journal, trash
 from dedupe import report as report_mod
+from dedupe.durable import fsync_dir
 from dedupe.journal import JournalError
 from dedupe.models import ImageRecord
 from dedupe.report import Report
@@ -315,19 +316,6 @@ class ChangedDuringMove(Exception):
     pass
 
 
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path or ".", os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def partial_path(target: str) -> str:
     """The temporary name a cross-device copy is written under, next to its target."""
     head, tail = os.path.split(target)
@@ -352,9 +340,9 @@ def _place(source: str, target: str) -> None:
         if os.path.lexists(target):
             raise TargetExists(target) from None
         os.rename(source, target)
-        _fsync_dir(os.path.dirname(target))
+        fsync_dir(os.path.dirname(target))
         return
-    _fsync_dir(os.path.dirname(target))
+    fsync_dir(os.path.dirname(target))
     os.unlink(source)
 
 
@@ -567,7 +555,7 @@ def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
             ):
                 if here and (_same_inode(path, dev, ino) or file_digest(path) == digest):
                     os.unlink(path)  # the file at the target is complete and verified
-                    _fsync_dir(os.path.dirname(path))
+                    fsync_dir(os.path.dirname(path))
                 writer.append(_done_record(entry.seq, intent, target, None))
                 notes.append(f"{path}: was moved just before the interruption; recorded")
                 continue

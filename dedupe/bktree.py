@@ -399,9 +399,12 @@ def _scan(
     else:
         for i in range(a, e):
             for u in range(s0, s1):
-                d = 0
-                for k in range(w):
+                # Most candidates are already out of range after the first word or two.
+                d = _popcount(arena_c[u * w] ^ flat[i * w])
+                k = 1
+                while d <= radius and k < w:
                     d += _popcount(arena_c[u * w + k] ^ flat[i * w + k])
+                    k += 1
                 if d <= radius and (not self_join or arena_q[u] < i):
                     out_q[n_out] = ids[arena_q[u]] if self_join else arena_q[u]
                     out_p[n_out] = ids[i]

@@ -8,8 +8,8 @@ pixel is the most significant bit), so `average_hash(img, 8)` has the same bits 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 

@@ -13,8 +13,9 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from dedupe.durable import write_text_atomic
 from dedupe.models import Group, Member
-from dedupe.report import Report, write_text_atomic
+from dedupe.report import Report
 from dedupe.review import facts
 from dedupe.review.thumbs import ThumbnailError, jpeg_data_uri, load
 from dedupe.scan import NoProgress, Progress

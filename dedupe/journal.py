@@ -34,6 +34,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from dedupe.durable import fsync_dir
+
 JOURNAL_VERSION = 1
 SUFFIX = ".jsonl"
 
@@ -70,19 +72,6 @@ def report_key(report_path: str) -> str:
 def new_path(report_path: str) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     return journals_dir() / f"{report_key(report_path)}-{stamp}{SUFFIX}"
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -217,7 +206,7 @@ class Writer:
         _lock_handle(handle, f"the journal {path}")
         writer = cls(path, handle)
         writer.append({"type": "apply", "journal_version": JOURNAL_VERSION, **header})
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return writer
 
     @classmethod

@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 from dedupe import hashing
-from dedupe.cli.ui import UI, CliError, write_data
+from dedupe.cli import options
+from dedupe.cli.ui import UI, write_data
 from dedupe.models import DEFAULT_ALGORITHM, Settings
-from dedupe.scan import Failed, fingerprint_file
 
 
 def register(sub: Any) -> None:
@@ -31,13 +31,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    outcome = fingerprint_file(
-        args.image, Settings(args.algorithm, args.hash_size), follow_symlinks=True
-    )
-    if outcome is None:
-        raise CliError(f"{args.image}: not an image", 1)
-    if isinstance(outcome, Failed):
-        raise CliError(f"{args.image}: {outcome.reason}", 1)
+    outcome = options.fingerprint_one(args.image, Settings(args.algorithm, args.hash_size))
     value = outcome.fingerprint.hash
     rows = ["".join("1" if bit else "0" for bit in row) for row in value.to_bool_array()]
     write_data("\n".join(rows) + "\n" + str(value) + "\n")

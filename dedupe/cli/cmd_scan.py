@@ -12,7 +12,6 @@ from dedupe.cli.ui import UI, CliError, escape, human_bytes, write_data
 from dedupe.groups import build_groups, check_invariants
 from dedupe.report import Report
 from dedupe.review import marks
-from dedupe.scan import scan
 
 # How many groups the terminal summary lists before pointing at the report.
 SHOWN_GROUPS = 20
@@ -44,21 +43,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     roots = options.existing_dirs(args.dirs)
     settings = options.settings_from(args)
     rules = options.keep_rules_from(args)
-    cache = options.open_cache(args, settings, ui)
-    try:
-        with ui.progress() as progress:
-            result = scan(
-                roots,
-                settings,
-                cache,
-                jobs=args.jobs,
-                follow_symlinks=args.follow_symlinks,
-                progress=progress,
-            )
-    finally:
-        cache.close()
-    if cache.warning:
-        ui.warn(cache.warning)
+    result = options.run_scan(args, roots, settings, ui)
     remembered = marks.load()  # "not duplicates" marks from earlier reviews
     if remembered.warning:
         ui.warn(remembered.warning)

@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 from dedupe.cli import options
-from dedupe.cli.ui import UI, CliError, write_data
+from dedupe.cli.ui import UI, write_data
 from dedupe.cluster import pair_distance
-from dedupe.scan import Failed, fingerprint_file, scan
+from dedupe.models import ImageRecord
 
 
 def register(sub: Any) -> None:
@@ -31,26 +31,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, ui: UI) -> int:
     (root,) = options.existing_dirs([args.dir])
     settings = options.settings_from(args)
-    outcome = fingerprint_file(args.query, settings, follow_symlinks=True)
-    if outcome is None:
-        raise CliError(f"{args.query}: not an image", 1)
-    if isinstance(outcome, Failed):
-        raise CliError(f"{args.query}: {outcome.reason}", 1)
-    cache = options.open_cache(args, settings, ui)
-    try:
-        with ui.progress() as progress:
-            result = scan(
-                (root,),
-                settings,
-                cache,
-                jobs=args.jobs,
-                follow_symlinks=args.follow_symlinks,
-                progress=progress,
-            )
-    finally:
-        cache.close()
-    from dedupe.models import ImageRecord
-
+    outcome = options.fingerprint_one(args.query, settings)
+    result = options.run_scan(args, (root,), settings, ui)
     query = ImageRecord(args.query, outcome.size, outcome.mtime_ns, 0, 0, outcome.fingerprint)
     ranked = sorted(
         ((pair_distance(query, r, settings), r.path) for r in result.records),

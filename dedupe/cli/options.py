@@ -15,8 +15,10 @@ from dedupe.models import (
     DEFAULT_HASH_SIZE,
     DEFAULT_THRESHOLD,
     KeepRules,
+    ScanResult,
     Settings,
 )
+from dedupe.scan import Failed, Hashed, fingerprint_file, scan
 
 
 def rate(text: str) -> float:
@@ -150,6 +152,38 @@ def open_cache(args: argparse.Namespace, settings: Settings, ui: UI) -> HashCach
     if cache.warning:
         ui.warn(cache.warning)
     return cache
+
+
+def run_scan(
+    args: argparse.Namespace, roots: tuple[str, ...], settings: Settings, ui: UI
+) -> ScanResult:
+    """Scan `roots` with the cache and job options of `args`, showing progress on stderr."""
+    cache = open_cache(args, settings, ui)
+    try:
+        with ui.progress() as progress:
+            result = scan(
+                roots,
+                settings,
+                cache,
+                jobs=args.jobs,
+                follow_symlinks=args.follow_symlinks,
+                progress=progress,
+            )
+    finally:
+        cache.close()
+    if cache.warning:
+        ui.warn(cache.warning)
+    return result
+
+
+def fingerprint_one(path: str, settings: Settings) -> Hashed:
+    """Fingerprint one image named on the command line (a symlink is followed), or fail clearly."""
+    outcome = fingerprint_file(path, settings, follow_symlinks=True)
+    if outcome is None:
+        raise CliError(f"{path}: not an image", 1)
+    if isinstance(outcome, Failed):
+        raise CliError(f"{path}: {outcome.reason}", 1)
+    return outcome
 
 
 def existing_dirs(paths: list[str]) -> tuple[str, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,10 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from dedupe.text import human_bytes, printable
+
+__all__ = ["UI", "CliError", "escape", "human_bytes", "printable", "write_data"]
 
 
 class CliError(Exception):
@@ -98,25 +101,3 @@ def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
     return rich_escape(printable(text))
-
-
-def printable(text: str) -> str:
-    """A path or message as text any terminal can show on one line.
-
-    Undecodable name bytes (lone surrogates) become \\xNN; control characters such as a
-    newline inside a file name become \\n, \\t or \\xNN instead of moving the cursor.
-    """
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"  # pragma: no cover

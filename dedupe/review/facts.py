@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from dedupe.models import Group, ImageRecord
 from dedupe.report import Report
+from dedupe.text import human_bytes, printable
 
 # What the review calls each status of a group (see state.GroupReview.status).
 STATUS_WORDS = {
@@ -21,20 +22,6 @@ STATUS_WORDS = {
     "reviewed": "reviewed",
     "apart": "not duplicates",
 }
-
-
-def printable(text: str) -> str:
-    """A path as text any terminal or page can show (undecodable bytes -> \\xNN)."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"  # pragma: no cover
 
 
 def resolution(record: ImageRecord) -> str:

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dedupe.durable import write_text_atomic
 from dedupe.models import ImageRecord
-from dedupe.report import write_text_atomic
 
 FILE_NAME = "not-duplicates.json"
 VERSION = 1

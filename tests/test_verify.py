@@ -1,0 +1,155 @@
+"""The independent check: what it accepts (copies, edits), what it refuses (other pictures,
+two shots of one scene, blank and near-blank images)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from conftest import photo
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
+
+from dedupe import decode, verify
+
+
+def check(image: Image.Image) -> bytes:
+    """The signature exactly as a scan computes it: through a decode of the encoded file."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return verify.signature(decode.decode(buffer.getvalue()).image.convert("L"))
+
+
+def jpeg(image: Image.Image, quality: int = 90) -> Image.Image:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def crop(image: Image.Image, fraction: float) -> Image.Image:
+    w, h = image.size
+    return image.crop((int(w * fraction), int(h * fraction), w - int(w * fraction), h - int(h * fraction)))
+
+
+def text_page(words: int) -> Image.Image:
+    page = Image.new("RGB", (850, 1100), "white")
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=20)
+    rng = np.random.default_rng(words)
+    for line in range(30):
+        text = " ".join(rng.choice(["lorem", "ipsum", "dolor", "sit", "amet", "total"], 8))
+        draw.text((70, 60 + 32 * line), text, font=font, fill="black")
+    return page
+
+
+def test_signature_layout_and_determinism() -> None:
+    image = photo(1)
+    a, b = verify.signature(image), verify.signature(image.convert("L"))
+    assert len(a) == verify.SIGNATURE_BYTES == verify.SIZE * verify.SIZE + 1
+    assert a == b  # colour and gray give the same signature
+    with pytest.raises(ValueError, match="bytes"):
+        verify.accept(a, a[:-1])
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda im: jpeg(im, 30),
+        lambda im: im.resize((320, 240), Image.Resampling.LANCZOS),
+        lambda im: im.convert("L"),
+        lambda im: ImageEnhance.Brightness(im).enhance(1.15),
+        lambda im: ImageEnhance.Contrast(im).enhance(1.25),
+        lambda im: ImageEnhance.Color(im).enhance(1.4),
+        lambda im: im.filter(ImageFilter.GaussianBlur(2)),
+        lambda im: crop(im, 0.05),
+        lambda im: im.resize((832, 480), Image.Resampling.LANCZOS),  # stretched 1.3x
+    ],
+    ids=["jpeg30", "resized", "gray", "brightness", "contrast", "saturation", "blur", "crop5", "stretch"],
+)
+def test_copies_and_edits_are_accepted(edit) -> None:  # type: ignore[no-untyped-def]
+    original = photo(3)
+    assert verify.accept(check(original), check(edit(original)))
+
+
+def test_a_small_rotation_and_a_larger_crop_are_accepted_by_alignment() -> None:
+    original = photo(4)
+    turned = original.rotate(4, Image.Resampling.BICUBIC, fillcolor=(0, 0, 0))
+    a, b = check(original), check(turned)
+    scores = verify.score(verify.thumbnails([a]), verify.thumbnails([b]))
+    assert scores.best[0] >= scores.same[0] + verify.GEOMETRY_GAIN  # the turn explains it
+    assert verify.accept(a, b)
+    assert verify.accept(check(original), check(crop(original, 0.15)))
+
+
+@pytest.mark.parametrize("seeds", [(1, 2), (5, 6), (7, 11)])
+def test_different_pictures_are_refused(seeds: tuple[int, int]) -> None:
+    assert not verify.accept(check(photo(seeds[0])), check(photo(seeds[1])))
+
+
+def test_the_same_scene_with_other_tones_is_refused() -> None:
+    """A local tone change (what HDR does) is not a copy, though every global edit is."""
+    original = photo(8)
+    array = np.asarray(original, dtype=np.float32)
+    h, w, _ = array.shape
+    # brighten the left third and darken the right third, smoothly: a local tone map
+    ramp = np.interp(np.arange(w), [0, w / 3, 2 * w / 3, w], [1.35, 1.0, 1.0, 0.7])
+    toned = Image.fromarray((array * ramp[None, :, None]).clip(0, 255).astype(np.uint8))
+    assert not verify.accept(check(original), check(toned))
+
+
+def test_real_hdr_pair_is_not_a_copy(real_images) -> None:  # type: ignore[no-untyped-def]
+    """exif-samples/jpg/hdr: the same scene with HDR on and off (SOURCES.md: not copies)."""
+    folder = real_images / "exif-samples" / "jpg" / "hdr"
+    for name in ("iphone", "canon"):
+        a, b = (
+            verify.signature(decode.decode((folder / f"{name}_hdr_{s}.jpg").read_bytes()).image)
+            for s in ("NO", "YES")
+        )
+        assert not verify.accept(a, b)
+        assert verify.accept(a, a)
+
+
+def blank_images() -> list[Image.Image]:
+    w, h = 640, 480
+    ramp = np.tile(np.linspace(0, 255, w, dtype=np.float32), (h, 1))
+    noise = np.random.default_rng(0).normal(235, 2.0, (h, w)).clip(0, 255)
+    overlay = Image.new("RGBA", (w, h), (0, 0, 0, 0))  # transparent: flattened onto white
+    return [
+        Image.new("RGB", (w, h), "white"),
+        Image.new("RGB", (w, h), "black"),
+        Image.new("RGB", (w, h), (200, 30, 30)),
+        Image.fromarray(ramp.astype(np.uint8), "L"),  # a gradient
+        Image.fromarray((255 - ramp).astype(np.uint8), "L"),
+        Image.fromarray(noise.astype(np.uint8), "L"),  # a blank scan
+        overlay,
+        text_page(1),
+        text_page(2),
+    ]
+
+
+def test_blank_and_near_blank_images_are_low_information() -> None:
+    checks = [check(image) for image in blank_images()]
+    assert all(verify.is_low_information(c) for c in checks)
+    assert verify.low_information(checks).all()
+    # ... so none matches another, nor even itself: only byte copies group them
+    for a in checks:
+        for b in checks:
+            assert not verify.accept(a, b)
+
+
+def test_photos_have_enough_information() -> None:
+    checks = [check(photo(seed)) for seed in range(10)]
+    assert not verify.low_information(checks).any()
+
+
+def test_orientation_is_applied_to_the_second_image() -> None:
+    original = photo(9)
+    a = check(original)
+    for orientation, transpose in decode._TRANSPOSE.items():
+        (method,) = transpose
+        b = check(original.transpose(method))
+        # b is the original under `orientation`; undoing it is the inverse transform, which for
+        # 6 and 8 is the other turn and for the rest is the same transform
+        undo = {6: 8, 8: 6}.get(orientation, orientation)
+        assert verify.accept(a, b, undo), orientation
+        assert verify.similarity(a, b, undo) > 0.99
