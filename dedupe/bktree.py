@@ -16,12 +16,19 @@ How the tree is laid out, and why (measured numbers are in shared/NOTES-performa
   is scanned for all of them while it sits in cache.
 - For all pairs, the queries are the stored codes themselves in tree order and each looks only at
   positions after its own: every pair is found once and whole subtrees behind it are skipped.
-- The kernels are compiled by numba with the GIL released and run on a thread pool. Results are
-  expanded back to original rows and sorted row by row, so the output does not depend on threads.
+- The kernels are compiled by numba (cached on disk) with the GIL released and run on a thread
+  pool. Hits are expanded back to original rows (copies included), scattered into blocks of
+  rows and radix-sorted block by block, so the output order never depends on the threads.
+- Results are narrow: rows as int32 and distances as uint16, 10 bytes a pair. The output is
+  allocated once after a counting pass; each task's hits (kept in a memory mapping of their own,
+  so that freeing them really returns the memory) are freed as soon as they have been scattered
+  into it, and the output's pages are touched only as it fills: the peak is about one copy.
 """
 
 from __future__ import annotations
 
+import itertools
+import mmap
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,10 +36,17 @@ from typing import Any, TypeVar, cast
 
 import numba
 import numpy as np
+import numpy.typing as npt
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["BKTree", "pairs_within"]
+__all__ = ["BKTree", "Distance", "Index", "pairs_within"]
+
+# Row indices in results: int32 (at most 2**31 - 2 codes are accepted, see _check_codes), the
+# type kept general so that a larger limit would only change _index_dtype.
+Index = npt.NDArray[np.signedinteger[Any]]
+# Distances in results: a code has at most 64 * 1023 bits, which fits 16 bits.
+Distance = npt.NDArray[np.uint16]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 # One search task's output: query side, stored side, distance, and how many entries are valid.
@@ -51,8 +65,8 @@ def _njit(fn: _F) -> _F:
     return cast(_F, numba.njit(cache=True, nogil=True)(fn))
 
 
-@intrinsic  # type: ignore[misc]
-def _popcount(typingctx: Any, x: Any) -> Any:
+@intrinsic
+def _popcount_intrinsic(typingctx: Any, x: Any) -> Any:
     """The hardware population count of a uint64 (LLVM ``ctpop``), as an int64."""
     if x != types.uint64:
         return None
@@ -61,6 +75,10 @@ def _popcount(typingctx: Any, x: Any) -> Any:
         return builder.ctpop(args[0])
 
     return types.int64(types.uint64), codegen
+
+
+# Seen from compiled code only; the cast gives type checkers its call signature.
+_popcount = cast(Callable[[Any], int], _popcount_intrinsic)
 
 
 @_njit
@@ -119,8 +137,8 @@ def _build_kernel(
         # the buckets spread and a query's window of 2r + 1 buckets holds fewer codes.
         pivot = lo
         best = -1.0
-        n_cand = min(160, size)
-        n_samp = min(160, size)
+        n_cand = min(64, size)
+        n_samp = min(96, size)
         for c in range(n_cand):
             cand = lo + (c * 40503 + node * 7919) % size
             s1 = 0.0
@@ -198,6 +216,11 @@ def _build_kernel(
     )
 
 
+# Call-site casts: numba compiles a callee once per distinct argument type, and an int32 or an
+# integer literal where int64 is usual would compile it again.
+_i64 = np.int64
+
+
 @_njit
 def _grow_int64(a: np.ndarray, size: int) -> np.ndarray:
     out = np.empty(size, np.int64)
@@ -235,7 +258,7 @@ def _search_kernel(
     cap = 4096
     out_q = np.empty(cap, np.int32)
     out_p = np.empty(cap, np.int32)
-    out_d = np.empty(cap, np.int16)
+    out_d = np.empty(cap, np.uint16)
     n_out = 0
     # Each frame of the walk owns a region of the arena: its queries' ids and codes, sorted by
     # distance to the frame's pivot. A child frame points into its parent's region.
@@ -260,9 +283,23 @@ def _search_kernel(
             need = n_out + nq * m
             if need > cap:
                 cap = max(2 * cap, need)
-                out_q, out_p, out_d = _grow_out(out_q, out_p, out_d, n_out, cap)
+                out_q, out_p, out_d = _grow_out(out_q, out_p, out_d, _i64(n_out), _i64(cap))
             n_out = _scan(
-                flat, w, 0, m, arena_q, arena_c, 0, nq, radius, self_join, ids, out_q, out_p, out_d, n_out
+                flat,
+                w,
+                _i64(0),
+                _i64(m),
+                arena_q,
+                arena_c,
+                _i64(0),
+                _i64(nq),
+                radius,
+                self_join,
+                ids,
+                out_q,
+                out_p,
+                out_d,
+                _i64(n_out),
             )
             continue
         fr_node[0] = 0
@@ -341,10 +378,27 @@ def _search_kernel(
                 need = n_out + (s1 - s0) * (e - a)
                 if need > cap:
                     cap = max(2 * cap, need)
-                    out_q, out_p, out_d = _grow_out(out_q, out_p, out_d, n_out, cap)
+                    out_q, out_p, out_d = _grow_out(out_q, out_p, out_d, _i64(n_out), _i64(cap))
                 n_out = _scan(
-                    flat, w, a, e, arena_q, arena_c, s0, s1, radius, self_join, ids, out_q, out_p, out_d, n_out
+                    flat,
+                    w,
+                    _i64(a),
+                    _i64(e),
+                    arena_q,
+                    arena_c,
+                    _i64(s0),
+                    _i64(s1),
+                    radius,
+                    self_join,
+                    ids,
+                    out_q,
+                    out_p,
+                    out_d,
+                    _i64(n_out),
                 )
+    if cap > n_out + n_out // 8 + 4096:
+        # Give back the slack of the last doubling: all tasks' hits are held at once.
+        return out_q[:n_out].copy(), out_p[:n_out].copy(), out_d[:n_out].copy(), n_out
     return out_q, out_p, out_d, n_out
 
 
@@ -419,7 +473,7 @@ def _grow_out(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     q2 = np.empty(cap, np.int32)
     p2 = np.empty(cap, np.int32)
-    d2 = np.empty(cap, np.int16)
+    d2 = np.empty(cap, np.uint16)
     q2[:n] = out_q[:n]
     p2[:n] = out_p[:n]
     d2[:n] = out_d[:n]
@@ -428,10 +482,9 @@ def _grow_out(
 
 # Expanding hits into rows of the output, sorted by (row, column). Writing each pair straight
 # into its row would touch memory at random, so pairs are first appended to the region of their
-# block of 2**_ROW_SHIFT rows (a few hundred sequential streams) with the row inside the block as
-# a tag, and then each block is radix-sorted on its own, in cache, by a thread of its own.
+# block of 2**_ROW_SHIFT rows (a few thousand sequential streams), and then each block is
+# radix-sorted on its own, in cache, by a thread of its own.
 _ROW_SHIFT = 9
-_TAG_SHIFT = 16  # during the scatter, out_d holds the distance below this bit, the row above
 _RADIX_BITS = 10
 
 
@@ -446,6 +499,7 @@ def _expand_hits(
     self_join: bool,
     count_only: bool,
     cursor: np.ndarray,
+    out_i: np.ndarray,
     out_j: np.ndarray,
     out_d: np.ndarray,
 ) -> None:
@@ -455,7 +509,6 @@ def _expand_hits(
     code at tree position ``p``. In a self-join a pair is filed under its smaller row; for
     queries, ``qa`` is the query index and always the row.
     """
-    mask = (1 << _ROW_SHIFT) - 1
     for t in range(n):
         a = qa[t]
         b = pb[t]
@@ -466,8 +519,9 @@ def _expand_hits(
             blk = i >> _ROW_SHIFT
             c = cursor[blk]
             if not count_only:
+                out_i[c] = i
                 out_j[c] = j
-                out_d[c] = ((i & mask) << _TAG_SHIFT) | d
+                out_d[c] = d
             cursor[blk] = c + 1
             continue
         a0, a1 = (0, 1) if a >= 0 else (gstart[-1 - a], gstart[-a])
@@ -481,8 +535,9 @@ def _expand_hits(
                 blk = i >> _ROW_SHIFT
                 c = cursor[blk]
                 if not count_only:
+                    out_i[c] = i
                     out_j[c] = j
-                    out_d[c] = ((i & mask) << _TAG_SHIFT) | d
+                    out_d[c] = d
                 cursor[blk] = c + 1
 
 
@@ -492,11 +547,11 @@ def _expand_copies(
     members: np.ndarray,
     count_only: bool,
     cursor: np.ndarray,
+    out_i: np.ndarray,
     out_j: np.ndarray,
     out_d: np.ndarray,
 ) -> None:
     """Count or scatter the pairs (distance 0) among copies of one code."""
-    mask = (1 << _ROW_SHIFT) - 1
     for g in range(gstart.shape[0] - 1):
         e = gstart[g + 1]
         for x in range(gstart[g], e - 1):
@@ -505,8 +560,9 @@ def _expand_copies(
             c = cursor[blk]
             if not count_only:
                 for y in range(x + 1, e):
+                    out_i[c + y - x - 1] = i
                     out_j[c + y - x - 1] = members[y]
-                    out_d[c + y - x - 1] = (i & mask) << _TAG_SHIFT
+                    out_d[c + y - x - 1] = 0
             cursor[blk] = c + e - x - 1
 
 
@@ -530,17 +586,17 @@ def _order_blocks(
     hist = np.empty(1 << _RADIX_BITS, np.int64)
     dmask = (1 << dist_bits) - 1
     cmask = (1 << col_bits) - 1
-    tag_mask = (1 << _TAG_SHIFT) - 1
     sort_bits = col_bits + _ROW_SHIFT
     for b in range(blk0, blk1):
         base = blk_off[b]
         n = blk_off[b + 1] - base
         if n == 0:
             continue
+        r0 = b << _ROW_SHIFT
         for t in range(n):
-            tag = out_d[base + t]
-            keys[t] = ((((tag >> _TAG_SHIFT) << col_bits) | out_j[base + t]) << dist_bits) | (
-                tag & tag_mask
+            row = np.int64(out_i[base + t]) - r0
+            keys[t] = (((row << col_bits) | np.int64(out_j[base + t])) << dist_bits) | np.int64(
+                out_d[base + t]
             )
         # LSD radix sort on (row in block, column); the distance bits ride along.
         src = keys
@@ -563,12 +619,39 @@ def _order_blocks(
                     hist[v] += 1
                 src, dst = dst, src
             shift += _RADIX_BITS
-        r0 = b << _ROW_SHIFT
         for t in range(n):
             key = src[t]
             out_i[base + t] = r0 + (key >> (dist_bits + col_bits))
             out_j[base + t] = (key >> dist_bits) & cmask
             out_d[base + t] = key & dmask
+
+
+def _own_mapping(a: np.ndarray, n: int) -> np.ndarray:
+    """A copy of ``a[:n]`` in an anonymous memory mapping of its own.
+
+    Freeing it gives the memory back to the system at once. A task's hits are a few MB, and
+    malloc keeps freed blocks of that size for reuse, so without this the hits freed while the
+    output fills would still count in the peak, on top of the output.
+    """
+    out = _mapped_empty(n, a.dtype)
+    out[:] = a[:n]
+    return out
+
+
+def _mapped_empty(n: int, dtype: npt.DTypeLike) -> np.ndarray:
+    """An uninitialised array of ``n`` items in an anonymous mapping of its own, in small pages.
+
+    numpy asks for huge pages (2 MB) for big arrays; the output is filled in a few thousand
+    streams a few hundred KB apart, so with huge pages its first writes would already commit
+    all of it, and the hits being freed meanwhile would not lower the peak.
+    """
+    dt = np.dtype(dtype)
+    if n == 0:
+        return np.empty(0, dt)
+    buf = mmap.mmap(-1, n * dt.itemsize)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):  # Linux only
+        buf.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(buf, dt, n)
 
 
 def _workers() -> int:
@@ -578,12 +661,17 @@ def _workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _index_dtype(n: int) -> type[np.signedinteger[Any]]:
+    """The narrowest index type for rows ``0 <= row < n``."""
+    return np.int32 if n < 2**31 else np.int64
+
+
 def _check_codes(codes: np.ndarray, name: str = "codes") -> np.ndarray:
     arr = np.asarray(codes)
     if arr.dtype != np.uint64:
         raise TypeError(f"{name} must be uint64, got {arr.dtype}")
-    if arr.ndim != 2 or arr.shape[1] < 1:
-        raise ValueError(f"{name} must have shape (n, words) with words >= 1, got {arr.shape}")
+    if arr.ndim != 2 or not 1 <= arr.shape[1] <= 1023:
+        raise ValueError(f"{name} must have shape (n, words), 1 <= words <= 1023; got {arr.shape}")
     if arr.shape[0] >= 2**31 - 1:
         raise ValueError(f"{name}: at most 2**31 - 2 codes are supported, got {arr.shape[0]}")
     return np.ascontiguousarray(arr)
@@ -658,18 +746,18 @@ class BKTree:
         """64-bit words per code."""
         return int(self._codes.shape[1])
 
-    def query(self, code: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        """Indices (int64, ascending) of stored codes within `radius` (inclusive) of `code` (shape (words,)), and their distances (int64)."""
+    def query(self, code: np.ndarray, radius: int) -> tuple[Index, Distance]:
+        """Indices (int32, ascending) of stored codes within `radius` (inclusive) of `code`
+        (shape (words,)), and their distances (uint16)."""
         arr = np.asarray(code)
         if arr.ndim != 1:
             raise ValueError(f"code must have shape (words,), got {arr.shape}")
         _, stored, dist = self.query_many(arr.reshape(1, -1), radius)
         return stored, dist
 
-    def query_many(
-        self, queries: np.ndarray, radius: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For queries of shape (k, words): arrays (query_index, stored_index, distance), all int64, sorted by (query_index, stored_index)."""
+    def query_many(self, queries: np.ndarray, radius: int) -> tuple[Index, Index, Distance]:
+        """For queries of shape (k, words): arrays (query_index, stored_index, distance), the
+        indices int32 and the distances uint16, sorted by (query_index, stored_index)."""
         qs = _check_codes(queries, "queries")
         if qs.shape[1] != self.words:
             raise ValueError(f"queries have {qs.shape[1]} words, the tree holds {self.words}")
@@ -677,7 +765,7 @@ class BKTree:
         hits = self._search(qs, qs.shape[0], r, self_join=False)
         return self._collect(qs.shape[0], hits, self_join=False)
 
-    def _pairs_within(self, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _pairs_within(self, radius: int) -> tuple[Index, Index, Distance]:
         """All pairs of stored rows within ``radius``; see :func:`pairs_within`."""
         r = min(_check_radius(radius), 64 * self.words)
         hits = self._search(self._codes, self._codes.shape[0], r, self_join=True)
@@ -707,42 +795,83 @@ class BKTree:
                 bound[1],
                 radius,
                 self_join,
-                _BLOCK,
+                min(_BLOCK, k),
             )
-            return q_idx, p_idx, dist, int(n_hits)
+            n_hits = int(n_hits)
+            return (
+                _own_mapping(q_idx, n_hits),
+                _own_mapping(p_idx, n_hits),
+                _own_mapping(dist, n_hits),
+                n_hits,
+            )
 
         return _map(run, bounds, workers)
 
     def _collect(
         self, rows: int, hits: list[_Hits], *, self_join: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Expand ``hits`` (emptied on the way) into (row, column, distance) sorted arrays."""
+    ) -> tuple[Index, Index, Distance]:
+        """Expand ``hits`` (emptied on the way) into (row, column, distance) sorted arrays.
+
+        The output is allocated once; each task's hits are dropped as soon as they are
+        scattered, and the output's pages are only touched as they fill, so the hits and the
+        output are never both held in full.
+        """
         n_blocks = -(-rows // (1 << _ROW_SHIFT))
         cursor = np.zeros(n_blocks, np.int64)
-        empty = np.empty(0, np.int64)
+        idx_type = _index_dtype(self._n)
+        no_idx = np.empty(0, idx_type)
+        no_dist = np.empty(0, np.uint16)
         # Pass 1 counts the pairs of each row block, pass 2 scatters them into their block.
         if self_join:
-            _expand_copies(self._gstart, self._members, True, cursor, empty, empty)
+            _expand_copies(self._gstart, self._members, True, cursor, no_idx, no_idx, no_dist)
         for qa, pb, pd, n_hits in hits:
-            _expand_hits(qa, pb, pd, n_hits, self._gstart, self._members, self_join, True, cursor, empty, empty)
+            _expand_hits(
+                qa,
+                pb,
+                pd,
+                n_hits,
+                self._gstart,
+                self._members,
+                self_join,
+                True,
+                cursor,
+                no_idx,
+                no_idx,
+                no_dist,
+            )
         blk_off = np.zeros(n_blocks + 1, np.int64)
         np.cumsum(cursor, out=blk_off[1:])
         total = int(blk_off[-1])
-        out_j = np.empty(total, np.int64)
-        out_d = np.empty(total, np.int64)
+        out_i = _mapped_empty(total, idx_type)
+        out_j = _mapped_empty(total, idx_type)
+        out_d = _mapped_empty(total, np.uint16)
         cursor[:] = blk_off[:-1]
         if self_join:
-            _expand_copies(self._gstart, self._members, False, cursor, out_j, out_d)
-        for qa, pb, pd, n_hits in hits:
-            _expand_hits(qa, pb, pd, n_hits, self._gstart, self._members, self_join, False, cursor, out_j, out_d)
-        hits.clear()
-        out_i = np.empty(total, np.int64)
+            _expand_copies(self._gstart, self._members, False, cursor, out_i, out_j, out_d)
+        hits.reverse()
+        while hits:
+            qa, pb, pd, n_hits = hits.pop()
+            _expand_hits(
+                qa,
+                pb,
+                pd,
+                n_hits,
+                self._gstart,
+                self._members,
+                self_join,
+                False,
+                cursor,
+                out_i,
+                out_j,
+                out_d,
+            )
+            del qa, pb, pd  # the last references: this task's hits are freed here
         col_bits = max(1, (self._n - 1).bit_length())
         dist_bits = (64 * self.words).bit_length()
         workers = _workers()
         cuts = np.searchsorted(blk_off, np.linspace(0, total, 4 * workers + 1)).tolist()
         cuts[0], cuts[-1] = 0, n_blocks
-        spans = [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+        spans = [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
         def run(span: tuple[int, int]) -> None:
             _order_blocks(blk_off, span[0], span[1], col_bits, dist_bits, out_i, out_j, out_d)
@@ -756,13 +885,20 @@ _R = TypeVar("_R")
 
 
 def _map(fn: Callable[[_T], _R], items: list[_T], workers: int) -> list[_R]:
-    """``[fn(x) for x in items]``, on a thread pool when that can help (the kernels drop the GIL)."""
+    """``[fn(x) for x in items]``, on a thread pool when that helps (the kernels drop the GIL)."""
     if workers == 1 or len(items) <= 1:
         return [fn(x) for x in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(fn, items))
 
 
-def pairs_within(codes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs i < j with hamming(codes[i], codes[j]) <= radius, found through the BK-tree: arrays (i, j, distance), int64, sorted by (i, j)."""
+def pairs_within(codes: np.ndarray, radius: int) -> tuple[Index, Index, Distance]:
+    """All pairs i < j with hamming(codes[i], codes[j]) <= radius, found through the BK-tree:
+    arrays (i, j, distance), i and j int32 and the distances uint16, sorted by (i, j).
+
+    ``codes`` has shape (n, words), uint64; rows may repeat (copies pair at distance 0). Memory:
+    the tree is about 12 bytes per distinct code plus small tables, and the result holds 10 bytes
+    per pair; the search's raw hits (10 bytes each) are freed while the result fills, so the peak
+    stays near the result's size. Nothing of size n x n is ever formed.
+    """
     return BKTree.build(codes)._pairs_within(radius)

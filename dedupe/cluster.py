@@ -89,31 +89,33 @@ def _verify(
 
 
 def _candidates(
-    records: Sequence[ImageRecord], settings: Settings
+    records: Sequence[ImageRecord], settings: Settings, usable: npt.NDArray[np.int64]
 ) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]]:
-    """Pairs (i, j, orientation) within the radius: record j seen under the orientation is
-    within settings.max_distance bits of record i."""
+    """Pairs (i, j, orientation) among the `usable` records within the radius: record j seen
+    under the orientation is within settings.max_distance bits of record i."""
     radius = settings.max_distance
-    codes = codes_array([r.hash for r in records], settings.hash_size)
+    chosen = [records[k] for k in usable.tolist()]
+    codes = codes_array([r.hash for r in chosen], settings.hash_size)
     i, j, _ = pairs_within(codes, radius)
-    batches = [(i, j, 1)]
-    if settings.rotations and len(records):
+    batches = [(usable[i], usable[j], 1)]
+    if settings.rotations and len(chosen):
         tree = BKTree.build(codes)
         for k in range(2, 9):
             variants = codes_array(
-                [r.fingerprint.variants[k - 2] for r in records], settings.hash_size
+                [r.fingerprint.variants[k - 2] for r in chosen], settings.hash_size
             )
             q, s, _ = tree.query_many(variants, radius)
             mask = q != s
             # stored record s is near record q seen under orientation k
-            batches.append((s[mask], q[mask], k))
+            batches.append((usable[s[mask]], usable[q[mask]], k))
     return batches
 
 
 class _Anchors:
-    """Per group the member that best represents it (most pixels, then largest file, then first
-    path): a pair joins two groups only when their anchors also pass verification, so a chain of
-    individually plausible pairs cannot join two different pictures."""
+    """Per group the member that represents it: a pair joins two groups only when their anchors
+    also pass verification, so a chain of individually plausible pairs cannot join two different
+    pictures. Between two single files the one with more pixels (then the larger file, then the
+    first path) becomes the anchor; a joined group keeps the larger group's anchor."""
 
     def __init__(
         self,
@@ -132,6 +134,14 @@ class _Anchors:
         if ka != kb:
             return a if ka > kb else b
         return min(a, b)  # records are sorted by path
+
+    def merged(self, a: int, size_a: int, b: int, size_b: int) -> int:
+        """The anchor of two joined groups: the larger group's. Pairs are joined strongest
+        first, so a group grows around its closest pair (typically copies that did not change
+        the geometry), and its anchor stays one of them."""
+        if size_a != size_b:
+            return a if size_a > size_b else b
+        return self.better(a, b)
 
     def match(self, a: int, b: int) -> bool:
         """Whether anchors a and b pass verification (under any allowed orientation of b)."""
@@ -170,7 +180,9 @@ def cluster(
 
     candidates = rejected = 0
     found_i, found_j, found_score = [], [], []
-    for i, j, orientation in _candidates(records, settings):
+    # Blank and near-blank images only ever match as byte copies: they are not even searched.
+    usable = np.flatnonzero(~low_info).astype(np.int64)
+    for i, j, orientation in _candidates(records, settings, usable):
         candidates += len(i)
         ok, best = _verify(thumbs, low_info, i, j, orientation)
         rejected += int(len(i) - ok.sum())
@@ -192,8 +204,9 @@ def cluster(
         if {anchor_a, anchor_b} != {a, b} and not anchors.match(anchor_a, anchor_b):
             blocked += 1
             continue
+        size_a, size_b = uf.size[root_a], uf.size[root_b]
         uf.union(a, b)
-        anchors.anchor[uf.find(a)] = anchors.better(anchor_a, anchor_b)
+        anchors.anchor[uf.find(a)] = anchors.merged(anchor_a, size_a, anchor_b, size_b)
 
     groups = tuple(tuple(members) for members in uf.components())
     max_distances = tuple(group_max_distance([records[m] for m in g], settings) for g in groups)

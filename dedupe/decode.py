@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover - exercised only on broken installs
     HEIF_SUPPORT = False
 
 # Bump when a change here can change a hash or a verdict: the cache namespaces entries by it.
-DECODER_VERSION = 2
+DECODER_VERSION = 3
 
 # Images are decoded so that their short side is at least this many pixels before hashing:
 # enough for 16x16 pHash to agree with full-resolution decoding (see NOTES-performance.md).

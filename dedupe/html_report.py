@@ -19,6 +19,7 @@ from dedupe.report import Report
 from dedupe.review import facts
 from dedupe.review.thumbs import ThumbnailError, jpeg_data_uri, load
 from dedupe.scan import NoProgress, Progress
+from dedupe.text import human_bytes, printable
 
 # Long side of the inline thumbnails, in pixels: sharp at the page's 240 px cards, small files.
 THUMB_SIDE = 240
@@ -88,7 +89,7 @@ dd { margin: 0; }
 
 
 def _esc(text: str) -> str:
-    return html.escape(facts.printable(text), quote=True)
+    return html.escape(printable(text), quote=True)
 
 
 def _file_html(member: Member, root: str, thumb: str | None) -> str:
@@ -106,7 +107,7 @@ def _file_html(member: Member, root: str, thumb: str | None) -> str:
         picture = f'<div class="missing">no picture: {_esc(why)}</div>'
     rows = [
         ("resolution", facts.resolution(record)),
-        ("size", facts.human_bytes(record.size)),
+        ("size", human_bytes(record.size)),
         ("format", fp.format),
         ("taken" if what == "taken" else "modified", when),
         ("distance", str(member.distance)),
@@ -140,7 +141,7 @@ def _group_html(group: Group, root: str, thumbs: Mapping[str, str]) -> str:
 def render(report: Report, thumbs: Mapping[str, str]) -> str:
     """The whole page. `thumbs` maps a path to a data URI or "!reason" (see thumbnails())."""
     root = facts.common_root(report.roots)
-    roots = ", ".join(facts.printable(r) for r in report.roots)
+    roots = ", ".join(printable(r) for r in report.roots)
     s = report.settings
     header = (
         "<header><h1>dedupe report</h1>"

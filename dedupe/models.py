@@ -15,9 +15,9 @@ from dedupe.hashing import ALGORITHMS, HASH_SIZES, ImageHash
 Action = Literal["keep", "trash"]
 GroupKind = Literal["exact", "similar"]
 
-DEFAULT_ALGORITHM = "phash"
+DEFAULT_ALGORITHM = "dhash"
 DEFAULT_HASH_SIZE = 8
-DEFAULT_THRESHOLD = 0.1
+DEFAULT_THRESHOLD = 0.25
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,14 +78,14 @@ def fingerprint_bytes(data: bytes, settings: Settings, *, raw: str | None = None
     """
     decoded = decode.decode(data, raw=raw)
     gray = decoded.image.convert("L")
-    algorithm, size = settings.algorithm, settings.hash_size
+    value, variants = hashing.compute_with_variants(gray, settings.algorithm, settings.hash_size)
     return Fingerprint(
         width=decoded.width,
         height=decoded.height,
         format=decoded.format,
         digest=hashlib.sha256(data).hexdigest(),
-        hash=hashing.compute(gray, algorithm, size),
-        variants=tuple(hashing.compute(v, algorithm, size) for v in decode.orientations(gray)),
+        hash=value,
+        variants=variants,
         check=verify.signature(gray),
         taken_at=decoded.taken_at,
     )

@@ -23,13 +23,20 @@ exact byte copies.
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, TypeVar, cast
 
+import numba
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 # Bump whenever signature() or its layout changes: the cache namespaces fingerprints by it.
 VERSION = 2
@@ -142,7 +149,7 @@ def orientation_permutations() -> dict[int, npt.NDArray[np.intp]]:
 class Warp:
     """Bilinear resampling of a flattened thumbnail: out[p] = sum_k x[index[k, p]] * weight[k, p].
 
-    `mask` marks the output pixels whose source lies inside the thumbnail; only they are compared.
+    `mask` marks the output pixels that are compared.
     """
 
     zoom: float
@@ -150,12 +157,6 @@ class Warp:
     index: npt.NDArray[np.intp]
     weight: npt.NDArray[np.float32]
     mask: npt.NDArray[np.bool_]
-
-    def apply(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        out = x[:, self.index[0]] * self.weight[0]
-        for k in range(1, 4):
-            out += x[:, self.index[k]] * self.weight[k]
-        return out
 
 
 def _warp(zoom: float, angle: float) -> Warp:
@@ -167,7 +168,10 @@ def _warp(zoom: float, angle: float) -> Warp:
     t = np.deg2rad(angle)
     xs = np.cos(t) * x - np.sin(t) * y + centre
     ys = np.sin(t) * x + np.cos(t) * y + centre
-    inside = (xs >= -0.5) & (xs <= SIZE - 0.5) & (ys >= -0.5) & (ys <= SIZE - 0.5)
+    # Compare only pixels that sample well inside the other thumbnail and are not on the outer
+    # ring themselves: edge cells mix picture with the fill of a turn or the edge of a border.
+    inside = (xs >= 0.5) & (xs <= SIZE - 1.5) & (ys >= 0.5) & (ys <= SIZE - 1.5)
+    inside &= (xx > 0) & (xx < SIZE - 1) & (yy > 0) & (yy < SIZE - 1)
     xs, ys = np.clip(xs, 0, SIZE - 1), np.clip(ys, 0, SIZE - 1)
     x0, y0 = np.floor(xs).astype(np.intp), np.floor(ys).astype(np.intp)
     x1, y1 = np.minimum(x0 + 1, SIZE - 1), np.minimum(y0 + 1, SIZE - 1)
@@ -189,18 +193,105 @@ def warps() -> tuple[Warp, ...]:
     return tuple(_warp(z, 0.0) for z in ZOOMS) + tuple(_warp(1.0, a) for a in ANGLES)
 
 
-def _correlation(
-    a: npt.NDArray[np.float32], b: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_] | None
-) -> npt.NDArray[np.float32]:
-    """Row-wise Pearson correlation of a and b (over the masked columns); 0 for a flat row."""
-    if mask is not None:
-        a, b = a[:, mask], b[:, mask]
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    out = np.zeros(len(a), dtype=np.float32)
-    np.divide((a * b).sum(axis=1), denominator, out=out, where=denominator > 0)
-    return out
+@lru_cache(maxsize=1)
+def _tables() -> tuple[
+    npt.NDArray[np.intp],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.intp],
+    npt.NDArray[np.intp],
+    npt.NDArray[np.bool_],
+]:
+    """The warps as flat arrays for the kernel: taps, weights, compared pixels, both ways."""
+    all_warps = warps()
+    index = np.stack([w.index for w in all_warps]).astype(np.intp)
+    weight = np.stack([w.weight for w in all_warps]).astype(np.float32)
+    compared = np.zeros((len(all_warps), PIXELS), dtype=np.intp)
+    counts = np.zeros(len(all_warps), dtype=np.intp)
+    for h, w in enumerate(all_warps):
+        where = np.flatnonzero(w.mask)
+        compared[h, : len(where)] = where
+        counts[h] = len(where)
+    both = np.array([w.zoom != 1.0 for w in all_warps], dtype=bool)
+    return index, weight, compared, counts, both
+
+
+def _njit(fn: _F) -> _F:
+    """Compile with numba: no Python objects, GIL released, cached on disk."""
+    return cast(_F, numba.njit(cache=True, nogil=True)(fn))
+
+
+@_njit
+def _pearson(sx: float, sy: float, sxx: float, syy: float, sxy: float, n: int) -> float:
+    vx = sxx - sx * sx / n
+    vy = syy - sy * sy / n
+    if vx <= 0.0 or vy <= 0.0:
+        return 0.0
+    return float((sxy - sx * sy / n) / np.sqrt(vx * vy))
+
+
+@_njit
+def _score_kernel(
+    a: np.ndarray,
+    b: np.ndarray,
+    index: np.ndarray,
+    weight: np.ndarray,
+    compared: np.ndarray,
+    counts: np.ndarray,
+    both: np.ndarray,
+    skip_above: float,
+    same_out: np.ndarray,
+    best_out: np.ndarray,
+    lo: int,
+    hi: int,
+) -> None:
+    """For pairs lo..hi-1: correlation as they are, and the best over the warps (both ways for
+    zooms). Pairs already at or above `skip_above` as they are need no warps."""
+    pixels = a.shape[1]
+    for p in range(lo, hi):
+        sx = sy = sxx = syy = sxy = 0.0
+        for k in range(pixels):
+            x = np.float64(a[p, k])
+            y = np.float64(b[p, k])
+            sx += x
+            sy += y
+            sxx += x * x
+            syy += y * y
+            sxy += x * y
+        same = _pearson(sx, sy, sxx, syy, sxy, pixels)
+        best = same
+        if same < skip_above:
+            for h in range(index.shape[0]):
+                n = counts[h]
+                for way in range(2 if both[h] else 1):
+                    src = a if way == 0 else b
+                    other = b if way == 0 else a
+                    sx = sy = sxx = syy = sxy = 0.0
+                    for t in range(n):
+                        k = compared[h, t]
+                        x = np.float64(
+                            src[p, index[h, 0, k]] * weight[h, 0, k]
+                            + src[p, index[h, 1, k]] * weight[h, 1, k]
+                            + src[p, index[h, 2, k]] * weight[h, 2, k]
+                            + src[p, index[h, 3, k]] * weight[h, 3, k]
+                        )
+                        y = np.float64(other[p, k])
+                        sx += x
+                        sy += y
+                        sxx += x * x
+                        syy += y * y
+                        sxy += x * y
+                    found = _pearson(sx, sy, sxx, syy, sxy, n)
+                    if found > best:
+                        best = found
+        same_out[p] = same
+        best_out[p] = best
+
+
+def _threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not every platform has sched_getaffinity
+        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,15 +308,32 @@ class Scores:
 
 
 def score(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Scores:
-    """Compare thumbnails a[k] and b[k] (rows of (n, PIXELS) arrays) under every hypothesis."""
-    same = _correlation(a, b, None)
-    best = same.copy()
-    for warp in warps():
-        # b is a zoomed (cropped) or turned view of a; for zooms also the other way round
-        # (turns come in both directions already)
-        np.maximum(best, _correlation(warp.apply(a), b, warp.mask), out=best)
-        if warp.zoom != 1.0:
-            np.maximum(best, _correlation(a, warp.apply(b), warp.mask), out=best)
+    """Compare thumbnails a[k] and b[k] (rows of (n, PIXELS) arrays) under every hypothesis.
+
+    b is taken as a zoomed (cropped) or turned view of a and, for zooms, the other way round.
+    A pair that already passes as it is skips the warps (its best score is then its plain one).
+    """
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    b = np.ascontiguousarray(b, dtype=np.float32)
+    if a.shape != b.shape or a.ndim != 2 or a.shape[1] != PIXELS:
+        raise ValueError(f"expected two (n, {PIXELS}) arrays, got {a.shape} and {b.shape}")
+    n = len(a)
+    same = np.zeros(n, dtype=np.float32)
+    best = np.zeros(n, dtype=np.float32)
+    tables = _tables()
+    workers = min(_threads(), max(1, n // 1024))
+
+    def run(span: tuple[int, int]) -> None:
+        _score_kernel(a, b, *tables, SAME_GEOMETRY, same, best, span[0], span[1])
+
+    cuts = np.linspace(0, n, workers + 1).astype(int).tolist()
+    spans = [(lo, hi) for lo, hi in itertools.pairwise(cuts) if hi > lo]
+    if len(spans) <= 1:
+        for span in spans:
+            run(span)
+    else:
+        with ThreadPoolExecutor(max_workers=len(spans)) as pool:
+            list(pool.map(run, spans))
     return Scores(same, best)
 
 

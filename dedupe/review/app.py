@@ -29,6 +29,7 @@ from dedupe.report import Report
 from dedupe.review import facts
 from dedupe.review.state import GroupReview, Refused, ReviewState
 from dedupe.review.thumbs import HalfBlock, ThumbnailError, load
+from dedupe.text import human_bytes, printable
 
 # Below this many columns the group list shows fewer columns to leave room for the pictures.
 COMPACT_WIDTH = 120
@@ -139,10 +140,10 @@ class Card(Vertical):
         if apart:
             style = "magenta"
         text = Text()
-        text.append(facts.printable(member.reason), style=style)
+        text.append(printable(member.reason), style=style)
         text.append(
             f"\n{facts.resolution(record)} {record.fingerprint.format} · "
-            f"{facts.human_bytes(record.size)}\n{what} {when}\ndistance {member.distance}\n"
+            f"{human_bytes(record.size)}\n{what} {when}\ndistance {member.distance}\n"
         )
         text.append(facts.display_path(record.path, root), style="bold")
         self.facts.update(text)
@@ -327,7 +328,7 @@ class ReviewApp(App[str]):
         style = {"pending": "", "reviewed": "green", "apart": "magenta"}[status]
         mark = STATUS_MARK[status]
         word = Text(mark if self._compact else f"{mark} {facts.STATUS_WORDS[status]}", style=style)
-        frees = Text(facts.human_bytes(group.reclaimable_bytes), justify="right")
+        frees = Text(human_bytes(group.reclaimable_bytes), justify="right")
         cells: list[str | Text] = [str(group.id), Text(str(len(group.members)), justify="right")]
         cells.append(frees)
         if not self._compact:
@@ -349,7 +350,7 @@ class ReviewApp(App[str]):
         parts = [
             f"{state.reviewed_count}/{total} groups reviewed",
             f"{state.trash_count} to trash",
-            f"frees {facts.human_bytes(state.reclaimable_bytes)}",
+            f"frees {human_bytes(state.reclaimable_bytes)}",
         ]
         text = Text(" · ".join(parts))
         if state.unsaved:

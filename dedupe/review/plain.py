@@ -16,6 +16,7 @@ from rich.text import Text
 from dedupe.models import Group
 from dedupe.report import Report
 from dedupe.review import facts
+from dedupe.text import human_bytes, printable
 
 # Below this console width each file is printed as a few lines instead of a table row.
 NARROW = 80
@@ -44,12 +45,11 @@ def group_table(group: Group, root: str) -> Table:
         keep = member.action == "keep"
         action = Text("KEEP" if keep else "trash", style="bold green" if keep else "red")
         picture = Text(
-            f"{facts.resolution(record)} {record.fingerprint.format}\n"
-            f"{facts.human_bytes(record.size)}"
+            f"{facts.resolution(record)} {record.fingerprint.format}\n{human_bytes(record.size)}"
         )
         where = Text(facts.display_path(record.path, root))
         where.append("\n")
-        where.append(facts.printable(member.reason), style="dim")
+        where.append(printable(member.reason), style="dim")
         table.add_row(action, picture, Text(f"{when}\n{what}"), str(member.distance), where)
     return table
 
@@ -58,7 +58,7 @@ def render(report: Report, console: Console) -> None:
     """Print every group of the report, then one line of totals."""
     root = facts.common_root(report.roots)
     if root:
-        console.print(Text(f"Paths are relative to {facts.printable(root)}"))
+        console.print(Text(f"Paths are relative to {printable(root)}"))
         console.print()
     for group in report.groups:
         if console.width < NARROW:
@@ -82,10 +82,10 @@ def print_stacked(console: Console, group: Group, root: str) -> None:
         print_trimmed(console, line)
         details = (
             f"{facts.resolution(record)} {record.fingerprint.format} · "
-            f"{facts.human_bytes(record.size)} · {what} {when} · distance {member.distance}"
+            f"{human_bytes(record.size)} · {what} {when} · distance {member.distance}"
         )
         print_trimmed(console, Padding(Text(details), (0, 0, 0, 6)))
-        reason = Text(facts.printable(member.reason), style="dim")
+        reason = Text(printable(member.reason), style="dim")
         print_trimmed(console, Padding(reason, (0, 0, 0, 6)))
 
 
