@@ -993,7 +993,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_report(rows, chosen, default)
     if chosen is not None:
         print(
-            f"\nchosen on the tuning split: {chosen.algorithm} {chosen.hash_size}x{chosen.hash_size}"
+            f"\nchosen on the tuning split: {chosen.algorithm} "
+            f"{chosen.hash_size}x{chosen.hash_size}"
             f" rate {chosen.rate} (smallest margin {chosen.slack('tune'):+.2f}); it "
             f"{'meets' if chosen.meets('holdout') else 'MISSES'} the targets on the held-out split"
         )
