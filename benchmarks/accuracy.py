@@ -910,13 +910,16 @@ def print_report(rows: Sequence[Row], chosen: Row | None, default: Row | None) -
             print(f"| {split} " + transform_line(row, split))
 
 
-def choose(rows: Sequence[Row]) -> Row | None:
-    """The cheapest row (fewest candidate pairs to verify) among those whose smallest margin on
-    the tuning split is at least half the room above each target; else the largest margin."""
-    comfortable = [r for r in rows if r.slack("tune") >= 0.5]
-    if comfortable:
-        return min(comfortable, key=lambda r: (r.candidates, -r.slack("tune")))
-    return max(rows, key=lambda r: (r.slack("tune"), -r.candidates), default=None)
+def choose(rows: Sequence[Row], tolerance: float = 0.1) -> Row | None:
+    """Among rows that meet every target on the tuning split, the cheapest (fewest candidate
+    pairs to verify: less work, fewer chances of a false match) whose smallest margin is within
+    `tolerance` of the best smallest margin. None when no row meets the targets."""
+    meeting = [r for r in rows if r.meets("tune")]
+    if not meeting:
+        return None
+    best = max(r.slack("tune") for r in meeting)
+    near = [r for r in meeting if r.slack("tune") >= best - tolerance]
+    return min(near, key=lambda r: (r.candidates, -r.slack("tune")))
 
 
 # ---------------------------------------------------------------- main
