@@ -27,6 +27,7 @@ from dedupe.models import (
     KeepRules,
     Member,
     Problem,
+    ScanResult,
     ScanStats,
     Settings,
 )
@@ -64,6 +65,27 @@ class Report:
     @property
     def reclaimable_bytes(self) -> int:
         return sum(g.reclaimable_bytes for g in self.groups)
+
+
+def from_scan(
+    result: ScanResult,
+    rules: KeepRules,
+    groups: Sequence[Group],
+    not_duplicates: frozenset[tuple[str, str]] = frozenset(),
+) -> Report:
+    """The report of a finished scan: its images, problems and the proposed groups."""
+    return Report(
+        roots=result.roots,
+        settings=result.settings,
+        keep=rules,
+        stats=result.stats,
+        groups=tuple(groups),
+        errors=result.errors,
+        skipped=result.skipped,
+        images=result.records,
+        not_duplicates=not_duplicates,
+        created_at=now(),
+    )
 
 
 def now() -> str:

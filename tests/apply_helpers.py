@@ -163,20 +163,7 @@ def scan_library(root: Path, report: Path) -> None:
     settings, rules = Settings(), KeepRules()
     result = scan_files([str(root)], settings, HashCache.memory(settings))
     groups = build_groups(result.records, settings, rules)
-    report_mod.write(
-        report_mod.Report(
-            roots=result.roots,
-            settings=settings,
-            keep=rules,
-            stats=result.stats,
-            groups=groups,
-            errors=result.errors,
-            skipped=result.skipped,
-            images=result.records,
-            created_at=report_mod.now(),
-        ),
-        report,
-    )
+    report_mod.write(report_mod.from_scan(result, rules, groups), report)
 
 
 if __name__ == "__main__":

@@ -49,17 +49,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.warn(remembered.warning)
     groups = build_groups(result.records, settings, rules, distinct=remembered.pairs)
     check_invariants(groups)
-    report = Report(
-        roots=result.roots,
-        settings=settings,
-        keep=rules,
-        stats=result.stats,
-        groups=groups,
-        errors=result.errors,
-        skipped=result.skipped,
-        images=result.records,
-        not_duplicates=marks.among(remembered.pairs, result.records),
-        created_at=report_mod.now(),
+    report = report_mod.from_scan(
+        result, rules, groups, marks.among(remembered.pairs, result.records)
     )
     try:
         report_mod.write(report, args.report)
