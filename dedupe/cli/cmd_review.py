@@ -18,7 +18,7 @@ from dedupe.cli.ui import UI, CliError, escape, human_bytes
 from dedupe.models import KeepRules
 from dedupe.regroup import regroup, repropose
 from dedupe.report import Report, ReportError
-from dedupe.review import marks, plain
+from dedupe.review import graphics, marks, plain
 
 
 def register(sub: Any) -> None:
@@ -53,6 +53,18 @@ def register(sub: Any) -> None:
                 "(default: the rules the scan used, stored in the report)"
             )
     parser.add_argument(
+        "--thumbnails",
+        choices=graphics.MODES,
+        default=None,
+        help="how the review draws pictures: auto (the default) uses the kitty graphics protocol "
+        "or Sixel when the terminal answers that it has one, and half-block characters "
+        "otherwise (kitty's protocol needs kitty 0.28 or newer); kitty or sixel force that "
+        "protocol, for a terminal that has it but does not say so; blocks draws half-block "
+        "characters, which work in any colour "
+        "terminal (use it if pictures come out as empty boxes or garbage); none draws no "
+        f"pictures. Default: ${graphics.ENV} if set, else auto",
+    )
+    parser.add_argument(
         "--no-input",
         action="store_true",
         help="print the groups as tables instead of the interactive review",
@@ -82,7 +94,15 @@ def rules_from(args: argparse.Namespace, stored: KeepRules) -> KeepRules | None:
     )
 
 
+def thumbnail_mode(args: argparse.Namespace) -> str:
+    try:
+        return graphics.mode_from(args.thumbnails, os.environ)
+    except graphics.ModeError as error:
+        raise CliError(str(error)) from None
+
+
 def run(args: argparse.Namespace, ui: UI) -> int:
+    mode = thumbnail_mode(args)
     report = read_report(args.report)
     rules = rules_from(args, report.keep)
     remembered = marks.load()
@@ -115,10 +135,21 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                 "again with these options, to keep these changes)"
             )
         return 0
-    return review_in_terminal(args.report, report, ui, notice)
+    # Ask the terminal what it can draw now: once the app runs, Textual reads its answers.
+    support = graphics.detect() if mode == "auto" else graphics.Support()
+    renderer = graphics.choose(mode, support)
+    if renderer.is_graphics:
+        graphics.prepare()
+    return review_in_terminal(args.report, report, ui, notice, renderer)
 
 
-def review_in_terminal(path: str, report: Report, ui: UI, notice: str | None) -> int:
+def review_in_terminal(
+    path: str,
+    report: Report,
+    ui: UI,
+    notice: str | None,
+    renderer: graphics.Renderer = graphics.Renderer.BLOCKS,
+) -> int:
     from dedupe.review.app import ReviewApp
     from dedupe.review.state import ReviewState
 
@@ -130,7 +161,7 @@ def review_in_terminal(path: str, report: Report, ui: UI, notice: str | None) ->
         marks.remember(decided.not_duplicates)
         return f"saved to {path}"
 
-    app = ReviewApp(report, ReviewState.start(report), save, notice=notice)
+    app = ReviewApp(report, ReviewState.start(report), save, notice=notice, thumbnails=renderer)
     outcome = app.run()
     if outcome == "saved" and written:
         saved = written[-1]

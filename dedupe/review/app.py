@@ -3,7 +3,8 @@ their thumbnails, facts and proposed actions, and keys to change, accept, undo a
 
 The app is a view over `ReviewState` (state.py), which holds every decision and enforces that a
 group always keeps a file. Saving goes through the `save` callback the caller passes in (it
-writes the report); a failed save is shown and the review goes on.
+writes the report); a failed save is shown and the review goes on. Thumbnails are drawn by the
+renderer the caller chose (graphics.py): half-blocks unless told otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from textual.widgets import DataTable, Footer, Static
 from dedupe.models import Member
 from dedupe.report import Report
 from dedupe.review import facts
+from dedupe.review.graphics import Renderer, forget, picture_widget
 from dedupe.review.state import GroupReview, Refused, ReviewState
 from dedupe.review.thumbs import HalfBlock, ThumbnailError, load
 from dedupe.text import human_bytes, printable
@@ -71,17 +73,53 @@ class ThumbReady(Message):
 
 
 class Thumb(Widget):
-    """The picture of one file, drawn with half-block characters at the widget's size."""
+    """The picture of one file at the widget's size: drawn with half-block characters, or by a
+    textual-image child widget (kitty graphics protocol, Sixel) when the renderer is one."""
 
     DEFAULT_CSS = """
-    Thumb { height: 1fr; min-height: 2; }
+    Thumb { height: 1fr; min-height: 2; align: center middle; }
     """
 
-    def __init__(self, path: str, cache: dict[str, Image.Image | str]) -> None:
+    def __init__(
+        self,
+        path: str,
+        cache: dict[str, Image.Image | str],
+        renderer: Renderer = Renderer.BLOCKS,
+    ) -> None:
         super().__init__()
         self.path = path
         self.cache = cache
+        self.renderer = renderer
+        self.display = renderer is not Renderer.NONE
         self._drawn: HalfBlock | None = None
+        self._picture: Widget | None = None
+        self._picture_of: Image.Image | None = None
+
+    def show(self) -> None:
+        """Draw the current file's picture (after a change of file, or once it is decoded)."""
+        if self.renderer.is_graphics and self.is_mounted:
+            item = self.cache.get(self.path)
+            if not isinstance(item, Image.Image):
+                self._drop_picture()
+            elif item is not self._picture_of:
+                self._drop_picture()
+                self._picture = picture_widget(self.renderer, item)
+                self._picture_of = item
+                self.mount(self._picture)
+        self.refresh()
+
+    def _drop_picture(self) -> None:
+        if self._picture is not None:
+            forget(self._picture)
+            self._picture.remove()
+            self._picture = self._picture_of = None
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def on_unmount(self) -> None:
+        if self._picture is not None:
+            forget(self._picture)
 
     def render(self) -> HalfBlock | Text:
         item = self.cache.get(self.path)
@@ -90,6 +128,8 @@ class Thumb(Widget):
             return Text("loading picture…", style="dim", justify="center")
         if isinstance(item, str):
             return Text(f"(no picture: {item})", style="yellow", justify="center")
+        if self.renderer is not Renderer.BLOCKS:
+            return Text("")  # the picture is the child widget (or there is none)
         drawn = self._drawn
         if drawn is None or (drawn.image, drawn.width, drawn.height) != (item, width, height):
             drawn = self._drawn = HalfBlock(item, width, height)
@@ -114,11 +154,17 @@ class Card(Vertical):
     Card > .facts { height: auto; }
     """
 
-    def __init__(self, member: Member, number: int, cache: dict[str, Image.Image | str]) -> None:
+    def __init__(
+        self,
+        member: Member,
+        number: int,
+        cache: dict[str, Image.Image | str],
+        renderer: Renderer = Renderer.BLOCKS,
+    ) -> None:
         super().__init__()
         self.member = member
         self.number = number
-        self.thumb = Thumb(member.record.path, cache)
+        self.thumb = Thumb(member.record.path, cache, renderer)
         self.facts = Static(classes="facts")
 
     def compose(self) -> ComposeResult:
@@ -147,7 +193,7 @@ class Card(Vertical):
         )
         text.append(facts.display_path(record.path, root), style="bold")
         self.facts.update(text)
-        self.thumb.refresh()
+        self.thumb.show()
 
 
 class HelpScreen(ModalScreen[None]):
@@ -247,9 +293,11 @@ class ReviewApp(App[str]):
         save: Callable[[Report], str],
         *,
         notice: str | None = None,
+        thumbnails: Renderer = Renderer.BLOCKS,
     ) -> None:
         super().__init__()
         self.report = report
+        self.renderer = thumbnails
         self.state = state
         self._save = save
         self._notice = notice
@@ -378,7 +426,8 @@ class ReviewApp(App[str]):
             else:
                 await cards_box.remove_children()
                 self._cards = [
-                    Card(member, k + 1, self.thumbs) for k, member in enumerate(group.members)
+                    Card(member, k + 1, self.thumbs, self.renderer)
+                    for k, member in enumerate(group.members)
                 ]
                 self._size_cards()
                 await cards_box.mount_all(self._cards)
@@ -414,6 +463,8 @@ class ReviewApp(App[str]):
     # ------------------------------------------------------------ thumbnails
 
     def _request_thumbs(self, index: int) -> None:
+        if self.renderer is Renderer.NONE:
+            return
         for member in self.state.groups[index].members:
             path = member.record.path
             if path in self.thumbs or path in self._pending:
@@ -434,7 +485,7 @@ class ReviewApp(App[str]):
         self._pending.discard(message.path)
         for card in self._cards:
             if card.member.record.path == message.path:
-                card.thumb.refresh()
+                card.thumb.show()
 
     # ------------------------------------------------------------ actions
 
