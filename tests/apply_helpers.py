@@ -47,19 +47,48 @@ def put(path: Path, data: bytes, mtime_ns: int = MTIME) -> Path:
 
 
 def library(tmp_path: Path, groups: int = 2, copies: int = 3) -> tuple[Path, Path]:
-    """`groups` pictures with `copies` byte-identical files each (same mtime), plus one single."""
+    """`groups` pictures with `copies` byte-identical files each (same mtime), plus one single,
+    in tmp_path/photos, scanned: (the folder, its report)."""
     root = tmp_path / "photos"
     for g in range(groups):
         for c in range(copies):
             put(root / f"d{c}" / f"img{g}.png", png(g))
     put(root / "single.png", png(99))
-    report = tmp_path / "report.json"
+    return root, scanned(root)
+
+
+def scanned(root: Path) -> Path:
+    """`dedupe scan ROOT` into ROOT.json beside the folder; returns the report's path."""
+    report = root.with_name(root.name + ".json")
     scan(root, report)
-    return root, report
+    return report
+
+
+def apply(report: Path, *args: str) -> int:
+    """`dedupe apply --report REPORT ARGS --yes` in this process: its exit code."""
+    return main(["apply", "--report", str(report), *args, "--yes"])
 
 
 def trash_dir() -> Path:
     return Path(os.environ["XDG_DATA_HOME"]) / "Trash"
+
+
+def trashed_files() -> list[Path]:
+    """Every file in the test's trash (not the .trashinfo files)."""
+    return sorted((trash_dir() / "files").iterdir())
+
+
+def trash_infos(original: str | None = None) -> list[Path]:
+    """The test trash's .trashinfo files; with `original`, those whose Path= names it."""
+    infos = sorted((trash_dir() / "info").iterdir())
+    if original is None:
+        return infos
+    return [info for info in infos if f"Path={original}\n" in info.read_text()]
+
+
+def trashed_file(info: Path) -> Path:
+    """The trashed file a .trashinfo file describes."""
+    return trash_dir() / "files" / info.name.removesuffix(".trashinfo")
 
 
 def sha(path: str | Path) -> str:
@@ -76,8 +105,17 @@ def load(report: Path) -> dict[str, Any]:
     return data
 
 
+def members(report: Path, action: str) -> list[dict[str, Any]]:
+    """The report's group members marked `action` ("keep" or "trash"), in report order."""
+    return [f for g in load(report)["groups"] for f in g["files"] if f["action"] == action]
+
+
 def trash_members(report: Path) -> list[dict[str, Any]]:
-    return [f for g in load(report)["groups"] for f in g["files"] if f["action"] == "trash"]
+    return members(report, "trash")
+
+
+def keepers(report: Path) -> list[str]:
+    return [f["path"] for f in members(report, "keep")]
 
 
 def journals() -> list[Path]:
@@ -89,6 +127,14 @@ def journals() -> list[Path]:
 
 def records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def done_paths(path: Path) -> list[str]:
+    """The path of every intent in the journal that has its "done" record, sorted; a path acted
+    on twice is listed twice."""
+    lines = records(path)
+    done = {r["seq"] for r in lines if r["type"] == "done"}
+    return sorted(r["path"] for r in lines if r["type"] == "intent" and r["seq"] in done)
 
 
 def trashed_from(original: str) -> list[trash.TrashedFile]:

@@ -101,3 +101,35 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
             with open(p, "rb") as handle:
                 out[p] = (st.st_size, st.st_mtime_ns, handle.read())
     return out
+
+
+@pytest.fixture
+def home_on_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HOME on the test's temporary file system, so that send2trash picks the home trash in the
+    test's XDG_DATA_HOME and not a `.Trash-UID` folder at the top of the file system."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No line wrapping in the messages a test checks."""
+    monkeypatch.setenv("COLUMNS", "1000")
+
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """Runs `dedupe ARGV...` in this process: (exit code, its stdout, its stderr)."""
+    from dedupe.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -17,55 +17,62 @@ from pathlib import Path
 import pytest
 from apply_helpers import (
     MTIME,
+    apply,
+    done_paths,
     journals,
+    keepers,
     library,
     load,
     png,
     put,
     records,
-    scan,
     scan_library,
+    scanned,
     sha,
     trash_dir,
+    trash_infos,
     trash_members,
+    trashed_file,
+    trashed_files,
     tree,
 )
+from conftest import Cli
 
 from dedupe import apply as core
 from dedupe import journal, trash
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, main
 from dedupe.cli.ui import human_bytes
-from dedupe.scan import NoProgress
+from dedupe.scan import NoProgress, Progress
+
+pytestmark = pytest.mark.usefixtures("home_on_tmp", "wide_terminal")
 
 
-@pytest.fixture(autouse=True)
-def _home_on_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("COLUMNS", "1000")  # no line wrapping in the messages checked below
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def keepers(report: Path) -> list[str]:
-    return [f["path"] for g in load(report)["groups"] for f in g["files"] if f["action"] == "keep"]
+def execute(
+    report: Path,
+    progress: Progress,
+    kind: core.Kind = "trash",
+    move_to: str | None = None,
+    *,
+    force_copy: bool = False,
+) -> core.ApplyResult:
+    """Apply the report through the library, in a journaled session, reporting to `progress`
+    (how a test interrupts it or acts between two steps)."""
+    plan = core.build_plan(report_mod.read(report), str(report), kind, move_to)
+    session = core.open_session(plan)
+    try:
+        return core.execute(plan, session, progress, force_copy=force_copy)
+    finally:
+        session.close()
 
 
 # ---------------------------------------------------------------- the happy paths
 
 
-def test_dry_run_lists_what_would_happen_and_changes_nothing(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_dry_run_lists_what_would_happen_and_changes_nothing(cli: Cli, tmp_path: Path) -> None:
     root, report = library(tmp_path)
     before = tree(root)
-    code, out, err = run(capsys, "apply", "--report", str(report))
+    code, out, err = cli("apply", "--report", str(report))
     assert code == ExitCode.OK
     lines = out.splitlines()
     removals = trash_members(report)
@@ -79,22 +86,20 @@ def test_dry_run_lists_what_would_happen_and_changes_nothing(
 
 
 def test_trash_sends_duplicates_to_the_xdg_trash_and_journals_them(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    cli: Cli, tmp_path: Path
 ) -> None:
     root, report = library(tmp_path)
     removals = trash_members(report)
-    code, out, err = run(capsys, "apply", "--report", str(report), "--trash", "--yes")
+    code, out, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.OK, err
     assert out == ""
     assert "Trashed 4 files" in err and "0 skipped" in err
     for f in removals:
         assert not os.path.lexists(f["path"])
         name = os.path.basename(f["path"])
-        info = [
-            p for p in (trash_dir() / "info").iterdir() if f"Path={f['path']}\n" in p.read_text()
-        ]
+        info = trash_infos(f["path"])
         assert len(info) == 1, f"one .trashinfo for {f['path']}"
-        trashed = trash_dir() / "files" / info[0].name.removesuffix(".trashinfo")
+        trashed = trashed_file(info[0])
         assert trashed.name.startswith(name.removesuffix(".png"))
         assert sha(trashed) == f["digest"]
         assert "DeletionDate=" in info[0].read_text()
@@ -115,15 +120,13 @@ def test_trash_sends_duplicates_to_the_xdg_trash_and_journals_them(
     assert lines[-1]["type"] == "end" and lines[-1]["status"] == "finished"
 
 
-def test_move_keeps_relative_paths_and_never_overwrites(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_move_keeps_relative_paths_and_never_overwrites(cli: Cli, tmp_path: Path) -> None:
     root, report = library(tmp_path)
     removals = trash_members(report)
     dest = tmp_path / "dupes"
     blocked = dest / os.path.relpath(removals[0]["path"], root)
     put(blocked, b"someone else's file")
-    code, _, err = run(capsys, "apply", "--report", str(report), "--move", str(dest), "--yes")
+    code, _, err = cli("apply", "--report", str(report), "--move", str(dest), "--yes")
     assert code == ExitCode.PARTIAL
     assert blocked.read_bytes() == b"someone else's file"
     assert os.path.isfile(removals[0]["path"])
@@ -138,12 +141,7 @@ def test_move_keeps_relative_paths_and_never_overwrites(
 def test_move_across_devices_copies_verifies_and_deletes(tmp_path: Path) -> None:
     root, report = library(tmp_path, groups=1, copies=2)
     (removal,) = trash_members(report)
-    plan = core.build_plan(report_mod.read(report), str(report), "move", str(tmp_path / "out"))
-    session = core.open_session(plan)
-    try:
-        result = core.execute(plan, session, NoProgress(), force_copy=True)
-    finally:
-        session.close()
+    result = execute(report, NoProgress(), "move", str(tmp_path / "out"), force_copy=True)
     assert [o.path for o in result.done] == [removal["path"]] and not result.skipped
     target = tmp_path / "out" / os.path.relpath(removal["path"], root)
     assert sha(target) == removal["digest"] and target.stat().st_mtime_ns == removal["mtime_ns"]
@@ -161,7 +159,7 @@ def test_move_to_a_real_other_device(tmp_path: Path) -> None:
     (removal,) = trash_members(report)
     dest = shm / f"dedupe-test-{os.getpid()}-{tmp_path.name}"
     try:
-        assert main(["apply", "--report", str(report), "--move", str(dest), "--yes"]) == 0
+        assert apply(report, "--move", str(dest)) == 0
         target = dest / os.path.relpath(removal["path"], root)
         assert sha(target) == removal["digest"]
         assert not os.path.lexists(removal["path"])
@@ -174,12 +172,11 @@ def test_move_to_a_real_other_device(tmp_path: Path) -> None:
         shutil.rmtree(dest, ignore_errors=True)
 
 
-def test_nothing_to_do(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_nothing_to_do(cli: Cli, tmp_path: Path) -> None:
     root = tmp_path / "photos"
     put(root / "a.png", png(1))
-    report = tmp_path / "r.json"
-    scan(root, report)
-    code, _, err = run(capsys, "apply", "--report", str(report), "--trash", "--yes")
+    report = scanned(root)
+    code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.OK and "Nothing to do" in err
 
 
@@ -194,14 +191,12 @@ def _flip_byte_keep_size_and_time(path: str) -> None:
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
 
 
-def test_changed_kept_file_leaves_the_whole_group_alone(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_changed_kept_file_leaves_the_whole_group_alone(cli: Cli, tmp_path: Path) -> None:
     _root, report = library(tmp_path)
     groups = load(report)["groups"]
     keeper = next(f["path"] for f in groups[0]["files"] if f["action"] == "keep")
     _flip_byte_keep_size_and_time(keeper)  # same size, same mtime: only the digest tells
-    code, _, err = run(capsys, "apply", "--report", str(report), "--trash", "--yes")
+    code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.PARTIAL
     for f in groups[0]["files"]:
         assert os.path.isfile(f["path"])
@@ -212,7 +207,7 @@ def test_changed_kept_file_leaves_the_whole_group_alone(
 
 @pytest.mark.parametrize("change", ["content", "touch", "grow", "delete", "symlink"])
 def test_changed_duplicate_is_skipped_with_its_reason(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, change: str
+    cli: Cli, tmp_path: Path, change: str
 ) -> None:
     root, report = library(tmp_path, groups=1, copies=3)
     victim, other = (f["path"] for f in trash_members(report))
@@ -229,7 +224,7 @@ def test_changed_duplicate_is_skipped_with_its_reason(
         os.unlink(victim)
         os.symlink(keepers(report)[0], victim)
     after = tree(root)
-    code, _, err = run(capsys, "apply", "--report", str(report), "--trash", "--yes")
+    code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.PARTIAL
     reason = {
         "content": "different content",
@@ -247,15 +242,13 @@ def test_changed_duplicate_is_skipped_with_its_reason(
     assert [s["path"] for s in skips] == [victim] and reason in skips[0]["reason"]
 
 
-def test_hard_link_of_the_kept_file_is_never_removed(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_hard_link_of_the_kept_file_is_never_removed(cli: Cli, tmp_path: Path) -> None:
     _root, report = library(tmp_path, groups=1, copies=3)
     (keeper,) = keepers(report)
     victim, other = (f["path"] for f in trash_members(report))
     os.unlink(victim)
     os.link(keeper, victim)  # same bytes, same mtime: passes every check but the inode one
-    code, _, err = run(capsys, "apply", "--report", str(report), "--trash", "--yes")
+    code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.PARTIAL
     assert os.path.samefile(victim, keeper)
     assert "hard link of the kept copy" in err
@@ -267,19 +260,17 @@ def test_hard_links_found_by_the_scan_stay(tmp_path: Path) -> None:
     first = put(root / "a.png", png(5))
     os.link(first, root / "b.png")  # the scan collapses these: one image with a hardlink
     put(root / "c.png", png(5))
-    report = tmp_path / "r.json"
-    scan(root, report)
+    report = scanned(root)
     (group,) = load(report)["groups"]
     assert len(group["files"]) == 2
-    assert main(["apply", "--report", str(report), "--trash", "--yes"]) == ExitCode.OK
+    assert apply(report, "--trash") == ExitCode.OK
     assert (root / "a.png").exists() and (root / "b.png").exists()
-    assert len(list((trash_dir() / "files").iterdir())) == 1
+    assert len(trashed_files()) == 1
 
 
 def test_never_removes_the_last_copy_when_the_keeper_vanishes_mid_apply(tmp_path: Path) -> None:
     _root, report = library(tmp_path, groups=1, copies=4)
     (keeper,) = keepers(report)
-    plan = core.build_plan(report_mod.read(report), str(report), "trash")
 
     class DeleteKeeperAfterFirstRemoval:
         def __init__(self) -> None:
@@ -293,11 +284,7 @@ def test_never_removes_the_last_copy_when_the_keeper_vanishes_mid_apply(tmp_path
             if self.count == 2:  # the keeper was checked and one duplicate trashed
                 os.unlink(keeper)
 
-    session = core.open_session(plan)
-    try:
-        result = core.execute(plan, session, DeleteKeeperAfterFirstRemoval())
-    finally:
-        session.close()
+    result = execute(report, DeleteKeeperAfterFirstRemoval())
     assert len(result.done) == 1 and len(result.skipped) == 2
     assert all("no verified kept copy" in s.reason for s in result.skipped)
     for skip in result.skipped:
@@ -340,51 +327,49 @@ def _tamper(report: Path, how: str) -> str:
 
 @pytest.mark.parametrize("how", ["schema", "outside", "all-trash", "twice", "not-json", "action"])
 def test_tampered_reports_are_refused_with_a_clear_message(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, how: str
+    cli: Cli, tmp_path: Path, how: str
 ) -> None:
     root, report = library(tmp_path)
     expect = _tamper(report, how)
     before = tree(root)
     for argv in (["--trash", "--yes"], ["--dry-run", "--trash"], []):
-        code, out, err = run(capsys, "apply", "--report", str(report), *argv)
+        code, out, err = cli("apply", "--report", str(report), *argv)
         assert code == ExitCode.REFUSED and int(code) == 4
         assert "refusing to apply" in err and expect in err
         assert out == ""
     assert tree(root) == before and journals() == []
 
 
-def test_missing_report_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, _, err = run(capsys, "apply", "--report", str(tmp_path / "nope.json"), "--trash")
+def test_missing_report_is_refused(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli("apply", "--report", str(tmp_path / "nope.json"), "--trash")
     assert code == ExitCode.REFUSED and "run `dedupe scan DIR` first" in err
 
 
-def test_refuses_without_yes_when_stdin_is_not_a_terminal(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_refuses_without_yes_when_stdin_is_not_a_terminal(cli: Cli, tmp_path: Path) -> None:
     root, report = library(tmp_path)
     before = tree(root)
-    code, _, err = run(capsys, "apply", "--report", str(report), "--trash")
+    code, _, err = cli("apply", "--report", str(report), "--trash")
     assert code == ExitCode.REFUSED
     assert "without confirmation" in err and "--yes" in err
     assert tree(root) == before and journals() == []
 
 
-def test_trash_and_move_are_exclusive(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, _, err = run(capsys, "apply", "--trash", "--move", str(tmp_path))
+def test_trash_and_move_are_exclusive(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli("apply", "--trash", "--move", str(tmp_path))
     assert code == ExitCode.USAGE and "not allowed with" in err
 
 
 def test_a_second_apply_of_the_same_report_refuses_while_the_first_runs(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    cli: Cli, tmp_path: Path
 ) -> None:
     root, report = library(tmp_path)
     before = tree(root)
     with journal.report_lock(str(report)):  # what a running apply holds
-        code, _, err = run(capsys, "apply", "--report", str(report), "--trash", "--yes")
+        code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.REFUSED
     assert "another dedupe is already working on the report" in err
     assert tree(root) == before
-    assert main(["apply", "--report", str(report), "--trash", "--yes"]) == ExitCode.OK
+    assert apply(report, "--trash") == ExitCode.OK
 
 
 # ---------------------------------------------------------------- resuming
@@ -405,36 +390,22 @@ class InterruptAfter:
             raise KeyboardInterrupt
 
 
-def test_interrupted_apply_is_resumed_by_running_it_again(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_interrupted_apply_is_resumed_by_running_it_again(cli: Cli, tmp_path: Path) -> None:
     _root, report = library(tmp_path, groups=3, copies=3)
     removals = trash_members(report)
-    plan = core.build_plan(report_mod.read(report), str(report), "trash")
-    session = core.open_session(plan)
-    try:
-        first = core.execute(plan, session, InterruptAfter(5))
-    finally:
-        session.close()
+    first = execute(report, InterruptAfter(5))
     assert first.interrupted and 0 < len(first.done) < len(removals)
-    code, _, err = run(capsys, "apply", "--report", str(report), "--trash", "--yes")
+    code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.OK, err
     assert "Resuming the interrupted apply" in err
     assert f"(+{len(first.done)} by the interrupted run)" in err
     (path,) = journals()  # the same journal, appended to
-    lines = records(path)
-    done_paths = [
-        r["path"]
-        for r in lines
-        if r["type"] == "intent"
-        and any(d["type"] == "done" and d["seq"] == r["seq"] for d in lines)
-    ]
-    assert sorted(done_paths) == sorted(f["path"] for f in removals)  # each exactly once
-    assert len(list((trash_dir() / "files").iterdir())) == len(removals)
+    assert done_paths(path) == sorted(f["path"] for f in removals)  # each exactly once
+    assert len(trashed_files()) == len(removals)
 
 
 def test_ctrl_c_during_an_action_lets_it_finish_and_stops_before_the_next(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _root, report = library(tmp_path, groups=2, copies=3)
     real_send = trash.send
@@ -452,7 +423,7 @@ def test_ctrl_c_during_an_action_lets_it_finish_and_stops_before_the_next(
     idle.start()
     monkeypatch.setattr(trash, "send", send_then_ctrl_c)
     try:
-        code, _, err = run(capsys, "apply", "--report", str(report), "--trash", "--yes")
+        code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     finally:
         stop.set()
         idle.join()
@@ -465,38 +436,22 @@ def test_ctrl_c_during_an_action_lets_it_finish_and_stops_before_the_next(
     assert all(any(d["type"] == "done" and d["seq"] == i["seq"] for d in lines) for i in intents)
     assert not any(r["type"] == "end" for r in lines)
     monkeypatch.setattr(trash, "send", real_send)
-    code, _, err = run(capsys, "apply", "--report", str(report), "--trash", "--yes")
+    code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.OK and "Trashed 2 files (+2 by the interrupted run)" in err
 
 
-def test_resume_with_another_action_is_refused(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_resume_with_another_action_is_refused(cli: Cli, tmp_path: Path) -> None:
     _root, report = library(tmp_path)
-    plan = core.build_plan(report_mod.read(report), str(report), "trash")
-    session = core.open_session(plan)
-    try:
-        core.execute(plan, session, InterruptAfter(2))
-    finally:
-        session.close()
-    code, _, err = run(
-        capsys, "apply", "--report", str(report), "--move", str(tmp_path / "d"), "--yes"
-    )
+    execute(report, InterruptAfter(2))
+    code, _, err = cli("apply", "--report", str(report), "--move", str(tmp_path / "d"), "--yes")
     assert code == ExitCode.REFUSED
     assert "an interrupted apply of this report (--trash) is not finished" in err
 
 
-def test_dry_run_after_an_interruption_shows_what_is_already_done(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_dry_run_after_an_interruption_shows_what_is_already_done(cli: Cli, tmp_path: Path) -> None:
     _root, report = library(tmp_path)
-    plan = core.build_plan(report_mod.read(report), str(report), "trash")
-    session = core.open_session(plan)
-    try:
-        first = core.execute(plan, session, InterruptAfter(2))
-    finally:
-        session.close()
-    code, out, _ = run(capsys, "apply", "--report", str(report), "--trash", "--dry-run")
+    first = execute(report, InterruptAfter(2))
+    code, out, _ = cli("apply", "--report", str(report), "--trash", "--dry-run")
     assert code == ExitCode.OK
     done_lines = [line for line in out.splitlines() if line.startswith("done\t")]
     assert len(done_lines) == len(first.done) > 0
@@ -590,7 +545,7 @@ def test_random_trials_never_trash_a_changed_file_nor_a_last_copy(
     }
     after_mutation = tree(root)
 
-    code = main(["apply", "--report", str(report), "--trash", "--yes"])
+    code = apply(report, "--trash")
 
     (jpath,) = journals()
     lines = records(jpath)
@@ -633,23 +588,18 @@ def test_random_trials_never_trash_a_changed_file_nor_a_last_copy(
 
 
 def test_a_journal_line_torn_by_a_crash_is_cut_off_and_the_apply_resumes(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    cli: Cli, tmp_path: Path
 ) -> None:
     _root, report = library(tmp_path)
-    plan = core.build_plan(report_mod.read(report), str(report), "trash")
-    session = core.open_session(plan)
-    try:
-        core.execute(plan, session, InterruptAfter(2))
-    finally:
-        session.close()
+    execute(report, InterruptAfter(2))
     (path,) = journals()
     with open(path, "ab") as handle:
         handle.write(b'{"type":"intent","seq":99,"path":"/x')  # what a power cut can leave
-    code, _, err = run(capsys, "apply", "--report", str(report), "--trash", "--yes")
+    code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.OK, err
     lines = records(path)  # every line parses again
     assert all(r.get("seq") != 99 for r in lines)
-    assert len(list((trash_dir() / "files").iterdir())) == len(trash_members(report))
+    assert len(trashed_files()) == len(trash_members(report))
 
 
 def test_file_names_that_are_not_utf8_are_trashed_and_restored(tmp_path: Path) -> None:
@@ -659,21 +609,20 @@ def test_file_names_that_are_not_utf8_are_trashed_and_restored(tmp_path: Path) -
     with open(odd, "wb") as handle:
         handle.write(png(3))
     os.utime(odd, ns=(MTIME, MTIME))
-    report = tmp_path / "r.json"
-    scan(root, report)
+    report = scanned(root)
     before = tree(root)
     (removal,) = trash_members(report)
     assert os.fsencode(removal["path"]) == odd
-    assert main(["apply", "--report", str(report), "--trash", "--yes"]) == ExitCode.OK
+    assert apply(report, "--trash") == ExitCode.OK
     assert not os.path.lexists(odd)
-    (info,) = (trash_dir() / "info").iterdir()
+    (info,) = trash_infos()
     assert "caf%E9%20copy.png" in info.read_text()
     assert main(["undo"]) == ExitCode.OK
     assert tree(root) == before
 
 
 def test_a_file_listed_as_a_hard_link_of_the_keeper_is_never_removed(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    cli: Cli, tmp_path: Path
 ) -> None:
     _root, report = library(tmp_path, groups=1, copies=3)
     data = load(report)
@@ -683,7 +632,7 @@ def test_a_file_listed_as_a_hard_link_of_the_keeper_is_never_removed(
         if image["path"] == keeper:
             image["hardlinks"] = [victim]  # what the scan recorded, whatever the disk says now
     report.write_text(json.dumps(data))
-    code, _, err = run(capsys, "apply", "--report", str(report), "--trash", "--yes")
+    code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.PARTIAL
     assert f"{victim}: it is a hard link of the kept copy {keeper}" in err
     assert os.path.isfile(victim) and not os.path.lexists(other)

@@ -18,15 +18,20 @@ from pathlib import Path
 
 import pytest
 from apply_helpers import (
+    apply,
+    done_paths,
     journals,
     load,
+    members,
     png,
     put,
     records,
     scan,
     sha,
     trash_dir,
+    trash_infos,
     trash_members,
+    trashed_file,
     tree,
 )
 
@@ -36,12 +41,7 @@ from dedupe.cli import ExitCode, main
 HELPER = Path(__file__).with_name("apply_helpers.py")
 PICTURES = 100  # x 3 copies: 300 files, 200 of them to remove
 
-
-@pytest.fixture(autouse=True)
-def _home_on_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
+pytestmark = pytest.mark.usefixtures("home_on_tmp")
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +81,10 @@ def in_place(path: str, digest: str) -> bool:
 def in_trash() -> dict[str, list[str]]:
     """original path -> sha256 of every file in the test's trash that came from there."""
     out: dict[str, list[str]] = {}
-    info_dir = trash_dir() / "info"
-    for info in sorted(info_dir.iterdir()) if info_dir.exists() else []:
+    for info in trash_infos() if (trash_dir() / "info").exists() else []:
         meta = trash.read_info(str(info), os.environ["XDG_DATA_HOME"])
         assert meta is not None
-        files = trash_dir() / "files" / info.name.removesuffix(".trashinfo")
+        files = trashed_file(info)
         assert files.exists(), f"stray {info}"
         out.setdefault(meta[0], []).append(sha(files))
     return out
@@ -116,23 +115,17 @@ def check_nothing_lost_nothing_doubled(report: Path, move_to: Path | None = None
             gone += 1
             assert path in intended, f"{path} left but the journal does not say so"
     assert set(trashed) <= {f["path"] for f in trash_members(report)}
-    for keeper in (f for g in load(report)["groups"] for f in g["files"] if f["action"] == "keep"):
+    for keeper in members(report, "keep"):
         assert in_place(keeper["path"], keeper["digest"])
     return gone
 
 
 def finish(report: Path, *args: str) -> None:
     """Run the same apply again: it completes, and each file was acted on exactly once."""
-    assert main(["apply", "--report", str(report), *args, "--yes"]) == ExitCode.OK
+    assert apply(report, *args) == ExitCode.OK
     (journal_path,) = journals()
-    lines = records(journal_path)
-    done_paths = sorted(
-        r["path"]
-        for r in lines
-        if r["type"] == "intent"
-        and any(d["type"] == "done" and d["seq"] == r["seq"] for d in lines)
-    )
-    assert done_paths == sorted(f["path"] for f in trash_members(report))  # each exactly once
+    removals = sorted(f["path"] for f in trash_members(report))
+    assert done_paths(journal_path) == removals  # each exactly once
 
 
 def test_sigkill_twice_mid_trash_then_rerun_and_undo(
