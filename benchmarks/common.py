@@ -514,31 +514,58 @@ def photo_corpus(count: int, seed: int, jobs: int, *, noisy: bool = True) -> Pat
 
 # -- many small files (warm rescan and memory at 10k / 100k images)
 
-TINY_CORPUS_VERSION = 1
+TINY_CORPUS_VERSION = 2
 TINY_SIZE = (64, 48)
 TINY_PER_FOLDER = 1000
+
+
+def _photo_like(rng: Any, size: tuple[int, int]) -> Any:
+    """A picture with the statistics that matter to a perceptual hash: a 1/f^1.5 amplitude
+    spectrum (most energy in large shapes, as in photos), mostly shared by the colour channels,
+    plus a vertical brightness gradient (sky above, ground below) of random strength. Among
+    these, 0.4% of pairs fall within 16 bits of each other by 8x8 dHash, in the range measured
+    on unrelated real photos (version 1, 4 x 3 random pixels upscaled, gave 6%, which made the
+    verification of candidates the whole cost of a rescan)."""
+    import numpy as np
+    from PIL import Image
+
+    w, h = size
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    f = np.sqrt(fx**2 + fy**2)
+    f[0, 0] = 1.0
+    channels = []
+    for _ in range(3):
+        spectrum = (rng.standard_normal(f.shape) + 1j * rng.standard_normal(f.shape)) / f**1.5
+        spectrum[0, 0] = 0.0
+        channels.append(np.fft.irfft2(spectrum, s=(h, w)))
+    a = np.stack(channels, -1)
+    a = 0.7 * a.mean(-1, keepdims=True) + 0.3 * a
+    a = (a - a.mean()) / (a.std() + 1e-9)
+    a = a + rng.exponential(0.6) * np.linspace(1.0, -1.0, h)[:, None, None]
+    a = (a - a.mean()) / (a.std() + 1e-9)
+    a = 128.0 + 45.0 * a + rng.uniform(-40.0, 40.0)
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
 
 
 def _write_tiny(job: tuple[int, int, int, str]) -> None:
     import io
 
     import numpy as np
-    from PIL import Image
 
     start, stop, seed, out = job
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, start])
     for k in range(start, stop):
-        low = rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)
-        image = Image.fromarray(low).resize(TINY_SIZE, Image.Resampling.BICUBIC)
         buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=85)
+        _photo_like(rng, TINY_SIZE).save(buffer, "JPEG", quality=85)
         (folder / f"img_{k:06d}.jpg").write_bytes(buffer.getvalue())
 
 
 def tiny_corpus(count: int, seed: int, jobs: int) -> Path:
-    """`count` small (64 x 48) distinct JPEGs, 1000 per folder, like a photo library's albums."""
+    """`count` small (64 x 48) distinct photo-like JPEGs, 1000 per folder, like a photo library's
+    albums."""
     recipe = {"version": TINY_CORPUS_VERSION, "count": count, "seed": seed, "size": TINY_SIZE}
     folder = corpus_dir(f"tiny-{count}-s{seed}")
     if _reuse(folder, recipe):

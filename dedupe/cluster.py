@@ -64,27 +64,20 @@ class Clusters:
     blocked: int = 0  # verified pairs not joined: their groups' anchors did not match
 
 
-# Candidate pairs verified per numpy batch (bounds the temporary arrays to a few MB each).
-_BATCH = 8192
-
-
 def _verify(
-    thumbs: npt.NDArray[np.float32],
+    thumbs: verify.Thumbs,
     low_info: npt.NDArray[np.bool_],
     i: npt.NDArray[np.int64],
     j: npt.NDArray[np.int64],
     orientation: int,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
-    """Vectorised verify.accept for pairs (i, j), j seen under `orientation`: (ok, best score)."""
+    """verify.accept for pairs (i, j), j seen under `orientation`: (ok, best score)."""
     ok = np.zeros(len(i), dtype=bool)
     best = np.zeros(len(i), dtype=np.float32)
     live = np.flatnonzero(~low_info[i] & ~low_info[j])
-    perm = verify.orientation_permutations()[orientation]
-    for start in range(0, len(live), _BATCH):
-        rows = live[start : start + _BATCH]
-        scores = verify.score(thumbs[i[rows]], thumbs[j[rows]][:, perm])
-        ok[rows] = scores.accepted()
-        best[rows] = scores.best
+    scores = verify.score_pairs(thumbs, i[live], j[live], orientation)
+    ok[live] = scores.accepted()
+    best[live] = scores.best
     return ok, best
 
 
@@ -120,7 +113,7 @@ class _Anchors:
     def __init__(
         self,
         records: Sequence[ImageRecord],
-        thumbs: npt.NDArray[np.float32],
+        thumbs: verify.Thumbs,
         rotations: bool,
     ) -> None:
         self.records = records
@@ -145,10 +138,10 @@ class _Anchors:
 
     def match(self, a: int, b: int) -> bool:
         """Whether anchors a and b pass verification (under any allowed orientation of b)."""
-        perms = verify.orientation_permutations()
-        tb = np.stack([self.thumbs[b][perms[k]] for k in self.orientations])
-        ta = np.repeat(self.thumbs[a][None, :], len(tb), axis=0)
-        return bool(verify.score(ta, tb).accepted().any())
+        i, j = np.array([a]), np.array([b])
+        return any(
+            bool(verify.score_pairs(self.thumbs, i, j, k).accepted()[0]) for k in self.orientations
+        )
 
 
 def cluster(
@@ -166,7 +159,7 @@ def cluster(
     n = len(records)
     uf = UnionFind(n)
     checks = [r.fingerprint.check for r in records]
-    thumbs = verify.thumbnails(checks)
+    thumbs = verify.Thumbs.from_checks(checks)
     low_info = verify.low_information(checks)
     anchors = _Anchors(records, thumbs, settings.rotations)
     by_digest: dict[str, int] = {}

@@ -23,20 +23,16 @@ exact byte copies.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar, cast
+from typing import Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 # Bump whenever signature() or its layout changes: the cache namespaces fingerprints by it.
 VERSION = 2
@@ -82,34 +78,44 @@ def _split(check: bytes) -> tuple[npt.NDArray[np.float64], int]:
     return pixels.reshape(SIZE, SIZE), check[PIXELS]
 
 
-def thumbnails(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.float32]:
-    """The thumbnails of many signatures as an (n, PIXELS) float32 array."""
+def thumbnail_bytes(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.uint8]:
+    """The thumbnails of many signatures as an (n, PIXELS) uint8 array (gray levels)."""
     if any(len(c) != SIGNATURE_BYTES for c in checks):
         raise ValueError(f"a check signature has {SIGNATURE_BYTES} bytes")
     if not checks:
-        return np.zeros((0, PIXELS), np.float32)
+        return np.zeros((0, PIXELS), np.uint8)
     raw = np.frombuffer(b"".join(checks), dtype=np.uint8).reshape(len(checks), SIGNATURE_BYTES)
-    return raw[:, :PIXELS].astype(np.float32)
+    return np.ascontiguousarray(raw[:, :PIXELS])
+
+
+def thumbnails(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.float32]:
+    """The thumbnails of many signatures as an (n, PIXELS) float32 array."""
+    return thumbnail_bytes(checks).astype(np.float32)
 
 
 @lru_cache(maxsize=1)
-def _smooth_projection() -> npt.NDArray[np.float64]:
-    """Projection onto quadratic surfaces over the thumbnail grid (removes gradients)."""
+def _smooth_basis() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Quadratic surfaces over the thumbnail grid (they describe gradients) and their
+    pseudo-inverse: ``x @ inverse.T @ basis.T`` is the best-fitting smooth surface of x."""
     gy, gx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64) / (SIZE - 1) - 0.5
     x, y = gx.reshape(-1), gy.reshape(-1)
     basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
-    projection: npt.NDArray[np.float64] = basis @ np.linalg.pinv(basis)
-    return projection
+    return basis, np.linalg.pinv(basis)
 
 
 def low_information(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.bool_]:
     """For many signatures: True where the image is blank or near-uniform at this scale."""
     if not checks:
         return np.zeros(0, dtype=bool)
-    x = thumbnails(checks).astype(np.float64)
-    residual = x - x @ _smooth_projection().T
+    x = thumbnail_bytes(checks).astype(np.float64)
+    basis, inverse = _smooth_basis()
+    # The residual after removing the fitted surface has mean 0 (the surfaces include the
+    # constant), so its variance is what the fit leaves of the sum of squares.
+    coef = x @ inverse.T
+    fitted = np.einsum("ni,ij,nj->n", coef, basis.T @ basis, coef)
+    residual_std = np.sqrt(np.maximum(np.einsum("ij,ij->i", x, x) - fitted, 0.0) / PIXELS)
     ratio = np.frombuffer(b"".join(c[PIXELS:] for c in checks), dtype=np.uint8)
-    flat: npt.NDArray[np.bool_] = residual.std(axis=1) < MIN_DETAIL
+    flat: npt.NDArray[np.bool_] = residual_std < MIN_DETAIL
     fine: npt.NDArray[np.bool_] = ratio < round(255 * MIN_DETAIL_RATIO)
     return flat | fine
 
@@ -197,94 +203,19 @@ def warps() -> tuple[Warp, ...]:
 def _tables() -> tuple[
     npt.NDArray[np.intp],
     npt.NDArray[np.float32],
-    npt.NDArray[np.intp],
-    npt.NDArray[np.intp],
-    npt.NDArray[np.bool_],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
 ]:
-    """The warps as flat arrays for the kernel: taps, weights, compared pixels, both ways."""
+    """The warps as flat arrays for the kernel: taps, weights, compared pixels (as 0/1), how
+    many pixels each compares, and which hypotheses are zooms (tried both ways)."""
     all_warps = warps()
     index = np.stack([w.index for w in all_warps]).astype(np.intp)
     weight = np.stack([w.weight for w in all_warps]).astype(np.float32)
-    compared = np.zeros((len(all_warps), PIXELS), dtype=np.intp)
-    counts = np.zeros(len(all_warps), dtype=np.intp)
-    for h, w in enumerate(all_warps):
-        where = np.flatnonzero(w.mask)
-        compared[h, : len(where)] = where
-        counts[h] = len(where)
-    both = np.array([w.zoom != 1.0 for w in all_warps], dtype=bool)
-    return index, weight, compared, counts, both
-
-
-def _njit(fn: _F) -> _F:
-    """Compile with numba: no Python objects, GIL released, cached on disk."""
-    return cast(_F, numba.njit(cache=True, nogil=True)(fn))
-
-
-@_njit
-def _pearson(sx: float, sy: float, sxx: float, syy: float, sxy: float, n: int) -> float:
-    vx = sxx - sx * sx / n
-    vy = syy - sy * sy / n
-    if vx <= 0.0 or vy <= 0.0:
-        return 0.0
-    return float((sxy - sx * sy / n) / np.sqrt(vx * vy))
-
-
-@_njit
-def _score_kernel(
-    a: np.ndarray,
-    b: np.ndarray,
-    index: np.ndarray,
-    weight: np.ndarray,
-    compared: np.ndarray,
-    counts: np.ndarray,
-    both: np.ndarray,
-    skip_above: float,
-    same_out: np.ndarray,
-    best_out: np.ndarray,
-    lo: int,
-    hi: int,
-) -> None:
-    """For pairs lo..hi-1: correlation as they are, and the best over the warps (both ways for
-    zooms). Pairs already at or above `skip_above` as they are need no warps."""
-    pixels = a.shape[1]
-    for p in range(lo, hi):
-        sx = sy = sxx = syy = sxy = 0.0
-        for k in range(pixels):
-            x = np.float64(a[p, k])
-            y = np.float64(b[p, k])
-            sx += x
-            sy += y
-            sxx += x * x
-            syy += y * y
-            sxy += x * y
-        same = _pearson(sx, sy, sxx, syy, sxy, pixels)
-        best = same
-        if same < skip_above:
-            for h in range(index.shape[0]):
-                n = counts[h]
-                for way in range(2 if both[h] else 1):
-                    src = a if way == 0 else b
-                    other = b if way == 0 else a
-                    sx = sy = sxx = syy = sxy = 0.0
-                    for t in range(n):
-                        k = compared[h, t]
-                        x = np.float64(
-                            src[p, index[h, 0, k]] * weight[h, 0, k]
-                            + src[p, index[h, 1, k]] * weight[h, 1, k]
-                            + src[p, index[h, 2, k]] * weight[h, 2, k]
-                            + src[p, index[h, 3, k]] * weight[h, 3, k]
-                        )
-                        y = np.float64(other[p, k])
-                        sx += x
-                        sy += y
-                        sxx += x * x
-                        syy += y * y
-                        sxy += x * y
-                    found = _pearson(sx, sy, sxx, syy, sxy, n)
-                    if found > best:
-                        best = found
-        same_out[p] = same
-        best_out[p] = best
+    mask = np.stack([w.mask for w in all_warps]).astype(np.float64)
+    counts = np.array([int(w.mask.sum()) for w in all_warps], dtype=np.int64)
+    zooms = np.array([h for h, w in enumerate(all_warps) if w.zoom != 1.0], dtype=np.int64)
+    return index, weight, mask, counts, zooms
 
 
 def _threads() -> int:
@@ -307,34 +238,129 @@ class Scores:
         return result
 
 
-def score(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Scores:
-    """Compare thumbnails a[k] and b[k] (rows of (n, PIXELS) arrays) under every hypothesis.
+# Pairs (or rows) per task of the thread pool.
+_TASK = 4096
 
-    b is taken as a zoomed (cropped) or turned view of a and, for zooms, the other way round.
+
+def _run_tasks(fn: Callable[[tuple[int, int]], None], n: int) -> None:
+    """fn over the spans of 0..n-1, on a thread pool when there is more than one (the kernels
+    release the GIL)."""
+    spans = [(lo, min(lo + _TASK, n)) for lo in range(0, n, _TASK)]
+    workers = _threads()
+    if workers == 1 or len(spans) <= 1:
+        for span in spans:
+            fn(span)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(fn, spans))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Thumbs:
+    """Thumbnails ready for :func:`score_pairs`: their gray levels, an (n, PIXELS) array (uint8
+    from :func:`thumbnail_bytes`, or float32), and per row the sum and sum of squares of the
+    pixels each hypothesis compares and of all pixels (so a pair costs one dot product per
+    hypothesis)."""
+
+    gray: npt.NDArray[Any]
+    sums: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, gray: npt.NDArray[Any]) -> Thumbs:
+        from dedupe import _verify_kernel as kernel  # numba: only imported when pairs are scored
+
+        if gray.ndim != 2 or gray.shape[1] != PIXELS:
+            raise ValueError(f"expected an (n, {PIXELS}) array of thumbnails, got {gray.shape}")
+        gray = np.ascontiguousarray(gray)
+        mask = _tables()[2]
+        sums = np.empty((len(gray), len(mask) + 1, 2), dtype=np.float64)
+        _run_tasks(lambda span: kernel.plain_stats(gray, mask, span[0], span[1], sums), len(gray))
+        return cls(gray, sums)
+
+    @classmethod
+    def from_checks(cls, checks: list[bytes] | tuple[bytes, ...]) -> Thumbs:
+        return cls.of(thumbnail_bytes(checks))
+
+    def __len__(self) -> int:
+        return len(self.gray)
+
+
+def score_pairs(
+    thumbs: Thumbs,
+    i: npt.NDArray[np.integer[Any]],
+    j: npt.NDArray[np.integer[Any]],
+    orientation: int = 1,
+) -> Scores:
+    """Compare thumbnails i[k] and j[k] (j seen under the EXIF `orientation`) under every
+    hypothesis.
+
+    j is taken as a zoomed (cropped) or turned view of i and, for zooms, the other way round.
     A pair that already passes as it is skips the warps (its best score is then its plain one).
+    Each thumbnail is warped once per run of pairs it leads (see _verify_kernel), so the cost
+    per pair is a few vectorised dot products, whatever the number of pairs.
     """
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    b = np.ascontiguousarray(b, dtype=np.float32)
+    from dedupe import _verify_kernel as kernel  # numba: only imported when pairs are scored
+
+    if len(i) != len(j):
+        raise ValueError(f"pairs need as many i as j, got {len(i)} and {len(j)}")
+    n_rows, n = len(thumbs), len(i)
+    left = np.ascontiguousarray(i, dtype=np.int64)
+    right = np.ascontiguousarray(j, dtype=np.int64)
+    if n and (min(left.min(), right.min()) < 0 or max(left.max(), right.max()) >= n_rows):
+        raise IndexError(f"pair indices must lie in 0..{n_rows - 1}")
+    same = np.zeros(n, dtype=np.float32)
+    best = np.zeros(n, dtype=np.float32)
+    if n == 0:
+        return Scores(same, best)
+    index, weight, mask, counts, zooms = _tables()
+    every = np.arange(len(counts), dtype=np.int64)
+    identity = orientation_permutations()[1]
+    turned = orientation_permutations()[orientation]
+    passes = (
+        # (key side, other side, key's view, other's view, hypotheses, sets `same`)
+        (left, right, identity, turned, every, True),
+        (right, left, turned, identity, zooms, False),
+    )
+    for key, other, key_perm, other_perm, hyps, with_same in passes:
+        # a counting sort over the rows, or a comparison sort when there are far fewer pairs
+        if n * 8 >= n_rows:
+            order = kernel.order_by(key, n_rows)
+        elif n > 1:
+            order = np.argsort(key, kind="stable")
+        else:
+            order = np.zeros(1, dtype=np.int64)
+        other_as_is = other_perm is identity
+
+        def run(
+            span: tuple[int, int],
+            key: npt.NDArray[np.int64] = key,
+            other: npt.NDArray[np.int64] = other,
+            order: npt.NDArray[np.int64] = order,
+            key_perm: npt.NDArray[np.intp] = key_perm,
+            other_perm: npt.NDArray[np.intp] = other_perm,
+            other_as_is: bool = other_as_is,
+            hyps: npt.NDArray[np.int64] = hyps,
+            with_same: bool = with_same,
+        ) -> None:
+            kernel.score_pass(
+                thumbs.gray, thumbs.sums, key, other, order, span[0], span[1], key_perm,
+                other_perm, other_as_is, hyps, index, weight, mask, counts, with_same,
+                SAME_GEOMETRY, same, best,
+            )  # fmt: skip
+
+        _run_tasks(run, n)
+    return Scores(same, best)
+
+
+def score(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Scores:
+    """Compare thumbnails a[k] and b[k] (rows of (n, PIXELS) arrays) under every hypothesis;
+    see :func:`score_pairs`."""
+    a = np.asarray(a, dtype=np.float32)
+    b = np.asarray(b, dtype=np.float32)
     if a.shape != b.shape or a.ndim != 2 or a.shape[1] != PIXELS:
         raise ValueError(f"expected two (n, {PIXELS}) arrays, got {a.shape} and {b.shape}")
     n = len(a)
-    same = np.zeros(n, dtype=np.float32)
-    best = np.zeros(n, dtype=np.float32)
-    tables = _tables()
-    workers = min(_threads(), max(1, n // 1024))
-
-    def run(span: tuple[int, int]) -> None:
-        _score_kernel(a, b, *tables, SAME_GEOMETRY, same, best, span[0], span[1])
-
-    cuts = np.linspace(0, n, workers + 1).astype(int).tolist()
-    spans = [(lo, hi) for lo, hi in itertools.pairwise(cuts) if hi > lo]
-    if len(spans) <= 1:
-        for span in spans:
-            run(span)
-    else:
-        with ThreadPoolExecutor(max_workers=len(spans)) as pool:
-            list(pool.map(run, spans))
-    return Scores(same, best)
+    return score_pairs(Thumbs.of(np.concatenate([a, b])), np.arange(n), np.arange(n, 2 * n))
 
 
 def _pair(a: bytes, b: bytes, orientation: int) -> Scores:

@@ -172,3 +172,93 @@ def test_orientation_is_applied_to_the_second_image() -> None:
         undo = {6: 8, 8: 6}.get(orientation, orientation)
         assert verify.accept(a, b, undo), orientation
         assert verify.similarity(a, b, undo) > 0.99
+
+
+# ---------------------------------------------------------------- the batch kernel
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    x, y = x - x.mean(), y - y.mean()
+    denominator = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return 0.0 if denominator == 0.0 else float((x * y).sum() / denominator)
+
+
+def reference_scores(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(same, best) for one pair of float thumbnails, straight from the definitions in
+    verify.py (warps as bilinear taps, zooms tried both ways), in plain numpy."""
+    same = _pearson(a, b)
+    if same >= verify.SAME_GEOMETRY:
+        return same, same
+    best = same
+    for warp in verify.warps():
+        ways = [(a, b), (b, a)] if warp.zoom != 1.0 else [(a, b)]
+        for src, other in ways:
+            warped = (src[warp.index] * warp.weight).sum(axis=0)
+            best = max(best, _pearson(warped[warp.mask], other[warp.mask]))
+    return same, best
+
+
+def test_score_pairs_matches_the_definition_in_any_pair_order() -> None:
+    originals = [picture(seed) for seed in range(6)]
+    edits = [
+        crop(originals[0], 0.1),
+        originals[1].rotate(3, resample=Image.Resampling.BICUBIC),
+        jpeg(originals[2], 40),
+        ImageEnhance.Brightness(originals[3]).enhance(1.2),
+        originals[4].resize((120, 90)),
+    ]
+    gray = verify.thumbnails([check(image) for image in originals + edits])
+    thumbs = verify.Thumbs.of(gray)
+    rng = np.random.default_rng(3)
+    i = rng.integers(0, len(gray), 300)
+    j = rng.integers(0, len(gray), 300)
+    scores = verify.score_pairs(thumbs, i, j)
+    for k in range(len(i)):
+        same, best = reference_scores(gray[i[k]].astype(np.float64), gray[j[k]].astype(np.float64))
+        assert scores.same[k] == pytest.approx(same, abs=1e-5)
+        assert scores.best[k] == pytest.approx(best, abs=1e-5)
+    # the kernel walks the pairs grouped by each side: their order must not matter
+    shuffle = rng.permutation(len(i))
+    again = verify.score_pairs(thumbs, i[shuffle], j[shuffle])
+    assert np.array_equal(again.same, scores.same[shuffle])
+    assert np.array_equal(again.best, scores.best[shuffle])
+    # the edits are accepted against their originals, and pairs of originals are not
+    pairs = verify.score_pairs(thumbs, np.arange(5), np.arange(6, 11))
+    assert pairs.accepted().all()
+    others = verify.score_pairs(thumbs, np.array([0, 1, 2]), np.array([3, 4, 5]))
+    assert not others.accepted().any()
+
+
+def test_score_pairs_under_an_orientation_equals_turning_the_thumbnail() -> None:
+    gray = verify.thumbnails([check(picture(seed)) for seed in range(4)])
+    perms = verify.orientation_permutations()
+    for orientation in range(1, 9):
+        turned = gray[:, perms[orientation]]
+        direct = verify.score(gray[[0, 1, 2]], turned[[0, 3, 2]])
+        indexed = verify.score_pairs(
+            verify.Thumbs.of(gray), np.array([0, 1, 2]), np.array([0, 3, 2]), orientation
+        )
+        assert np.allclose(indexed.same, direct.same, atol=1e-6), orientation
+        assert np.allclose(indexed.best, direct.best, atol=1e-6), orientation
+
+
+def test_score_pairs_refuses_bad_input() -> None:
+    thumbs = verify.Thumbs.of(np.zeros((3, verify.PIXELS), np.uint8))
+    with pytest.raises(IndexError):
+        verify.score_pairs(thumbs, np.array([0]), np.array([3]))
+    with pytest.raises(ValueError, match="as many"):
+        verify.score_pairs(thumbs, np.array([0, 1]), np.array([2]))
+    with pytest.raises(ValueError, match="thumbnails"):
+        verify.Thumbs.of(np.zeros((3, 10), np.uint8))
+    assert len(verify.score_pairs(thumbs, np.array([], int), np.array([], int)).same) == 0
+
+
+def test_importing_verify_does_not_import_numba() -> None:
+    """The scan's worker processes import verify for the signature: numba (0.5 s, ~90 MB per
+    process) is only loaded when pairs are scored."""
+    import subprocess
+    import sys
+
+    code = "import sys, dedupe.verify, dedupe.scan; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,215 @@
+"""The compiled part of verify.py: scoring many candidate pairs of thumbnails.
+
+Kept apart from verify.py so that importing verify (the scan's worker processes do, for the
+signature) does not import numba; this module is imported on the first call that scores pairs.
+
+The work is arranged so that each image is warped once, not once per pair. A pair (i, j) is
+scored in two passes, each over the pairs ordered by one side:
+
+- pass "a" walks the pairs ordered by i: the zoomed and turned views of thumbnail i are made once
+  for its run of pairs, then every j of the run is compared with them as it is (and with i as it
+  is, the "same geometry" correlation);
+- pass "b" walks the pairs ordered by j: the zoomed views of j (under the pair's orientation) are
+  made once, then compared with every i of the run. Pairs that already passed as they are skip it.
+
+A comparison is then three running sums over the 256 pixels, masked by the hypothesis' compared
+pixels, which the compiler turns into vector code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _njit(fn: _F) -> _F:
+    """Compile with numba: no Python objects, GIL released, cached on disk. fastmath lets the
+    sums be reassociated (vectorised); it changes a correlation by about 1e-12."""
+    return cast(_F, numba.njit(cache=True, nogil=True, fastmath=True)(fn))
+
+
+@_njit
+def _pearson(sx: float, sy: float, sxx: float, syy: float, sxy: float, n: int) -> float:
+    vx = sxx - sx * sx / n
+    vy = syy - sy * sy / n
+    if vx <= 0.0 or vy <= 0.0:
+        return 0.0
+    return float((sxy - sx * sy / n) / np.sqrt(vx * vy))
+
+
+@_njit
+def order_by(keys: np.ndarray, n_keys: int) -> np.ndarray:
+    """Indices that sort ``keys`` (0 <= key < n_keys) stably: a counting sort."""
+    start = np.zeros(n_keys + 1, np.int64)
+    for t in range(keys.shape[0]):
+        start[keys[t] + 1] += 1
+    for k in range(n_keys):
+        start[k + 1] += start[k]
+    order = np.empty(keys.shape[0], np.int64)
+    for t in range(keys.shape[0]):
+        k = keys[t]
+        order[start[k]] = t
+        start[k] += 1
+    return order
+
+
+@_njit
+def _load(thumbs: np.ndarray, row: int, perm: np.ndarray, out: np.ndarray) -> None:
+    """Row ``row`` of ``thumbs`` seen through ``perm`` (an orientation), as float32."""
+    for k in range(out.shape[0]):
+        out[k] = np.float32(thumbs[row, perm[k]])
+
+
+@_njit
+def _warp_views(
+    src: np.ndarray,
+    hyps: np.ndarray,
+    index: np.ndarray,
+    weight: np.ndarray,
+    mask: np.ndarray,
+    views: np.ndarray,
+    sx: np.ndarray,
+    sxx: np.ndarray,
+) -> None:
+    """The warped views of ``src`` for hypotheses ``hyps``: zero outside each one's compared
+    pixels, plus their sums and sums of squares over those pixels."""
+    for t in range(hyps.shape[0]):
+        h = hyps[t]
+        s = 0.0
+        ss = 0.0
+        for k in range(src.shape[0]):
+            if mask[h, k] != 0.0:
+                x = np.float64(
+                    src[index[h, 0, k]] * weight[h, 0, k]
+                    + src[index[h, 1, k]] * weight[h, 1, k]
+                    + src[index[h, 2, k]] * weight[h, 2, k]
+                    + src[index[h, 3, k]] * weight[h, 3, k]
+                )
+                views[t, k] = x
+                s += x
+                ss += x * x
+            else:
+                views[t, k] = 0.0
+        sx[t] = s
+        sxx[t] = ss
+
+
+@_njit
+def plain_stats(thumbs: np.ndarray, mask: np.ndarray, lo: int, hi: int, out: np.ndarray) -> None:
+    """For rows lo..hi-1 as they are: sum and sum of squares over each hypothesis' compared
+    pixels (``out[row, h]``) and over all pixels (``out[row, H]``)."""
+    n_h, pixels = mask.shape
+    y = np.empty(pixels, np.float64)
+    for row in range(lo, hi):
+        s = ss = 0.0
+        for k in range(pixels):
+            v = np.float64(thumbs[row, k])
+            y[k] = v
+            s += v
+            ss += v * v
+        out[row, n_h, 0] = s
+        out[row, n_h, 1] = ss
+        for h in range(n_h):
+            s = ss = 0.0
+            for k in range(pixels):
+                m = mask[h, k]
+                s += m * y[k]
+                ss += m * y[k] * y[k]
+            out[row, h, 0] = s
+            out[row, h, 1] = ss
+
+
+@_njit
+def score_pass(
+    thumbs: np.ndarray,
+    stats: np.ndarray,
+    key: np.ndarray,
+    other: np.ndarray,
+    order: np.ndarray,
+    lo: int,
+    hi: int,
+    key_perm: np.ndarray,
+    other_perm: np.ndarray,
+    other_as_is: bool,
+    hyps: np.ndarray,
+    index: np.ndarray,
+    weight: np.ndarray,
+    mask: np.ndarray,
+    counts: np.ndarray,
+    with_same: bool,
+    skip_above: float,
+    same: np.ndarray,
+    best: np.ndarray,
+) -> None:
+    """Score pairs ``order[lo:hi]`` (ordered by ``key``): the warped views of thumbnail
+    ``key[p]`` (seen through ``key_perm``) against thumbnail ``other[p]`` (through
+    ``other_perm``), for hypotheses ``hyps``; ``best[p]`` is raised to the best of them.
+
+    ``stats`` holds plain_stats of every row; they describe the other side only when it is seen
+    as it is (``other_as_is``), else its sums are taken on the way. With ``with_same`` the pass
+    first sets ``same[p]`` (and ``best[p]``) to the correlation as they are. Pairs whose
+    ``same[p]`` is at least ``skip_above`` need no warps and are skipped.
+    """
+    pixels = thumbs.shape[1]
+    n_all = mask.shape[0]
+    n_h = hyps.shape[0]
+    a = np.empty(pixels, np.float32)
+    y = np.empty(pixels, np.float64)
+    views = np.empty((n_h, pixels), np.float64)
+    sx = np.empty(n_h, np.float64)
+    sxx = np.empty(n_h, np.float64)
+    current = -1
+    ax = axx = 0.0
+    for t in range(lo, hi):
+        p = order[t]
+        row = key[p]
+        if row != current:
+            current = row
+            _load(thumbs, row, key_perm, a)
+            _warp_views(a, hyps, index, weight, mask, views, sx, sxx)
+            ax = 0.0
+            axx = 0.0
+            for k in range(pixels):
+                v = np.float64(a[k])
+                ax += v
+                axx += v * v
+        col = other[p]
+        if other_as_is:
+            for k in range(pixels):
+                y[k] = np.float64(thumbs[col, k])
+        else:
+            for k in range(pixels):
+                y[k] = np.float64(thumbs[col, other_perm[k]])
+        if with_same:
+            aby = 0.0
+            for k in range(pixels):
+                aby += np.float64(a[k]) * y[k]
+            s = _pearson(ax, stats[col, n_all, 0], axx, stats[col, n_all, 1], aby, pixels)
+            same[p] = s
+            best[p] = s
+        if same[p] >= skip_above:
+            continue
+        top = best[p]
+        for u in range(n_h):
+            h = hyps[u]
+            sxy = 0.0
+            for k in range(pixels):
+                sxy += views[u, k] * y[k]
+            if other_as_is:
+                sy = stats[col, h, 0]
+                syy = stats[col, h, 1]
+            else:
+                sy = syy = 0.0
+                for k in range(pixels):
+                    m = mask[h, k]
+                    sy += m * y[k]
+                    syy += m * y[k] * y[k]
+            found = _pearson(sx[u], sy, sxx[u], syy, sxy, counts[h])
+            if found > top:
+                top = found
+        best[p] = top
