@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import mmap
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
@@ -762,53 +762,92 @@ class BKTree:
         if qs.shape[1] != self.words:
             raise ValueError(f"queries have {qs.shape[1]} words, the tree holds {self.words}")
         r = min(_check_radius(radius), 64 * self.words)
-        hits = self._search(qs, qs.shape[0], r, self_join=False)
+        hits = self._search(qs, 0, qs.shape[0], r, self_join=False)
         return self._collect(qs.shape[0], hits, self_join=False)
 
     def _pairs_within(self, radius: int) -> tuple[Index, Index, Distance]:
         """All pairs of stored rows within ``radius``; see :func:`pairs_within`."""
         r = min(_check_radius(radius), 64 * self.words)
-        hits = self._search(self._codes, self._codes.shape[0], r, self_join=True)
+        hits = self._search(self._codes, 0, self._codes.shape[0], r, self_join=True)
         return self._collect(self._n, hits, self_join=True)
 
-    def _search(self, queries: np.ndarray, k: int, radius: int, *, self_join: bool) -> list[_Hits]:
-        """Run the search kernel over ``k`` queries on a thread pool, in ordered chunks."""
-        if k == 0 or self._codes.shape[0] == 0:
+    def iter_pairs_within(
+        self, radius: int, budget: int = 1 << 20, task: int = 2048
+    ) -> Iterator[tuple[Index, Index, Distance]]:
+        """All pairs of stored rows within ``radius``, as :func:`pairs_within` finds them, in
+        parts of about ``budget`` pairs (each part sorted by (i, j), i < j; every pair in
+        exactly one part). The search runs in tasks of ``task`` distinct codes, a few at a time,
+        and hands out what it found whenever that reaches the budget: a caller that keeps only
+        a few of the pairs (after verifying them, say) needs memory for one part, not for all
+        pairs, however many the radius lets through."""
+        r = min(_check_radius(radius), 64 * self.words)
+        if budget < 1 or task < 1:
+            raise ValueError(f"budget and task must be >= 1, got {budget} and {task}")
+        m = self._codes.shape[0]
+        workers = _workers()
+        pending: list[_Hits] = []
+        found = 0
+        copies = True  # the pairs among copies of one code go with the first part
+        for lo in range(0, m, task * workers):
+            hi = min(lo + task * workers, m)
+            bounds = [(a, min(a + task, hi)) for a in range(lo, hi, task)]
+            pending += _map(
+                lambda b: self._run_search(self._codes, b, r, True, task), bounds, workers
+            )
+            found += sum(h[3] for h in pending[-len(bounds) :])
+            if found >= budget:
+                yield self._collect(self._n, pending, self_join=True, copies=copies)
+                pending, found, copies = [], 0, False
+        if pending or copies:
+            yield self._collect(self._n, pending, self_join=True, copies=copies)
+
+    def _search(
+        self, queries: np.ndarray, lo: int, hi: int, radius: int, *, self_join: bool
+    ) -> list[_Hits]:
+        """Run the search kernel over queries ``lo <= q < hi`` on a thread pool, in ordered
+        chunks."""
+        k = hi - lo
+        if k <= 0 or self._codes.shape[0] == 0:
             return []
         workers = _workers()
         n_tasks = max(1, min(workers * _TASKS_PER_THREAD, -(-k // _BLOCK)))
         per_task = -(-k // n_tasks)
         per_task = -(-per_task // _BLOCK) * _BLOCK
-        bounds = [(a, min(a + per_task, k)) for a in range(0, k, per_task)]
+        bounds = [(a, min(a + per_task, hi)) for a in range(lo, hi, per_task)]
+        block = min(_BLOCK, k)
+        return _map(
+            lambda b: self._run_search(queries, b, radius, self_join, block), bounds, workers
+        )
 
-        def run(bound: tuple[int, int]) -> _Hits:
-            q_idx, p_idx, dist, n_hits = _search_kernel(
-                self._codes,
-                self._lo,
-                self._hi,
-                self._off,
-                self._child,
-                self._max_depth,
-                self._ids,
-                queries,
-                bound[0],
-                bound[1],
-                radius,
-                self_join,
-                min(_BLOCK, k),
-            )
-            n_hits = int(n_hits)
-            return (
-                _own_mapping(q_idx, n_hits),
-                _own_mapping(p_idx, n_hits),
-                _own_mapping(dist, n_hits),
-                n_hits,
-            )
-
-        return _map(run, bounds, workers)
+    def _run_search(
+        self, queries: np.ndarray, bound: tuple[int, int], radius: int, self_join: bool, block: int
+    ) -> _Hits:
+        """One task of the search kernel: queries ``bound[0] <= q < bound[1]``."""
+        q_idx, p_idx, dist, n_hits = _search_kernel(
+            self._codes,
+            self._lo,
+            self._hi,
+            self._off,
+            self._child,
+            self._max_depth,
+            self._ids,
+            queries,
+            bound[0],
+            bound[1],
+            radius,
+            self_join,
+            block,
+        )
+        n_hits = int(n_hits)
+        return (
+            _own_mapping(q_idx, n_hits),
+            _own_mapping(p_idx, n_hits),
+            _own_mapping(dist, n_hits),
+            n_hits,
+        )
 
     def _collect(
-        self, rows: int, hits: list[_Hits], *, self_join: bool
+        self, rows: int, hits: list[_Hits], *, self_join: bool, copies: bool = True
     ) -> tuple[Index, Index, Distance]:
         """Expand ``hits`` (emptied on the way) into (row, column, distance) sorted arrays.
 
@@ -822,7 +861,8 @@ class BKTree:
         no_idx = np.empty(0, idx_type)
         no_dist = np.empty(0, np.uint16)
         # Pass 1 counts the pairs of each row block, pass 2 scatters them into their block.
-        if self_join:
+        copies = self_join and copies  # pairs among copies of one code (distance 0)
+        if copies:
             _expand_copies(self._gstart, self._members, True, cursor, no_idx, no_idx, no_dist)
         for qa, pb, pd, n_hits in hits:
             _expand_hits(
@@ -846,7 +886,7 @@ class BKTree:
         out_j = _mapped_empty(total, idx_type)
         out_d = _mapped_empty(total, np.uint16)
         cursor[:] = blk_off[:-1]
-        if self_join:
+        if copies:
             _expand_copies(self._gstart, self._members, False, cursor, out_i, out_j, out_d)
         hits.reverse()
         while hits:

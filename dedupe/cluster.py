@@ -9,14 +9,14 @@ are joined strongest first, and two groups of several files are joined only when
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from dedupe import verify
-from dedupe.bktree import BKTree, pairs_within
+from dedupe.bktree import BKTree
 from dedupe.hashing import codes_array
 from dedupe.models import ImageRecord, Settings
 
@@ -64,6 +64,10 @@ class Clusters:
     blocked: int = 0  # verified pairs not joined: their groups' anchors did not match
 
 
+# Orientation variants looked up in the tree at a time (bounds the candidates held at once).
+_QUERIES = 16384
+
+
 def _verify(
     thumbs: verify.Thumbs,
     low_info: npt.NDArray[np.bool_],
@@ -83,25 +87,28 @@ def _verify(
 
 def _candidates(
     records: Sequence[ImageRecord], settings: Settings, usable: npt.NDArray[np.int64]
-) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]]:
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]]:
     """Pairs (i, j, orientation) among the `usable` records within the radius: record j seen
-    under the orientation is within settings.max_distance bits of record i."""
+    under the orientation is within settings.max_distance bits of record i. In parts of a
+    few million pairs at most (see BKTree.iter_pairs_within): at a loose threshold the
+    candidates can outnumber the images a thousand times, and only the verified ones are kept."""
     radius = settings.max_distance
     chosen = [records[k] for k in usable.tolist()]
     codes = codes_array([r.hash for r in chosen], settings.hash_size)
-    i, j, _ = pairs_within(codes, radius)
-    batches = [(usable[i], usable[j], 1)]
+    tree = BKTree.build(codes)
+    for i, j, _ in tree.iter_pairs_within(radius):
+        yield usable[i], usable[j], 1
     if settings.rotations and len(chosen):
-        tree = BKTree.build(codes)
         for k in range(2, 9):
             variants = codes_array(
                 [r.fingerprint.variants[k - 2] for r in chosen], settings.hash_size
             )
-            q, s, _ = tree.query_many(variants, radius)
-            mask = q != s
-            # stored record s is near record q seen under orientation k
-            batches.append((usable[s[mask]], usable[q[mask]], k))
-    return batches
+            for lo in range(0, len(variants), _QUERIES):
+                q, s, _ = tree.query_many(variants[lo : lo + _QUERIES], radius)
+                q = q.astype(np.int64) + lo
+                mask = q != s
+                # stored record s is near record q seen under orientation k
+                yield usable[s[mask]], usable[q[mask]], k
 
 
 class _Anchors:

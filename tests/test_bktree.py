@@ -112,6 +112,35 @@ def test_pairs_within_deep_tree(words: int, radius: int) -> None:
     assert_same(got, brute_pairs(codes, radius))
 
 
+def _joined(parts: list[tuple[Any, Any, Any]]) -> tuple[Any, Any, Any]:
+    """Parts of iter_pairs_within as one result sorted by (i, j), as pairs_within gives it."""
+    i, j, d = (np.concatenate([p[k] for p in parts]) for k in range(3))
+    order = np.lexsort((j, i))
+    return i[order], j[order], d[order]
+
+
+@settings(max_examples=30, deadline=None)
+@given(code_sets(), st.integers(1, 40))
+def test_iter_pairs_within_gives_every_pair_once(case: tuple[Codes, int], batch: int) -> None:
+    codes, radius = case
+    parts = list(BKTree.build(codes).iter_pairs_within(radius, budget=batch, task=batch))
+    for i, j, _ in parts:  # each part is sorted on its own, i < j
+        assert (i < j).all()
+        assert (np.diff(i.astype(np.int64) * len(codes) + j) > 0).all()
+    assert_same(_joined(parts), brute_pairs(codes, radius))
+
+
+def test_iter_pairs_within_deep_tree_with_copies() -> None:
+    rng = np.random.default_rng(5)
+    codes = clustered(rng, 3000, 1, 4)
+    codes = np.concatenate([codes, codes[:60], codes[:10]])
+    parts = list(BKTree.build(codes).iter_pairs_within(8, budget=2000, task=300))
+    assert len(parts) > 2
+    assert_same(_joined(parts), pairs_within(codes, 8))
+    with pytest.raises(ValueError, match="budget"):
+        list(BKTree.build(codes).iter_pairs_within(8, budget=0))
+
+
 @pytest.mark.parametrize("words", [1, 4])
 def test_query_many_deep_tree(words: int) -> None:
     rng = np.random.default_rng(7 + words)
