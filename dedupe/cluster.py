@@ -47,10 +47,19 @@ class UnionFind:
 
     def components(self) -> list[list[int]]:
         """Sets with at least two members, each sorted, in order of their smallest member."""
-        members: dict[int, list[int]] = {}
-        for x in range(len(self.parent)):
-            members.setdefault(self.find(x), []).append(x)
-        return [m for m in members.values() if len(m) > 1]
+        root = np.asarray(self.parent, dtype=np.int64)
+        while True:  # pointer jumping: every element points at its root after log(depth) steps
+            up = root[root]
+            if np.array_equal(up, root):
+                break
+            root = up
+        order = np.argsort(root, kind="stable")  # by root, members ascending within each
+        roots = root[order]
+        starts = np.flatnonzero(np.r_[True, roots[1:] != roots[:-1]])
+        sizes = np.diff(np.r_[starts, len(roots)])
+        sets = [order[s : s + k].tolist() for s, k in zip(starts, sizes, strict=True) if k > 1]
+        sets.sort(key=lambda members: members[0])
+        return sets
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +174,10 @@ def cluster(
     """
     n = len(records)
     uf = UnionFind(n)
-    checks = [r.fingerprint.check for r in records]
-    thumbs = verify.Thumbs.from_checks(checks)
-    low_info = verify.low_information(checks)
+    signatures = verify.signature_array([r.fingerprint.check for r in records])
+    thumbs = verify.Thumbs.from_signatures(signatures)
+    low_info = verify.low_information_rows(signatures)
+    del signatures
     anchors = _Anchors(records, thumbs, settings.rotations)
     by_digest: dict[str, int] = {}
     for index, record in enumerate(records):

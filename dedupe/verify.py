@@ -78,14 +78,19 @@ def _split(check: bytes) -> tuple[npt.NDArray[np.float64], int]:
     return pixels.reshape(SIZE, SIZE), check[PIXELS]
 
 
-def thumbnail_bytes(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.uint8]:
-    """The thumbnails of many signatures as an (n, PIXELS) uint8 array (gray levels)."""
+def signature_array(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.uint8]:
+    """Many signatures as rows of an (n, SIGNATURE_BYTES) uint8 array."""
     if any(len(c) != SIGNATURE_BYTES for c in checks):
         raise ValueError(f"a check signature has {SIGNATURE_BYTES} bytes")
     if not checks:
-        return np.zeros((0, PIXELS), np.uint8)
-    raw = np.frombuffer(b"".join(checks), dtype=np.uint8).reshape(len(checks), SIGNATURE_BYTES)
-    return np.ascontiguousarray(raw[:, :PIXELS])
+        return np.zeros((0, SIGNATURE_BYTES), np.uint8)
+    joined = np.frombuffer(b"".join(checks), dtype=np.uint8)
+    return joined.reshape(len(checks), SIGNATURE_BYTES)
+
+
+def thumbnail_bytes(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.uint8]:
+    """The thumbnails of many signatures as an (n, PIXELS) uint8 array (gray levels)."""
+    return np.ascontiguousarray(signature_array(checks)[:, :PIXELS])
 
 
 def thumbnails(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.float32]:
@@ -103,21 +108,31 @@ def _smooth_basis() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     return basis, np.linalg.pinv(basis)
 
 
+# Rows converted to floating point at a time (bounds the temporary arrays to a few MB).
+_ROWS = 8192
+
+
+def low_information_rows(signatures: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """low_information for the rows of a signature_array."""
+    basis, inverse = _smooth_basis()
+    gram = basis.T @ basis
+    flat = np.zeros(len(signatures), dtype=bool)
+    for lo in range(0, len(signatures), _ROWS):
+        x = signatures[lo : lo + _ROWS, :PIXELS].astype(np.float64)
+        # The residual after removing the fitted surface has mean 0 (the surfaces include the
+        # constant), so its variance is what the fit leaves of the sum of squares.
+        coef = x @ inverse.T
+        fitted = np.einsum("ni,ij,nj->n", coef, gram, coef)
+        residual = np.sqrt(np.maximum(np.einsum("ij,ij->i", x, x) - fitted, 0.0) / PIXELS)
+        flat[lo : lo + _ROWS] = residual < MIN_DETAIL
+    fine: npt.NDArray[np.bool_] = signatures[:, PIXELS] < round(255 * MIN_DETAIL_RATIO)
+    result: npt.NDArray[np.bool_] = flat | fine
+    return result
+
+
 def low_information(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.bool_]:
     """For many signatures: True where the image is blank or near-uniform at this scale."""
-    if not checks:
-        return np.zeros(0, dtype=bool)
-    x = thumbnail_bytes(checks).astype(np.float64)
-    basis, inverse = _smooth_basis()
-    # The residual after removing the fitted surface has mean 0 (the surfaces include the
-    # constant), so its variance is what the fit leaves of the sum of squares.
-    coef = x @ inverse.T
-    fitted = np.einsum("ni,ij,nj->n", coef, basis.T @ basis, coef)
-    residual_std = np.sqrt(np.maximum(np.einsum("ij,ij->i", x, x) - fitted, 0.0) / PIXELS)
-    ratio = np.frombuffer(b"".join(c[PIXELS:] for c in checks), dtype=np.uint8)
-    flat: npt.NDArray[np.bool_] = residual_std < MIN_DETAIL
-    fine: npt.NDArray[np.bool_] = ratio < round(255 * MIN_DETAIL_RATIO)
-    return flat | fine
+    return low_information_rows(signature_array(checks))
 
 
 def is_low_information(check: bytes) -> bool:
@@ -280,6 +295,11 @@ class Thumbs:
     @classmethod
     def from_checks(cls, checks: list[bytes] | tuple[bytes, ...]) -> Thumbs:
         return cls.of(thumbnail_bytes(checks))
+
+    @classmethod
+    def from_signatures(cls, signatures: npt.NDArray[np.uint8]) -> Thumbs:
+        """From the rows of a signature_array."""
+        return cls.of(signatures[:, :PIXELS])
 
     def __len__(self) -> int:
         return len(self.gray)
