@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+
+# Text is handed to the file in pieces of about this many bytes (a streamed write never holds
+# the whole text, only what the caller's generator has produced plus one buffer).
+_BUFFER = 1 << 20
 
 
 def fsync_dir(directory: str | Path) -> None:
@@ -23,6 +28,17 @@ def fsync_dir(directory: str | Path) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` so that a crash leaves the old file or the new one, never half."""
+    write_chunks_atomic(path, (text,))
+
+
+def write_chunks_atomic(path: Path, chunks: Iterable[str], *, errors: str = "strict") -> None:
+    """Write the concatenation of `chunks` to `path` as UTF-8, atomically (as write_text_atomic)
+    but streamed: the chunks are written as they come, so the whole text never exists at once.
+
+    `errors` is the encoding error handler: "backslashreplace" writes a lone surrogate (an
+    undecodable file-name byte, see report.py) as a `\\udcXX` escape. If the iteration raises,
+    the old file stays and the temporary file is removed.
+    """
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -30,8 +46,9 @@ def write_text_atomic(path: Path, text: str) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "w", encoding="utf-8", errors=errors, buffering=_BUFFER) as handle:
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -123,7 +123,8 @@ def regroup(
     groups = []
     kept = 0
     for group in fresh:
-        before = reviewed.get(frozenset(m.record.path for m in group.members))
+        # (the set of paths is only needed when some group was reviewed)
+        before = reviewed.get(frozenset(m.record.path for m in group.members)) if reviewed else None
         if before is not None:
             group = replace(group, members=before.members, reviewed=True)
             kept += 1

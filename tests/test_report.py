@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
 import os
 from pathlib import Path
@@ -10,7 +12,11 @@ import pytest
 from conftest import Library, photo
 
 from dedupe import report as report_mod
+from dedupe import verify
 from dedupe.cli import main
+from dedupe.groups import build_groups
+from dedupe.hashing import ImageHash
+from dedupe.models import Fingerprint, ImageRecord, KeepRules, ScanStats, Settings
 from dedupe.report import ReportError
 
 
@@ -140,3 +146,153 @@ def test_non_utf8_names_round_trip_through_json(library: Library, tmp_path: Path
     paths = {os.fsencode(f["path"]) for f in data["groups"][0]["files"]}
     assert raw_dir + b"/" + name in paths
     assert report_mod.read(out).groups[0].members
+
+
+# ---------------------------------------------------------------- the fast reader and writer
+
+
+def many(n: int, *, links: bool = False) -> report_mod.Report:
+    """A report of `n` images with real check signatures, some hard links and odd names."""
+    checks = [verify.signature(photo(k % 5, (64, 48))) for k in range(5)]
+    images = []
+    for k in range(n):
+        fp = Fingerprint(
+            width=4000 - k,
+            height=3000,
+            format="PNG" if k % 3 else "JPEG",
+            digest=f"{k // 2:064x}",  # pairs of byte copies
+            hash=ImageHash((k * 0x9E3779B97F4A7C15) % 2**64, 8),
+            variants=tuple(ImageHash((k * 31 + v) % 2**64, 8) for v in range(7)),
+            check=checks[k % 5],
+            taken_at=None if k % 4 else f"2024-01-{1 + k % 28:02d}T10:00:00",
+        )
+        name = os.fsdecode(b"/photos/caf\xe9-%d.jpg" % k) if k % 7 == 0 else f"/photos/{k}.jpg"
+        hardlinks = (f"/photos/link-{k}.jpg",) if links and k % 5 == 0 else ()
+        images.append(ImageRecord(name, 1000 + k, 10**18 + k, 1, k + 1, fp, hardlinks))
+    records = tuple(sorted(images, key=lambda r: os.fsencode(r.path)))
+    settings, rules = Settings(), KeepRules()
+    groups = build_groups(records, settings, rules)
+    return report_mod.Report(
+        ("/photos",), settings, rules, ScanStats(files=n, images=n), groups, (), (), records,
+        not_duplicates=frozenset({("/photos/1.jpg", "/photos/2.jpg")}),
+        created_at="2024-06-01T00:00:00+00:00",
+    )  # fmt: skip
+
+
+def test_written_report_reads_back_equal_and_is_one_value_per_line(tmp_path: Path) -> None:
+    report = many(40, links=True)
+    assert report.groups  # byte copies at least
+    path = tmp_path / "r.json"
+    report_mod.write(report, path)
+    text = path.read_text(encoding="utf-8")
+    assert json.loads(text) == report_mod.to_json(report)
+    assert text == report_mod.dumps(report) + "\n"  # the file is what --json prints
+    lines = text.splitlines()
+    assert lines[0] == '{"schema_version": 1,'
+    assert lines.index('"images": [') == len(lines) - 42 and lines[-1] == "]}"
+    assert "caf\\udce9-0.jpg" in text  # the undecodable byte as an escape: the file is valid UTF-8
+    again = report_mod.read(path)
+    assert again == report
+    report_mod.write(again, path)
+    assert path.read_text(encoding="utf-8") == text  # deterministic
+
+
+def test_reports_written_indented_by_earlier_versions_still_read(tmp_path: Path) -> None:
+    report = many(12, links=True)
+    path = tmp_path / "r.json"
+    # How dedupe 0.1 wrote schema 1: one indented document.
+    legacy = json.dumps(report_mod.to_json(report), ensure_ascii=False, indent=1)
+    path.write_text(legacy.encode("utf-8", errors="backslashreplace").decode("utf-8"))
+    assert report_mod.read(path) == report
+
+
+def test_the_careful_reader_takes_over_for_unusual_but_valid_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = many(9)
+    data = report_mod.to_json(report)
+    data["images"][4]["device"] = "1"  # was accepted as int("1"): still is
+    data["images"][5].pop("taken_at")
+    data["images"][6]["hardlinks"] = ["/photos/x.jpg"]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data))
+    monkeypatch.setattr(report_mod, "_READ_BATCH", 4)  # several batches, one of them unusual
+    images = report_mod.read(path).images
+    assert images[:4] == report.images[:4] and images[7:] == report.images[7:]
+    assert images[4] == report.images[4]
+    assert images[5].fingerprint.taken_at is None
+    assert images[6].links == ("/photos/x.jpg",)
+    assert report_mod.from_json(json.loads(path.read_text())).images == images
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("hash", "zz" * 8, "images\\[5\\]: invalid literal"),
+        ("variants", "0" * 16, "images\\[5\\]: 'variants' has the wrong type"),
+        ("hash", "0" * 64, "images\\[5\\]: hash size does not match"),
+        ("variants", ["0" * 15], "images\\[5\\]: a hash has 16 or 64 hex digits"),
+        ("width", True, "images\\[5\\]: 'width' has the wrong type"),
+        ("size", "1", "images\\[5\\]: 'size' has the wrong type"),
+        ("check", "not base64!", "images\\[5\\]: "),
+        ("path", None, "images\\[5\\]: 'path' has the wrong type"),
+        ("mtime_ns", ..., "images\\[5\\]: missing 'mtime_ns'"),
+    ],
+)
+def test_a_bad_image_is_named_by_its_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, value: object, message: str
+) -> None:
+    data = report_mod.to_json(many(9))
+    if value is ...:
+        del data["images"][5][field]
+    else:
+        data["images"][5][field] = value
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data))
+    monkeypatch.setattr(report_mod, "_READ_BATCH", 4)
+    with pytest.raises(ReportError, match=message):
+        report_mod.read(path)
+
+
+def test_a_failed_write_keeps_the_old_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.json"
+    report = many(6)
+    report_mod.write(report, path)
+    before = path.read_bytes()
+
+    def broken(record: ImageRecord) -> str:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(report_mod, "_image_line", broken)
+    with pytest.raises(OSError, match="disk gone"):
+        report_mod.write(report, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_reading_leaves_the_garbage_collector_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    report_mod.write(many(3), path)
+    assert gc.isenabled()
+    report_mod.read(path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        report_mod.read(path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_records_are_built_column_wise_only_when_init_does_nothing_more() -> None:
+    fp = many(1).images[0].fingerprint
+    built = report_mod._many(ImageHash, 2, [[5, 6], [8, 8]])
+    assert built == [ImageHash(5, 8), ImageHash(6, 8)]
+    columns = [[getattr(fp, f.name)] for f in dataclasses.fields(fp)]
+    assert report_mod._many(Fingerprint, 1, columns) == [fp]
+    with pytest.raises(TypeError):  # Settings validates in __post_init__: never skipped
+        report_mod._many(Settings, 1, [["nohash"], [8], [0.1], [False]])
+    with pytest.raises(TypeError):  # every field must be given
+        report_mod._many(ImageHash, 1, [[5]])
