@@ -456,10 +456,8 @@ def profile(args: argparse.Namespace, detail: dict[str, Any], work: Path) -> Non
         image.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
         image.load()
         t = timed("(reference: draft decode alone)", t)
-        decoded = decode.decode(data)
-        t = timed("decode.decode (open, EXIF, draft, load, reduce, orient)", t)
-        gray = decoded.image.convert("L")
-        t = timed("convert to gray", t)
+        gray = decode.decode(data, gray=True).image
+        t = timed("decode.decode, gray (open, EXIF, draft to L, load, reduce, orient)", t)
         if together:
             hashing.compute_with_variants(gray, settings.algorithm, settings.hash_size)
             t = timed(f"{settings.algorithm} hash + 7 orientation variants", t)
@@ -508,7 +506,9 @@ def profile(args: argparse.Namespace, detail: dict[str, Any], work: Path) -> Non
     build_groups(records, settings, KeepRules())
     grouping = time.process_time() - cpu
     startup = common.run_timed(
-        [common.project_python(), "-m", "dedupe", "--version"], env=common.dedupe_env()
+        # `scan --help` imports exactly what `dedupe scan` imports, then stops.
+        [common.project_python(), "-m", "dedupe", "scan", "--help"],
+        env=common.dedupe_env(),
     )
     ours: Timed = detail["ours"]
     files_cpu = len(all_paths) * whole / 1000
@@ -516,7 +516,7 @@ def profile(args: argparse.Namespace, detail: dict[str, Any], work: Path) -> Non
     print(
         f"  CPU time of the whole cold `dedupe scan` ({ours.cpu:.1f} s): {len(all_paths)} files x"
         f" {whole:.1f} ms = {files_cpu:.1f} s; interpreter start + imports"
-        f" (`dedupe --version`) {startup.cpu_seconds:.2f} s ({startup.seconds:.2f} s wall);"
+        f" (`dedupe scan --help`) {startup.cpu_seconds:.2f} s ({startup.seconds:.2f} s wall);"
         f" grouping {grouping:.2f} s; the rest (pool start, worker imports, passing results,"
         f" walk, report) {rest:.1f} s",
         flush=True,
@@ -526,29 +526,53 @@ def profile(args: argparse.Namespace, detail: dict[str, Any], work: Path) -> Non
 # ---------------------------------------------------------------- warm rescan and memory
 
 
+def _rss_mb() -> tuple[float, float]:
+    """This process's resident memory now and at its peak (VmRSS, VmHWM), in MB."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+
+    def mb(key: str) -> float:
+        return int(status[key].split()[0]) / 1024
+
+    return mb("VmRSS"), mb("VmHWM")
+
+
 def time_scan(corpus: str, cache_path: str, jobs: int, out: str) -> None:
-    """Run in a fresh process: time scan() (walk + cache lookups) and walk() alone."""
+    """Run in a fresh process: time scan() (walk + cache lookups) and walk() alone; where the
+    main process's memory goes: imports, the scan's records, then writing the report."""
+    from dedupe import report as report_mod
     from dedupe.cache import HashCache
-    from dedupe.models import Settings
+    from dedupe.models import KeepRules, Settings
     from dedupe.scan import scan
     from dedupe.walk import walk
 
     settings = Settings()
+    imports_mb, _ = _rss_mb()
     cache = HashCache.open(Path(cache_path), settings)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = scan([corpus], settings, cache, jobs=jobs)
-    seconds = time.perf_counter() - start
+    seconds, scan_cpu = time.perf_counter() - start, time.process_time() - cpu
     cache.close()
+    scanned_mb, scan_peak_mb = _rss_mb()
     start = time.perf_counter()
     walked = sum(1 for _ in walk((corpus,)))
     walk_seconds = time.perf_counter() - start
+    # The report of these records (no groups): what writing it adds to the peak.
+    report_path = Path(out + ".report.json")
+    report_mod.write(report_mod.from_scan(result, KeepRules(), []), report_path)
+    report_path.unlink()
+    _, write_peak_mb = _rss_mb()
     Path(out).write_text(
         json.dumps(
             {
                 "scan": seconds,
+                "scan_cpu": scan_cpu,
                 "walk": walk_seconds,
                 "walked": walked,
                 "from_cache": result.stats.from_cache,
+                "imports_mb": imports_mb,
+                "scanned_mb": scanned_mb,
+                "scan_peak_mb": scan_peak_mb,
+                "write_peak_mb": write_peak_mb,
             }
         )
     )
@@ -621,6 +645,12 @@ def rescan_and_memory(args: argparse.Namespace, count: int, work: Path) -> list[
         f"  cold scan {cold.seconds:.1f} s ({cold.cpu_seconds:.1f} s CPU); warm subprocess "
         f"{warm.seconds:.2f} s; scan() alone {in_process:.2f} s; walk alone {walk_only:.2f} s; "
         f"largest single process {cold.max_rss_mb:.0f} MB (cold), {warm.max_rss_mb:.0f} MB (warm)",
+        flush=True,
+    )
+    print(
+        f"  main process, warm: {timing['imports_mb']:.0f} MB after imports, "
+        f"{timing['scanned_mb']:.0f} MB holding the scan's records (scan() {timing['scan_cpu']:.2f}"
+        f" CPU s), peak {timing['write_peak_mb']:.0f} MB once the report (no groups) is written",
         flush=True,
     )
     label = f"{count // 1000}k"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable
+import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dedupe import decode, verify
 from dedupe.hashing import ImageHash
@@ -23,6 +25,18 @@ SCHEMA_VERSION = 1
 KIND_IMAGE = 1
 KIND_NOT_IMAGE = 2
 KIND_ERROR = 3
+
+# Files looked up per query on a rescan (see HashCache.lookup).
+LOOKUP_BATCH = 4096
+
+_FIELDS = (
+    "kind", "width", "height", "format", "digest", "taken_at", "hash", "variants", '"check"',
+    "reason",
+)  # fmt: skip
+_COLUMNS = "size, mtime_ns, " + ", ".join(_FIELDS)
+_COLUMNS_E = "e.size, e.mtime_ns, " + ", ".join(f"e.{name}" for name in _FIELDS)
+# One shared string per format name, not one per cached row.
+_FORMATS = {name: name for name in ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "HEIF", "AVIF")}
 
 
 def default_path() -> Path:
@@ -69,6 +83,7 @@ class HashCache:
         self.path = path
         self.warning: str | None = None
         self._pending = 0
+        self._wanted_ready = False
 
     @classmethod
     def open(cls, path: Path, settings: Settings) -> HashCache:
@@ -120,35 +135,90 @@ class HashCache:
         """The cached result for this file if its size and mtime are unchanged, else None."""
         try:
             row = self._db.execute(
-                "SELECT size, mtime_ns, kind, width, height, format, digest, taken_at, hash,"
-                ' variants, "check", reason FROM entries WHERE namespace=? AND path=?',
+                f"SELECT {_COLUMNS} FROM entries WHERE namespace=? AND path=?",
                 (self._namespace, os.fsencode(entry.path)),
             ).fetchone()
         except sqlite3.DatabaseError:
             return None
         if row is None or row[0] != entry.size or row[1] != entry.mtime_ns:
             return None
-        kind = row[2]
+        return self._cached(row[2:])
+
+    def lookup(
+        self, entries: Iterable[FileEntry], batch: int = LOOKUP_BATCH
+    ) -> Iterator[tuple[FileEntry, Cached | None]]:
+        """`(entry, get(entry))` for every entry, in order, with one query per `batch` files.
+
+        A warm rescan asks about every file: one SELECT each costs more than the walk, so the
+        batch's (path, size, mtime) go into a temporary table and one join answers them all.
+        An unreadable cache answers "not cached", as `get` does.
+        """
+        chunk: list[FileEntry] = []
+        for entry in entries:
+            chunk.append(entry)
+            if len(chunk) >= batch:
+                yield from self._lookup_batch(chunk)
+                chunk = []
+        if chunk:
+            yield from self._lookup_batch(chunk)
+
+    def _lookup_batch(self, chunk: list[FileEntry]) -> Iterator[tuple[FileEntry, Cached | None]]:
+        found: dict[int, tuple[object, ...]] = {}
+        try:
+            if not self._wanted_ready:
+                self._db.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS wanted (k INTEGER PRIMARY KEY, path BLOB,"
+                    " size INTEGER, mtime_ns INTEGER)"
+                )
+                self._wanted_ready = True
+            self._db.execute("DELETE FROM temp.wanted")
+            self._db.executemany(
+                "INSERT INTO temp.wanted VALUES (?,?,?,?)",
+                [(k, os.fsencode(e.path), e.size, e.mtime_ns) for k, e in enumerate(chunk)],
+            )
+            rows = self._db.execute(
+                f"SELECT w.k, {_COLUMNS_E} FROM temp.wanted AS w JOIN entries AS e"
+                " ON e.namespace=? AND e.path=w.path AND e.size=w.size AND e.mtime_ns=w.mtime_ns",
+                (self._namespace,),
+            )
+            for row in rows:
+                found[row[0]] = row[3:]
+            # Filling the temporary table opened a transaction: end it, so this connection
+            # holds no read snapshot of the cache while other scans write to it.
+            self._db.commit()
+        except sqlite3.DatabaseError:
+            found = {}
+        for k, entry in enumerate(chunk):
+            row = found.get(k)
+            yield entry, None if row is None else self._cached(row)
+
+    def _cached(self, row: tuple[Any, ...]) -> Cached | None:
+        """A row's (kind, width, height, format, digest, taken_at, hash, variants, check,
+        reason) as a Cached value; None when the stored hash does not fit the settings."""
+        kind = row[0]
         if kind != KIND_IMAGE:
-            return Cached(kind, reason=row[11] or "")
-        hash_bytes, variant_bytes = row[8], row[9]
+            return Cached(kind, reason=row[9] or "")
+        hash_bytes, variant_bytes = row[6], row[7]
         n = self._nbytes
         if len(hash_bytes) != n or len(variant_bytes) % n:
             return None
         size = self._settings.hash_size
-        variants = tuple(
-            ImageHash(int.from_bytes(variant_bytes[k : k + n], "big"), size)
-            for k in range(0, len(variant_bytes), n)
-        )
+        if n == 8:
+            words: Iterable[int] = struct.unpack(f">{len(variant_bytes) // 8}Q", variant_bytes)
+        else:
+            words = (
+                int.from_bytes(variant_bytes[k : k + n], "big")
+                for k in range(0, len(variant_bytes), n)
+            )
         fingerprint = Fingerprint(
-            width=row[3],
-            height=row[4],
-            format=row[5],
-            digest=row[6],
+            width=row[1],
+            height=row[2],
+            format=_FORMATS.get(row[3], row[3]),
+            digest=row[4],
             hash=ImageHash(int.from_bytes(hash_bytes, "big"), size),
-            variants=variants,
-            check=row[10],
-            taken_at=row[7],
+            variants=tuple([ImageHash(w, size) for w in words]),
+            check=row[8],
+            taken_at=row[5],
         )
         return Cached(KIND_IMAGE, fingerprint)
 

@@ -28,7 +28,7 @@ import re
 import struct
 import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -47,7 +47,8 @@ except ImportError:  # pragma: no cover - exercised only on broken installs
     HEIF_SUPPORT = False
 
 # Bump when a change here can change a hash or a verdict: the cache namespaces entries by it.
-DECODER_VERSION = 3
+# 4: the scan decodes colour JPEGs straight to gray (libjpeg's luma, not RGB made gray).
+DECODER_VERSION = 4
 
 # Images are decoded so that their short side is at least this many pixels before hashing:
 # enough for 16x16 pHash to agree with full-resolution decoding (see NOTES-performance.md).
@@ -143,7 +144,8 @@ class UnsupportedError(DecodeError):
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """A decoded image, reduced in size, as RGB. width/height are the full, oriented size."""
+    """A decoded image, reduced in size, as RGB (L when decoded with `gray`). width/height are
+    the full, oriented size."""
 
     image: Image.Image
     width: int
@@ -211,12 +213,23 @@ def _sniff_iso_media(head: bytes) -> str | None:
     return None  # MP4/MOV video and other ISO media
 
 
-def decode(data: bytes, *, min_side: int = MIN_SIDE, raw: str | None = None) -> Decoded:
+def decode(
+    data: bytes, *, min_side: int = MIN_SIDE, raw: str | None = None, gray: bool = False
+) -> Decoded:
     """Decode image bytes. Raises DecodeError with a reason a person understands.
 
     `raw` names a camera RAW format (e.g. "NEF", from the file name) to read the bytes as RAW
-    (see dedupe/raw.py); otherwise the format comes from the content alone.
+    (see dedupe/raw.py); otherwise the format comes from the content alone. `gray` returns the
+    image in mode L (alpha flattened first, as for RGB): a colour JPEG is then decoded straight
+    to its luma channel, which skips libjpeg's chroma upsampling and colour conversion.
     """
+    decoded = _decode(data, min_side, raw, gray)
+    if gray and decoded.image.mode != "L":
+        return replace(decoded, image=decoded.image.convert("L"))
+    return decoded
+
+
+def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
     if not data:
         raise DecodeError("empty file (0 bytes)")
     kind = sniff(data[:SNIFF_BYTES])
@@ -233,8 +246,9 @@ def decode(data: bytes, *, min_side: int = MIN_SIDE, raw: str | None = None) -> 
             image.seek(0)
             fmt = _FORMAT_NAMES.get(image.format or kind, image.format or kind)
             taken_at = _taken_at_of(image)
-            pixels, width, height = _load(image, min_side, len(data))
-            rgb = _to_rgb(pixels)
+            pixels, width, height = _load(image, min_side, len(data), gray)
+            keep = gray and pixels.mode == "L" and "transparency" not in pixels.info
+            rgb = pixels if keep else _to_rgb(pixels)
     except DecodeError:
         raise
     except Image.DecompressionBombError as error:
@@ -263,8 +277,13 @@ def _open(data: bytes, kind: str) -> Image.Image:
     return Image.open(io.BytesIO(data), formats=list(formats))
 
 
-def _load(image: Image.Image, min_side: int, nbytes: int) -> tuple[Image.Image, int, int]:
-    """Decode pixels (reduced, oriented). Returns (pixels, full width, full height) oriented."""
+def _load(
+    image: Image.Image, min_side: int, nbytes: int, gray: bool = False
+) -> tuple[Image.Image, int, int]:
+    """Decode pixels (reduced, oriented). Returns (pixels, full width, full height) oriented.
+
+    With `gray`, a colour JPEG is decoded to its luma (libjpeg's own grayscale output).
+    """
     width, height = image.size
     if isinstance(image, JpegImagePlugin.JpegImageFile):
         full = (width, height)
@@ -274,9 +293,14 @@ def _load(image: Image.Image, min_side: int, nbytes: int) -> tuple[Image.Image, 
             _check_pixels(full, full)
         else:
             _check_jpeg_bytes(full, nbytes)
+        target = None
         if min(full) > min_side:
             scale = min_side / min(full)
-            image.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
+            target = (max(1, int(width * scale)), max(1, int(height * scale)))
+        if gray:
+            image.draft("L", target)  # a CMYK JPEG stays CMYK (converted after loading)
+        elif target is not None:
+            image.draft("RGB", target)
         if not progressive:
             _check_pixels(image.size, full)  # the size draft mode will really decode
     image.load()

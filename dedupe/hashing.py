@@ -126,6 +126,17 @@ _ORIENTATIONS: tuple[Callable[[npt.NDArray[Any]], npt.NDArray[Any]], ...] = (
     lambda a: np.rot90(a, 1),
 )
 
+# The same seven orientations as Pillow transposes, in the same order.
+_TRANSPOSES = (
+    Image.Transpose.FLIP_LEFT_RIGHT,
+    Image.Transpose.ROTATE_180,
+    Image.Transpose.FLIP_TOP_BOTTOM,
+    Image.Transpose.TRANSPOSE,
+    Image.Transpose.ROTATE_270,
+    Image.Transpose.TRANSVERSE,
+    Image.Transpose.ROTATE_90,
+)
+
 
 def compute_with_variants(
     image: Image.Image, algorithm: str, size: int
@@ -152,11 +163,10 @@ def compute_with_variants(
         )
     primary = compute(gray, algorithm, size)
     side = 4 * (size + 1)
-    square = np.asarray(gray.resize((side, side), Image.Resampling.BOX))
-    return primary, tuple(
-        compute(Image.fromarray(np.ascontiguousarray(f(square))), algorithm, size)
-        for f in _ORIENTATIONS
-    )
+    # Pillow's own transposes move exactly the pixels the array transforms would, without a
+    # round trip through numpy for each of the seven.
+    square = gray.resize((side, side), Image.Resampling.BOX)
+    return primary, tuple(compute(square.transpose(t), algorithm, size) for t in _TRANSPOSES)
 
 
 _FUNCTIONS = {

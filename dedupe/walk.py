@@ -32,6 +32,9 @@ def _sort_key(entry: os.DirEntry[str]) -> bytes:
 @dataclass
 class _State:
     follow_symlinks: bool
+    # Whether files reached through a symlink are possible (followed links, or a root that is a
+    # link): only then is every file's (device, inode) remembered, to be recognised later.
+    track_files: bool
     seen_dirs: set[tuple[int, int]] = field(default_factory=set)
     seen_paths: set[str] = field(default_factory=set)
     seen_files: set[tuple[int, int]] = field(default_factory=set)
@@ -47,7 +50,7 @@ def walk(roots: tuple[str, ...], *, follow_symlinks: bool = False) -> Iterator[F
     Each file is yielded once even when roots overlap or symlinks point back into the tree.
     Hard links (several names of one file) are all yielded; the scan lists them as one file.
     """
-    state = _State(follow_symlinks)
+    state = _State(follow_symlinks, follow_symlinks or any(map(os.path.islink, roots)))
     for root in roots:
         try:
             info = os.stat(root)
@@ -60,7 +63,9 @@ def walk(roots: tuple[str, ...], *, follow_symlinks: bool = False) -> Iterator[F
             if os.path.islink(root):
                 state.linked.append((root, info))
             else:
-                yield from _file(root, info, state)
+                found = _file(root, info, state)
+                if found is not None:
+                    yield found
         else:
             yield Problem(root, "not a file or folder (a device, FIFO or socket): not read")
     while state.linked_dirs:
@@ -76,7 +81,9 @@ def walk(roots: tuple[str, ...], *, follow_symlinks: bool = False) -> Iterator[F
             yield Problem(path, _reason(error, "link"))
             continue
         if stat.S_ISREG(real_info.st_mode):
-            yield from _file(real, real_info, state)
+            found = _file(real, real_info, state)
+            if found is not None:
+                yield found
 
 
 def _walk_dir(top: str, info: os.stat_result, state: _State) -> Iterator[FileEntry | Problem]:
@@ -117,16 +124,20 @@ def _walk_dir(top: str, info: os.stat_result, state: _State) -> Iterator[FileEnt
             if is_link:
                 state.linked.append((path, entry_stat))
             else:
-                yield from _file(path, entry_stat, state)
+                found = _file(path, entry_stat, state)
+                if found is not None:
+                    yield found
         # FIFOs, sockets, character and block devices: never opened, silently passed over.
 
 
-def _file(path: str, info: os.stat_result, state: _State) -> Iterator[FileEntry]:
+def _file(path: str, info: os.stat_result, state: _State) -> FileEntry | None:
+    """The entry for a regular file, or None when this path was already yielded."""
     if path in state.seen_paths:
-        return
+        return None
     state.seen_paths.add(path)
-    state.seen_files.add((info.st_dev, info.st_ino))
-    yield FileEntry(
+    if state.track_files:
+        state.seen_files.add((info.st_dev, info.st_ino))
+    return FileEntry(
         path=path,
         size=info.st_size,
         mtime_ns=info.st_mtime_ns,

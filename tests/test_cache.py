@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 from conftest import Library, photo
 
 from dedupe.cache import HashCache, namespace
 from dedupe.cli import main
-from dedupe.models import Settings
+from dedupe.models import FileEntry, Settings
+from dedupe.scan import Hashed, fingerprint_file
 
 
 def scan_stats(root: Path, report: Path, *extra: str) -> dict[str, int]:
@@ -102,3 +104,51 @@ def test_an_old_schema_is_emptied_not_fatal(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     assert db.execute("SELECT count(*) FROM entries").fetchone()[0] == 0
     db.close()
+
+
+def _entries_in_cache(library: Library, path: Path) -> tuple[HashCache, list[FileEntry]]:
+    """A real cache holding an image, a broken file and a non-image, plus entries to ask about:
+    those three, the image with a changed size and with a changed mtime, and an unknown file."""
+    settings = Settings()
+    image = library.save("a.jpg", photo(1, (200, 150)))
+    hashed = fingerprint_file(str(image), settings)
+    assert isinstance(hashed, Hashed)
+    cache = HashCache.open(path, settings)
+    known = [FileEntry(str(library.root / f"{name}"), 10 + k, 1000 + k, 1, k) for k, name in
+             enumerate(["a.jpg", "broken.jpg", "notes.txt"])]  # fmt: skip
+    cache.put(known[0], hashed.fingerprint)
+    cache.put(known[1], "damaged JPEG image: the file is truncated")
+    cache.put(known[2], None)
+    cache.commit()
+    asked = known + [
+        replace(known[0], size=99),
+        replace(known[0], mtime_ns=99),
+        FileEntry(str(library.root / "new.jpg"), 1, 1, 1, 9),
+    ]
+    return cache, asked * 3
+
+
+def test_lookup_answers_as_get_does_in_order_across_batches(
+    library: Library, tmp_path: Path
+) -> None:
+    cache, asked = _entries_in_cache(library, tmp_path / "c.sqlite")
+    expected = [cache.get(entry) for entry in asked]
+    assert [c is not None for c in expected] == [True, True, True, False, False, False] * 3
+    assert expected[0] is not None and expected[0].fingerprint is not None
+    for batch in (1, 4, 6, 100):
+        found = list(cache.lookup(iter(asked), batch=batch))
+        assert [entry for entry, _ in found] == asked
+        assert [cached for _, cached in found] == expected
+    cache.close()
+
+
+def test_lookup_in_a_damaged_cache_answers_not_cached(library: Library, tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    cache, asked = _entries_in_cache(library, path)
+    other = sqlite3.connect(path)  # the table vanishes under the open cache
+    other.execute("DROP TABLE entries")
+    other.commit()
+    other.close()
+    assert [cached for _, cached in cache.lookup(asked)] == [None] * len(asked)
+    assert cache.get(asked[0]) is None
+    cache.close()

@@ -170,3 +170,42 @@ def test_python_dash_m_runs(tmp_path: Path) -> None:
         [sys.executable, "-m", "dedupe", "--version"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and done.stdout.strip() == "dedupe 0.1.0"
+
+
+IMPORTED = (
+    "import sys\n"
+    "from dedupe.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "names = ('dedupe.groups', 'dedupe.report', 'dedupe.review.app', 'dedupe.apply')\n"
+    "print(code, *sorted(n for n in names if n in sys.modules))\n"
+)
+
+
+def test_a_command_imports_only_what_it_runs_on(tmp_path: Path) -> None:
+    """Start-up: `dedupe hash` loads neither grouping, reports, the review app nor apply."""
+    path = tmp_path / "p.png"
+    photo(1, (64, 48)).save(path)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTED, "hash", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.splitlines()[-1] == "0", done.stderr
+    # The package itself draws nothing until a command runs: scan's workers import it.
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, dedupe.cli; print('rich' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def test_a_mistyped_command_still_lists_every_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, "scna", "x")
+    assert code == ExitCode.USAGE
+    for name in ("scan", "hash", "review", "apply", "undo"):
+        assert name in err

@@ -554,3 +554,55 @@ def test_a_jpeg_named_like_a_raw_file_is_read_by_its_content(library: Library) -
     fingerprint = hashed(path).fingerprint
     assert fingerprint.format == "JPEG"
     assert fingerprint.hash - expected_hash(FIRST) <= 2
+
+
+def _gray_cases() -> list[tuple[str, Image.Image, str, dict[str, object]]]:
+    """Fresh images for each case: the module's shared pictures keep Pillow's settings from
+    earlier saves (Image.encoderinfo), which a second encoding would pick up."""
+    rgb = photo(21, SIZE)
+    rgba = rgb.convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize(SIZE))
+    return [
+        ("jpeg", rgb, "JPEG", {"quality": 90}),
+        ("jpeg-444", rgb, "JPEG", {"quality": 90, "subsampling": 0}),
+        ("jpeg-progressive", rgb, "JPEG", {"quality": 90, "progressive": True}),
+        ("jpeg-gray", rgb.convert("L"), "JPEG", {}),
+        ("jpeg-cmyk", rgb.convert("CMYK"), "JPEG", {}),
+        ("png", rgb, "PNG", {}),
+        ("png-alpha", rgba, "PNG", {}),
+        ("png-gray", rgb.convert("L"), "PNG", {}),
+        ("png-palette", rgb.convert("P"), "PNG", {}),
+        ("gif", rgb, "GIF", {}),
+        ("tiff", rgb, "TIFF", {}),
+        ("bmp", rgb, "BMP", {}),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_gray_cases())), ids=[c[0] for c in _gray_cases()])
+def test_gray_decoding_is_the_gray_of_the_colour_decoding(case: int) -> None:
+    """The scan decodes straight to gray: exactly the colour decoding made gray, except that a
+    colour JPEG gives libjpeg's own luma, which differs from it by rounding only."""
+    _, image, fmt, params = _gray_cases()[case]
+    data = encode(image, fmt, **params)
+    colour = decode.decode(data)
+    gray = decode.decode(data, gray=True)
+    assert gray.image.mode == "L"
+    assert (gray.width, gray.height, gray.format, gray.taken_at) == (
+        colour.width,
+        colour.height,
+        colour.format,
+        colour.taken_at,
+    )
+    expected = np.asarray(colour.image.convert("L"), dtype=np.int16)
+    found = np.asarray(gray.image, dtype=np.int16)
+    assert found.shape == expected.shape
+    assert int(np.abs(found - expected).max()) <= (2 if fmt == "JPEG" else 0)
+
+
+def test_a_large_jpeg_is_drafted_straight_to_gray() -> None:
+    data = encode(photo(3, (600, 450)).resize((2400, 1800)), "JPEG")
+    gray = decode.decode(data, gray=True)
+    assert gray.image.mode == "L" and gray.image.size == (600, 450)  # libjpeg at 1/4 scale
+    assert (gray.width, gray.height) == (2400, 1800)
+    colour = np.asarray(decode.decode(data).image.convert("L"), dtype=np.int16)
+    assert np.abs(np.asarray(gray.image, dtype=np.int16) - colour).max() <= 2

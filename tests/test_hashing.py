@@ -125,3 +125,20 @@ def test_orientation_variants_match_hashing_the_turned_image(algorithm: str, siz
         direct = hashing.compute(turned, algorithm, size)
         assert variant - direct <= size * size // 32  # a few bits of resampling noise at most
         assert variant - value > size * size // 8  # and clearly not the unturned hash
+
+
+@pytest.mark.parametrize("size", [8, 16])
+def test_dhash_variants_are_the_turned_square_hashed_exactly(size: int) -> None:
+    """dHash variants come from the reduced square turned by Pillow; the bits are exactly those
+    of turning the square's pixel array (verify.ORIENT) and hashing that."""
+    from dedupe.verify import ORIENT
+
+    gray = photo(4, (300, 400)).convert("L")
+    _, variants = hashing.compute_with_variants(gray, "dhash", size)
+    side = 4 * (size + 1)
+    square = np.asarray(gray.resize((side, side), Image.Resampling.BOX))
+    expected = tuple(
+        hashing.difference_hash(Image.fromarray(np.ascontiguousarray(ORIENT[k](square))), size)
+        for k in range(2, 9)
+    )
+    assert variants == expected

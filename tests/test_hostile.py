@@ -133,7 +133,13 @@ out = {}
 for path in sys.argv[1:]:
     outcome = fingerprint_file(path, Settings())
     out[path] = outcome.reason if isinstance(outcome, Failed) else repr(outcome)
-out["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# This process's own peak (VmHWM); ru_maxrss would include the parent's peak from before exec.
+try:
+    with open("/proc/self/status") as status:
+        peak = [line for line in status if line.startswith("VmHWM:")][0]
+    out["maxrss_kib"] = int(peak.split()[1])
+except (OSError, IndexError):
+    out["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps(out))
 """
 

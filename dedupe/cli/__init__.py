@@ -37,10 +37,18 @@ COMMANDS = (
 )
 
 
-def _commands() -> list[object]:
+def _commands(only: str | None = None) -> list[object]:
+    """The command modules; with `only` (a command's name), just that one when it exists.
+
+    Importing a command's module imports what it runs on (the scan stack, the review app...),
+    so a run imports only its own command: `dedupe hash` never loads the grouping code.
+    """
     import importlib
 
-    return [importlib.import_module(f"dedupe.cli.{name}") for name in COMMANDS]
+    names: tuple[str, ...] = COMMANDS
+    if only is not None and f"cmd_{only}" in COMMANDS:
+        names = (f"cmd_{only}",)
+    return [importlib.import_module(f"dedupe.cli.{name}") for name in names]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,14 +56,15 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message}", ExitCode.USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every command, or only `command` when it names one."""
     parser = _Parser(
         prog="dedupe",
         description="Find duplicate and near-duplicate photos, review them, clean up safely.",
     )
     parser.add_argument("--version", action="version", version=f"dedupe {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in _commands():
+    for module in _commands(command):
         module.register(sub)  # type: ignore[attr-defined]
     return parser
 
@@ -64,8 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see ExitCode and README "Exit codes")."""
     ui = UI.for_terminal()
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        arguments = sys.argv[1:] if argv is None else list(argv)
+        # The first argument names the command (the only options before it are --help and
+        # --version, which need every command listed or none).
+        first = arguments[0] if arguments and not arguments[0].startswith("-") else None
+        parser = build_parser(first)
+        args = parser.parse_args(arguments)
         if not getattr(args, "run", None):
             parser.print_help(sys.stderr)
             return int(ExitCode.USAGE)

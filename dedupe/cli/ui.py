@@ -6,20 +6,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING
 
 from dedupe.text import human_bytes, printable
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 __all__ = ["UI", "CliError", "escape", "human_bytes", "printable", "write_data"]
 
@@ -39,6 +32,10 @@ class UI:
 
     @classmethod
     def for_terminal(cls) -> UI:
+        # rich is imported here, not at the top: scan's worker processes import this package
+        # (through the `dedupe` script) and never draw.
+        from rich.console import Console
+
         return cls(
             out=Console(highlight=False, soft_wrap=True),
             err=Console(stderr=True, highlight=False),
@@ -57,6 +54,16 @@ class UI:
     @contextmanager
     def progress(self) -> Iterator[RichProgress]:
         """A live progress bar on stderr when it is a terminal; silent otherwise."""
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         bar = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),

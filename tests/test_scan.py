@@ -1,0 +1,67 @@
+"""The scan stage: streamed walk and cache lookups, hard links, counts, and a warm rescan that
+gives exactly the records of the cold one."""
+
+from __future__ import annotations
+
+import gc
+import os
+from pathlib import Path
+
+from conftest import Library, photo
+
+from dedupe.cache import HashCache
+from dedupe.models import Settings
+from dedupe.scan import scan
+
+SETTINGS = Settings()
+
+
+def make_library(library: Library) -> None:
+    for k in range(5):
+        library.save(f"album/img{k}.jpg", photo(k, (160, 120)))
+    library.save("other/copy.png", photo(0, (160, 120)))
+    os.link(library.root / "album/img1.jpg", library.root / "other/link-to-img1.jpg")
+    os.link(library.root / "album/img1.jpg", library.root / "zz-second-link.jpg")
+    library.write("notes.txt", b"just text")
+    library.write("broken.jpg", b"\xff\xd8\xff\xe0 truncated")
+
+
+def test_hard_links_are_one_image_with_its_other_names(library: Library) -> None:
+    make_library(library)
+    result = scan((str(library.root),), SETTINGS, HashCache.memory(SETTINGS))
+    by_path = {r.path: r for r in result.records}
+    first = str(library.root / "album/img1.jpg")
+    assert by_path[first].links == (
+        str(library.root / "other/link-to-img1.jpg"),
+        str(library.root / "zz-second-link.jpg"),
+    )
+    assert all(r.links == () for path, r in by_path.items() if path != first)
+    stats = result.stats
+    assert (stats.files, stats.images, stats.hashed, stats.hardlinks) == (10, 7, 6, 2)
+    assert (stats.errors, stats.skipped, stats.from_cache) == (1, 0, 0)
+    paths = [os.fsencode(r.path) for r in result.records]
+    assert paths == sorted(paths)
+
+
+def test_a_warm_rescan_gives_the_records_of_the_cold_scan(library: Library, tmp_path: Path) -> None:
+    make_library(library)
+    cache = HashCache.open(tmp_path / "c.sqlite", SETTINGS)
+    cold = scan((str(library.root),), SETTINGS, cache, jobs=1)
+    warm = scan((str(library.root),), SETTINGS, cache, jobs=1)
+    cache.close()
+    assert warm.stats.hashed == 0 and warm.stats.from_cache == cold.stats.hashed == 6
+    assert warm.records == cold.records and warm.errors == cold.errors
+    assert (warm.stats.files, warm.stats.images, warm.stats.hardlinks) == (10, 7, 2)
+
+
+def test_the_garbage_collector_is_left_as_the_caller_had_it(library: Library) -> None:
+    make_library(library)
+    assert gc.isenabled()
+    scan((str(library.root),), SETTINGS, HashCache.memory(SETTINGS))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        scan((str(library.root),), SETTINGS, HashCache.memory(SETTINGS))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
