@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import struct
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,11 @@ CREATE TABLE IF NOT EXISTS entries (
     hash BLOB, variants BLOB, "check" BLOB, reason TEXT,
     PRIMARY KEY (namespace, path)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS memo (key TEXT PRIMARY KEY, value TEXT NOT NULL, used REAL NOT NULL);
 """
+
+# Results kept in the memo table (the most recently used ones).
+MEMO_KEEP = 8
 
 
 class HashCache:
@@ -257,6 +262,33 @@ class HashCache:
     def put_many(self, items: Iterable[tuple[FileEntry, Fingerprint | str | None]]) -> None:
         for entry, result in items:
             self.put(entry, result)
+
+    def get_memo(self, key: str) -> str | None:
+        """A result stored under `key` by put_memo (a digest of everything it depends on)."""
+        try:
+            row = self._db.execute("SELECT value FROM memo WHERE key=?", (key,)).fetchone()
+            if row is not None:
+                self._db.execute("UPDATE memo SET used=? WHERE key=?", (time.time(), key))
+                self._db.commit()
+        except sqlite3.DatabaseError as error:
+            self.warning = f"could not read the hash cache: {error}"
+            return None
+        return None if row is None else str(row[0])
+
+    def put_memo(self, key: str, value: str) -> None:
+        """Store `value` under `key`, keeping the MEMO_KEEP most recently used results."""
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO memo VALUES (?,?,?)", (key, value, time.time())
+            )
+            self._db.execute(
+                "DELETE FROM memo WHERE key NOT IN"
+                " (SELECT key FROM memo ORDER BY used DESC LIMIT ?)",
+                (MEMO_KEEP,),
+            )
+            self._db.commit()
+        except sqlite3.DatabaseError as error:
+            self.warning = f"could not write to the hash cache: {error}"
 
     def commit(self) -> None:
         try:

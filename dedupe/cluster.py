@@ -9,6 +9,9 @@ are joined strongest first, and two groups of several files are joined only when
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -16,7 +19,6 @@ import numpy as np
 import numpy.typing as npt
 
 from dedupe import verify
-from dedupe.bktree import BKTree
 from dedupe.hashing import codes_array
 from dedupe.models import ImageRecord, Settings
 
@@ -62,6 +64,11 @@ class UnionFind:
         return sets
 
 
+# Bump whenever cluster() could give another result for the same inputs (a memo of its results,
+# kept in the hash cache, is keyed by this and by inputs_digest()).
+VERSION = 1
+
+
 @dataclass(frozen=True, slots=True)
 class Clusters:
     """Groups as lists of record indices, plus per-group largest pairwise hash distance."""
@@ -71,6 +78,53 @@ class Clusters:
     candidates: int  # pairs the hash search proposed (each orientation counted)
     rejected: int  # of those, pairs the check in verify.py turned down
     blocked: int = 0  # verified pairs not joined: their groups' anchors did not match
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "groups": self.groups,
+                "max_distances": self.max_distances,
+                "counts": [self.candidates, self.rejected, self.blocked],
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str, n: int) -> Clusters | None:
+        """A memo written by to_json for n records, or None if it does not fit them."""
+        try:
+            data = json.loads(text)
+            groups = tuple(tuple(int(k) for k in g) for g in data["groups"])
+            max_distances = tuple(int(d) for d in data["max_distances"])
+            candidates, rejected, blocked = (int(v) for v in data["counts"])
+        except (ValueError, TypeError, KeyError):
+            return None
+        if len(max_distances) != len(groups) or any(not 0 <= k < n for g in groups for k in g):
+            return None
+        return cls(groups, max_distances, candidates, rejected, blocked)
+
+
+def inputs_digest(
+    records: Sequence[ImageRecord],
+    settings: Settings,
+    distinct: frozenset[tuple[str, str]] = frozenset(),
+) -> str:
+    """A digest of everything cluster() reads: equal digests, equal results."""
+    h = hashlib.sha256()
+    h.update(
+        f"cluster {VERSION} verify {verify.VERSION} {settings.algorithm} {settings.hash_size}"
+        f" {settings.max_distance} {settings.rotations} {len(records)}\n".encode()
+    )
+    for a, b in sorted(distinct):
+        h.update(os.fsencode(a) + b"\0" + os.fsencode(b) + b"\0")
+    h.update(b"records\n")
+    for r in records:
+        fp = r.fingerprint
+        variants = " ".join(str(v) for v in fp.variants) if settings.rotations else ""
+        h.update(os.fsencode(r.path) + b"\0")
+        h.update(f"{r.size} {fp.width} {fp.height} {fp.digest} {fp.hash} {variants}".encode())
+        h.update(fp.check)
+    return h.hexdigest()
 
 
 # Orientation variants looked up in the tree at a time (bounds the candidates held at once).
@@ -101,6 +155,8 @@ def _candidates(
     under the orientation is within settings.max_distance bits of record i. In parts of a
     few million pairs at most (see BKTree.iter_pairs_within): at a loose threshold the
     candidates can outnumber the images a thousand times, and only the verified ones are kept."""
+    from dedupe.bktree import BKTree  # numba: imported when there is something to search
+
     radius = settings.max_distance
     chosen = [records[k] for k in usable.tolist()]
     codes = codes_array([r.hash for r in chosen], settings.hash_size)

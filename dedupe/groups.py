@@ -19,9 +19,13 @@ def build_groups(
     rules: KeepRules,
     *,
     distinct: frozenset[tuple[str, str]] = frozenset(),
+    clusters: cluster.Clusters | None = None,
 ) -> tuple[Group, ...]:
-    """Groups of duplicates with keep/trash proposals, in a stable order (by first path)."""
-    found = cluster.cluster(records, settings, distinct=distinct)
+    """Groups of duplicates with keep/trash proposals, in a stable order (by first path).
+    `clusters`: cluster.cluster's result for these arguments, if already known (a memo)."""
+    found = (
+        clusters if clusters is not None else cluster.cluster(records, settings, distinct=distinct)
+    )
 
     def distance(a: ImageRecord, b: ImageRecord) -> int:
         return cluster.pair_distance(a, b, settings)

@@ -71,10 +71,12 @@ def codes_array(
 ) -> npt.NDArray[np.uint64]:
     """Pack hashes into an (n, words) uint64 array for the BK-tree."""
     words = size * size // 64
-    out = np.zeros((len(hashes), words), dtype=np.uint64)
-    for row, h in enumerate(hashes):
-        out[row] = h.words()
-    return out
+    if any(h.size != size for h in hashes):
+        raise ValueError(f"every hash must be {size}x{size}")
+    width = size * size // 8
+    packed = b"".join(h.bits.to_bytes(width, "big") for h in hashes)
+    big_endian = np.frombuffer(packed, dtype=">u8").reshape(len(hashes), words)
+    return big_endian.astype(np.uint64)
 
 
 def _gray(image: Image.Image) -> Image.Image:

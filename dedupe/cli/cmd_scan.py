@@ -47,7 +47,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     remembered = marks.load()  # "not duplicates" marks from earlier reviews
     if remembered.warning:
         ui.warn(remembered.warning)
-    groups = build_groups(result.records, settings, rules, distinct=remembered.pairs)
+    found = options.clusters_with_memo(args, settings, ui, result.records, remembered.pairs)
+    groups = build_groups(
+        result.records, settings, rules, distinct=remembered.pairs, clusters=found
+    )
     check_invariants(groups)
     report = report_mod.from_scan(
         result, rules, groups, marks.among(remembered.pairs, result.records)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dedupe import policy
 from dedupe.cache import HashCache, default_path
@@ -14,11 +16,15 @@ from dedupe.models import (
     DEFAULT_ALGORITHM,
     DEFAULT_HASH_SIZE,
     DEFAULT_THRESHOLD,
+    ImageRecord,
     KeepRules,
     ScanResult,
     Settings,
 )
 from dedupe.scan import Failed, Hashed, fingerprint_file, scan
+
+if TYPE_CHECKING:
+    from dedupe.cluster import Clusters
 
 
 def rate(text: str) -> float:
@@ -174,6 +180,33 @@ def run_scan(
     if cache.warning:
         ui.warn(cache.warning)
     return result
+
+
+def clusters_with_memo(
+    args: argparse.Namespace,
+    settings: Settings,
+    ui: UI,
+    records: Sequence[ImageRecord],
+    distinct: frozenset[tuple[str, str]],
+) -> Clusters:
+    """cluster.cluster's result for the records, taken from the hash cache's memo when nothing
+    it depends on changed since an earlier scan (a warm rescan of an unchanged tree verifies no
+    pair again), else computed and remembered."""
+    from dedupe import cluster  # the grouping code (numba): only for commands that group
+
+    key = cluster.inputs_digest(records, settings, distinct)
+    cache = open_cache(args, settings, ui)
+    try:
+        text = cache.get_memo(key)
+        found = cluster.Clusters.from_json(text, len(records)) if text is not None else None
+        if found is None:
+            found = cluster.cluster(records, settings, distinct=distinct)
+            cache.put_memo(key, found.to_json())
+    finally:
+        cache.close()
+    if cache.warning:
+        ui.warn(cache.warning)
+    return found
 
 
 def fingerprint_one(path: str, settings: Settings) -> Hashed:
