@@ -1,16 +1,28 @@
-"""The non-interactive review: every group of a report as a rich table, then the totals.
+"""The non-interactive review: every group of a report as a table, then the totals.
 
 Used when stdout is not a terminal or with `--no-input`: the same columns as the full-screen
 review, laid out for a fixed width and fit for piping to a file (no colour when not a terminal).
+
+The tables are laid out here rather than by rich's Table: a report can hold tens of thousands
+of groups, and rich measures, wraps and renders every cell of every table (several ms a
+group). All columns but the last hold short, fixed-format facts, so their widths come straight
+from the data; only the last column (path / reason) and lines wider than the console are
+wrapped, with rich's own word wrapping (long paths are folded, never cut). Each group is
+written as one batch of segments, with no trailing spaces on any line.
+
+File names are shown through `dedupe.text.printable` and only ever as plain text: no rich
+markup is read from a name.
 """
 
 from __future__ import annotations
 
-from rich import box
-from rich.console import Console, RenderableType
-from rich.markup import escape
-from rich.padding import Padding
-from rich.table import Table
+import re
+from collections.abc import Iterable, Sequence
+
+from rich.cells import cell_len, chop_cells
+from rich.console import Console
+from rich.segment import Segment, Segments
+from rich.style import Style
 from rich.text import Text
 
 from dedupe.models import Group
@@ -21,37 +33,19 @@ from dedupe.text import human_bytes, printable
 # Below this console width each file is printed as a few lines instead of a table row.
 NARROW = 80
 
+HEADERS = ("action", "picture", "date", "dist", "path / reason")
+DIST = HEADERS.index("dist")  # the one column aligned right
+GAP = "  "  # between two columns
+INDENT = 6  # the details of a file under its path, in the narrow form
 
-def group_table(group: Group, root: str) -> Table:
-    status = "reviewed" if group.reviewed else "pending"
-    table = Table(
-        title=escape(facts.group_title(group, status)),
-        title_justify="left",
-        title_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        collapse_padding=True,
-        expand=False,
-    )
-    table.add_column("action", no_wrap=True)
-    table.add_column("picture", no_wrap=True)
-    table.add_column("date", no_wrap=True)
-    table.add_column("dist", justify="right", no_wrap=True)
-    table.add_column("path / reason", overflow="fold")
-    for member in group.members:
-        record = member.record
-        when, what = facts.date(record)
-        keep = member.action == "keep"
-        action = Text("KEEP" if keep else "trash", style="bold green" if keep else "red")
-        picture = Text(
-            f"{facts.resolution(record)} {record.fingerprint.format}\n{human_bytes(record.size)}"
-        )
-        where = Text(facts.display_path(record.path, root))
-        where.append("\n")
-        where.append(printable(member.reason), style="dim")
-        table.add_row(action, picture, Text(f"{when}\n{what}"), str(member.distance), where)
-    return table
+BOLD = Style(bold=True)
+KEEP = Style(bold=True, color="green")
+TRASH = Style(color="red")
+DIM = Style(dim=True)
+
+# A piece of a line: its text and its style (None: plain).
+Piece = tuple[str, Style | None]
+Line = list[Piece]
 
 
 def render(report: Report, console: Console) -> None:
@@ -61,42 +55,196 @@ def render(report: Report, console: Console) -> None:
         console.print(Text(f"Paths are relative to {printable(root)}"))
         console.print()
     for group in report.groups:
-        if console.width < NARROW:
-            print_stacked(console, group, root)
-        else:
-            print_trimmed(console, group_table(group, root))
-        console.print()
-    print_trimmed(console, Text(facts.totals(report), style="bold"))
+        lines = group_lines(group, root, console.width)
+        lines.append([])
+        write(console, lines)
+    write(console, wrap([(facts.totals(report), BOLD)], console.width))
 
 
-def print_stacked(console: Console, group: Group, root: str) -> None:
-    """The narrow form: each file as a few lines instead of a table row."""
-    status = "reviewed" if group.reviewed else "pending"
-    print_trimmed(console, Text(facts.group_title(group, status), style="bold"))
+def group_lines(group: Group, root: str, width: int) -> list[Line]:
+    """The lines of one group for a console `width` cells wide: a table, or below NARROW
+    cells a few lines per file."""
+    if width < NARROW:
+        return stacked_lines(group, root, width)
+    return table_lines(group, root, width)
+
+
+def title(group: Group) -> str:
+    return facts.group_title(group, "reviewed" if group.reviewed else "pending")
+
+
+def table_lines(group: Group, root: str, width: int) -> list[Line]:
+    """The group as a table: a title, a header, a rule, then two or more lines per file."""
+    cells: list[list[list[Piece]]] = []  # per file: per column, its lines
     for member in group.members:
         record = member.record
         when, what = facts.date(record)
         keep = member.action == "keep"
-        line = Text("KEEP  " if keep else "trash ", style="bold green" if keep else "red")
-        line.append(facts.display_path(record.path, root))
-        print_trimmed(console, line)
+        cells.append(
+            [
+                [("KEEP", KEEP) if keep else ("trash", TRASH)],
+                [
+                    (f"{facts.resolution(record)} {record.fingerprint.format}", None),
+                    (human_bytes(record.size), None),
+                ],
+                [(when, None), (what, None)],
+                [(str(member.distance), None)],
+                [(facts.display_path(record.path, root), None), (printable(member.reason), DIM)],
+            ]
+        )
+    header: list[list[Piece]] = [[(name, BOLD)] for name in HEADERS]
+    rows = [header, *cells]
+    widths = [
+        max(cell_len(text) for row in rows for text, _ in row[column])
+        for column in range(len(HEADERS))
+    ]
+    # The path / reason column gives way to fit the console: its lines are wrapped, and a
+    # path too long for a line is folded.
+    fixed = sum(widths[:-1]) + len(GAP) * (len(widths) - 1)
+    widths[-1] = max(1, min(widths[-1], width - fixed))
+    table_width = fixed + widths[-1]
+
+    lines = wrap([(title(group), BOLD)], table_width)
+    lines.extend(table_row(widths, header))
+    lines.append([("─" * table_width, None)])
+    for row in cells:
+        lines.extend(table_row(widths, row))
+    return lines
+
+
+def table_row(widths: Sequence[int], row: list[list[Piece]]) -> list[Line]:
+    """One row of the table as lines: the columns side by side, the last one wrapped."""
+    last = widths[-1]
+    wrapped: list[Piece] = []
+    for text, style in row[-1]:
+        if cell_len(text) <= last:
+            wrapped.append((text, style))
+        else:
+            wrapped.extend((part, style) for part in fold(text, last))
+    columns = [*row[:-1], wrapped]
+    height = max(len(column) for column in columns)
+    lines: list[Line] = []
+    for index in range(height):
+        line: Line = []
+        for column, (cell, width) in enumerate(zip(columns, widths, strict=True)):
+            if column:
+                line.append((GAP, None))
+            text, style = cell[index] if index < len(cell) else ("", None)
+            pad = " " * (width - cell_len(text))
+            if column == DIST:
+                line.extend(((pad, None), (text, style)))
+            else:
+                line.extend(((text, style), (pad, None)))
+        lines.append(trimmed(line))
+    return lines
+
+
+def stacked_lines(group: Group, root: str, width: int) -> list[Line]:
+    """The narrow form: each file as a few lines instead of a table row."""
+    inner = max(1, width - INDENT)
+    lines = wrap([(title(group), BOLD)], width)
+    for member in group.members:
+        record = member.record
+        when, what = facts.date(record)
+        keep = member.action == "keep"
+        first = ("KEEP  ", KEEP) if keep else ("trash ", TRASH)
+        lines.extend(wrap([first, (facts.display_path(record.path, root), None)], width))
         details = (
             f"{facts.resolution(record)} {record.fingerprint.format} · "
             f"{human_bytes(record.size)} · {what} {when} · distance {member.distance}"
         )
-        print_trimmed(console, Padding(Text(details), (0, 0, 0, 6)))
-        reason = Text(printable(member.reason), style="dim")
-        print_trimmed(console, Padding(reason, (0, 0, 0, 6)))
+        for piece in (details, None), (printable(member.reason), DIM):
+            lines.extend(trimmed([(" " * INDENT, None), *row]) for row in wrap([piece], inner))
+    return lines
 
 
-def print_trimmed(console: Console, renderable: RenderableType) -> None:
-    """Print without the trailing spaces rich pads lines with (cleaner in a file or a diff)."""
-    for line in console.render_lines(renderable, console.options, pad=False):
-        while line and not line[-1].text.rstrip():
-            line.pop()
-        text = Text()
-        for segment in line:
-            if not segment.control:
-                text.append(segment.text, segment.style)
-        text.rstrip()
-        console.print(text, no_wrap=True, crop=False)
+def wrap(line: Line, width: int) -> list[Line]:
+    """The line word-wrapped to fit `width` cells, as rich wraps (words too long are folded)."""
+    if sum(cell_len(text) for text, _ in line) <= width:
+        return [trimmed(line)]
+    plain = "".join(text for text, _ in line)
+    ends = [*breaks(plain, width), len(plain)]
+    rows: list[Line] = [[] for _ in ends]
+    offset = 0
+    for text, style in line:
+        stop = offset + len(text)
+        begin = 0
+        for row, end in zip(rows, ends, strict=True):
+            if begin < stop and end > offset:
+                row.append((plain[max(begin, offset) : min(end, stop)], style))
+            begin = end
+        offset = stop
+    return [trimmed(row) for row in rows]
+
+
+def fold(text: str, width: int) -> list[str]:
+    """Plain text word-wrapped to `width` cells, as rich wraps a table cell."""
+    starts = [0, *breaks(text, width)]
+    ends = [*starts[1:], len(text)]
+    return [text[begin:end].rstrip() for begin, end in zip(starts, ends, strict=True)]
+
+
+WORD = re.compile(r"\s*\S+\s*")
+
+
+def breaks(text: str, width: int) -> list[int]:
+    """Where rich's word wrap breaks `text` for `width` cells: a word (with the spaces after
+    it) goes on the next line when it does not fit; a word longer than a line is folded.
+    (The same rule as rich's Text.wrap with overflow="fold", without building Text objects.)
+    """
+    offsets: list[int] = []
+    position = 0  # cells used on the current line
+    for match in WORD.finditer(text):
+        start, word = match.start(), match.group()
+        length = cell_len(word.rstrip())
+        if width - position >= length:
+            position += cell_len(word)
+        elif length > width:
+            parts = chop_cells(word, width)
+            for part in parts[:-1]:
+                if start:
+                    offsets.append(start)
+                start += len(part)
+            if start:
+                offsets.append(start)
+            position = cell_len(parts[-1])
+        elif position and start:
+            offsets.append(start)
+            position = cell_len(word)
+    return offsets
+
+
+def trimmed(line: Line) -> Line:
+    """The line without its trailing spaces (cleaner in a file or a diff), and with pieces
+    of the same style side by side joined into one."""
+    joined: Line = []
+    for text, style in line:
+        if not text:
+            continue
+        if joined and joined[-1][1] is style:
+            joined[-1] = (joined[-1][0] + text, style)
+        else:
+            joined.append((text, style))
+    while joined and not joined[-1][0].rstrip():
+        joined.pop()
+    if joined:
+        text, style = joined[-1]
+        joined[-1] = (text.rstrip(), style)
+    return joined
+
+
+def write(console: Console, lines: Iterable[Line]) -> None:
+    """Print the lines at once, as they are: no wrapping, cropping or markup."""
+    if console.color_system is None and not console.record:
+        # No styles to show: the lines as one plain string.
+        text = "".join("".join(text for text, _ in line) + "\n" for line in lines)
+        console.print(Segments([Segment(text)]), crop=False)
+        return
+    segments: list[Segment] = []
+    append = segments.append
+    newline = Segment.line()
+    for line in lines:
+        for text, style in line:
+            append(Segment(text, style))
+        append(newline)
+    console.print(Segments(segments), crop=False)
