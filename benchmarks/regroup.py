@@ -209,7 +209,7 @@ def build_report(images: int, seed: int, path: Path) -> dict[str, Any]:
                 format="JPEG",
                 digest=hashlib.sha256(f"{seed}-{i}".encode()).hexdigest(),
                 hash=ImageHash(hashes[k], 8),
-                variants=tuple(ImageHash(v[k], 8) for v in variants),
+                variant_bits=Fingerprint.pack_variants(ImageHash(v[k], 8) for v in variants),
                 check=checks[k],
                 taken_at=f"2024-{1 + s % 12:02d}-{1 + s % 28:02d}T12:{s % 60:02d}:00",
             )

@@ -772,7 +772,7 @@ class BKTree:
         return self._collect(self._n, hits, self_join=True)
 
     def iter_pairs_within(
-        self, radius: int, budget: int = 1 << 20, task: int = 2048
+        self, radius: int, budget: int = 1 << 20, task: int = 1024
     ) -> Iterator[tuple[Index, Index, Distance]]:
         """All pairs of stored rows within ``radius``, as :func:`pairs_within` finds them, in
         parts of about ``budget`` pairs (each part sorted by (i, j), i < j; every pair in

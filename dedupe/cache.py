@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import struct
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -208,20 +207,13 @@ class HashCache:
         if len(hash_bytes) != n or len(variant_bytes) % n:
             return None
         size = self._settings.hash_size
-        if n == 8:
-            words: Iterable[int] = struct.unpack(f">{len(variant_bytes) // 8}Q", variant_bytes)
-        else:
-            words = (
-                int.from_bytes(variant_bytes[k : k + n], "big")
-                for k in range(0, len(variant_bytes), n)
-            )
         fingerprint = Fingerprint(
             width=row[1],
             height=row[2],
             format=_FORMATS.get(row[3], row[3]),
             digest=row[4],
             hash=ImageHash(int.from_bytes(hash_bytes, "big"), size),
-            variants=tuple([ImageHash(w, size) for w in words]),
+            variant_bits=variant_bytes,
             check=row[8],
             taken_at=row[5],
         )
@@ -240,7 +232,7 @@ class HashCache:
                 result.digest,
                 result.taken_at,
                 result.hash.bits.to_bytes(n, "big"),
-                b"".join(v.bits.to_bytes(n, "big") for v in result.variants),
+                result.variant_bits,
                 result.check,
                 None,
             )

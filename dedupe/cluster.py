@@ -120,7 +120,7 @@ def inputs_digest(
     h.update(b"records\n")
     for r in records:
         fp = r.fingerprint
-        variants = " ".join(str(v) for v in fp.variants) if settings.rotations else ""
+        variants = fp.variant_bits.hex() if settings.rotations else ""
         h.update(os.fsencode(r.path) + b"\0")
         h.update(f"{r.size} {fp.width} {fp.height} {fp.digest} {fp.hash} {variants}".encode())
         h.update(fp.check)
@@ -129,6 +129,8 @@ def inputs_digest(
 
 # Orientation variants looked up in the tree at a time (bounds the candidates held at once).
 _QUERIES = 16384
+# Candidate pairs verified at a time (bounds the verification's arrays to about 16 MB).
+_PAIRS = 1 << 18
 
 
 def _verify(
@@ -162,12 +164,17 @@ def _candidates(
     codes = codes_array([r.hash for r in chosen], settings.hash_size)
     tree = BKTree.build(codes)
     for i, j, _ in tree.iter_pairs_within(radius):
-        yield usable[i], usable[j], 1
+        for lo in range(0, len(i), _PAIRS):  # bounds the verification's temporary arrays
+            yield usable[i[lo : lo + _PAIRS]], usable[j[lo : lo + _PAIRS]], 1
     if settings.rotations and len(chosen):
+        words = settings.hash_size * settings.hash_size // 64
+        packed = b"".join(r.fingerprint.variant_bits for r in chosen)
+        if len(packed) != len(chosen) * 7 * words * 8:
+            raise ValueError("--rotations needs the 7 orientation hashes of every image")
+        every = np.frombuffer(packed, dtype=">u8").reshape(len(chosen), 7, words)
+        del packed
         for k in range(2, 9):
-            variants = codes_array(
-                [r.fingerprint.variants[k - 2] for r in chosen], settings.hash_size
-            )
+            variants = np.ascontiguousarray(every[:, k - 2, :], dtype=np.uint64)
             for lo in range(0, len(variants), _QUERIES):
                 q, s, _ = tree.query_many(variants[lo : lo + _QUERIES], radius)
                 q = q.astype(np.int64) + lo
@@ -231,9 +238,8 @@ def cluster(
     n = len(records)
     uf = UnionFind(n)
     signatures = verify.signature_array([r.fingerprint.check for r in records])
-    thumbs = verify.Thumbs.from_signatures(signatures)
+    thumbs = verify.Thumbs.from_signatures(signatures)  # a view: no copy of the pixels
     low_info = verify.low_information_rows(signatures)
-    del signatures
     anchors = _Anchors(records, thumbs, settings.rotations)
     by_digest: dict[str, int] = {}
     for index, record in enumerate(records):
@@ -277,6 +283,19 @@ def cluster(
     groups = tuple(tuple(members) for members in uf.components())
     max_distances = tuple(group_max_distance([records[m] for m in g], settings) for g in groups)
     return Clusters(groups, max_distances, candidates, rejected, blocked)
+
+
+def warm_up() -> None:
+    """Load the compiled kernels (numba and its on-disk cache, about a second) ahead of the
+    first grouping: a scan runs this while its workers decode."""
+    from dedupe.bktree import BKTree  # numba
+
+    tree = BKTree.build(np.zeros((2, 1), dtype=np.uint64))
+    for _ in tree.iter_pairs_within(1):
+        pass
+    tree.query_many(np.zeros((1, 1), dtype=np.uint64), 1)
+    thumbs = verify.Thumbs.of(np.zeros((2, verify.PIXELS), dtype=np.uint8))
+    verify.score_pairs(thumbs, np.array([0]), np.array([1]))
 
 
 def _is_distinct(

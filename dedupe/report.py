@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
-from itertools import chain, islice, repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
@@ -148,7 +148,7 @@ def _image_json(r: ImageRecord) -> dict[str, Any]:
         "digest": f.digest,
         "taken_at": f.taken_at,
         "hash": format(f.hash.bits, _HEX[f.hash.size]),
-        "variants": [format(v.bits, _HEX[v.size]) for v in f.variants],
+        "variants": _variants_hex(f),
         "check": binascii.b2a_base64(f.check, newline=False).decode("ascii"),
     }
     if r.links:
@@ -159,6 +159,12 @@ def _image_json(r: ImageRecord) -> dict[str, Any]:
 _string = json.JSONEncoder(ensure_ascii=False).encode
 
 
+def _variants_hex(f: Fingerprint) -> list[str]:
+    """The orientation hashes as hex, straight from their packed bytes."""
+    text, digits = f.variant_bits.hex(), f.hash.nbits // 4
+    return [text[k : k + digits] for k in range(0, len(text), digits)]
+
+
 def _image_line(r: ImageRecord) -> str:
     """encode(_image_json(r)) without the dict, about three times faster (a 100k-image report
     has 100k of these lines). Every string that could need escaping goes through the JSON
@@ -166,7 +172,7 @@ def _image_line(r: ImageRecord) -> str:
     that is not an int (and writes True as 1) instead of writing something that is not JSON.
     tests/test_report.py checks that this line parses to _image_json(r)."""
     f = r.fingerprint
-    variants = ", ".join([f'"{format(v.bits, _HEX[v.size])}"' for v in f.variants])
+    variants = ", ".join([f'"{v}"' for v in _variants_hex(f)])
     check = binascii.b2a_base64(f.check, newline=False).decode("ascii")
     taken_at = "null" if f.taken_at is None else _string(f.taken_at)
     links = f', "hardlinks": {_string(list(r.links))}' if r.links else ""
@@ -292,6 +298,13 @@ def _require(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) 
     return value
 
 
+def _variant_bits(texts: list[Any], where: str) -> bytes:
+    hashes = [ImageHash.from_hex(_require({"variant": v}, "variant", str, where)) for v in texts]
+    if len({h.size for h in hashes}) > 1:
+        raise ReportError(f"{where}: the orientation hashes differ in size")
+    return Fingerprint.pack_variants(hashes)
+
+
 def _image_from_json(item: Any, settings: Settings, where: str) -> ImageRecord:
     try:
         fingerprint = Fingerprint(
@@ -300,7 +313,7 @@ def _image_from_json(item: Any, settings: Settings, where: str) -> ImageRecord:
             format=_require(item, "format", str, where),
             digest=_require(item, "digest", str, where),
             hash=ImageHash.from_hex(_require(item, "hash", str, where)),
-            variants=tuple(ImageHash.from_hex(v) for v in _require(item, "variants", list, where)),
+            variant_bits=_variant_bits(_require(item, "variants", list, where), where),
             check=base64.b64decode(_require(item, "check", str, where), validate=True),
             taken_at=item.get("taken_at"),
         )
@@ -308,6 +321,8 @@ def _image_from_json(item: Any, settings: Settings, where: str) -> ImageRecord:
         raise ReportError(f"{where}: {error}") from None
     if fingerprint.hash.size != settings.hash_size:
         raise ReportError(f"{where}: hash size does not match the report's settings")
+    if len(fingerprint.variant_bits) % (fingerprint.hash.nbits // 8):
+        raise ReportError(f"{where}: the orientation hashes do not match the hash size")
     return ImageRecord(
         path=_require(item, "path", str, where),
         size=_require(item, "size", int, where),
@@ -336,7 +351,7 @@ def _only(values: list[Any], *kinds: type) -> list[Any]:
     return values
 
 
-def _hashes(texts: list[Any], size: int) -> list[ImageHash]:
+def _check_hex(texts: list[Any], size: int) -> None:
     """Hex texts of `size` x `size` hashes, all checked in one go: each has exactly the right
     number of digits, and bytes.fromhex of them all joined (which refuses signs, 0x prefixes
     and underscores, unlike int()) yields exactly the bytes those digits make."""
@@ -348,6 +363,11 @@ def _hashes(texts: list[Any], size: int) -> list[ImageHash]:
             raise _NotPlain
     except ValueError:
         raise _NotPlain from None
+
+
+def _hashes(texts: list[Any], size: int) -> list[ImageHash]:
+    """The hashes of hex texts checked by _check_hex."""
+    _check_hex(texts, size)
     return _many(ImageHash, len(texts), [map(int, texts, repeat(16)), repeat(size)])
 
 
@@ -365,13 +385,8 @@ def _images_plain(items: list[Any], settings: Settings) -> list[ImageRecord]:
     paths, sizes, mtimes, widths, heights, formats, digests, hashes, variants, checks = column
     for values, kind in zip(column, _IMAGE_KINDS, strict=True):
         _only(values, kind)
-    counts = set(map(len, variants))
-    flat = _hashes(list(chain.from_iterable(variants)), settings.hash_size)
-    if counts == {7}:
-        grouped: Iterable[tuple[ImageHash, ...]] = zip(*[iter(flat)] * 7, strict=True)
-    else:
-        rest = iter(flat)
-        grouped = [tuple(islice(rest, count)) for count in map(len, variants)]
+    _check_hex(list(chain.from_iterable(variants)), settings.hash_size)
+    packed = [bytes.fromhex("".join(texts)) for texts in variants]
     if not all(map(_BASE64.fullmatch, checks)):
         raise _NotPlain
     try:
@@ -397,7 +412,7 @@ def _images_plain(items: list[Any], settings: Settings) -> list[ImageRecord]:
             formats,
             digests,
             _hashes(hashes, settings.hash_size),
-            grouped,
+            packed,
             raw_checks,
             taken,
         ],

@@ -13,7 +13,7 @@ import hashlib
 import multiprocessing
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -87,7 +87,7 @@ def fingerprint_bytes(data: bytes, settings: Settings, *, raw: str | None = None
         format=decoded.format,
         digest=hashlib.sha256(data).hexdigest(),
         hash=value,
-        variants=variants,
+        variant_bits=Fingerprint.pack_variants(variants),
         check=verify.signature(gray),
         taken_at=decoded.taken_at,
     )
@@ -299,11 +299,14 @@ def scan(
     jobs: int = 1,
     follow_symlinks: bool = False,
     progress: Progress | None = None,
+    while_hashing: Callable[[], object] | None = None,
 ) -> ScanResult:
     """Scan `roots` (absolute paths) and fingerprint every image. Nothing under roots is written.
 
     The walk streams through the cache lookups: an unchanged file becomes a record as soon as
-    it is found, and only the misses are kept for the pool.
+    it is found, and only the misses are kept for the pool. `while_hashing` runs on a thread of
+    its own while the pool decodes (only when there is something to decode), e.g. to prepare
+    the next stage; what it returns or raises is ignored.
     """
     progress = progress or NoProgress()
     roots_t = tuple(roots)
@@ -329,6 +332,10 @@ def scan(
                 file_errors += 1
 
     progress.start("Hashing images", len(misses))
+    if while_hashing is not None and misses:
+        helper = futures.ThreadPoolExecutor(max_workers=1)
+        helper.submit(while_hashing)
+        helper.shutdown(wait=False)
     hashed = 0
     for entry, outcome in _run(misses, settings, jobs, progress):
         if isinstance(outcome, Hashed):

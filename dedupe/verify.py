@@ -109,7 +109,7 @@ def _smooth_basis() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
 
 
 # Rows converted to floating point at a time (bounds the temporary arrays to a few MB).
-_ROWS = 8192
+_ROWS = 2048
 
 
 def low_information_rows(signatures: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
@@ -286,7 +286,8 @@ class Thumbs:
 
         if gray.ndim != 2 or gray.shape[1] != PIXELS:
             raise ValueError(f"expected an (n, {PIXELS}) array of thumbnails, got {gray.shape}")
-        gray = np.ascontiguousarray(gray)
+        if gray.strides[1] != gray.itemsize:  # rows may be views into wider arrays, pixels not
+            gray = np.ascontiguousarray(gray)
         mask = _tables()[2]
         sums = np.empty((len(gray), len(mask) + 1, 2), dtype=np.float64)
         _run_tasks(lambda span: kernel.plain_stats(gray, mask, span[0], span[1], sums), len(gray))

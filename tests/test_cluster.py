@@ -56,7 +56,9 @@ def record(name: str, bits: int, check: bytes, pixels: int = 100) -> ImageRecord
         format="JPEG",
         digest=hashlib.sha256(name.encode()).hexdigest(),
         hash=ImageHash(bits, 8),
-        variants=tuple(ImageHash(bits ^ (0xFFFF << (8 * k)), 8) for k in range(7)),
+        variant_bits=Fingerprint.pack_variants(
+            ImageHash(bits ^ (0xFFFF << (8 * k)), 8) for k in range(7)
+        ),
         check=check,
     )
     return ImageRecord(name, 1000, 0, 0, 0, fingerprint)

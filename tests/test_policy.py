@@ -29,7 +29,7 @@ def record(
         format=fmt,
         digest=digest or f"d-{path}",
         hash=ImageHash(0, 8),
-        variants=(),
+        variant_bits=b"",
         check=b"\0" * 256,
     )
     return ImageRecord(path, size, mtime_ns, 1, abs(hash(path)), fingerprint)

@@ -162,7 +162,9 @@ def many(n: int, *, links: bool = False) -> report_mod.Report:
             format="PNG" if k % 3 else "JPEG",
             digest=f"{k // 2:064x}",  # pairs of byte copies
             hash=ImageHash((k * 0x9E3779B97F4A7C15) % 2**64, 8),
-            variants=tuple(ImageHash((k * 31 + v) % 2**64, 8) for v in range(7)),
+            variant_bits=Fingerprint.pack_variants(
+                ImageHash((k * 31 + v) % 2**64, 8) for v in range(7)
+            ),
             check=checks[k % 5],
             taken_at=None if k % 4 else f"2024-01-{1 + k % 28:02d}T10:00:00",
         )

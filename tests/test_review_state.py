@@ -34,7 +34,7 @@ DEFAULT_RULES = KeepRules()
 
 def record(name: str, width: int, height: int, size: int, bits: int = 0) -> ImageRecord:
     fingerprint = Fingerprint(
-        width, height, "JPEG", f"digest-{name}", ImageHash(bits, 8), (), bytes(256)
+        width, height, "JPEG", f"digest-{name}", ImageHash(bits, 8), b"", bytes(256)
     )
     return ImageRecord(f"{ROOT}/{name}", size, T0, 1, hash(name) & 0xFFFF, fingerprint)
 

@@ -65,3 +65,38 @@ def test_the_garbage_collector_is_left_as_the_caller_had_it(library: Library) ->
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_while_hashing_runs_only_when_something_is_decoded(library: Library) -> None:
+    """The hook that loads the grouping code while the workers decode: run once when files
+    are decoded, not at all on a rescan that decodes nothing; its errors do not stop a scan."""
+    import threading
+
+    make_library(library)
+    cache = HashCache.memory(SETTINGS)
+    calls: list[str] = []
+    ran = threading.Event()
+
+    def hook() -> None:
+        calls.append(threading.current_thread().name)
+        ran.set()
+        raise RuntimeError("ignored")
+
+    first = scan((str(library.root),), SETTINGS, cache, while_hashing=hook)
+    assert ran.wait(10)
+    assert len(calls) == 1 and calls[0] != threading.current_thread().name
+    again = scan((str(library.root),), SETTINGS, cache, while_hashing=hook)
+    assert len(calls) == 1  # nothing to decode: not called
+    assert again.records == first.records
+
+
+def test_grouping_warm_up_loads_the_kernels() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from dedupe import cluster; assert 'numba' not in sys.modules;"
+        " cluster.warm_up(); print('numba' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     roots = options.existing_dirs(args.dirs)
     settings = options.settings_from(args)
     rules = options.keep_rules_from(args)
-    result = options.run_scan(args, roots, settings, ui)
+    result = options.run_scan(args, roots, settings, ui, grouping=True)
     remembered = marks.load()  # "not duplicates" marks from earlier reviews
     if remembered.warning:
         ui.warn(remembered.warning)

@@ -161,9 +161,15 @@ def open_cache(args: argparse.Namespace, settings: Settings, ui: UI) -> HashCach
 
 
 def run_scan(
-    args: argparse.Namespace, roots: tuple[str, ...], settings: Settings, ui: UI
+    args: argparse.Namespace,
+    roots: tuple[str, ...],
+    settings: Settings,
+    ui: UI,
+    *,
+    grouping: bool = False,
 ) -> ScanResult:
-    """Scan `roots` with the cache and job options of `args`, showing progress on stderr."""
+    """Scan `roots` with the cache and job options of `args`, showing progress on stderr. With
+    `grouping` (the caller groups next) the grouping code is loaded while the workers decode."""
     cache = open_cache(args, settings, ui)
     try:
         with ui.progress() as progress:
@@ -174,12 +180,19 @@ def run_scan(
                 jobs=args.jobs,
                 follow_symlinks=args.follow_symlinks,
                 progress=progress,
+                while_hashing=_warm_up_grouping if grouping else None,
             )
     finally:
         cache.close()
     if cache.warning:
         ui.warn(cache.warning)
     return result
+
+
+def _warm_up_grouping() -> None:
+    from dedupe import cluster
+
+    cluster.warm_up()
 
 
 def clusters_with_memo(
