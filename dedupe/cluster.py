@@ -118,12 +118,13 @@ def inputs_digest(
     for a, b in sorted(distinct):
         h.update(os.fsencode(a) + b"\0" + os.fsencode(b) + b"\0")
     h.update(b"records\n")
+    parts: list[bytes] = []
     for r in records:
         fp = r.fingerprint
-        variants = fp.variant_bits.hex() if settings.rotations else ""
-        h.update(os.fsencode(r.path) + b"\0")
-        h.update(f"{r.size} {fp.width} {fp.height} {fp.digest} {fp.hash} {variants}".encode())
-        h.update(fp.check)
+        variants = fp.variant_bits if settings.rotations else b""
+        facts = f"\0{r.size} {fp.width} {fp.height} {fp.digest} {fp.hash.bits:x} ".encode()
+        parts += (os.fsencode(r.path), facts, variants, fp.check, b"\n")
+    h.update(b"".join(parts))
     return h.hexdigest()
 
 

@@ -172,7 +172,7 @@ def _image_line(r: ImageRecord) -> str:
     that is not an int (and writes True as 1) instead of writing something that is not JSON.
     tests/test_report.py checks that this line parses to _image_json(r)."""
     f = r.fingerprint
-    variants = ", ".join([f'"{v}"' for v in _variants_hex(f)])
+    variants = '"' + '", "'.join(_variants_hex(f)) + '"' if f.variant_bits else ""
     check = binascii.b2a_base64(f.check, newline=False).decode("ascii")
     taken_at = "null" if f.taken_at is None else _string(f.taken_at)
     links = f', "hardlinks": {_string(list(r.links))}' if r.links else ""

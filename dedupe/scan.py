@@ -319,9 +319,11 @@ def scan(
     file_errors = 0
     progress.start("Finding files", None)
     walked = links.unique(walk(roots_t, follow_symlinks=follow_symlinks), errors)
+    found = 0
     with _collector_paused():
-        for entry, cached in cache.lookup(walked):
-            progress.advance()
+        for found, (entry, cached) in enumerate(cache.lookup(walked), start=1):
+            if not found % 64:  # a live count, without a redraw request per file
+                progress.advance(64)
             if cached is None:
                 misses.append(entry)
             elif cached.kind == KIND_IMAGE and cached.fingerprint is not None:
@@ -330,6 +332,7 @@ def scan(
             elif cached.kind == KIND_ERROR:
                 errors.append(Problem(entry.path, cached.reason))
                 file_errors += 1
+    progress.advance(found % 64)
 
     progress.start("Hashing images", len(misses))
     if while_hashing is not None and misses:
