@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import itertools
 import mmap
-import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 import numba
@@ -39,6 +37,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import types
 from numba.extending import intrinsic
+
+from dedupe.parallel import thread_map, usable_cores
 
 __all__ = ["BKTree", "Distance", "Index", "pairs_within"]
 
@@ -654,13 +654,6 @@ def _mapped_empty(n: int, dtype: npt.DTypeLike) -> np.ndarray:
     return np.frombuffer(buf, dt, n)
 
 
-def _workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not every platform has sched_getaffinity
-        return max(1, os.cpu_count() or 1)
-
-
 def _index_dtype(n: int) -> type[np.signedinteger[Any]]:
     """The narrowest index type for rows ``0 <= row < n``."""
     return np.int32 if n < 2**31 else np.int64
@@ -762,13 +755,13 @@ class BKTree:
         if qs.shape[1] != self.words:
             raise ValueError(f"queries have {qs.shape[1]} words, the tree holds {self.words}")
         r = min(_check_radius(radius), 64 * self.words)
-        hits = self._search(qs, 0, qs.shape[0], r, self_join=False)
+        hits = self._search(qs, qs.shape[0], r, self_join=False)
         return self._collect(qs.shape[0], hits, self_join=False)
 
     def _pairs_within(self, radius: int) -> tuple[Index, Index, Distance]:
         """All pairs of stored rows within ``radius``; see :func:`pairs_within`."""
         r = min(_check_radius(radius), 64 * self.words)
-        hits = self._search(self._codes, 0, self._codes.shape[0], r, self_join=True)
+        hits = self._search(self._codes, self._codes.shape[0], r, self_join=True)
         return self._collect(self._n, hits, self_join=True)
 
     def iter_pairs_within(
@@ -784,14 +777,14 @@ class BKTree:
         if budget < 1 or task < 1:
             raise ValueError(f"budget and task must be >= 1, got {budget} and {task}")
         m = self._codes.shape[0]
-        workers = _workers()
+        workers = usable_cores()
         pending: list[_Hits] = []
         found = 0
         copies = True  # the pairs among copies of one code go with the first part
         for lo in range(0, m, task * workers):
             hi = min(lo + task * workers, m)
             bounds = [(a, min(a + task, hi)) for a in range(lo, hi, task)]
-            pending += _map(
+            pending += thread_map(
                 lambda b: self._run_search(self._codes, b, r, True, task), bounds, workers
             )
             found += sum(h[3] for h in pending[-len(bounds) :])
@@ -801,21 +794,17 @@ class BKTree:
         if pending or copies:
             yield self._collect(self._n, pending, self_join=True, copies=copies)
 
-    def _search(
-        self, queries: np.ndarray, lo: int, hi: int, radius: int, *, self_join: bool
-    ) -> list[_Hits]:
-        """Run the search kernel over queries ``lo <= q < hi`` on a thread pool, in ordered
-        chunks."""
-        k = hi - lo
-        if k <= 0 or self._codes.shape[0] == 0:
+    def _search(self, queries: np.ndarray, k: int, radius: int, *, self_join: bool) -> list[_Hits]:
+        """Run the search kernel over ``k`` queries on a thread pool, in ordered chunks."""
+        if k == 0 or self._codes.shape[0] == 0:
             return []
-        workers = _workers()
+        workers = usable_cores()
         n_tasks = max(1, min(workers * _TASKS_PER_THREAD, -(-k // _BLOCK)))
         per_task = -(-k // n_tasks)
         per_task = -(-per_task // _BLOCK) * _BLOCK
-        bounds = [(a, min(a + per_task, hi)) for a in range(lo, hi, per_task)]
+        bounds = [(a, min(a + per_task, k)) for a in range(0, k, per_task)]
         block = min(_BLOCK, k)
-        return _map(
+        return thread_map(
             lambda b: self._run_search(queries, b, radius, self_join, block), bounds, workers
         )
 
@@ -860,55 +849,37 @@ class BKTree:
         idx_type = _index_dtype(self._n)
         no_idx = np.empty(0, idx_type)
         no_dist = np.empty(0, np.uint16)
-        # Pass 1 counts the pairs of each row block, pass 2 scatters them into their block.
         copies = self_join and copies  # pairs among copies of one code (distance 0)
-        if copies:
-            _expand_copies(self._gstart, self._members, True, cursor, no_idx, no_idx, no_dist)
-        for qa, pb, pd, n_hits in hits:
+
+        def expand(hit: _Hits, count_only: bool, out: tuple[np.ndarray, ...]) -> None:
+            qa, pb, pd, n_hits = hit
             _expand_hits(
-                qa,
-                pb,
-                pd,
-                n_hits,
-                self._gstart,
-                self._members,
-                self_join,
-                True,
-                cursor,
-                no_idx,
-                no_idx,
-                no_dist,
-            )
+                qa, pb, pd, n_hits, self._gstart, self._members, self_join, count_only, cursor,
+                *out,
+            )  # fmt: skip
+
+        # Pass 1 counts the pairs of each row block, pass 2 scatters them into their block.
+        nothing = (no_idx, no_idx, no_dist)
+        if copies:
+            _expand_copies(self._gstart, self._members, True, cursor, *nothing)
+        for k in range(len(hits)):  # (no loop variable left holding the last task's hits)
+            expand(hits[k], True, nothing)
         blk_off = np.zeros(n_blocks + 1, np.int64)
         np.cumsum(cursor, out=blk_off[1:])
         total = int(blk_off[-1])
         out_i = _mapped_empty(total, idx_type)
         out_j = _mapped_empty(total, idx_type)
         out_d = _mapped_empty(total, np.uint16)
+        out = (out_i, out_j, out_d)
         cursor[:] = blk_off[:-1]
         if copies:
-            _expand_copies(self._gstart, self._members, False, cursor, out_i, out_j, out_d)
+            _expand_copies(self._gstart, self._members, False, cursor, *out)
         hits.reverse()
         while hits:
-            qa, pb, pd, n_hits = hits.pop()
-            _expand_hits(
-                qa,
-                pb,
-                pd,
-                n_hits,
-                self._gstart,
-                self._members,
-                self_join,
-                False,
-                cursor,
-                out_i,
-                out_j,
-                out_d,
-            )
-            del qa, pb, pd  # the last references: this task's hits are freed here
+            expand(hits.pop(), False, out)  # its hits' last references: freed as it returns
         col_bits = max(1, (self._n - 1).bit_length())
         dist_bits = (64 * self.words).bit_length()
-        workers = _workers()
+        workers = usable_cores()
         cuts = np.searchsorted(blk_off, np.linspace(0, total, 4 * workers + 1)).tolist()
         cuts[0], cuts[-1] = 0, n_blocks
         spans = [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
@@ -916,20 +887,8 @@ class BKTree:
         def run(span: tuple[int, int]) -> None:
             _order_blocks(blk_off, span[0], span[1], col_bits, dist_bits, out_i, out_j, out_d)
 
-        _map(run, spans, workers)
+        thread_map(run, spans, workers)
         return out_i, out_j, out_d
-
-
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-
-
-def _map(fn: Callable[[_T], _R], items: list[_T], workers: int) -> list[_R]:
-    """``[fn(x) for x in items]``, on a thread pool when that helps (the kernels drop the GIL)."""
-    if workers == 1 or len(items) <= 1:
-        return [fn(x) for x in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, items))
 
 
 def pairs_within(codes: np.ndarray, radius: int) -> tuple[Index, Index, Distance]:

@@ -23,9 +23,7 @@ exact byte copies.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -33,6 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
+
+from dedupe.parallel import thread_map
 
 # Bump whenever signature() or its layout changes: the cache namespaces fingerprints by it.
 VERSION = 2
@@ -233,13 +233,6 @@ def _tables() -> tuple[
     return index, weight, mask, counts, zooms
 
 
-def _threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not every platform has sched_getaffinity
-        return max(1, os.cpu_count() or 1)
-
-
 @dataclass(frozen=True, slots=True)
 class Scores:
     """Per pair: correlation as the thumbnails are, and the best over all hypotheses."""
@@ -258,16 +251,8 @@ _TASK = 4096
 
 
 def _run_tasks(fn: Callable[[tuple[int, int]], None], n: int) -> None:
-    """fn over the spans of 0..n-1, on a thread pool when there is more than one (the kernels
-    release the GIL)."""
-    spans = [(lo, min(lo + _TASK, n)) for lo in range(0, n, _TASK)]
-    workers = _threads()
-    if workers == 1 or len(spans) <= 1:
-        for span in spans:
-            fn(span)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(fn, spans))
+    """fn over the spans of 0..n-1, on every usable core (the kernels release the GIL)."""
+    thread_map(fn, [(lo, min(lo + _TASK, n)) for lo in range(0, n, _TASK)])
 
 
 @dataclass(frozen=True, slots=True, eq=False)
