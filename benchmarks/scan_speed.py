@@ -585,34 +585,19 @@ def rescan_and_memory(args: argparse.Namespace, count: int, work: Path) -> list[
         flush=True,
     )
     cache_path = work / f"cache-{count}.sqlite"
-    cold = common.run_timed(
-        dedupe_cmd(
-            "scan",
-            str(corpus),
-            "--cache",
-            str(cache_path),
-            "--jobs",
-            str(args.jobs),
-            "--report",
-            str(work / f"tiny-{count}-cold.json"),
-        ),
-        env=common.dedupe_env(),
-        cwd=work,
-    ).check("cold scan of small images")
-    warm = common.run_timed(
-        dedupe_cmd(
-            "scan",
-            str(corpus),
-            "--cache",
-            str(cache_path),
-            "--jobs",
-            str(args.jobs),
-            "--report",
-            str(work / f"tiny-{count}-warm.json"),
-        ),
-        env=common.dedupe_env(),
-        cwd=work,
-    ).check("warm scan of small images")
+
+    def timed_scan(kind: str) -> common.Run:
+        """`dedupe scan` of the corpus with this benchmark's cache, as a subprocess."""
+        command = dedupe_cmd(
+            "scan", str(corpus), "--cache", str(cache_path), "--jobs", str(args.jobs),
+            "--report", str(work / f"tiny-{count}-{kind}.json"),
+        )  # fmt: skip
+        return common.run_timed(command, env=common.dedupe_env(), cwd=work).check(
+            f"{kind} scan of small images"
+        )
+
+    cold = timed_scan("cold")
+    warm = timed_scan("warm")
     stats = json.loads((work / f"tiny-{count}-warm.json").read_text())["stats"]
     if stats["from_cache"] != count:
         print(f"  warning: warm scan took {stats['from_cache']} of {count} from the cache")

@@ -8,10 +8,9 @@ from typing import Any
 
 from dedupe import hashing
 from dedupe.cli import options
-from dedupe.cli.ui import UI, CliError, printable, write_data
+from dedupe.cli.ui import UI, printable, write_data
 from dedupe.cluster import PairCheck, check_pair
 from dedupe.models import ImageRecord, Settings
-from dedupe.scan import Failed, Hashed, fingerprint_file
 
 # What orientation k (EXIF numbering) does to B, in words.
 ORIENTATION_NAMES = {
@@ -43,12 +42,7 @@ def register(sub: Any) -> None:
 
 
 def _record(path: str, settings: Settings) -> ImageRecord:
-    outcome = fingerprint_file(path, settings, follow_symlinks=True)
-    if outcome is None:
-        raise CliError(f"{path}: not an image", 1)
-    if isinstance(outcome, Failed):
-        raise CliError(f"{path}: {outcome.reason}", 1)
-    assert isinstance(outcome, Hashed)
+    outcome = options.fingerprint_one(path, settings)
     return ImageRecord(path, outcome.size, outcome.mtime_ns, 0, 0, outcome.fingerprint)
 
 
