@@ -88,14 +88,9 @@ def signature_array(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.u
     return joined.reshape(len(checks), SIGNATURE_BYTES)
 
 
-def thumbnail_bytes(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.uint8]:
-    """The thumbnails of many signatures as an (n, PIXELS) uint8 array (gray levels)."""
-    return np.ascontiguousarray(signature_array(checks)[:, :PIXELS])
-
-
 def thumbnails(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.float32]:
     """The thumbnails of many signatures as an (n, PIXELS) float32 array."""
-    return thumbnail_bytes(checks).astype(np.float32)
+    return signature_array(checks)[:, :PIXELS].astype(np.float32)
 
 
 @lru_cache(maxsize=1)
@@ -258,9 +253,9 @@ def _run_tasks(fn: Callable[[tuple[int, int]], None], n: int) -> None:
 @dataclass(frozen=True, slots=True, eq=False)
 class Thumbs:
     """Thumbnails ready for :func:`score_pairs`: their gray levels, an (n, PIXELS) array (uint8
-    from :func:`thumbnail_bytes`, or float32), and per row the sum and sum of squares of the
-    pixels each hypothesis compares and of all pixels (so a pair costs one dot product per
-    hypothesis)."""
+    from the rows of a :func:`signature_array`, or float32), and per row the sum and sum of
+    squares of the pixels each hypothesis compares and of all pixels (so a pair costs one dot
+    product per hypothesis)."""
 
     gray: npt.NDArray[Any]
     sums: npt.NDArray[np.float64]
@@ -277,10 +272,6 @@ class Thumbs:
         sums = np.empty((len(gray), len(mask) + 1, 2), dtype=np.float64)
         _run_tasks(lambda span: kernel.plain_stats(gray, mask, span[0], span[1], sums), len(gray))
         return cls(gray, sums)
-
-    @classmethod
-    def from_checks(cls, checks: list[bytes] | tuple[bytes, ...]) -> Thumbs:
-        return cls.of(thumbnail_bytes(checks))
 
     @classmethod
     def from_signatures(cls, signatures: npt.NDArray[np.uint8]) -> Thumbs:
