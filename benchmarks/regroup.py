@@ -1,23 +1,25 @@
 """Regroup benchmark: `review --threshold R` on a report of 100,000 images.
 
-    python benchmarks/regroup.py                 # about 5 minutes on 2 cores (first run: +4)
+    python benchmarks/regroup.py                 # about 5 minutes on 2 cores (first run: +5)
     python benchmarks/regroup.py --images 20000  # a smaller report
 
-Builds a synthetic but realistic report of real ImageRecord / Fingerprint values from small
-photo-like pictures (smooth random scenes with texture): their pHash and orientation variants
-computed vectorised exactly as hashing.py does (checked bit for bit), their check signatures
-by verify.signature itself. About a fifth of the files are edited copies (brightness, contrast,
-noise) in groups of 2 to 4, some byte-identical; about 40% of the scenes come in series of
-similar shots, so the hashes cluster as a library's do. The report is written with
-dedupe.report.write at the default threshold. Then, in a fresh process (as `dedupe review`
-runs), it times `dedupe.report.read` (wall and CPU seconds), `dedupe.report.write` of it (and
-the memory the write adds, RSS sampled every 5 ms), reading that freshly written file,
-`dedupe.groups.build_groups` at each new threshold (with `cluster.cluster` alone beside it, so
-the rest shows) and `dedupe.regroup.regroup` (build_groups, plus comparing with the old groups
-and carrying decisions over), and, when the command exists, `dedupe review --threshold R --no-input
---report X` end to end.
+Builds synthetic but realistic reports of real ImageRecord / Fingerprint values from small
+photo-like pictures (smooth random scenes with texture): their hashes and orientation variants
+computed as a scan computes them (dHash through dedupe.hashing itself; pHash vectorised and
+checked against it), their check signatures by verify.signature itself. About a fifth of the
+files are edited copies (brightness, contrast, noise) in groups of 2 to 4, some byte-identical;
+about 40% of the scenes come in series of similar shots, so the hashes cluster as a library's
+do. Two reports: dHash (the default hash, written at the default threshold) and pHash (written
+at 0.1), whose nearly independent bits are the hardest case for the hash search.
 
-The report is generated once under benchmarks/.corpus-speed/ (seeded) and reused.
+Then, in a fresh process (as `dedupe review` runs), it times `dedupe.report.read` (wall and
+CPU seconds), `dedupe.report.write` of it (and the memory the write adds, RSS sampled every
+5 ms), reading that freshly written file, `dedupe.groups.build_groups` at each new threshold
+(with `cluster.cluster` alone beside it, so the rest shows) and `dedupe.regroup.regroup`
+(build_groups, plus comparing with the old groups and carrying decisions over), and, for the
+dHash report, `dedupe review --threshold R --no-input --report X` end to end.
+
+The reports are generated once under benchmarks/.corpus-speed/ (seeded) and reused.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from common import Row
 if str(common.ROOT) not in sys.path:  # this checkout's dedupe, wherever we are run from
     sys.path.insert(1, str(common.ROOT))
 
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 TARGET_SECONDS = 2.0
 SIDE = 32  # pHash works on a 32 x 32 picture (hash size 8 x highfreq factor 4)
 SKY = 120.0  # strength of the shared top-to-bottom light gradient (grey levels)
@@ -136,7 +138,40 @@ def _to_ints(bits: Any) -> list[int]:
     return [int.from_bytes(row.tobytes(), "big") for row in packed]
 
 
-def build_report(images: int, seed: int, path: Path) -> dict[str, Any]:
+def _hashes_of(pixels: Any, algorithm: str) -> tuple[list[int], list[list[int]]]:
+    """The hashes of (n, 32, 32) pictures and of their 7 other orientations, as ints, exactly
+    as a scan of such pictures computes them."""
+    import numpy as np
+    from PIL import Image
+
+    from dedupe import hashing
+
+    def one_by_one(pictures: Any) -> tuple[list[int], list[list[int]]]:
+        hashes: list[int] = []
+        variants: list[list[int]] = [[] for _ in range(7)]
+        for picture in pictures.clip(0, 255).astype(np.uint8):
+            value, turned = hashing.compute_with_variants(
+                Image.fromarray(picture, "L"), algorithm, 8
+            )
+            hashes.append(value.bits)
+            for k, v in enumerate(turned):
+                variants[k].append(v.bits)
+        return hashes, variants
+
+    if algorithm != "phash":
+        return one_by_one(pixels)
+    # pHash vectorised (a 32 x 32 picture needs no resize), checked against hashing.py
+    hashes = _to_ints(_phash_bits(pixels))
+    variants = [_to_ints(_phash_bits(np.ascontiguousarray(t(pixels)))) for t in _turns()]
+    sample_hashes, sample_variants = one_by_one(pixels[:20])
+    if sample_hashes != hashes[:20] or any(
+        a != b[:20] for a, b in zip(sample_variants, variants, strict=True)
+    ):
+        raise SystemExit("the vectorised pHash no longer matches dedupe.hashing")
+    return hashes, variants
+
+
+def build_report(images: int, seed: int, algorithm: str, path: Path) -> dict[str, Any]:
     """Write the synthetic report to `path`; return facts about it."""
     import numpy as np
     from PIL import Image
@@ -181,8 +216,7 @@ def build_report(images: int, seed: int, path: Path) -> dict[str, Any]:
         if edited.any():
             pixels[edited] = _edit(rng, pixels[edited])
         pixels = pixels.round()  # 8-bit pictures, like decoded ones
-        hashes = _to_ints(_phash_bits(pixels))
-        variants = [_to_ints(_phash_bits(np.ascontiguousarray(t(pixels)))) for t in _turns()]
+        hashes, variants = _hashes_of(pixels, algorithm)
         # The check signature through verify.signature itself, whatever its layout is today.
         as_bytes = pixels.clip(0, 255).astype(np.uint8)
         checks = [verify.signature(Image.fromarray(picture, "L")) for picture in as_bytes]
@@ -223,7 +257,9 @@ def build_report(images: int, seed: int, path: Path) -> dict[str, Any]:
                     fingerprint=fingerprint,
                 )
             )
-    settings = Settings()
+    # pHash's first grouping at the default rate (16 of 64 bits) would take many minutes on
+    # its nearly independent bits; its report is written at 0.1, as `--hash phash` users set.
+    settings = Settings(algorithm=algorithm, threshold=0.1 if algorithm == "phash" else 0.25)
     rules = KeepRules()
     started = time.perf_counter()
     groups = build_groups(records, settings, rules)
@@ -251,14 +287,20 @@ def build_report(images: int, seed: int, path: Path) -> dict[str, Any]:
     }
 
 
-def synthetic_report(images: int, seed: int) -> tuple[Path, dict[str, Any]]:
-    folder = common.corpus_dir(f"report-{images}-s{seed}")
+def synthetic_report(images: int, seed: int, algorithm: str) -> tuple[Path, dict[str, Any]]:
+    folder = common.corpus_dir(f"report-{images}-s{seed}-{algorithm}")
     path = folder / "report.json"
     facts_path = folder / "facts.json"
     from dedupe import verify
 
     # verify.VERSION: a new check-signature layout needs a new report.
-    recipe = {"version": REPORT_VERSION, "images": images, "seed": seed, "check": verify.VERSION}
+    recipe = {
+        "version": REPORT_VERSION,
+        "images": images,
+        "seed": seed,
+        "algorithm": algorithm,
+        "check": verify.VERSION,
+    }
     if (
         facts_path.is_file()
         and path.is_file()
@@ -270,7 +312,7 @@ def synthetic_report(images: int, seed: int) -> tuple[Path, dict[str, Any]]:
         f"  generating a synthetic report of {images:,} images (once; reused later) ...", flush=True
     )
     started = time.perf_counter()
-    facts = build_report(images, seed, path)
+    facts = build_report(images, seed, algorithm, path)
     facts["recipe"] = recipe
     facts_path.write_text(json.dumps(facts))
     print(f"  ... done in {time.perf_counter() - started:.0f} s", flush=True)
@@ -327,20 +369,15 @@ def time_regroup(path: str, thresholds: list[float], out: str) -> None:
     from dataclasses import replace
 
     from dedupe import cluster
+    from dedupe import regroup as regroup_mod
     from dedupe import report as report_mod
     from dedupe.groups import build_groups
+    from dedupe.regroup import read_to_regroup
 
-    try:
-        from dedupe import regroup as regroup_mod
-    except ImportError:
-        regroup_mod = None  # type: ignore[assignment]
-
-    import_start = time.perf_counter()
-    import dedupe.bktree  # noqa: F401  (numba kernels load from their on-disk cache)
-
-    results: dict[str, Any] = {"import_bktree": time.perf_counter() - import_start}
+    results: dict[str, Any] = {}
+    # As `dedupe review --threshold` reads it: the grouping kernels load on a thread meanwhile.
     with _PeakRss() as memory, _Clock() as clock:
-        report = report_mod.read(path)
+        report = read_to_regroup(path)
     results["read"] = clock.json() | {"extra_mb": memory.peak - memory.before}
     results["images"] = len(report.images)
     # Write it back as this version writes (also: the file the next row reads).
@@ -368,11 +405,10 @@ def time_regroup(path: str, thresholds: list[float], out: str) -> None:
         entry["cluster"] = clock.json()
         entry["candidates"] = found.candidates
         entry["rejected"] = found.rejected
-        if regroup_mod is not None:
-            with _Clock() as clock:
-                _, changes = regroup_mod.regroup(report, threshold=threshold)
-            entry["regroup"] = clock.json()
-            entry["changes"] = changes.describe()
+        with _Clock() as clock:
+            _, changes = regroup_mod.regroup(report, threshold=threshold)
+        entry["regroup"] = clock.json()
+        entry["changes"] = changes.describe()
         results["by_threshold"][str(threshold)] = entry
     results["peak_rss_mb"] = common.self_peak_rss_mb()
     Path(out).write_text(json.dumps(results))
@@ -389,36 +425,18 @@ def review_command_exists() -> bool:
     return run.returncode == 0 and "--no-input" in run.stdout and "--threshold" in run.stdout
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Time `review --threshold R` regrouping.")
-    parser.add_argument("--images", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument(
-        "--thresholds",
-        default="0.05,0.15",
-        help="new thresholds to regroup at (the report is written at the default 0.1)",
-    )
-    parser.add_argument(
-        "--review-timeout",
-        type=float,
-        default=300.0,
-        help="give up on timing `dedupe review` end to end after this many seconds",
-    )
-    parser.add_argument("--time-only", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    thresholds = [float(t) for t in args.thresholds.split(",") if t]
-    if args.time_only:
-        time_regroup(args.time_only, thresholds, args.out)
-        return 0
-
-    common.print_machine("Regroup: machine")
-    started = time.perf_counter()
-    path, facts = synthetic_report(args.images, args.seed)
+def regroup_rows(
+    args: argparse.Namespace, algorithm: str, thresholds: list[float], *, first: bool
+) -> list[Row]:
+    """Time regrouping a synthetic report of `algorithm` hashes (in a fresh process). The
+    report reading and writing rows and `dedupe review` end to end only for the first."""
+    path, facts = synthetic_report(args.images, args.seed, algorithm)
+    written_at = 0.1 if algorithm == "phash" else 0.25
+    tag = f"[{algorithm}{', the default' if algorithm == 'dhash' else ''}] "
     print(
-        f"\n## Regroup a report of {facts['images']:,} images ({facts['mb']:.0f} MB of JSON; "
-        f"{facts['copies']:,} copies of {facts['scenes']:,} scenes; {facts['groups']:,} groups "
-        f"at the default threshold 0.1)",
+        f"\n## Regroup a {algorithm} report of {facts['images']:,} images ({facts['mb']:.0f} MB "
+        f"of JSON; {facts['copies']:,} copies of {facts['scenes']:,} scenes; "
+        f"{facts['groups']:,} groups at the threshold it was written at, {written_at})",
         flush=True,
     )
     rows: list[Row] = []
@@ -441,9 +459,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         times = json.loads(out.read_text())
         print(f"  the timing process peaked at {run.tree_peak_mb:.0f} MB", flush=True)
         write = times["write"]
-        rows += [
+        io_rows = [
             Row(
-                "read a report: dedupe.report.read (as generated)",
+                "read a report as `review --threshold` does: regroup.read_to_regroup "
+                "(report.read; the grouping kernels load on a thread meanwhile)",
                 n,
                 times["read"]["wall"],
                 f"{_cpu(times['read'])}; {facts['mb']:.0f} MB of JSON; "
@@ -480,6 +499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "-",
             ),
         ]
+        if first:
+            rows += io_rows
         for threshold, entry in times["by_threshold"].items():
             print(
                 f"  threshold {threshold}: {entry['candidates']:,} candidate pairs, "
@@ -490,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             build = entry["build_groups"]
             rows.append(
                 Row(
-                    f"regroup at {threshold}: groups.build_groups",
+                    f"{tag}regroup at {threshold}: groups.build_groups",
                     n,
                     build["wall"],
                     f"{_cpu(build)}; read + regroup "
@@ -502,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             rows.append(
                 Row(
-                    f"  of which cluster.cluster at {threshold} (timed alone)",
+                    f"{tag}  of which cluster.cluster at {threshold} (timed alone)",
                     n,
                     entry["cluster"]["wall"],
                     f"{_cpu(entry['cluster'])}; the rest (policy, groups) "
@@ -515,7 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "regroup" in entry:
                 rows.append(
                     Row(
-                        f"regroup at {threshold}: regroup.regroup (+ compare, keep decisions)",
+                        f"{tag}regroup at {threshold}: regroup.regroup (+ compare, keep decisions)",
                         n,
                         entry["regroup"]["wall"],
                         _cpu(entry["regroup"]),
@@ -524,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         common.verdict(entry["regroup"]["wall"] <= TARGET_SECONDS),
                     )
                 )
-        if review_command_exists():
+        if first and review_command_exists():
             threshold = thresholds[-1]
             copy = Path(tmp) / "report.json"
             copy.write_bytes(path.read_bytes())
@@ -548,7 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 review.check("dedupe review")
             rows.append(
                 Row(
-                    f"`dedupe review --threshold {threshold} --no-input` end to end "
+                    f"{tag}`dedupe review --threshold {threshold} --no-input` end to end "
                     "(start, read, regroup, print every group, save)",
                     n,
                     None if review.timed_out else review.seconds,
@@ -560,8 +581,47 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "-",
                 )
             )
-        else:
+        elif first:
             print("  `dedupe review --threshold R --no-input` not available: not timed")
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Time `review --threshold R` regrouping.")
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--thresholds",
+        default="0.05,0.1,0.15",
+        help="new thresholds to regroup at (the dhash report is written at the default 0.25, "
+        "the phash one at 0.1)",
+    )
+    parser.add_argument(
+        "--hashes",
+        default="dhash,phash",
+        help="reports to regroup, by hash (default: dhash, the default hash, and phash, whose "
+        "nearly independent bits are the hardest case for the search)",
+    )
+    parser.add_argument(
+        "--review-timeout",
+        type=float,
+        default=300.0,
+        help="give up on timing `dedupe review` end to end after this many seconds",
+    )
+    parser.add_argument("--time-only", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    thresholds = [float(t) for t in args.thresholds.split(",") if t]
+    if args.time_only:
+        time_regroup(args.time_only, thresholds, args.out)
+        return 0
+
+    common.print_machine("Regroup: machine")
+    started = time.perf_counter()
+    rows: list[Row] = []
+    algorithms = [a for a in args.hashes.split(",") if a]
+    for number, algorithm in enumerate(algorithms):
+        rows += regroup_rows(args, algorithm, thresholds, first=number == 0)
     common.print_machine("Regroup: results")
     print(common.table(rows))
     print(f"(regroup.py took {time.perf_counter() - started:.0f} s)", flush=True)

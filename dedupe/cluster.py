@@ -19,22 +19,23 @@ import numpy as np
 import numpy.typing as npt
 
 from dedupe import verify
-from dedupe.hashing import codes_array
-from dedupe.models import ImageRecord, Settings
+from dedupe.hashing import ImageHash, codes_array
+from dedupe.models import Fingerprint, ImageRecord, Settings
 
 
 class UnionFind:
     """Disjoint sets over 0..n-1 with path halving and union by size."""
 
     def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-        self.size = [1] * n
+        # arrays, so that the compiled join (_cluster_kernel.join) works on them in place
+        self.parent = np.arange(n, dtype=np.int64)
+        self.size = np.ones(n, dtype=np.int64)
 
     def find(self, x: int) -> int:
         parent = self.parent
         while parent[x] != x:
             parent[x] = parent[parent[x]]
-            x = parent[x]
+            x = int(parent[x])
         return x
 
     def union(self, a: int, b: int) -> bool:
@@ -49,7 +50,7 @@ class UnionFind:
 
     def components(self) -> list[list[int]]:
         """Sets with at least two members, each sorted, in order of their smallest member."""
-        root = np.asarray(self.parent, dtype=np.int64)
+        root = self.parent.copy()
         while True:  # pointer jumping: every element points at its root after log(depth) steps
             up = root[root]
             if np.array_equal(up, root):
@@ -151,8 +152,55 @@ def _verify(
     return ok, best
 
 
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """What cluster() reads of each record, as arrays, gathered in one pass over the records."""
+
+    signatures: npt.NDArray[np.uint8]  # verify.signature_array rows
+    codes: npt.NDArray[np.uint64]  # (n, words): the hashes
+    variants: npt.NDArray[np.uint64] | None  # (n, 7, words): orientations 2..8, with rotations
+    pixels: npt.NDArray[np.int64]
+    sizes: npt.NDArray[np.int64]
+    first: npt.NDArray[np.int64]  # the first record with the same content (itself if none)
+
+    @classmethod
+    def of(cls, records: Sequence[ImageRecord], settings: Settings) -> _Columns:
+        n, size = len(records), settings.hash_size
+        checks: list[bytes] = []
+        hashes: list[ImageHash] = []
+        variant_bits: list[bytes] = []
+        pixels: list[int] = []
+        sizes: list[int] = []
+        first: list[int] = []
+        by_digest: dict[str, int] = {}
+        for k, record in enumerate(records):
+            fp = record.fingerprint
+            checks.append(fp.check)
+            hashes.append(fp.hash)
+            if settings.rotations:
+                variant_bits.append(fp.variant_bits)
+            pixels.append(fp.width * fp.height)
+            sizes.append(record.size)
+            first.append(by_digest.setdefault(fp.digest, k))
+        variants = None
+        if settings.rotations:
+            words = size * size // 64
+            packed = b"".join(variant_bits)
+            if len(packed) != n * 7 * words * 8:
+                raise ValueError("--rotations needs the 7 orientation hashes of every image")
+            variants = np.frombuffer(packed, dtype=">u8").reshape(n, 7, words).astype(np.uint64)
+        return cls(
+            signatures=verify.signature_array(checks),
+            codes=codes_array(hashes, size),
+            variants=variants,
+            pixels=np.array(pixels, dtype=np.int64),
+            sizes=np.array(sizes, dtype=np.int64),
+            first=np.array(first, dtype=np.int64),
+        )
+
+
 def _candidates(
-    records: Sequence[ImageRecord], settings: Settings, usable: npt.NDArray[np.int64]
+    columns: _Columns, settings: Settings, usable: npt.NDArray[np.int64]
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]]:
     """Pairs (i, j, orientation) among the `usable` records within the radius: record j seen
     under the orientation is within settings.max_distance bits of record i. In parts of a
@@ -161,21 +209,14 @@ def _candidates(
     from dedupe.bktree import BKTree  # numba: imported when there is something to search
 
     radius = settings.max_distance
-    chosen = [records[k] for k in usable.tolist()]
-    codes = codes_array([r.hash for r in chosen], settings.hash_size)
-    tree = BKTree.build(codes)
+    tree = BKTree.build(columns.codes[usable])
     for i, j, _ in tree.iter_pairs_within(radius):
         for lo in range(0, len(i), _PAIRS):  # bounds the verification's temporary arrays
             yield usable[i[lo : lo + _PAIRS]], usable[j[lo : lo + _PAIRS]], 1
-    if settings.rotations and len(chosen):
-        words = settings.hash_size * settings.hash_size // 64
-        packed = b"".join(r.fingerprint.variant_bits for r in chosen)
-        if len(packed) != len(chosen) * 7 * words * 8:
-            raise ValueError("--rotations needs the 7 orientation hashes of every image")
-        every = np.frombuffer(packed, dtype=">u8").reshape(len(chosen), 7, words)
-        del packed
+    if columns.variants is not None and len(usable):
+        every = columns.variants[usable]
         for k in range(2, 9):
-            variants = np.ascontiguousarray(every[:, k - 2, :], dtype=np.uint64)
+            variants = np.ascontiguousarray(every[:, k - 2, :])
             for lo in range(0, len(variants), _QUERIES):
                 q, s, _ = tree.query_many(variants[lo : lo + _QUERIES], radius)
                 q = q.astype(np.int64) + lo
@@ -184,44 +225,39 @@ def _candidates(
                 yield usable[s[mask]], usable[q[mask]], k
 
 
-class _Anchors:
-    """Per group the member that represents it: a pair joins two groups only when their anchors
-    also pass verification, so a chain of individually plausible pairs cannot join two different
-    pictures. Between two single files the one with more pixels (then the larger file, then the
-    first path) becomes the anchor; a joined group keeps the larger group's anchor."""
-
-    def __init__(
-        self,
-        records: Sequence[ImageRecord],
-        thumbs: verify.Thumbs,
-        rotations: bool,
-    ) -> None:
-        self.records = records
-        self.thumbs = thumbs
-        self.anchor = list(range(len(records)))
-        self.orientations = range(1, 9) if rotations else range(1, 2)
-
-    def better(self, a: int, b: int) -> int:
-        ra, rb = self.records[a], self.records[b]
-        ka, kb = (ra.pixels, ra.size), (rb.pixels, rb.size)
-        if ka != kb:
-            return a if ka > kb else b
-        return min(a, b)  # records are sorted by path
-
-    def merged(self, a: int, size_a: int, b: int, size_b: int) -> int:
-        """The anchor of two joined groups: the larger group's. Pairs are joined strongest
-        first, so a group grows around its closest pair (typically copies that did not change
-        the geometry), and its anchor stays one of them."""
-        if size_a != size_b:
-            return a if size_a > size_b else b
-        return self.better(a, b)
-
-    def match(self, a: int, b: int) -> bool:
-        """Whether anchors a and b pass verification (under any allowed orientation of b)."""
-        i, j = np.array([a]), np.array([b])
-        return any(
-            bool(verify.score_pairs(self.thumbs, i, j, k).accepted()[0]) for k in self.orientations
-        )
+def _max_distances(groups: Sequence[Sequence[int]], columns: _Columns) -> tuple[int, ...]:
+    """group_max_distance of each group, computed on the columns all at once."""
+    pairs_i: list[npt.NDArray[np.int64]] = []
+    pairs_j: list[npt.NDArray[np.int64]] = []
+    counts = np.zeros(len(groups), dtype=np.int64)
+    triangles: dict[int, tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]] = {}
+    first = columns.first.tolist()
+    for g, members in enumerate(groups):
+        unique: dict[int, int] = {}
+        for m in members:  # byte copies are 0 apart: compare one of each
+            unique.setdefault(first[m], m)
+        if len(unique) < 2:
+            continue
+        chosen = np.fromiter(unique.values(), dtype=np.int64, count=len(unique))
+        if len(chosen) not in triangles:
+            triangles[len(chosen)] = np.triu_indices(len(chosen), 1)
+        x, y = triangles[len(chosen)]
+        pairs_i.append(chosen[x])
+        pairs_j.append(chosen[y])
+        counts[g] = len(x)
+    if not pairs_i:
+        return (0,) * len(groups)
+    i, j = np.concatenate(pairs_i), np.concatenate(pairs_j)
+    codes = columns.codes
+    distance = np.bitwise_count(codes[i] ^ codes[j]).sum(axis=1, dtype=np.int64)
+    if columns.variants is not None:
+        turned = np.bitwise_count(codes[i][:, None, :] ^ columns.variants[j]).sum(axis=2)
+        distance = np.minimum(distance, turned.min(axis=1))
+    worst = np.zeros(len(groups), dtype=np.int64)
+    has = counts > 0
+    starts = np.concatenate([[0], np.cumsum(counts[has])[:-1]])
+    worst[has] = np.maximum.reduceat(distance, starts)
+    return tuple(worst.tolist())
 
 
 def cluster(
@@ -233,29 +269,52 @@ def cluster(
     """Group records: exact copies, plus verified perceptual matches within the threshold.
 
     Verified pairs are joined strongest first. Joining two groups of several files also needs
-    their anchors (see _Anchors) to pass verification. `distinct` holds path pairs (sorted) a
-    person marked "not duplicates": never joined directly.
+    their anchors (the best member of each, see _cluster_kernel.join) to pass verification.
+    `distinct` holds path pairs (sorted) a person marked "not duplicates": never joined
+    directly.
     """
+    from dedupe import _cluster_kernel as kernel  # numba: imported when there is work
+
     n = len(records)
     uf = UnionFind(n)
-    signatures = verify.signature_array([r.fingerprint.check for r in records])
-    thumbs = verify.Thumbs.from_signatures(signatures)  # a view: no copy of the pixels
-    low_info = verify.low_information_rows(signatures)
-    anchors = _Anchors(records, thumbs, settings.rotations)
-    by_digest: dict[str, int] = {}
-    for index, record in enumerate(records):
-        first = by_digest.setdefault(record.fingerprint.digest, index)
-        if first != index and not _is_distinct(records, first, index, distinct):
-            root_a, root_b = uf.find(first), uf.find(index)
-            if uf.union(first, index):
-                kept = anchors.better(anchors.anchor[root_a], anchors.anchor[root_b])
-                anchors.anchor[uf.find(first)] = kept
+    columns = _Columns.of(records, settings)
+    thumbs = verify.Thumbs.from_signatures(columns.signatures)  # a view: no copy of the pixels
+    low_info = verify.low_information_rows(columns.signatures)
+    # Each group's anchor (the member that represents it), kept at its root: a pair joins two
+    # groups of several files only when their anchors pass verification too, so a chain of
+    # individually plausible pairs cannot join two different pictures.
+    anchor = np.arange(n, dtype=np.int64)
+    orientations = np.arange(1, 9 if settings.rotations else 2, dtype=np.int64)
+    perms = np.stack([verify.orientation_permutations()[k] for k in range(1, 9)])
+    perms = np.concatenate([perms[:1], perms]).astype(np.int64)  # perms[k] is orientation k
+    index, weight, mask, counts, zooms = verify.tables()
+    every = np.arange(len(counts), dtype=np.int64)
+    thresholds = np.array(
+        [verify.SAME_GEOMETRY, verify.EDITED_GEOMETRY, verify.GEOMETRY_GAIN], dtype=np.float64
+    )
+
+    def join(low: npt.NDArray[np.int64], high: npt.NDArray[np.int64], forced: bool) -> int:
+        if distinct:
+            pairs = zip(low.tolist(), high.tolist(), strict=True)
+            keep = np.array([not _is_distinct(records, a, b, distinct) for a, b in pairs], bool)
+            low, high = low[keep], high[keep]
+        blocked = kernel.join(
+            low, high, np.full(len(low), forced), uf.parent, uf.size, anchor, columns.pixels,
+            columns.sizes, thumbs.gray, thumbs.sums, perms, orientations, every, zooms, index,
+            weight, mask, counts, thresholds,
+        )  # fmt: skip
+        return int(blocked)
+
+    # Byte copies first, each to the first file with its content; the better of two files
+    # (more pixels, then the larger file, then the first path) becomes the anchor.
+    copies = np.flatnonzero(columns.first != np.arange(n))
+    join(columns.first[copies], copies, True)
 
     candidates = rejected = 0
     found_i, found_j, found_score = [], [], []
     # Blank and near-blank images only ever match as byte copies: they are not even searched.
     usable = np.flatnonzero(~low_info).astype(np.int64)
-    for i, j, orientation in _candidates(records, settings, usable):
+    for i, j, orientation in _candidates(columns, settings, usable):
         candidates += len(i)
         ok, best = _verify(thumbs, low_info, i, j, orientation)
         rejected += int(len(i) - ok.sum())
@@ -267,35 +326,44 @@ def cluster(
     edge_score = np.concatenate(found_score) if found_score else np.zeros(0, np.float32)
     low, high = np.minimum(edge_i, edge_j), np.maximum(edge_i, edge_j)
     order = np.lexsort((high, low, -edge_score))  # strongest first, then by index: deterministic
-
-    blocked = 0
-    for a, b in zip(low[order].tolist(), high[order].tolist(), strict=True):
-        root_a, root_b = uf.find(a), uf.find(b)
-        if root_a == root_b or (distinct and _is_distinct(records, a, b, distinct)):
-            continue
-        anchor_a, anchor_b = anchors.anchor[root_a], anchors.anchor[root_b]
-        if {anchor_a, anchor_b} != {a, b} and not anchors.match(anchor_a, anchor_b):
-            blocked += 1
-            continue
-        size_a, size_b = uf.size[root_a], uf.size[root_b]
-        uf.union(a, b)
-        anchors.anchor[uf.find(a)] = anchors.merged(anchor_a, size_a, anchor_b, size_b)
+    # Verified pairs, strongest first: a group grows around its closest pair (typically copies
+    # that did not change the geometry), and keeps the larger group's anchor when two join.
+    blocked = join(low[order], high[order], False)
 
     groups = tuple(tuple(members) for members in uf.components())
-    max_distances = tuple(group_max_distance([records[m] for m in g], settings) for g in groups)
+    max_distances = _max_distances(groups, columns)
     return Clusters(groups, max_distances, candidates, rejected, blocked)
 
 
 def warm_up() -> None:
     """Load the compiled kernels (numba and its on-disk cache, about a second) ahead of the
-    first grouping: a scan runs this while its workers decode."""
+    first grouping: a scan runs this while its workers decode. The arrays have the types and
+    layouts cluster() passes (a kernel is loaded once per combination)."""
     from dedupe.bktree import BKTree  # numba
 
     tree = BKTree.build(np.zeros((2, 1), dtype=np.uint64))
     for _ in tree.iter_pairs_within(1):
         pass
     tree.query_many(np.zeros((1, 1), dtype=np.uint64), 1)
-    thumbs = verify.Thumbs.of(np.zeros((2, verify.PIXELS), dtype=np.uint8))
+    blank = bytes(verify.SIGNATURE_BYTES)
+    record = ImageRecord(
+        path="",
+        size=0,
+        mtime_ns=0,
+        dev=0,
+        ino=0,
+        fingerprint=Fingerprint(
+            width=1,
+            height=1,
+            format="",
+            digest="",
+            hash=ImageHash(0, 8),
+            variant_bits=bytes(7 * 8),
+            check=blank,
+        ),
+    )
+    cluster([record, record], Settings(algorithm="dhash", hash_size=8, threshold=0.25))
+    thumbs = verify.Thumbs.from_signatures(verify.signature_array([blank, blank]))
     verify.score_pairs(thumbs, np.array([0]), np.array([1]))
 
 

@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 
 from dedupe import cluster, policy
+from dedupe.gcpause import collector_paused
 from dedupe.models import Group, GroupKind, ImageRecord, KeepRules, Settings
 
 
@@ -23,6 +24,17 @@ def build_groups(
 ) -> tuple[Group, ...]:
     """Groups of duplicates with keep/trash proposals, in a stable order (by first path).
     `clusters`: cluster.cluster's result for these arguments, if already known (a memo)."""
+    with collector_paused():  # a group is a few objects, a library's groups a great many
+        return _build(records, settings, rules, distinct, clusters)
+
+
+def _build(
+    records: Sequence[ImageRecord],
+    settings: Settings,
+    rules: KeepRules,
+    distinct: frozenset[tuple[str, str]],
+    clusters: cluster.Clusters | None,
+) -> tuple[Group, ...]:
     found = (
         clusters if clusters is not None else cluster.cluster(records, settings, distinct=distinct)
     )

@@ -13,8 +13,8 @@ files are never proposed for trash. Every group keeps at least one file, always.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 
 from dedupe.models import Action, ImageRecord, KeepRules, Member
 
@@ -68,45 +68,39 @@ def _res(r: ImageRecord) -> str:
 
 
 def _day(mtime_ns: int) -> str:
-    return datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime_ns // 1_000_000_000))
 
 
-# Each rule: a sort key (smaller is better) and how to say why `keeper` beat `other`.
+# Each rule: a sort key (smaller is better), and how to say why `keeper` won (the keeper's
+# reason) and why `other` lost to it (the other's reason).
 _Key = Callable[[ImageRecord], object]
-_Why = Callable[[ImageRecord, ImageRecord], tuple[str, str]]
+_Why = Callable[[ImageRecord, ImageRecord], str]
 
-_RULES: dict[str, tuple[_Key, _Why]] = {
+_RULES: dict[str, tuple[_Key, _Why, _Why]] = {
     "resolution": (
         lambda r: -r.pixels,
-        lambda k, o: (
-            f"highest resolution ({_res(k)})",
-            f"keeps the {_res(k)} original; this is a {_res(o)} copy",
-        ),
+        lambda k, o: f"highest resolution ({_res(k)})",
+        lambda k, o: f"keeps the {_res(k)} original; this is a {_res(o)} copy",
     ),
     "size": (
         lambda r: -r.size,
-        lambda k, o: (
-            f"largest file ({_mb(k.size)})",
-            f"keeps the larger file ({_mb(k.size)}); this copy is {_mb(o.size)}",
-        ),
+        lambda k, o: f"largest file ({_mb(k.size)})",
+        lambda k, o: f"keeps the larger file ({_mb(k.size)}); this copy is {_mb(o.size)}",
     ),
     "format": (
         lambda r: -format_rank(r.fingerprint.format),
-        lambda k, o: (
-            f"best format ({k.fingerprint.format})",
-            f"keeps the {k.fingerprint.format} copy; this one is {o.fingerprint.format}",
-        ),
+        lambda k, o: f"best format ({k.fingerprint.format})",
+        lambda k, o: f"keeps the {k.fingerprint.format} copy; this one is {o.fingerprint.format}",
     ),
     "date": (
         lambda r: r.mtime_ns,
-        lambda k, o: (
-            f"oldest file (modified {_day(k.mtime_ns)})",
-            f"keeps the older file (modified {_day(k.mtime_ns)}); this one is newer",
-        ),
+        lambda k, o: f"oldest file (modified {_day(k.mtime_ns)})",
+        lambda k, o: f"keeps the older file (modified {_day(k.mtime_ns)}); this one is newer",
     ),
     "path": (
         lambda r: (len(r.path), os.fsencode(r.path)),
-        lambda k, o: ("shortest path", "keeps the copy with the shorter path"),
+        lambda k, o: "shortest path",
+        lambda k, o: "keeps the copy with the shorter path",
     ),
 }
 
@@ -175,7 +169,7 @@ def _keeper_reason(
     rule = _deciding_rule(keeper, others[0], order, rules)
     if rule == "prefer":
         return f"in preferred folder {is_under(keeper.path, rules.prefer)}"
-    reason = _RULES[rule][1](keeper, others[0])[0]
+    reason = _RULES[rule][1](keeper, others[0])
     if all(o.fingerprint.digest == keeper.fingerprint.digest for o in others):
         return f"byte-identical copies; {reason}"
     return reason
@@ -188,7 +182,7 @@ def _trash_reason(
     if rule == "prefer":
         why = f"keeps the copy in preferred folder {is_under(keeper.path, rules.prefer)}"
     else:
-        why = _RULES[rule][1](keeper, other)[1]
+        why = _RULES[rule][2](keeper, other)
     if other.fingerprint.digest == keeper.fingerprint.digest:
         return f"byte-identical copy; {why}"
     return why

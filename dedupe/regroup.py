@@ -8,10 +8,13 @@ other group gets a fresh proposal from the keep rules.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from dedupe import cluster, policy
+from dedupe import report as report_mod
 from dedupe.groups import build_groups
 from dedupe.models import Group, ImageRecord, KeepRules
 from dedupe.report import Report
@@ -100,6 +103,17 @@ def compare(old: Sequence[Group], new: Sequence[Group]) -> Changes:
         removed=removed,
         kept_decisions=0,
     )
+
+
+def read_to_regroup(path: str | Path) -> Report:
+    """report.read, while the grouping's compiled kernels load on a thread (about a second of
+    CPU that would otherwise delay the first regroup; a report takes longer to read)."""
+    loading = threading.Thread(target=cluster.warm_up, name="dedupe-warm-up", daemon=True)
+    loading.start()
+    try:
+        return report_mod.read(path)
+    finally:
+        loading.join()
 
 
 def regroup(

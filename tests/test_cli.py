@@ -209,3 +209,16 @@ def test_a_mistyped_command_still_lists_every_command(
     assert code == ExitCode.USAGE
     for name in ("scan", "hash", "review", "apply", "undo"):
         assert name in err
+
+
+def test_errors_keep_long_paths_on_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A log of a scan must hold each path whole (grep, copy), however narrow the terminal.
+    deep = tmp_path / ("long-folder-name-" * 6) / ("another-long-name-" * 5)
+    deep.mkdir(parents=True)
+    missing = deep / "missing.jpg"
+    code = main(["compare", str(missing), str(missing)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert any(str(missing) in line for line in err.splitlines()), err

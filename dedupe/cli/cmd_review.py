@@ -16,7 +16,7 @@ from dedupe import report as report_mod
 from dedupe.cli import options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
 from dedupe.models import KeepRules
-from dedupe.regroup import regroup, repropose
+from dedupe.regroup import read_to_regroup, regroup, repropose
 from dedupe.report import Report, ReportError
 from dedupe.review import graphics, marks, plain
 
@@ -72,9 +72,10 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def read_report(path: str) -> Report:
+def read_report(path: str, *, to_regroup: bool = False) -> Report:
+    """The report at `path`; `to_regroup`: the grouping kernels load while it is read."""
     try:
-        return report_mod.read(path)
+        return read_to_regroup(path) if to_regroup else report_mod.read(path)
     except ReportError as error:
         raise CliError(str(error), 1) from None
 
@@ -103,7 +104,7 @@ def thumbnail_mode(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     mode = thumbnail_mode(args)
-    report = read_report(args.report)
+    report = read_report(args.report, to_regroup=args.threshold is not None)
     rules = rules_from(args, report.keep)
     remembered = marks.load()
     if remembered.warning:

@@ -45,11 +45,13 @@ class UI:
     def interactive(self) -> bool:
         return self.err.is_terminal and sys.stdin.isatty()
 
+    # Errors and warnings are not wrapped: their paths stay whole in a log, for grep and for
+    # copying (a terminal folds the long line itself).
     def error(self, message: str) -> None:
-        self.err.print(f"[bold red]error:[/] {escape(message)}")
+        self.err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/] {escape(message)}")
+        self.err.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
     @contextmanager
     def progress(self) -> Iterator[RichProgress]:
