@@ -46,26 +46,18 @@ def accepted(same: float, best: float, same_geometry: float, edited: float, gain
     return bool(b >= np.float32(edited) and np.float32(b - s) >= np.float32(gain))
 
 
+# What matches() reads, as one tuple (numba takes tuples of arrays): thumbnails, their
+# per-row sums (verify.Thumbs), the orientation permutations (perms[k] is orientation k,
+# perms[1] the identity), the orientations allowed, every hypothesis and the zooms, the warp
+# tables (verify.tables) and the thresholds: same geometry, edited geometry, gain.
+Check = tuple[np.ndarray, ...]
+
+
 @_njit
-def matches(
-    thumbs: np.ndarray,
-    stats: np.ndarray,
-    x: int,
-    y: int,
-    perms: np.ndarray,
-    orientations: np.ndarray,
-    every: np.ndarray,
-    zooms: np.ndarray,
-    index: np.ndarray,
-    weight: np.ndarray,
-    mask: np.ndarray,
-    counts: np.ndarray,
-    thresholds: np.ndarray,
-) -> bool:
-    """Whether thumbnails x and y pass the check, y under any of `orientations`: exactly
-    verify.score_pairs on the pair (x, y), then Scores.accepted. ``perms[k]`` is orientation
-    k's pixel permutation (perms[1] the identity); thresholds: same geometry, edited geometry,
-    gain."""
+def matches(check: Check, x: int, y: int) -> bool:
+    """Whether thumbnails x and y pass the check, y under any of the allowed orientations:
+    exactly verify.score_pairs on the pair (x, y), then Scores.accepted."""
+    thumbs, stats, perms, orientations, every, zooms, index, weight, mask, counts, limits = check
     key = np.empty(1, np.int64)
     other = np.empty(1, np.int64)
     order = np.zeros(1, np.int64)
@@ -80,15 +72,15 @@ def matches(
         other[0] = y
         score_pass(
             thumbs, stats, key, other, order, 0, 1, identity, perms[k], k == 1, every,
-            index, weight, mask, counts, True, thresholds[0], same, best,
+            index, weight, mask, counts, True, limits[0], same, best,
         )  # fmt: skip
         key[0] = y
         other[0] = x
         score_pass(
             thumbs, stats, key, other, order, 0, 1, perms[k], identity, True, zooms,
-            index, weight, mask, counts, False, thresholds[0], same, best,
+            index, weight, mask, counts, False, limits[0], same, best,
         )  # fmt: skip
-        if accepted(same[0], best[0], thresholds[0], thresholds[1], thresholds[2]):
+        if accepted(same[0], best[0], limits[0], limits[1], limits[2]):
             return True
     return False
 
@@ -103,17 +95,7 @@ def join(
     anchor: np.ndarray,
     pixels: np.ndarray,
     sizes: np.ndarray,
-    thumbs: np.ndarray,
-    stats: np.ndarray,
-    perms: np.ndarray,
-    orientations: np.ndarray,
-    every: np.ndarray,
-    zooms: np.ndarray,
-    index: np.ndarray,
-    weight: np.ndarray,
-    mask: np.ndarray,
-    counts: np.ndarray,
-    thresholds: np.ndarray,
+    check: Check,
 ) -> int:
     """Join pairs (low[e], high[e]) in order into the union-find (parent, size) and keep each
     group's anchor (``anchor[root]``); returns how many pairs were blocked.
@@ -138,10 +120,7 @@ def join(
         if forced[e]:
             kept = _better(anchor_a, anchor_b, pixels, sizes)
         else:
-            if not (anchor_a == a and anchor_b == b) and not matches(
-                thumbs, stats, anchor_a, anchor_b, perms, orientations, every, zooms,
-                index, weight, mask, counts, thresholds,
-            ):  # fmt: skip
+            if not (anchor_a == a and anchor_b == b) and not matches(check, anchor_a, anchor_b):
                 blocked += 1
                 continue
             if size_a != size_b:

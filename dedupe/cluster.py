@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -285,13 +286,7 @@ def cluster(
     # individually plausible pairs cannot join two different pictures.
     anchor = np.arange(n, dtype=np.int64)
     orientations = np.arange(1, 9 if settings.rotations else 2, dtype=np.int64)
-    perms = np.stack([verify.orientation_permutations()[k] for k in range(1, 9)])
-    perms = np.concatenate([perms[:1], perms]).astype(np.int64)  # perms[k] is orientation k
-    index, weight, mask, counts, zooms = verify.tables()
-    every = np.arange(len(counts), dtype=np.int64)
-    thresholds = np.array(
-        [verify.SAME_GEOMETRY, verify.EDITED_GEOMETRY, verify.GEOMETRY_GAIN], dtype=np.float64
-    )
+    check = kernel_check(thumbs, orientations)
 
     def join(low: npt.NDArray[np.int64], high: npt.NDArray[np.int64], forced: bool) -> int:
         if distinct:
@@ -300,8 +295,7 @@ def cluster(
             low, high = low[keep], high[keep]
         blocked = kernel.join(
             low, high, np.full(len(low), forced), uf.parent, uf.size, anchor, columns.pixels,
-            columns.sizes, thumbs.gray, thumbs.sums, perms, orientations, every, zooms, index,
-            weight, mask, counts, thresholds,
+            columns.sizes, check,
         )  # fmt: skip
         return int(blocked)
 
@@ -333,6 +327,21 @@ def cluster(
     groups = tuple(tuple(members) for members in uf.components())
     max_distances = _max_distances(groups, columns)
     return Clusters(groups, max_distances, candidates, rejected, blocked)
+
+
+def kernel_check(
+    thumbs: verify.Thumbs, orientations: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[Any], ...]:
+    """What _cluster_kernel.matches reads to check a pair (see _cluster_kernel.Check)."""
+    perms = np.stack([verify.orientation_permutations()[k] for k in range(1, 9)])
+    perms = np.concatenate([perms[:1], perms]).astype(np.int64)  # perms[k] is orientation k
+    index, weight, mask, counts, zooms = verify.tables()
+    every = np.arange(len(counts), dtype=np.int64)
+    limits = np.array(
+        [verify.SAME_GEOMETRY, verify.EDITED_GEOMETRY, verify.GEOMETRY_GAIN], dtype=np.float64
+    )
+    return (thumbs.gray, thumbs.sums, perms, orientations, every, zooms, index, weight, mask,
+            counts, limits)  # fmt: skip
 
 
 def warm_up() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from dedupe import _cluster_kernel as kernel
 from dedupe import verify
-from dedupe.cluster import UnionFind
+from dedupe.cluster import UnionFind, kernel_check
 
 
 def thumbnails(seed: int, n: int) -> npt.NDArray[np.uint8]:
@@ -27,42 +27,22 @@ def thumbnails(seed: int, n: int) -> npt.NDArray[np.uint8]:
     return np.clip(pictures, 0, 255).astype(np.uint8)
 
 
-def prepared(gray: npt.NDArray[np.uint8]) -> tuple[verify.Thumbs, tuple[npt.NDArray, ...]]:
-    """Thumbs as cluster() makes them (views of signature rows) and the kernel's tables."""
+def prepared(gray: npt.NDArray[np.uint8]) -> verify.Thumbs:
+    """Thumbs as cluster() makes them: views of signature rows."""
     signatures = np.zeros((len(gray), verify.SIGNATURE_BYTES), np.uint8)
     signatures[:, : verify.PIXELS] = gray
-    thumbs = verify.Thumbs.from_signatures(signatures)
-    perms = np.stack([verify.orientation_permutations()[k] for k in range(1, 9)])
-    perms = np.concatenate([perms[:1], perms]).astype(np.int64)
-    index, weight, mask, counts, zooms = verify.tables()
-    every = np.arange(len(counts), dtype=np.int64)
-    thresholds = np.array(
-        [verify.SAME_GEOMETRY, verify.EDITED_GEOMETRY, verify.GEOMETRY_GAIN], dtype=np.float64
-    )
-    return thumbs, (perms, every, zooms, index, weight, mask, counts, thresholds)
+    return verify.Thumbs.from_signatures(signatures)
 
 
-def kernel_matches(
-    thumbs: verify.Thumbs, tables: tuple[npt.NDArray, ...], x: int, y: int, orientations: list[int]
-) -> bool:
-    perms, every, zooms, index, weight, mask, counts, thresholds = tables
-    return bool(
-        kernel.matches(
-            thumbs.gray,
-            thumbs.sums,
-            x,
-            y,
-            perms,
-            np.array(orientations, dtype=np.int64),
-            every,
-            zooms,
-            index,
-            weight,
-            mask,
-            counts,
-            thresholds,
-        )
-    )
+def kernel_matches(thumbs: verify.Thumbs, x: int, y: int, orientations: list[int]) -> bool:
+    check = kernel_check(thumbs, np.array(orientations, dtype=np.int64))
+    return bool(kernel.matches(check, x, y))
+
+
+def random_pairs(rng: np.random.Generator, n: int, count: int) -> list[tuple[int, int]]:
+    """`count` pairs (a, b) of distinct indices below n, a < b."""
+    pairs = np.sort(np.array([rng.choice(n, 2, replace=False) for _ in range(count)]), axis=1)
+    return [(int(a), int(b)) for a, b in pairs]
 
 
 def python_matches(thumbs: verify.Thumbs, x: int, y: int, orientations: list[int]) -> bool:
@@ -73,15 +53,15 @@ def python_matches(thumbs: verify.Thumbs, x: int, y: int, orientations: list[int
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_anchor_check_gives_score_pairs_verdict(seed: int) -> None:
     gray = thumbnails(seed, 120)
-    thumbs, tables = prepared(gray)
+    thumbs = prepared(gray)
     rng = np.random.default_rng(seed)
     pairs = [(k - 1, k) for k in range(1, 120, 2)]  # copies, some too noisy
-    pairs += [tuple(int(v) for v in rng.choice(120, 2, replace=False)) for _ in range(80)]
+    pairs += random_pairs(rng, 120, 80)
     verdicts = []
     for x, y in pairs:
         for orientations in ([1], [3], [6], list(range(1, 9))):
             expected = python_matches(thumbs, x, y, orientations)
-            assert kernel_matches(thumbs, tables, x, y, orientations) == expected, (x, y)
+            assert kernel_matches(thumbs, x, y, orientations) == expected, (x, y)
             verdicts.append(expected)
     assert 0 < sum(verdicts) < len(verdicts)  # both verdicts occur
 
@@ -116,8 +96,10 @@ def python_join(
             ):
                 blocked += 1
                 continue
-            kept = (anchor_a if size_a > size_b else anchor_b) if size_a != size_b else None
-            kept = better(anchor_a, anchor_b) if kept is None else kept
+            if size_a != size_b:
+                kept = anchor_a if size_a > size_b else anchor_b
+            else:
+                kept = better(anchor_a, anchor_b)
         uf.union(a, b)
         anchor[uf.find(a)] = kept
     return blocked
@@ -127,15 +109,13 @@ def python_join(
 def test_joining_matches_the_plain_loop(seed: int) -> None:
     n = 60
     gray = thumbnails(seed, n)
-    thumbs, tables = prepared(gray)
-    perms, every, zooms, index, weight, mask, counts, thresholds = tables
+    thumbs = prepared(gray)
+    check = kernel_check(thumbs, np.array([1], dtype=np.int64))
     rng = np.random.default_rng(seed)
     pixels = rng.choice([100, 200, 300], n).tolist()
     sizes = rng.integers(1, 4, n).tolist()
-    forced_edges = [
-        tuple(sorted(int(v) for v in rng.choice(n, 2, replace=False))) for _ in range(8)
-    ]
-    edges = [tuple(sorted(int(v) for v in rng.choice(n, 2, replace=False))) for _ in range(150)]
+    forced_edges = random_pairs(rng, n, 8)
+    edges = random_pairs(rng, n, 150)
 
     reference, reference_anchor = UnionFind(n), list(range(n))
     expected = [
@@ -158,17 +138,7 @@ def test_joining_matches_the_plain_loop(seed: int) -> None:
                 anchor,
                 np.array(pixels, dtype=np.int64),
                 np.array(sizes, dtype=np.int64),
-                thumbs.gray,
-                thumbs.sums,
-                perms,
-                np.array([1], dtype=np.int64),
-                every,
-                zooms,
-                index,
-                weight,
-                mask,
-                counts,
-                thresholds,
+                check,
             )
         )
     assert got == expected
