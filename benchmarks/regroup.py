@@ -303,6 +303,7 @@ def synthetic_report(images: int, seed: int, algorithm: str) -> tuple[Path, dict
         "images": images,
         "seed": seed,
         "algorithm": algorithm,
+        "written_at": WRITTEN_AT,
         "check": verify.VERSION,
     }
     if (

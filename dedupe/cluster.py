@@ -226,38 +226,65 @@ def _candidates(
                 yield usable[s[mask]], usable[q[mask]], k
 
 
+def _distances(
+    columns: _Columns, i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """pair_distance of records i[k] and j[k], on the columns."""
+    codes = columns.codes
+    distance: npt.NDArray[np.int64] = np.bitwise_count(codes[i] ^ codes[j]).sum(
+        axis=1, dtype=np.int64
+    )
+    if columns.variants is not None:
+        turned = np.bitwise_count(codes[i][:, None, :] ^ columns.variants[j]).sum(axis=2)
+        distance = np.minimum(distance, turned.min(axis=1))
+    return distance
+
+
 def _max_distances(groups: Sequence[Sequence[int]], columns: _Columns) -> tuple[int, ...]:
-    """group_max_distance of each group, computed on the columns all at once."""
-    pairs_i: list[npt.NDArray[np.int64]] = []
-    pairs_j: list[npt.NDArray[np.int64]] = []
-    counts = np.zeros(len(groups), dtype=np.int64)
+    """group_max_distance of each group, on the columns: the pairs of many small groups at
+    once, a large group row by row (a group of k distinct files has k(k-1)/2 pairs)."""
+    worst = np.zeros(len(groups), dtype=np.int64)
     triangles: dict[int, tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]] = {}
+    pending: list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal held
+        if not pending:
+            return
+        distance = _distances(
+            columns,
+            np.concatenate([i for _, i, _ in pending]),
+            np.concatenate([j for *_, j in pending]),
+        )
+        starts = np.cumsum([0] + [len(i) for _, i, _ in pending[:-1]])
+        worst[[g for g, _, _ in pending]] = np.maximum.reduceat(distance, starts)
+        pending.clear()
+        held = 0
+
     first = columns.first.tolist()
     for g, members in enumerate(groups):
         unique: dict[int, int] = {}
         for m in members:  # byte copies are 0 apart: compare one of each
             unique.setdefault(first[m], m)
-        if len(unique) < 2:
+        k = len(unique)
+        if k < 2:
             continue
-        chosen = np.fromiter(unique.values(), dtype=np.int64, count=len(unique))
-        if len(chosen) not in triangles:
-            triangles[len(chosen)] = np.triu_indices(len(chosen), 1)
-        x, y = triangles[len(chosen)]
-        pairs_i.append(chosen[x])
-        pairs_j.append(chosen[y])
-        counts[g] = len(x)
-    if not pairs_i:
-        return (0,) * len(groups)
-    i, j = np.concatenate(pairs_i), np.concatenate(pairs_j)
-    codes = columns.codes
-    distance = np.bitwise_count(codes[i] ^ codes[j]).sum(axis=1, dtype=np.int64)
-    if columns.variants is not None:
-        turned = np.bitwise_count(codes[i][:, None, :] ^ columns.variants[j]).sum(axis=2)
-        distance = np.minimum(distance, turned.min(axis=1))
-    worst = np.zeros(len(groups), dtype=np.int64)
-    has = counts > 0
-    starts = np.concatenate([[0], np.cumsum(counts[has])[:-1]])
-    worst[has] = np.maximum.reduceat(distance, starts)
+        chosen = np.fromiter(unique.values(), dtype=np.int64, count=k)
+        if k * (k - 1) // 2 > _PAIRS:
+            worst[g] = max(
+                int(_distances(columns, np.repeat(chosen[x], k - 1 - x), chosen[x + 1 :]).max())
+                for x in range(k - 1)
+            )
+            continue
+        if k not in triangles:
+            triangles[k] = np.triu_indices(k, 1)
+        x, y = triangles[k]
+        pending.append((g, chosen[x], chosen[y]))
+        held += len(x)
+        if held >= _PAIRS:
+            flush()
+    flush()
     return tuple(worst.tolist())
 
 

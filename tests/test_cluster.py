@@ -9,12 +9,13 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import Library, photo
 from PIL import Image
 
 from dedupe import verify
 from dedupe.cache import HashCache
-from dedupe.cluster import check_pair, cluster
+from dedupe.cluster import _Columns, _max_distances, check_pair, cluster, group_max_distance
 from dedupe.groups import build_groups, check_invariants
 from dedupe.hashing import ImageHash
 from dedupe.models import Fingerprint, ImageRecord, KeepRules, Settings
@@ -172,3 +173,42 @@ def test_check_pair_explains_the_verdict() -> None:
     far = check_pair(ra, rc, RADIUS_4)
     assert not far.grouped and not far.verified and far.distance == 6
     assert far.same < verify.SAME_GEOMETRY
+
+
+@pytest.mark.parametrize("rotations", [False, True])
+def test_largest_distances_match_the_pairwise_definition(
+    rotations: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Groups of 2 to 40 files with random hashes and orientation hashes, some byte copies; the
+    # vectorised computation against group_max_distance, also with a group too large to take
+    # all its pairs at once (row by row).
+    rng = np.random.default_rng(5)
+    records, groups, k = [], [], 0
+    for size in [2, 3, 4, 2, 40, 7, 2, 25]:
+        members = []
+        for _ in range(size):
+            copy_of = records[members[-1]] if members and rng.random() < 0.2 else None
+            bits = int(rng.integers(0, 2**63)) if copy_of is None else copy_of.hash.bits
+            variants = rng.integers(0, 2**63, 7) if copy_of is None else None
+            fingerprint = Fingerprint(
+                width=10,
+                height=10,
+                format="JPEG",
+                digest=copy_of.fingerprint.digest if copy_of else f"{k:064x}",
+                hash=ImageHash(bits, 8),
+                variant_bits=copy_of.fingerprint.variant_bits
+                if copy_of
+                else Fingerprint.pack_variants(ImageHash(int(v), 8) for v in variants),
+                check=bytes(verify.SIGNATURE_BYTES),
+            )
+            records.append(ImageRecord(f"f{k:03d}", 1, 0, 0, k, fingerprint))
+            members.append(k)
+            k += 1
+        groups.append(tuple(members))
+    settings = Settings("dhash", 8, 0.25, rotations=rotations)
+    expected = tuple(group_max_distance([records[m] for m in g], settings) for g in groups)
+    columns = _Columns.of(records, settings)
+    assert _max_distances(groups, columns) == expected
+    monkeypatch.setattr("dedupe.cluster._PAIRS", 100)  # the 40- and 25-file groups row by row
+    assert _max_distances(groups, columns) == expected
+    assert len(set(expected)) > 2
