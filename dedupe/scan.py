@@ -10,7 +10,6 @@ import concurrent.futures as futures
 import errno
 import gc
 import hashlib
-import multiprocessing
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from dedupe import decode, hashing, verify
+from dedupe import decode, hashing, verify, workers
 from dedupe.cache import KIND_ERROR, KIND_IMAGE, HashCache
 from dedupe.models import (
     FileEntry,
@@ -204,22 +203,6 @@ def _chunks(entries: list[FileEntry], jobs: int) -> Iterator[list[FileEntry]]:
         start += size
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """Where workers come from: a clean server process, not a fork of this one (the caller may
-    have threads, e.g. a live progress bar, whose locks a plain fork would copy mid-use).
-
-    The fork server imports this module once and every worker is forked from it with numpy,
-    Pillow and the decoders already loaded (and their pages shared), instead of each worker
-    importing them again. Without fork servers (macOS, Windows), workers are spawned.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # Only read when the fork server starts (once per process); "__main__" is the default.
-    context.set_forkserver_preload(["__main__", __name__])
-    return context
-
-
 def _run(
     entries: list[FileEntry], settings: Settings, jobs: int, progress: Progress
 ) -> Iterator[tuple[FileEntry, Outcome]]:
@@ -230,8 +213,7 @@ def _run(
             progress.advance()
             yield entry, outcome
         return
-    context = _pool_context()
-    with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=workers.context()) as pool:
         pending: dict[futures.Future[list[Outcome]], list[FileEntry]] = {}
         queue = _chunks(entries, jobs)
 

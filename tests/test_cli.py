@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 from conftest import Library, photo
 from PIL import Image, ImageDraw
 
-from dedupe.cli import COMMANDS, ExitCode, build_parser, main
+from dedupe.cli import COMMANDS, ExitCode, _jobs, build_parser, main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -170,6 +171,22 @@ def test_python_dash_m_runs(tmp_path: Path) -> None:
         [sys.executable, "-m", "dedupe", "--version"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and done.stdout.strip() == "dedupe 0.1.0"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "jobs"),
+    [
+        (["DIR"], os.cpu_count() or 1),
+        (["DIR", "--jobs", "3"], 3),
+        (["DIR", "-j1"], 1),
+        (["--jobs=4", "DIR", "--no-cache"], 4),
+        (["DIR", "--jobs", "x"], 1),  # not a number: the real parser says so
+        (["DIR", "--jobs"], 1),
+    ],
+)
+def test_jobs_are_read_before_the_parser_is_built(arguments: list[str], jobs: int) -> None:
+    """Decides whether the worker processes' server starts before the command's imports."""
+    assert _jobs(arguments) == jobs
 
 
 IMPORTED = (

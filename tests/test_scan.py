@@ -103,6 +103,24 @@ def test_pool_tasks_shrink_to_single_files_at_the_end(files: int, jobs: int) -> 
     assert sizes[-jobs:] == [1] * jobs
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads /proc (Linux)")
+def test_the_workers_server_starts_early_without_importing_the_decoders() -> None:
+    """workers.start_early() starts the fork server (which imports numpy, Pillow and the scan),
+    while the calling process stays light: the command line calls it before its own imports."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; from dedupe import workers; workers.start_early()\n"
+        "kids = [k for t in os.listdir('/proc/self/task')"
+        " for k in open(f'/proc/self/task/{t}/children').read().split()]\n"
+        "server = any(b'forkserver' in open(f'/proc/{k}/cmdline', 'rb').read() for k in kids)\n"
+        "print(server, 'numpy' in sys.modules, 'PIL' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "False"], out.stderr
+
+
 def test_grouping_warm_up_loads_the_kernels() -> None:
     import subprocess
     import sys

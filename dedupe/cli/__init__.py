@@ -7,11 +7,12 @@ stdout carries data (JSON, hashes, paths); stderr carries messages for people an
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
 
-from dedupe import __version__
+from dedupe import __version__, workers
 from dedupe.cli.ui import UI, CliError
 
 
@@ -35,6 +36,9 @@ COMMANDS = (
     "cmd_apply",
     "cmd_undo",
 )
+
+# Commands that decode folders of images in worker processes.
+DECODING = frozenset({"scan", "similar"})
 
 
 def _commands(only: str | None = None) -> list[object]:
@@ -69,6 +73,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _jobs(arguments: Sequence[str]) -> int:
+    """The --jobs a command's arguments ask for, read before the full parser is built (that
+    imports the command's modules). Only decides whether to start worker processes early: when
+    it misreads odd arguments, the real parser still decides what runs."""
+    parser = _Parser(add_help=False)
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
+    try:
+        known, _ = parser.parse_known_args(arguments)
+    except CliError:  # e.g. --jobs x: the real parser reports it
+        return 1
+    return int(known.jobs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see ExitCode and README "Exit codes")."""
     ui = UI.for_terminal()
@@ -77,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The first argument names the command (the only options before it are --help and
         # --version, which need every command listed or none).
         first = arguments[0] if arguments and not arguments[0].startswith("-") else None
+        if first in DECODING and _jobs(arguments[1:]) > 1:
+            workers.start_early()  # before the imports below, which it then runs beside
         parser = build_parser(first)
         args = parser.parse_args(arguments)
         if not getattr(args, "run", None):
