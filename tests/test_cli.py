@@ -171,6 +171,14 @@ def test_python_dash_m_runs(tmp_path: Path) -> None:
         [sys.executable, "-m", "dedupe", "--version"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and done.stdout.strip() == "dedupe 0.1.0"
+    # The program exits with main()'s code.
+    done = subprocess.run(
+        [sys.executable, "-m", "dedupe", "scan", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == ExitCode.USAGE and "no such folder" in done.stderr
 
 
 @pytest.mark.parametrize(

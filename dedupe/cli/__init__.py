@@ -7,6 +7,7 @@ stdout carries data (JSON, hashes, paths); stderr carries messages for people an
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -108,3 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         ui.error("interrupted")
         return int(ExitCode.INTERRUPTED)
+
+
+def entry() -> None:
+    """The program (`dedupe`, `python -m dedupe`): run main() and exit with its code."""
+    code = main()
+    # The process ends now: spare the interpreter its final garbage collection over every object
+    # still alive (with the grouping's compiled kernels loaded, about 0.2 s of CPU for nothing).
+    gc.freeze()
+    sys.exit(code)
