@@ -13,7 +13,8 @@ import pytest
 from conftest import Library, photo
 from PIL import Image, ImageDraw
 
-from dedupe.cli import COMMANDS, ExitCode, _jobs, build_parser, main
+from dedupe import locations
+from dedupe.cli import COMMANDS, ExitCode, _decodes_in_workers, build_parser, main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -182,19 +183,30 @@ def test_python_dash_m_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("arguments", "jobs"),
+    ("arguments", "early"),
     [
-        (["DIR"], os.cpu_count() or 1),
-        (["DIR", "--jobs", "3"], 3),
-        (["DIR", "-j1"], 1),
-        (["--jobs=4", "DIR", "--no-cache"], 4),
-        (["DIR", "--jobs", "x"], 1),  # not a number: the real parser says so
-        (["DIR", "--jobs"], 1),
+        (["DIR"], (os.cpu_count() or 1) > 1),  # a first scan: no cache file yet
+        (["DIR", "--jobs", "3"], True),
+        (["DIR", "-j1"], False),  # no worker processes at all
+        (["--jobs=4", "DIR", "--no-cache"], True),
+        (["DIR", "-j", "2", "--cache", "CACHE"], False),  # a rescan may decode nothing
+        (["DIR", "-j", "2", "--cache", "NEW"], True),
+        (["DIR", "--jobs", "x"], False),  # not a number: the real parser says so
+        (["DIR", "--jobs"], False),
     ],
 )
-def test_jobs_are_read_before_the_parser_is_built(arguments: list[str], jobs: int) -> None:
-    """Decides whether the worker processes' server starts before the command's imports."""
-    assert _jobs(arguments) == jobs
+def test_the_workers_start_early_only_when_a_scan_must_decode(
+    tmp_path: Path, arguments: list[str], early: bool
+) -> None:
+    """Read before the parser is built: whether the workers' server starts before the imports."""
+    cache = tmp_path / "cache.sqlite"
+    cache.write_bytes(b"")
+    named = {"CACHE": str(cache), "NEW": str(tmp_path / "new.sqlite")}
+    assert _decodes_in_workers([named.get(a, a) for a in arguments]) == early
+    if arguments == ["DIR"]:  # once the default cache exists, a plain scan may decode nothing
+        locations.cache_file().parent.mkdir(parents=True)
+        locations.cache_file().write_bytes(b"")
+        assert not _decodes_in_workers(arguments)
 
 
 IMPORTED = (

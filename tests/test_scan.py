@@ -111,11 +111,15 @@ def test_the_workers_server_starts_early_without_importing_the_decoders() -> Non
     import sys
 
     code = (
-        "import os, sys; from dedupe import workers; workers.start_early()\n"
-        "kids = [k for t in os.listdir('/proc/self/task')"
+        "import os, sys, time; from dedupe import workers; workers.start_early()\n"
+        "def server():\n"
+        "    kids = [k for t in os.listdir('/proc/self/task')"
         " for k in open(f'/proc/self/task/{t}/children').read().split()]\n"
-        "server = any(b'forkserver' in open(f'/proc/{k}/cmdline', 'rb').read() for k in kids)\n"
-        "print(server, 'numpy' in sys.modules, 'PIL' in sys.modules)"
+        "    return any(b'forkserver' in open(f'/proc/{k}/cmdline', 'rb').read() for k in kids)\n"
+        "deadline = time.monotonic() + 30\n"  # its command line shows once it has started
+        "while not server() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "print(server(), 'numpy' in sys.modules, 'PIL' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False", "False"], out.stderr

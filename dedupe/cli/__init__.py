@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from enum import IntEnum
 
-from dedupe import __version__, workers
+from dedupe import __version__, locations, workers
 from dedupe.cli.ui import UI, CliError
 
 
@@ -74,17 +74,25 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _jobs(arguments: Sequence[str]) -> int:
-    """The --jobs a command's arguments ask for, read before the full parser is built (that
-    imports the command's modules). Only decides whether to start worker processes early: when
-    it misreads odd arguments, the real parser still decides what runs."""
+def _decodes_in_workers(arguments: Sequence[str]) -> bool:
+    """Whether a scan with these arguments is sure to decode in worker processes: --jobs above 1
+    and no hash cache to take fingerprints from (--no-cache, or no cache file yet: a first scan).
+
+    Read before the full parser is built (that imports the command's modules), only to decide
+    whether to start the workers' server early; a rescan, which may decode nothing, does not
+    pay for one it may not use. When this misreads odd arguments, the real parser still
+    decides what runs."""
     parser = _Parser(add_help=False)
     parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument("--cache")
     try:
         known, _ = parser.parse_known_args(arguments)
     except CliError:  # e.g. --jobs x: the real parser reports it
-        return 1
-    return int(known.jobs)
+        return False
+    if known.jobs <= 1:
+        return False
+    return bool(known.no_cache) or not os.path.exists(known.cache or locations.cache_file())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The first argument names the command (the only options before it are --help and
         # --version, which need every command listed or none).
         first = arguments[0] if arguments and not arguments[0].startswith("-") else None
-        if first in DECODING and _jobs(arguments[1:]) > 1:
+        if first in DECODING and _decodes_in_workers(arguments[1:]):
             workers.start_early()  # before the imports below, which it then runs beside
         parser = build_parser(first)
         args = parser.parse_args(arguments)
