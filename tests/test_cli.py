@@ -191,6 +191,7 @@ def test_python_dash_m_runs(tmp_path: Path) -> None:
         (["--jobs=4", "DIR", "--no-cache"], True),
         (["DIR", "-j", "2", "--cache", "CACHE"], False),  # a rescan may decode nothing
         (["DIR", "-j", "2", "--cache", "NEW"], True),
+        (["DIR", "--no-cache", "--help"], False),
         (["DIR", "--jobs", "x"], False),  # not a number: the real parser says so
         (["DIR", "--jobs"], False),
     ],

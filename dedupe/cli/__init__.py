@@ -83,6 +83,7 @@ def _decodes_in_workers(arguments: Sequence[str]) -> bool:
     pay for one it may not use. When this misreads odd arguments, the real parser still
     decides what runs."""
     parser = _Parser(add_help=False)
+    parser.add_argument("--help", "-h", action="store_true")
     parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--cache")
@@ -90,7 +91,7 @@ def _decodes_in_workers(arguments: Sequence[str]) -> bool:
         known, _ = parser.parse_known_args(arguments)
     except CliError:  # e.g. --jobs x: the real parser reports it
         return False
-    if known.jobs <= 1:
+    if known.help or known.jobs <= 1:
         return False
     return bool(known.no_cache) or not os.path.exists(known.cache or locations.cache_file())
 
