@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import NoReturn
 
 from dedupe import __version__, locations, workers
 from dedupe.cli.ui import UI, CliError
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.INTERRUPTED)
 
 
-def entry() -> None:
+def entry() -> NoReturn:
     """The program (`dedupe`, `python -m dedupe`): run main() and exit with its code."""
     code = main()
     # The process ends now: spare the interpreter its final garbage collection over every object
