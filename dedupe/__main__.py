@@ -1,5 +1,5 @@
 """`python -m dedupe` runs the command-line interface."""
 
-from dedupe.cli import main
+from dedupe.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dedupe import decode, verify
+from dedupe import decode, locations, verify
 from dedupe.hashing import ImageHash
 from dedupe.models import FileEntry, Fingerprint, Settings
 
@@ -40,8 +40,7 @@ _FORMATS = {name: name for name in ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP",
 
 
 def default_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "dedupe" / "hashes.sqlite"
+    return locations.cache_file()
 
 
 def namespace(settings: Settings) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,7 +13,8 @@ import pytest
 from conftest import Library, photo
 from PIL import Image, ImageDraw
 
-from dedupe.cli import COMMANDS, ExitCode, build_parser, main
+from dedupe import locations
+from dedupe.cli import COMMANDS, ExitCode, _decodes_in_workers, build_parser, main
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -170,6 +172,42 @@ def test_python_dash_m_runs(tmp_path: Path) -> None:
         [sys.executable, "-m", "dedupe", "--version"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and done.stdout.strip() == "dedupe 0.1.0"
+    # The program exits with main()'s code.
+    done = subprocess.run(
+        [sys.executable, "-m", "dedupe", "scan", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == ExitCode.USAGE and "no such folder" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "early"),
+    [
+        (["DIR"], (os.cpu_count() or 1) > 1),  # a first scan: no cache file yet
+        (["DIR", "--jobs", "3"], True),
+        (["DIR", "-j1"], False),  # no worker processes at all
+        (["--jobs=4", "DIR", "--no-cache"], True),
+        (["DIR", "-j", "2", "--cache", "CACHE"], False),  # a rescan may decode nothing
+        (["DIR", "-j", "2", "--cache", "NEW"], True),
+        (["DIR", "--no-cache", "--help"], False),
+        (["DIR", "--jobs", "x"], False),  # not a number: the real parser says so
+        (["DIR", "--jobs"], False),
+    ],
+)
+def test_the_workers_start_early_only_when_a_scan_must_decode(
+    tmp_path: Path, arguments: list[str], early: bool
+) -> None:
+    """Read before the parser is built: whether the workers' server starts before the imports."""
+    cache = tmp_path / "cache.sqlite"
+    cache.write_bytes(b"")
+    named = {"CACHE": str(cache), "NEW": str(tmp_path / "new.sqlite")}
+    assert _decodes_in_workers([named.get(a, a) for a in arguments]) == early
+    if arguments == ["DIR"]:  # once the default cache exists, a plain scan may decode nothing
+        locations.cache_file().parent.mkdir(parents=True)
+        locations.cache_file().write_bytes(b"")
+        assert not _decodes_in_workers(arguments)
 
 
 IMPORTED = (

@@ -7,11 +7,12 @@ import gc
 import os
 from pathlib import Path
 
+import pytest
 from conftest import Library, photo
 
 from dedupe.cache import HashCache
-from dedupe.models import Settings
-from dedupe.scan import scan
+from dedupe.models import FileEntry, Settings
+from dedupe.scan import CHUNK, _chunks, scan
 
 SETTINGS = Settings()
 
@@ -88,6 +89,40 @@ def test_while_hashing_runs_only_when_something_is_decoded(library: Library) -> 
     again = scan((str(library.root),), SETTINGS, cache, while_hashing=hook)
     assert len(calls) == 1  # nothing to decode: not called
     assert again.records == first.records
+
+
+@pytest.mark.parametrize(("files", "jobs"), [(32, 2), (150, 2), (1000, 4), (20_000, 2), (33, 8)])
+def test_pool_tasks_shrink_to_single_files_at_the_end(files: int, jobs: int) -> None:
+    """Every file once, in walk order; big tasks first, single files last, none over CHUNK."""
+    entries = [FileEntry(f"/f{k}", 1, 0, 0, k, 1) for k in range(files)]
+    tasks = list(_chunks(entries, jobs))
+    assert [e for task in tasks for e in task] == entries
+    sizes = [len(task) for task in tasks]
+    assert all(1 <= size <= CHUNK for size in sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[-jobs:] == [1] * jobs
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads /proc (Linux)")
+def test_the_workers_server_starts_early_without_importing_the_decoders() -> None:
+    """workers.start_early() starts the fork server (which imports numpy, Pillow and the scan),
+    while the calling process stays light: the command line calls it before its own imports."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys, time; from dedupe import workers; workers.start_early()\n"
+        "def server():\n"
+        "    kids = [k for t in os.listdir('/proc/self/task')"
+        " for k in open(f'/proc/self/task/{t}/children').read().split()]\n"
+        "    return any(b'forkserver' in open(f'/proc/{k}/cmdline', 'rb').read() for k in kids)\n"
+        "deadline = time.monotonic() + 30\n"  # its command line shows once it has started
+        "while not server() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "print(server(), 'numpy' in sys.modules, 'PIL' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "False"], out.stderr
 
 
 def test_grouping_warm_up_loads_the_kernels() -> None:

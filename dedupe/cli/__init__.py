@@ -7,11 +7,14 @@ stdout carries data (JSON, hashes, paths); stderr carries messages for people an
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import NoReturn
 
-from dedupe import __version__
+from dedupe import __version__, locations, workers
 from dedupe.cli.ui import UI, CliError
 
 
@@ -35,6 +38,9 @@ COMMANDS = (
     "cmd_apply",
     "cmd_undo",
 )
+
+# Commands that decode folders of images in worker processes.
+DECODING = frozenset({"scan", "similar"})
 
 
 def _commands(only: str | None = None) -> list[object]:
@@ -69,6 +75,28 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _decodes_in_workers(arguments: Sequence[str]) -> bool:
+    """Whether a scan with these arguments is sure to decode in worker processes: --jobs above 1
+    and no hash cache to take fingerprints from (--no-cache, or no cache file yet: a first scan).
+
+    Read before the full parser is built (that imports the command's modules), only to decide
+    whether to start the workers' server early; a rescan, which may decode nothing, does not
+    pay for one it may not use. When this misreads odd arguments, the real parser still
+    decides what runs."""
+    parser = _Parser(add_help=False)
+    parser.add_argument("--help", "-h", action="store_true")
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument("--cache")
+    try:
+        known, _ = parser.parse_known_args(arguments)
+    except CliError:  # e.g. --jobs x: the real parser reports it
+        return False
+    if known.help or known.jobs <= 1:
+        return False
+    return bool(known.no_cache) or not os.path.exists(known.cache or locations.cache_file())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (see ExitCode and README "Exit codes")."""
     ui = UI.for_terminal()
@@ -77,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The first argument names the command (the only options before it are --help and
         # --version, which need every command listed or none).
         first = arguments[0] if arguments and not arguments[0].startswith("-") else None
+        if first in DECODING and _decodes_in_workers(arguments[1:]):
+            workers.start_early()  # before the imports below, which it then runs beside
         parser = build_parser(first)
         args = parser.parse_args(arguments)
         if not getattr(args, "run", None):
@@ -89,3 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         ui.error("interrupted")
         return int(ExitCode.INTERRUPTED)
+
+
+def entry() -> NoReturn:
+    """The program (`dedupe`, `python -m dedupe`): run main() and exit with its code."""
+    code = main()
+    # The process ends now: spare the interpreter its final garbage collection over every object
+    # still alive (with the grouping's compiled kernels loaded, about 0.2 s of CPU for nothing).
+    gc.freeze()
+    sys.exit(code)

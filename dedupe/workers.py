@@ -1,0 +1,46 @@
+"""Where the scan's decoding worker processes come from, and starting their server early.
+
+Only the standard library is imported here, so the command line can start the fork server
+before it imports numpy, Pillow and the rest of itself.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from multiprocessing.context import BaseContext
+
+# What the fork server imports once, before forking any worker: the module whose function the
+# workers run (and with it numpy, Pillow and the decoders). "__main__" is multiprocessing's
+# default, kept so that a script using the scan as a library still has its functions there.
+PRELOAD = ["__main__", "dedupe.scan"]
+
+
+def context() -> BaseContext:
+    """Where workers come from: a clean server process, not a fork of this one (the caller may
+    have threads, e.g. a live progress bar, whose locks a plain fork would copy mid-use).
+
+    The fork server imports PRELOAD once and every worker is forked from it with numpy, Pillow
+    and the decoders already loaded (and their pages shared), instead of each worker importing
+    them again. Without fork servers (macOS, Windows), workers are spawned.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    forkserver = multiprocessing.get_context("forkserver")
+    # Only read when the fork server starts (once per process).
+    forkserver.set_forkserver_preload(PRELOAD)
+    return forkserver
+
+
+def start_early() -> None:
+    """Start the fork server now, if this platform has one and it is not running yet.
+
+    Its imports (about 0.3 s of CPU) then run on another core while this process imports the
+    same modules for itself, instead of after them when the first worker is needed. A server
+    that ends up unused (nothing to decode) costs that CPU time and no waiting: it exits with
+    this process.
+    """
+    if context().get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
