@@ -89,7 +89,7 @@ def matches(check: Check, x: int, y: int) -> bool:
 def join(
     low: np.ndarray,
     high: np.ndarray,
-    forced: np.ndarray,
+    forced: bool,
     parent: np.ndarray,
     size: np.ndarray,
     anchor: np.ndarray,
@@ -100,7 +100,7 @@ def join(
     """Join pairs (low[e], high[e]) in order into the union-find (parent, size) and keep each
     group's anchor (``anchor[root]``); returns how many pairs were blocked.
 
-    A forced pair (a byte copy) always joins, and its group's anchor becomes the better of the
+    Forced pairs (byte copies) always join, and its group's anchor becomes the better of the
     two (see _better). Any other pair joins two groups only when their anchors are the pair
     itself or pass the check (see matches); the joined group keeps the anchor of the larger
     group, or the better one when they are the same size.
@@ -117,7 +117,7 @@ def join(
         anchor_b = anchor[root_b]
         size_a = size[root_a]
         size_b = size[root_b]
-        if forced[e]:
+        if forced:
             kept = _better(anchor_a, anchor_b, pixels, sizes)
         else:
             if not (anchor_a == a and anchor_b == b) and not matches(check, anchor_a, anchor_b):

@@ -321,7 +321,7 @@ def cluster(
             keep = np.array([not _is_distinct(records, a, b, distinct) for a, b in pairs], bool)
             low, high = low[keep], high[keep]
         blocked = kernel.join(
-            low, high, np.full(len(low), forced), uf.parent, uf.size, anchor, columns.pixels,
+            low, high, forced, uf.parent, uf.size, anchor, columns.pixels,
             columns.sizes, check,
         )  # fmt: skip
         return int(blocked)

@@ -132,7 +132,7 @@ def test_joining_matches_the_plain_loop(seed: int) -> None:
             kernel.join(
                 low,
                 high,
-                np.full(len(low), forced),
+                forced,
                 uf.parent,
                 uf.size,
                 anchor,

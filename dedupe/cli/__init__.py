@@ -7,7 +7,6 @@ stdout carries data (JSON, hashes, paths); stderr carries messages for people an
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from typing import NoReturn
 
 from dedupe import __version__, locations, workers
 from dedupe.cli.ui import UI, CliError
+from dedupe.gcpause import settle
 
 
 class ExitCode(IntEnum):
@@ -126,5 +126,5 @@ def entry() -> NoReturn:
     code = main()
     # The process ends now: spare the interpreter its final garbage collection over every object
     # still alive (with the grouping's compiled kernels loaded, about 0.2 s of CPU for nothing).
-    gc.freeze()
+    settle()
     sys.exit(code)
