@@ -61,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     common.print_machine("All speed benchmarks")
+    common.prepare_dedupe()
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="dedupe-bench-") as tmp:
         rows_file = Path(tmp) / "rows.jsonl"

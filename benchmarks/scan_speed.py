@@ -225,8 +225,9 @@ def imagededup_python(path: str) -> tuple[str | None, str]:
 
 
 def warm_up(args: argparse.Namespace, work: Path) -> None:
-    """One untimed scan of a few small files, so compiled kernels (numba's on-disk cache)
-    are in place before anything is timed; a first run after installing pays for compiling."""
+    """Bytecode and compiled kernels in place (common.prepare_dedupe), then one untimed scan
+    of a few small files: a first run after installing pays for compiling."""
+    common.prepare_dedupe()
     folder = common.tiny_corpus(64, args.seed, 1)
     run = common.run_timed(
         dedupe_cmd(

@@ -2,7 +2,8 @@
 
 Exact byte copies (same content digest) are always joined. Perceptual candidates come from the
 BK-tree at the rate threshold (with --rotations, also for the 7 other orientations of each
-image) and are joined only when the independent check in verify.py accepts them. Accepted pairs
+image) and are joined only when the independent check in verify.py accepts them. A small
+library is grouped the same way without the compiled kernels (see COMPILED_FROM). Accepted pairs
 are joined strongest first, and two groups of several files are joined only when their anchors
 (best member of each) pass the check too: A~B and B~C cannot drag a different C into A's group.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +135,21 @@ def inputs_digest(
 _QUERIES = 16384
 # Candidate pairs verified at a time (bounds the verification's arrays to about 16 MB).
 _PAIRS = 1 << 18
+# Grouping this many images or more runs on the compiled kernels (numba: the BK-tree search,
+# the pair check, the join). Loading them costs about a second of CPU once per process; below
+# this, numpy and plain Python group the images in less than that (every pair's distance by
+# brute force, the check with numpy), so a small folder never waits for the compiler's cache.
+COMPILED_FROM = 3000
+# ... and so does a smaller library with this many candidate pairs (a loose threshold): numpy
+# checks a pair in ~60 us, and an anchor check from Python costs ~0.3 ms.
+COMPILED_CANDIDATES = 4000
+# Pair distances computed at a time by the brute-force search (bounds its arrays to ~16 MB).
+_BRUTE = 1 << 20
+
+
+def compiles(n: int) -> bool:
+    """Whether cluster() of n records runs on the compiled kernels (see COMPILED_FROM)."""
+    return n >= COMPILED_FROM
 
 
 def _verify(
@@ -142,12 +158,13 @@ def _verify(
     i: npt.NDArray[np.int64],
     j: npt.NDArray[np.int64],
     orientation: int,
+    compiled: bool,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
     """verify.accept for pairs (i, j), j seen under `orientation`: (ok, best score)."""
     ok = np.zeros(len(i), dtype=bool)
     best = np.zeros(len(i), dtype=np.float32)
     live = np.flatnonzero(~low_info[i] & ~low_info[j])
-    scores = verify.score_pairs(thumbs, i[live], j[live], orientation)
+    scores = verify.score_pairs(thumbs, i[live], j[live], orientation, compiled=compiled)
     ok[live] = scores.accepted()
     best[live] = scores.best
     return ok, best
@@ -201,21 +218,34 @@ class _Columns:
 
 
 def _candidates(
-    columns: _Columns, settings: Settings, usable: npt.NDArray[np.int64]
+    columns: _Columns, settings: Settings, usable: npt.NDArray[np.int64], compiled: bool
 ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]]:
     """Pairs (i, j, orientation) among the `usable` records within the radius: record j seen
     under the orientation is within settings.max_distance bits of record i. In parts of a
     few million pairs at most (see BKTree.iter_pairs_within): at a loose threshold the
-    candidates can outnumber the images a thousand times, and only the verified ones are kept."""
+    candidates can outnumber the images a thousand times, and only the verified ones are kept.
+    Without `compiled`, by brute force (_within) instead of the BK-tree."""
+    radius = settings.max_distance
+    codes = columns.codes[usable]
+    every = None if columns.variants is None else columns.variants[usable]
+    if not compiled:
+        i, j = _within(codes, codes, radius, upper=True)
+        yield usable[i], usable[j], 1
+        if every is not None:
+            for k in range(2, 9):
+                turned = np.ascontiguousarray(every[:, k - 2, :])
+                q, s = _within(turned, codes, radius, upper=False)
+                mask = q != s
+                # stored record s is near record q seen under orientation k
+                yield usable[s[mask]], usable[q[mask]], k
+        return
     from dedupe.bktree import BKTree  # numba: imported when there is something to search
 
-    radius = settings.max_distance
-    tree = BKTree.build(columns.codes[usable])
+    tree = BKTree.build(codes)
     for i, j, _ in tree.iter_pairs_within(radius):
         for lo in range(0, len(i), _PAIRS):  # bounds the verification's temporary arrays
             yield usable[i[lo : lo + _PAIRS]], usable[j[lo : lo + _PAIRS]], 1
-    if columns.variants is not None and len(usable):
-        every = columns.variants[usable]
+    if every is not None and len(usable):
         for k in range(2, 9):
             variants = np.ascontiguousarray(every[:, k - 2, :])
             for lo in range(0, len(variants), _QUERIES):
@@ -224,6 +254,26 @@ def _candidates(
                 mask = q != s
                 # stored record s is near record q seen under orientation k
                 yield usable[s[mask]], usable[q[mask]], k
+
+
+def _within(
+    queries: npt.NDArray[np.uint64], codes: npt.NDArray[np.uint64], radius: int, *, upper: bool
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every (q, s) with codes[s] within `radius` bits of queries[q], by computing all the
+    distances (_BRUTE at a time); with `upper` (queries are the codes), only q < s."""
+    n = len(codes)
+    rows = max(1, _BRUTE // max(1, n * codes.shape[1]))
+    found_q, found_s = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for lo in range(0, len(queries), rows):
+        start = lo + 1 if upper else 0  # the columns right of the diagonal, when upper
+        block = queries[lo : lo + rows, None, :] ^ codes[None, start:, :]
+        distance = np.bitwise_count(block).sum(axis=2, dtype=np.int64)
+        q, s = np.nonzero(distance <= radius)
+        q, s = q + lo, s + start
+        keep = q < s if upper else slice(None)
+        found_q.append(q[keep])
+        found_s.append(s[keep])
+    return np.concatenate(found_q), np.concatenate(found_s)
 
 
 def _distances(
@@ -293,33 +343,52 @@ def cluster(
     settings: Settings,
     *,
     distinct: frozenset[tuple[str, str]] = frozenset(),
+    compiled: bool | None = None,
 ) -> Clusters:
     """Group records: exact copies, plus verified perceptual matches within the threshold.
 
     Verified pairs are joined strongest first. Joining two groups of several files also needs
     their anchors (the best member of each, see _cluster_kernel.join) to pass verification.
     `distinct` holds path pairs (sorted) a person marked "not duplicates": never joined
-    directly.
+    directly. `compiled`: run on the numba kernels, or on numpy and plain Python (None: by
+    the size of the work, see compiles() and COMPILED_CANDIDATES); both give the same groups.
     """
-    from dedupe import _cluster_kernel as kernel  # numba: imported when there is work
-
     n = len(records)
+    brute = not (compiles(n) if compiled is None else compiled)
     uf = UnionFind(n)
     columns = _Columns.of(records, settings)
-    thumbs = verify.Thumbs.from_signatures(columns.signatures)  # a view: no copy of the pixels
+    # a view: no copy of the pixels
+    thumbs = verify.Thumbs.from_signatures(columns.signatures, compiled=not brute)
     low_info = verify.low_information_rows(columns.signatures)
+    # Blank and near-blank images only ever match as byte copies: they are not even searched.
+    usable = np.flatnonzero(~low_info).astype(np.int64)
+    search = _candidates(columns, settings, usable, compiled=not brute)
+    if compiled is None:
+        compiled = not brute
+        if brute:  # a small library: its candidates decide whether checking them needs numba
+            every = list(search)
+            compiled = sum(len(i) for i, _, _ in every) >= COMPILED_CANDIDATES
+            search = iter(every)
     # Each group's anchor (the member that represents it), kept at its root: a pair joins two
     # groups of several files only when their anchors pass verification too, so a chain of
     # individually plausible pairs cannot join two different pictures.
     anchor = np.arange(n, dtype=np.int64)
     orientations = np.arange(1, 9 if settings.rotations else 2, dtype=np.int64)
-    check = kernel_check(thumbs, orientations)
+    if compiled:
+        from dedupe import _cluster_kernel as kernel  # numba
+
+        check = kernel_check(thumbs, orientations)
 
     def join(low: npt.NDArray[np.int64], high: npt.NDArray[np.int64], forced: bool) -> int:
         if distinct:
             pairs = zip(low.tolist(), high.tolist(), strict=True)
             keep = np.array([not _is_distinct(records, a, b, distinct) for a, b in pairs], bool)
             low, high = low[keep], high[keep]
+        if not compiled:
+            return join_plain(
+                low, high, forced, uf, anchor, columns.pixels, columns.sizes,
+                lambda x, y: matches_plain(thumbs, x, y, orientations),
+            )  # fmt: skip
         blocked = kernel.join(
             low, high, forced, uf.parent, uf.size, anchor, columns.pixels,
             columns.sizes, check,
@@ -333,11 +402,9 @@ def cluster(
 
     candidates = rejected = 0
     found_i, found_j, found_score = [], [], []
-    # Blank and near-blank images only ever match as byte copies: they are not even searched.
-    usable = np.flatnonzero(~low_info).astype(np.int64)
-    for i, j, orientation in _candidates(columns, settings, usable):
+    for i, j, orientation in search:
         candidates += len(i)
-        ok, best = _verify(thumbs, low_info, i, j, orientation)
+        ok, best = _verify(thumbs, low_info, i, j, orientation, compiled)
         rejected += int(len(i) - ok.sum())
         found_i.append(i[ok])
         found_j.append(j[ok])
@@ -354,6 +421,58 @@ def cluster(
     groups = tuple(tuple(members) for members in uf.components())
     max_distances = _max_distances(groups, columns)
     return Clusters(groups, max_distances, candidates, rejected, blocked)
+
+
+def matches_plain(
+    thumbs: verify.Thumbs, x: int, y: int, orientations: npt.NDArray[np.int64]
+) -> bool:
+    """Whether thumbnails x and y pass the check, y under any of the orientations (numpy; as
+    _cluster_kernel.matches)."""
+    i, j = np.array([x]), np.array([y])
+    return any(
+        bool(verify.score_pairs(thumbs, i, j, int(k), compiled=False).accepted()[0])
+        for k in orientations
+    )
+
+
+def join_plain(
+    low: npt.NDArray[np.int64],
+    high: npt.NDArray[np.int64],
+    forced: bool,
+    uf: UnionFind,
+    anchor: npt.NDArray[np.int64],
+    pixels: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.int64],
+    matches: Callable[[int, int], bool],
+) -> int:
+    """_cluster_kernel.join in plain Python (the same rule, for grouping without the compiled
+    kernels): join pairs (low[e], high[e]) in order, each group's anchor at its root; returns
+    how many pairs were blocked."""
+
+    def better(a: int, b: int) -> int:
+        ka, kb = (int(pixels[a]), int(sizes[a])), (int(pixels[b]), int(sizes[b]))
+        return (a if ka > kb else b) if ka != kb else min(a, b)
+
+    blocked = 0
+    for a, b in zip(low.tolist(), high.tolist(), strict=True):
+        root_a, root_b = uf.find(a), uf.find(b)
+        if root_a == root_b:
+            continue
+        anchor_a, anchor_b = int(anchor[root_a]), int(anchor[root_b])
+        size_a, size_b = int(uf.size[root_a]), int(uf.size[root_b])
+        if forced:
+            kept = better(anchor_a, anchor_b)
+        else:
+            if (anchor_a, anchor_b) != (a, b) and not matches(anchor_a, anchor_b):
+                blocked += 1
+                continue
+            if size_a != size_b:
+                kept = anchor_a if size_a > size_b else anchor_b
+            else:
+                kept = better(anchor_a, anchor_b)
+        uf.union(a, b)  # union by size; on a tie the root of a stays the root
+        anchor[uf.find(a)] = kept
+    return blocked
 
 
 def kernel_check(
@@ -373,8 +492,9 @@ def kernel_check(
 
 def warm_up() -> None:
     """Load the compiled kernels (numba and its on-disk cache, about a second) ahead of the
-    first grouping: a scan runs this while its workers decode. The arrays have the types and
-    layouts cluster() passes (a kernel is loaded once per combination)."""
+    first grouping that uses them (see compiles()): a scan runs this while its workers decode.
+    The arrays have the types and layouts cluster() passes (a kernel is loaded once per
+    combination)."""
     from dedupe.bktree import BKTree  # numba
 
     tree = BKTree.build(np.zeros((2, 1), dtype=np.uint64))
@@ -398,9 +518,10 @@ def warm_up() -> None:
             check=blank,
         ),
     )
-    cluster([record, record], Settings(algorithm="dhash", hash_size=8, threshold=0.25))
-    thumbs = verify.Thumbs.from_signatures(verify.signature_array([blank, blank]))
-    verify.score_pairs(thumbs, np.array([0]), np.array([1]))
+    settings = Settings(algorithm="dhash", hash_size=8, threshold=0.25)
+    cluster([record, record], settings, compiled=True)
+    thumbs = verify.Thumbs.from_signatures(verify.signature_array([blank, blank]), compiled=True)
+    verify.score_pairs(thumbs, np.array([0]), np.array([1]), compiled=True)
 
 
 def _is_distinct(

@@ -8,6 +8,7 @@ other group gets a fresh proposal from the keep rules.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -105,9 +106,21 @@ def compare(old: Sequence[Group], new: Sequence[Group]) -> Changes:
     )
 
 
+# Fewer bytes than any image takes in a report (its path, hashes and check: about 600 and up).
+_REPORT_BYTES_PER_IMAGE = 500
+
+
 def read_to_regroup(path: str | Path) -> Report:
     """report.read, while the grouping's compiled kernels load on a thread (about a second of
-    CPU that would otherwise delay the first regroup; a report takes longer to read)."""
+    CPU that would otherwise delay the first regroup; a report takes longer to read). Only for
+    a report large enough to hold as many images as cluster.compiles() needs: a smaller one is
+    grouped without them."""
+    try:
+        images = os.path.getsize(path) // _REPORT_BYTES_PER_IMAGE
+    except OSError:  # report.read says what is wrong with it
+        images = 0
+    if not cluster.compiles(images):
+        return report_mod.read(path)
     loading = threading.Thread(target=cluster.warm_up, name="dedupe-warm-up", daemon=True)
     loading.start()
     try:

@@ -245,6 +245,15 @@ class Scores:
 
 # Pairs (or rows) per task of the thread pool.
 _TASK = 4096
+# From how many pairs (or thumbnails, for their sums) the numba kernels are used when the
+# caller does not say: loading numba and the cached kernels costs about a second of CPU once
+# per process, which numpy's ~60 us per pair (the kernel's few us) repays from about 20,000
+# pairs, and its ~3.6 us per thumbnail's sums (the kernel's 0.4) from about 300,000.
+# cluster() decides once for all of its pairs (cluster.compiles).
+COMPILED_PAIRS = 20_000
+COMPILED_ROWS = 300_000
+# Pairs scored at a time by numpy: each takes ~33 KB of temporary arrays.
+_PLAIN_PAIRS = 256
 
 
 def _run_tasks(fn: Callable[[tuple[int, int]], None], n: int) -> None:
@@ -263,22 +272,38 @@ class Thumbs:
     sums: npt.NDArray[np.float64]
 
     @classmethod
-    def of(cls, gray: npt.NDArray[Any]) -> Thumbs:
-        from dedupe import _verify_kernel as kernel  # numba: only imported when pairs are scored
-
+    def of(cls, gray: npt.NDArray[Any], *, compiled: bool | None = None) -> Thumbs:
+        """`compiled`: sum with the numba kernel (None: from COMPILED_ROWS rows on); else numpy,
+        which needs no compiled code loaded (see score_pairs)."""
         if gray.ndim != 2 or gray.shape[1] != PIXELS:
             raise ValueError(f"expected an (n, {PIXELS}) array of thumbnails, got {gray.shape}")
         if gray.strides[1] != gray.itemsize:  # rows may be views into wider arrays, pixels not
             gray = np.ascontiguousarray(gray)
         mask = tables()[2]
         sums = np.empty((len(gray), len(mask) + 1, 2), dtype=np.float64)
-        _run_tasks(lambda span: kernel.plain_stats(gray, mask, span[0], span[1], sums), len(gray))
+        if compiled if compiled is not None else len(gray) >= COMPILED_ROWS:
+            from dedupe import _verify_kernel as kernel  # numba: only imported when it pays
+
+            _run_tasks(
+                lambda span: kernel.plain_stats(gray, mask, span[0], span[1], sums), len(gray)
+            )
+        else:
+            for lo in range(0, len(gray), _ROWS):
+                y = gray[lo : lo + _ROWS].astype(np.float64)
+                yy = y * y
+                part = sums[lo : lo + _ROWS]
+                part[:, :-1, 0] = np.einsum("np,hp->nh", y, mask)
+                part[:, :-1, 1] = np.einsum("np,hp->nh", yy, mask)
+                part[:, -1, 0] = y.sum(axis=1)
+                part[:, -1, 1] = yy.sum(axis=1)
         return cls(gray, sums)
 
     @classmethod
-    def from_signatures(cls, signatures: npt.NDArray[np.uint8]) -> Thumbs:
+    def from_signatures(
+        cls, signatures: npt.NDArray[np.uint8], *, compiled: bool | None = None
+    ) -> Thumbs:
         """From the rows of a signature_array."""
-        return cls.of(signatures[:, :PIXELS])
+        return cls.of(signatures[:, :PIXELS], compiled=compiled)
 
     def __len__(self) -> int:
         return len(self.gray)
@@ -289,17 +314,19 @@ def score_pairs(
     i: npt.NDArray[np.integer[Any]],
     j: npt.NDArray[np.integer[Any]],
     orientation: int = 1,
+    *,
+    compiled: bool | None = None,
 ) -> Scores:
     """Compare thumbnails i[k] and j[k] (j seen under the EXIF `orientation`) under every
     hypothesis.
 
     j is taken as a zoomed (cropped) or turned view of i and, for zooms, the other way round.
     A pair that already passes as it is skips the warps (its best score is then its plain one).
-    Each thumbnail is warped once per run of pairs it leads (see _verify_kernel), so the cost
-    per pair is a few vectorised dot products, whatever the number of pairs.
+    With `compiled` (None: from COMPILED_PAIRS pairs on) the numba kernel scores them: each
+    thumbnail is warped once per run of pairs it leads (see _verify_kernel), so the cost per
+    pair is a few vectorised dot products, whatever the number of pairs. Otherwise numpy does
+    the same arithmetic a few hundred pairs at a time (_score_plain).
     """
-    from dedupe import _verify_kernel as kernel  # numba: only imported when pairs are scored
-
     if len(i) != len(j):
         raise ValueError(f"pairs need as many i as j, got {len(i)} and {len(j)}")
     n_rows, n = len(thumbs), len(i)
@@ -311,6 +338,11 @@ def score_pairs(
     best = np.zeros(n, dtype=np.float32)
     if n == 0:
         return Scores(same, best)
+    if not (compiled if compiled is not None else n >= COMPILED_PAIRS):
+        _score_plain(thumbs, left, right, orientation, same, best)
+        return Scores(same, best)
+    from dedupe import _verify_kernel as kernel  # numba: only imported when it pays
+
     index, weight, mask, counts, zooms = tables()
     every = np.arange(len(counts), dtype=np.int64)
     identity = orientation_permutations()[1]
@@ -349,6 +381,86 @@ def score_pairs(
 
         _run_tasks(run, n)
     return Scores(same, best)
+
+
+def _pearson(
+    sx: npt.NDArray[np.float64],
+    sy: npt.NDArray[np.float64],
+    sxx: npt.NDArray[np.float64],
+    syy: npt.NDArray[np.float64],
+    sxy: npt.NDArray[np.float64],
+    n: npt.NDArray[np.int64] | int,
+) -> npt.NDArray[np.float64]:
+    """Correlation from running sums over n pixels; 0 where either side has no variance (as
+    _verify_kernel._pearson)."""
+    vx = sxx - sx * sx / n
+    vy = syy - sy * sy / n
+    live = (vx > 0.0) & (vy > 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (sxy - sx * sy / n) / np.sqrt(vx * vy)
+    result: npt.NDArray[np.float64] = np.where(live, r, 0.0)
+    return result
+
+
+def _views(
+    key: npt.NDArray[np.float32], hyps: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The warped views of each row of `key` under hypotheses `hyps`, zero outside each one's
+    compared pixels, with their sums and sums of squares (as _verify_kernel._warp_views: the
+    four taps summed in float32)."""
+    index, weight, mask, _, _ = tables()
+    taps = key[:, index[hyps]]  # (pairs, hypotheses, 4, PIXELS)
+    w = weight[hyps]
+    mixed = taps[:, :, 0] * w[:, 0] + taps[:, :, 1] * w[:, 1]
+    mixed = mixed + taps[:, :, 2] * w[:, 2] + taps[:, :, 3] * w[:, 3]
+    views = mixed.astype(np.float64) * mask[hyps]
+    return views, views.sum(axis=2), np.einsum("mhp,mhp->mh", views, views)
+
+
+def _score_plain(
+    thumbs: Thumbs,
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    orientation: int,
+    same: npt.NDArray[np.float32],
+    best: npt.NDArray[np.float32],
+) -> None:
+    """score_pairs with numpy, _PLAIN_PAIRS pairs at a time: the kernel's two passes (i warped
+    under every hypothesis against j; j warped by the zooms against i), vectorised."""
+    _, _, mask, counts, zooms = tables()
+    every = np.arange(len(counts), dtype=np.int64)
+    turned = orientation_permutations()[orientation]
+    for lo in range(0, len(left), _PLAIN_PAIRS):
+        i, j = left[lo : lo + _PLAIN_PAIRS], right[lo : lo + _PLAIN_PAIRS]
+        a = thumbs.gray[i].astype(np.float32)
+        b = thumbs.gray[j][:, turned].astype(np.float32)  # j under the orientation
+        x, y = a.astype(np.float64), b.astype(np.float64)
+        whole_i, whole_j = thumbs.sums[i, -1], thumbs.sums[j, -1]  # the same in any orientation
+        plain = _pearson(
+            whole_i[:, 0], whole_j[:, 0], whole_i[:, 1], whole_j[:, 1],
+            np.einsum("mp,mp->m", x, y), PIXELS,
+        )  # fmt: skip
+        top = plain.copy()
+        warp = np.flatnonzero(plain < SAME_GEOMETRY)  # the others pass as they are
+        if len(warp):
+            x, y, i, j = x[warp], y[warp], i[warp], j[warp]
+            # i warped, against j as it is seen (its sums under each hypothesis' pixels)
+            views, sx, sxx = _views(a[warp], every)
+            if orientation == 1:
+                sy, syy = thumbs.sums[j][:, every, 0], thumbs.sums[j][:, every, 1]
+            else:
+                sy = np.einsum("mp,hp->mh", y, mask[every])
+                syy = np.einsum("mp,hp->mh", y * y, mask[every])
+            sxy = np.einsum("mhp,mp->mh", views, y)
+            found = _pearson(sx, sy, sxx, syy, sxy, counts[every]).max(axis=1)
+            # j warped by the zooms (a crop of i), against i as it is
+            views, sx, sxx = _views(b[warp], zooms)
+            sy, syy = thumbs.sums[i][:, zooms, 0], thumbs.sums[i][:, zooms, 1]
+            sxy = np.einsum("mhp,mp->mh", views, x)
+            found = np.maximum(found, _pearson(sx, sy, sxx, syy, sxy, counts[zooms]).max(axis=1))
+            top[warp] = np.maximum(top[warp], found)
+        same[lo : lo + len(plain)] = plain
+        best[lo : lo + len(plain)] = top
 
 
 def score(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> Scores:

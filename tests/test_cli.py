@@ -240,6 +240,38 @@ def test_a_command_imports_only_what_it_runs_on(tmp_path: Path) -> None:
     assert done.stdout.strip() == "False", done.stderr
 
 
+LOADED_NUMBA = (
+    "import sys\n"
+    "from dedupe.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print(code, 'numba' in sys.modules)\n"
+)
+
+
+def test_a_small_library_is_grouped_without_loading_numba(tmp_path: Path) -> None:
+    """Loading numba and the compiled kernels costs about a second of CPU: a scan and a review
+    of a few photos (copies among them, so pairs are checked and joined) go without it."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    for k in range(6):
+        photo(k, (160, 120)).save(root / f"p{k}.jpg", quality=90)
+        photo(k, (160, 120)).save(root / f"p{k}-copy.jpg", quality=60)
+    report = tmp_path / "report.json"
+    for arguments in (
+        ["scan", str(root), "--no-cache", "--jobs", "2", "--report", str(report)],
+        ["review", "--report", str(report), "--threshold", "0.2", "--no-input"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", LOADED_NUMBA, *arguments],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.stdout.splitlines()[-1] == "0 False", (arguments, done.stderr)
+    groups = json.loads(report.read_text())["groups"]
+    assert len(groups) == 6 and all(len(g["files"]) == 2 for g in groups)
+
+
 def test_a_mistyped_command_still_lists_every_command(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

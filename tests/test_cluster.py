@@ -66,7 +66,8 @@ def record(name: str, bits: int, check: bytes, pixels: int = 100) -> ImageRecord
 
 
 def groups_of(records: list[ImageRecord], settings: Settings) -> list[set[str]]:
-    found = cluster(records, settings)
+    found = cluster(records, settings)  # a few records: numpy and plain Python
+    assert cluster(records, settings, compiled=True) == found  # the compiled kernels agree
     return [{records[k].path for k in group} for group in found.groups]
 
 

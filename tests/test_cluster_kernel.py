@@ -1,15 +1,22 @@
-"""The compiled join (dedupe/_cluster_kernel.py) against plain Python: the anchor check gives
-verify.score_pairs' verdict, and joining gives what the straightforward loop gives."""
+"""The compiled grouping against plain Python and numpy: the compiled join
+(dedupe/_cluster_kernel.py) and cluster.join_plain do what the straightforward loop does, the
+anchor check gives verify.score_pairs' verdict, the numpy scoring equals the kernel's, the
+brute-force search finds what the BK-tree finds, and cluster() groups alike either way."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from dedupe import _cluster_kernel as kernel
-from dedupe import verify
-from dedupe.cluster import UnionFind, kernel_check
+from dedupe import cluster, verify
+from dedupe.bktree import BKTree, pairs_within
+from dedupe.cluster import UnionFind, join_plain, kernel_check, matches_plain
+from dedupe.hashing import ImageHash
+from dedupe.models import Fingerprint, ImageRecord, Settings
 
 
 def thumbnails(seed: int, n: int) -> npt.NDArray[np.uint8]:
@@ -47,7 +54,9 @@ def random_pairs(rng: np.random.Generator, n: int, count: int) -> list[tuple[int
 
 def python_matches(thumbs: verify.Thumbs, x: int, y: int, orientations: list[int]) -> bool:
     i, j = np.array([x]), np.array([y])
-    return any(bool(verify.score_pairs(thumbs, i, j, k).accepted()[0]) for k in orientations)
+    return any(
+        bool(verify.score_pairs(thumbs, i, j, k, compiled=True).accepted()[0]) for k in orientations
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -62,6 +71,8 @@ def test_the_anchor_check_gives_score_pairs_verdict(seed: int) -> None:
         for orientations in ([1], [3], [6], list(range(1, 9))):
             expected = python_matches(thumbs, x, y, orientations)
             assert kernel_matches(thumbs, x, y, orientations) == expected, (x, y)
+            plain = matches_plain(thumbs, x, y, np.array(orientations, dtype=np.int64))
+            assert plain == expected, (x, y)
             verdicts.append(expected)
     assert 0 < sum(verdicts) < len(verdicts)  # both verdicts occur
 
@@ -146,3 +157,141 @@ def test_joining_matches_the_plain_loop(seed: int) -> None:
     assert uf.components() == reference.components()
     roots = {reference.find(k) for k in range(n)}
     assert {r: int(anchor[uf.find(r)]) for r in roots} == {r: reference_anchor[r] for r in roots}
+
+    # the plain-Python join that small libraries use, on the same edges
+    plain_uf, plain_anchor = UnionFind(n), np.arange(n, dtype=np.int64)
+    plain = [
+        join_plain(
+            np.array([a for a, _ in chosen], dtype=np.int64),
+            np.array([b for _, b in chosen], dtype=np.int64),
+            forced,
+            plain_uf,
+            plain_anchor,
+            np.array(pixels),
+            np.array(sizes),
+            lambda x, y: matches_plain(thumbs, x, y, np.array([1], dtype=np.int64)),
+        )
+        for chosen, forced in ((forced_edges, True), (edges, False))
+    ]
+    assert plain == expected
+    assert plain_uf.components() == reference.components()
+    assert {r: int(plain_anchor[plain_uf.find(r)]) for r in roots} == {
+        r: reference_anchor[r] for r in roots
+    }
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_numpy_scores_equal_the_kernels(orientation: int) -> None:
+    gray = thumbnails(8, 300)
+    rng = np.random.default_rng(orientation)
+    i = np.concatenate([np.arange(0, 300, 2), rng.integers(0, 300, 700), [5, 5]])
+    j = np.concatenate([np.arange(1, 300, 2), rng.integers(0, 300, 700), [5, 6]])
+    compiled, plain = verify.Thumbs.of(gray, compiled=True), verify.Thumbs.of(gray, compiled=False)
+    np.testing.assert_allclose(plain.sums, compiled.sums, rtol=1e-12)
+    expected = verify.score_pairs(compiled, i, j, orientation, compiled=True)
+    got = verify.score_pairs(plain, i, j, orientation, compiled=False)
+    np.testing.assert_allclose(got.same, expected.same, atol=1e-6)
+    np.testing.assert_allclose(got.best, expected.best, atol=1e-6)
+    assert np.array_equal(got.accepted(), expected.accepted())
+    if orientation == 1:  # the copies: both verdicts occur, through both branches of the rule
+        assert 0 < expected.accepted().sum() < len(i)
+        assert (expected.best > expected.same).any()
+
+
+@pytest.mark.parametrize(("words", "radius"), [(1, 0), (1, 5), (1, 12), (4, 40), (1, 64)])
+def test_brute_force_search_finds_what_the_tree_finds(words: int, radius: int) -> None:
+    rng = np.random.default_rng(words * 100 + radius)
+    centres = rng.integers(0, 2**63, (30, words), dtype=np.uint64)
+    codes = centres[rng.integers(0, 30, 700)]
+    flips = rng.integers(0, 64, (700, words, 6))
+    for k in range(6):  # up to 6 bits flipped per word: clusters with near and far pairs
+        bit = np.left_shift(np.uint64(1), flips[:, :, k].astype(np.uint64))
+        codes = np.where(rng.random((700, words)) < 0.5, codes ^ bit, codes)
+    codes = np.ascontiguousarray(codes)
+    i, j, _ = pairs_within(codes, radius)
+    expected = set(zip(np.minimum(i, j).tolist(), np.maximum(i, j).tolist(), strict=True))
+    q, s = cluster._within(codes, codes, radius, upper=True)
+    assert sorted(zip(q.tolist(), s.tolist(), strict=True)) == sorted(expected)
+    queries = np.ascontiguousarray(codes[::7] ^ np.uint64(0b1011))
+    tq, ts, _ = BKTree.build(codes).query_many(queries, radius)
+    q, s = cluster._within(queries, codes, radius, upper=False)
+    assert sorted(zip(q.tolist(), s.tolist(), strict=True)) == sorted(
+        zip(tq.tolist(), ts.tolist(), strict=True)
+    )
+    assert 0 < len(expected) < 700 * 699 // 2 or radius in (0, 64)
+
+
+def library_records(seed: int, n: int) -> list[ImageRecord]:
+    """n records shaped like a photo library's: runs of four pictures, each a noisy, dimmed
+    or brightened copy of the one before (so the last of a run may no longer match its first:
+    anchors block joins), their hashes a few bits apart; some byte copies; orientation hashes
+    near each picture's own hash (candidates the check must turn down)."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0, 1, (n, 4, 4))
+    big = np.kron(base, np.ones((4, 4)))  # 16x16 blocks
+    smooth = (big + np.roll(big, 1, axis=1) + np.roll(big, 1, axis=2)) / 3
+    pictures = 128 + 40 * smooth.reshape(n, verify.PIXELS)
+    records: list[ImageRecord] = []
+    for k in range(n):
+        if k % 4:
+            noise = rng.normal(0, rng.uniform(0, 9), verify.PIXELS)
+            pictures[k] = pictures[k - 1] * rng.uniform(0.9, 1.1) + noise
+            flips = int(rng.integers(0, 2**4)) << int(rng.integers(0, 60))
+            bits = records[-1].hash.bits ^ flips
+        else:
+            bits = int(rng.integers(0, 2**62))
+        copy = k % 13 == 12  # the same bytes as the file before
+        gray = np.clip(pictures[k], 0, 255).astype(np.uint8)
+        fingerprint = Fingerprint(
+            width=int(rng.choice([100, 200])),
+            height=100,
+            format="JPEG",
+            digest=records[-1].fingerprint.digest if copy else f"{k:064x}",
+            hash=records[-1].hash if copy else ImageHash(bits, 8),
+            variant_bits=Fingerprint.pack_variants(
+                ImageHash(bits ^ (int(rng.integers(0, 2**8)) << (7 * t)), 8) for t in range(7)
+            ),
+            check=records[-1].fingerprint.check if copy else gray.tobytes() + bytes([255]),
+        )
+        records.append(ImageRecord(f"f{k:04d}.jpg", int(rng.integers(1, 9)), 0, 0, k, fingerprint))
+    return records
+
+
+@pytest.mark.parametrize(
+    ("seed", "threshold", "rotations"), [(1, 0.1, False), (2, 0.2, True), (3, 0.3, False)]
+)
+def test_plain_and_compiled_grouping_agree(seed: int, threshold: float, rotations: bool) -> None:
+    records = library_records(seed, 400)
+    settings = Settings("dhash", 8, threshold, rotations=rotations)
+    distinct = frozenset({(records[0].path, records[1].path), (records[2].path, records[3].path)})
+    compiled = cluster.cluster(records, settings, distinct=distinct, compiled=True)
+    plain = cluster.cluster(records, settings, distinct=distinct, compiled=False)
+    assert plain == compiled
+    assert compiled.groups and compiled.rejected and compiled.candidates > compiled.rejected
+    assert compiled.blocked  # the anchor rule was exercised
+    assert any(len(g) > 2 for g in compiled.groups)
+
+
+def test_a_small_library_with_many_candidates_is_checked_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Below COMPILED_FROM images, plain Python joins, unless the candidates are so many
+    (COMPILED_CANDIDATES) that loading the compiled kernels pays; the groups are the same."""
+    records = library_records(4, 200)
+    settings = Settings("dhash", 8, 0.15)
+    plain_joins: list[bool] = []
+    real = cluster.join_plain
+
+    def spy(*args: Any) -> int:
+        plain_joins.append(True)
+        return real(*args)
+
+    monkeypatch.setattr(cluster, "join_plain", spy)
+    expected = cluster.cluster(records, settings, compiled=True)
+    assert not plain_joins
+    assert cluster.cluster(records, settings) == expected
+    assert plain_joins and expected.candidates < cluster.COMPILED_CANDIDATES
+    plain_joins.clear()
+    monkeypatch.setattr(cluster, "COMPILED_CANDIDATES", expected.candidates)
+    assert cluster.cluster(records, settings) == expected
+    assert not plain_joins

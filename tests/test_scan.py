@@ -75,17 +75,18 @@ def test_while_hashing_runs_only_when_something_is_decoded(library: Library) -> 
 
     make_library(library)
     cache = HashCache.memory(SETTINGS)
-    calls: list[str] = []
+    calls: list[tuple[str, int]] = []
     ran = threading.Event()
 
-    def hook() -> None:
-        calls.append(threading.current_thread().name)
+    def hook(images: int) -> None:
+        calls.append((threading.current_thread().name, images))
         ran.set()
         raise RuntimeError("ignored")
 
     first = scan((str(library.root),), SETTINGS, cache, while_hashing=hook)
     assert ran.wait(10)
-    assert len(calls) == 1 and calls[0] != threading.current_thread().name
+    assert len(calls) == 1 and calls[0][0] != threading.current_thread().name
+    assert len(first.records) <= calls[0][1] <= first.stats.files  # how many may be grouped
     again = scan((str(library.root),), SETTINGS, cache, while_hashing=hook)
     assert len(calls) == 1  # nothing to decode: not called
     assert again.records == first.records

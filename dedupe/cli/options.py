@@ -189,10 +189,11 @@ def run_scan(
     return result
 
 
-def _warm_up_grouping() -> None:
+def _warm_up_grouping(images: int) -> None:
     from dedupe import cluster
 
-    cluster.warm_up()
+    if cluster.compiles(images):  # a smaller library is grouped without the compiled kernels
+        cluster.warm_up()
 
 
 def clusters_with_memo(
