@@ -63,6 +63,8 @@ def matches(check: Check, x: int, y: int) -> bool:
     order = np.zeros(1, np.int64)
     same = np.zeros(1, np.float32)
     best = np.zeros(1, np.float32)
+    no_proj = np.empty((0, 1, 1), np.float32)  # no bounds: every hypothesis is computed
+    no_resid = np.empty((0, 1), np.float32)
     identity = perms[1]
     for t in range(orientations.shape[0]):
         k = orientations[t]
@@ -72,13 +74,13 @@ def matches(check: Check, x: int, y: int) -> bool:
         other[0] = y
         score_pass(
             thumbs, stats, key, other, order, 0, 1, identity, perms[k], k == 1, every,
-            index, weight, mask, counts, True, limits[0], same, best,
+            index, weight, mask, counts, True, limits[0], same, best, no_proj, no_resid, 0.0,
         )  # fmt: skip
         key[0] = y
         other[0] = x
         score_pass(
             thumbs, stats, key, other, order, 0, 1, perms[k], identity, True, zooms,
-            index, weight, mask, counts, False, limits[0], same, best,
+            index, weight, mask, counts, False, limits[0], same, best, no_proj, no_resid, 0.0,
         )  # fmt: skip
         if accepted(same[0], best[0], limits[0], limits[1], limits[2]):
             return True

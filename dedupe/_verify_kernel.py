@@ -125,6 +125,77 @@ def plain_stats(thumbs: np.ndarray, mask: np.ndarray, lo: int, hi: int, out: np.
 
 
 @_njit
+def _project(
+    x: np.ndarray, basis: np.ndarray, n: int, sx: float, sxx: float, proj: np.ndarray
+) -> float:
+    """The centred, normalised x (over the n compared pixels, whose sums are sx and sxx) in
+    the basis: its coordinates into ``proj``; returns the norm of what the basis misses."""
+    var = sxx - sx * sx / n
+    if var <= 0.0:  # no contrast: its correlation with anything is 0 (see _pearson)
+        for c in range(basis.shape[0]):
+            proj[c] = 0.0
+        return 1.0
+    scale = 1.0 / np.sqrt(var)
+    kept = 0.0
+    for c in range(basis.shape[0]):
+        t = 0.0
+        for k in range(x.shape[0]):
+            t += basis[c, k] * x[k]
+        t *= scale
+        proj[c] = t
+        kept += t * t
+    return float(np.sqrt(max(0.0, 1.0 - kept)))
+
+
+@_njit
+def bound_rows(
+    thumbs: np.ndarray,
+    stats: np.ndarray,
+    index: np.ndarray,
+    weight: np.ndarray,
+    mask: np.ndarray,
+    counts: np.ndarray,
+    basis: np.ndarray,
+    lo: int,
+    hi: int,
+    proj: np.ndarray,
+    resid: np.ndarray,
+) -> None:
+    """For rows lo..hi-1: each warped view (``proj[row, h]``, ``resid[row, h]``) and the
+    thumbnail as it is over the compared pixels (``[row, H]``), as coordinates in the basis
+    and the norm left outside it (see score_pass: an upper bound on their correlations)."""
+    n_h, pixels = mask.shape
+    every = np.arange(n_h)
+    a = np.empty(pixels, np.float32)
+    y = np.empty(pixels, np.float64)
+    views = np.empty((n_h, pixels), np.float64)
+    sx = np.empty(n_h, np.float64)
+    sxx = np.empty(n_h, np.float64)
+    out = np.empty(basis.shape[0], np.float64)
+    for row in range(lo, hi):
+        for k in range(pixels):
+            a[k] = np.float32(thumbs[row, k])
+            y[k] = np.float64(thumbs[row, k]) * mask[0, k]
+        _warp_views(a, every, index, weight, mask, views, sx, sxx)
+        for h in range(n_h):
+            resid[row, h] = _project(views[h], basis, counts[h], sx[h], sxx[h], out)
+            proj[row, h, :] = out
+        resid[row, n_h] = _project(y, basis, counts[0], stats[row, 0, 0], stats[row, 0, 1], out)
+        proj[row, n_h, :] = out
+
+
+@_njit
+def _bound(proj: np.ndarray, resid: np.ndarray, a: int, h: int, b: int, g: int) -> float:
+    """Upper bound on the correlation of view h of row a with view g of row b: with u and v
+    the two centred, normalised vectors and P the projection on the basis (orthonormal,
+    orthogonal to constants), u.v = Pu.Pv + (u-Pu).(v-Pv) <= Pu.Pv + |u-Pu| |v-Pv|."""
+    t = np.float64(resid[a, h]) * resid[b, g]
+    for c in range(proj.shape[2]):
+        t += np.float64(proj[a, h, c]) * proj[b, g, c]
+    return float(t)
+
+
+@_njit
 def score_pass(
     thumbs: np.ndarray,
     stats: np.ndarray,
@@ -145,6 +216,9 @@ def score_pass(
     skip_above: float,
     same: np.ndarray,
     best: np.ndarray,
+    proj: np.ndarray,
+    resid: np.ndarray,
+    below: float,
 ) -> None:
     """Score pairs ``order[lo:hi]`` (ordered by ``key``): the warped views of thumbnail
     ``key[p]`` (seen through ``key_perm``) against thumbnail ``other[p]`` (through
@@ -154,16 +228,24 @@ def score_pass(
     as it is (``other_as_is``), else its sums are taken on the way. With ``with_same`` the pass
     first sets ``same[p]`` (and ``best[p]``) to the correlation as they are. Pairs whose
     ``same[p]`` is at least ``skip_above`` need no warps and are skipped.
+
+    With bounds (``proj`` and ``resid`` from bound_rows for every row, not empty; both sides
+    as they are), a hypothesis whose bound (see _bound) is below ``below`` is not computed:
+    ``best[p]`` is then exact when it reaches ``below``, and otherwise may stay lower than
+    the exact best (never higher). The key's views are made only when a pair needs them.
     """
     pixels = thumbs.shape[1]
     n_all = mask.shape[0]
     n_h = hyps.shape[0]
+    bounded = proj.shape[0] > 0
     a = np.empty(pixels, np.float32)
     y = np.empty(pixels, np.float64)
     views = np.empty((n_h, pixels), np.float64)
     sx = np.empty(n_h, np.float64)
     sxx = np.empty(n_h, np.float64)
+    wanted = np.ones(n_h, np.bool_)
     current = -1
+    warped = -1
     ax = axx = 0.0
     for t in range(lo, hi):
         p = order[t]
@@ -171,14 +253,24 @@ def score_pass(
         if row != current:
             current = row
             _load(thumbs, row, key_perm, a)
-            _warp_views(a, hyps, index, weight, mask, views, sx, sxx)
-            ax = 0.0
-            axx = 0.0
-            for k in range(pixels):
-                v = np.float64(a[k])
-                ax += v
-                axx += v * v
+            if with_same:
+                ax = 0.0
+                axx = 0.0
+                for k in range(pixels):
+                    v = np.float64(a[k])
+                    ax += v
+                    axx += v * v
         col = other[p]
+        if not with_same and same[p] >= skip_above:
+            continue
+        any_wanted = True
+        if bounded:
+            any_wanted = False
+            for u in range(n_h):
+                wanted[u] = _bound(proj, resid, row, hyps[u], col, n_all) >= below
+                any_wanted = any_wanted or wanted[u]
+            if not any_wanted and not with_same:
+                continue  # nothing to compute: not even the other side's pixels are read
         if other_as_is:
             for k in range(pixels):
                 y[k] = np.float64(thumbs[col, k])
@@ -192,10 +284,17 @@ def score_pass(
             s = _pearson(ax, stats[col, n_all, 0], axx, stats[col, n_all, 1], aby, pixels)
             same[p] = s
             best[p] = s
-        if same[p] >= skip_above:
-            continue
+            if s >= skip_above:
+                continue
+            if bounded and not any_wanted:
+                continue
+        if warped != row:
+            warped = row
+            _warp_views(a, hyps, index, weight, mask, views, sx, sxx)
         top = best[p]
         for u in range(n_h):
+            if bounded and not wanted[u]:
+                continue
             h = hyps[u]
             sxy = 0.0
             for k in range(pixels):

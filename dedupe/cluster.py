@@ -145,6 +145,10 @@ COMPILED_FROM = 3000
 COMPILED_CANDIDATES = 4000
 # Pair distances computed at a time by the brute-force search (bounds its arrays to ~16 MB).
 _BRUTE = 1 << 20
+# Once the candidates outnumber the images this many times (a loose threshold), they are
+# checked with bounds that skip what cannot pass (verify.score_pairs(prune=True)): the
+# bounds cost about 17 us of CPU an image, once, and save about 1 us a pair.
+_PRUNE_FROM = 16
 
 
 def compiles(n: int) -> bool:
@@ -159,12 +163,16 @@ def _verify(
     j: npt.NDArray[np.int64],
     orientation: int,
     compiled: bool,
+    prune: bool = False,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
-    """verify.accept for pairs (i, j), j seen under `orientation`: (ok, best score)."""
+    """verify.accept for pairs (i, j), j seen under `orientation`: (ok, best score; exact
+    where ok)."""
     ok = np.zeros(len(i), dtype=bool)
     best = np.zeros(len(i), dtype=np.float32)
     live = np.flatnonzero(~low_info[i] & ~low_info[j])
-    scores = verify.score_pairs(thumbs, i[live], j[live], orientation, compiled=compiled)
+    scores = verify.score_pairs(
+        thumbs, i[live], j[live], orientation, compiled=compiled, prune=prune
+    )
     ok[live] = scores.accepted()
     best[live] = scores.best
     return ok, best
@@ -404,7 +412,8 @@ def cluster(
     found_i, found_j, found_score = [], [], []
     for i, j, orientation in search:
         candidates += len(i)
-        ok, best = _verify(thumbs, low_info, i, j, orientation, compiled)
+        prune = compiled and candidates >= _PRUNE_FROM * n
+        ok, best = _verify(thumbs, low_info, i, j, orientation, compiled, prune)
         rejected += int(len(i) - ok.sum())
         found_i.append(i[ok])
         found_j.append(j[ok])

@@ -295,3 +295,77 @@ def test_a_small_library_with_many_candidates_is_checked_compiled(
     monkeypatch.setattr(cluster, "COMPILED_CANDIDATES", expected.candidates)
     assert cluster.cluster(records, settings) == expected
     assert not plain_joins
+
+
+def test_the_bounds_are_upper_bounds_of_every_correlation() -> None:
+    """The pruning bound (_verify_kernel._bound over Thumbs.bounds) is never below the exact
+    correlation of a warped view with the other thumbnail as it is, for every hypothesis,
+    on copies (correlations near 1) and different pictures alike; and it is tight enough to
+    rule most hypotheses of different pictures out."""
+    from dedupe import _verify_kernel
+
+    gray = thumbnails(9, 200)
+    thumbs = verify.Thumbs.of(gray, compiled=True)
+    proj, resid = thumbs.bounds()
+    counts = verify.tables()[3]
+    hypotheses = len(counts)
+    rng = np.random.default_rng(9)
+    pairs = [(k - 1, k) for k in range(1, 200, 2)] + random_pairs(rng, 200, 300)
+    i = np.array([a for a, _ in pairs])
+    j = np.array([b for _, b in pairs])
+    views, sx, sxx = verify._views(gray[i].astype(np.float32), np.arange(hypotheses))
+    y = gray[j].astype(np.float64)
+    exact = verify._pearson(
+        sx,
+        thumbs.sums[j, :hypotheses, 0],
+        sxx,
+        thumbs.sums[j, :hypotheses, 1],
+        np.einsum("mhp,mp->mh", views, y),
+        counts,
+    )
+    bound = np.array(
+        [
+            [_verify_kernel._bound(proj, resid, a, h, b, hypotheses) for h in range(hypotheses)]
+            for a, b in pairs
+        ]
+    )
+    assert (bound >= exact - 1e-6).all()
+    assert exact.max() > 0.99  # copies: the bound holds near 1 too
+    different = np.array([a // 2 != b // 2 for a, b in pairs])
+    assert (bound[different] < verify.EDITED_GEOMETRY).mean() > 0.5
+
+
+@pytest.mark.parametrize("seed", [10, 11])
+def test_pruned_scores_keep_every_verdict(seed: int) -> None:
+    """score_pairs(prune=True): the same verdicts, the same `same`, and the exact `best`
+    wherever it reaches EDITED_GEOMETRY (never a higher one elsewhere); and it prunes."""
+    gray = thumbnails(seed, 400)
+    rng = np.random.default_rng(seed)
+    # and 200 crops (zoomed views) and turns of the first 200, with noise: scores between
+    # EDITED_GEOMETRY and 1, accepted through the edited-geometry branch or just missing it
+    index, weight, _, counts, _ = verify.tables()
+    h = rng.integers(0, len(counts), 200)
+    warped = (gray[np.arange(200)[:, None, None], index[h]] * weight[h]).sum(axis=1)
+    noisy = warped + rng.normal(0, 1, (200, 1)) * rng.uniform(0, 25, (200, verify.PIXELS))
+    gray = np.concatenate([gray, np.clip(noisy, 0, 255).astype(np.uint8)])
+    i = np.concatenate([np.arange(0, 400, 2), np.arange(200), rng.integers(0, 600, 4000)])
+    j = np.concatenate([np.arange(1, 400, 2), np.arange(400, 600), rng.integers(0, 600, 4000)])
+    thumbs = verify.Thumbs.of(gray, compiled=True)
+    exact = verify.score_pairs(thumbs, i, j, compiled=True)
+    pruned = verify.score_pairs(thumbs, i, j, compiled=True, prune=True)
+    assert np.array_equal(pruned.accepted(), exact.accepted())
+    assert 0 < exact.accepted().sum() < len(i)
+    assert np.array_equal(pruned.same, exact.same)
+    high = exact.best >= verify.EDITED_GEOMETRY
+    assert high.any() and np.array_equal(pruned.best[high], exact.best[high])
+    assert (pruned.best <= exact.best).all()
+    assert (pruned.best < exact.best).mean() > 0.5  # most warps of different pictures skipped
+
+
+def test_grouping_with_pruned_checks_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = library_records(12, 600)
+    settings = Settings("dhash", 8, 0.3)
+    expected = cluster.cluster(records, settings, compiled=True)
+    monkeypatch.setattr(cluster, "_PRUNE_FROM", 0)  # every candidate checked with bounds
+    assert cluster.cluster(records, settings, compiled=True) == expected
+    assert expected.blocked and expected.rejected
