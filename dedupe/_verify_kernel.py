@@ -33,6 +33,11 @@ def _njit(fn: _F) -> _F:
     return cast(_F, numba.njit(cache=True, nogil=True, fastmath=True)(fn))
 
 
+# A score no correlation can have (they lie in -1..1), for pairs score_pass did not compare.
+# Not NaN: fastmath lets the compiler assume there are none.
+RULED_OUT = -2.0
+
+
 @_njit
 def _pearson(sx: float, sy: float, sxx: float, syy: float, sxy: float, n: int) -> float:
     vx = sxx - sx * sx / n
@@ -156,14 +161,16 @@ def bound_rows(
     mask: np.ndarray,
     counts: np.ndarray,
     basis: np.ndarray,
+    whole_basis: np.ndarray,
     lo: int,
     hi: int,
     proj: np.ndarray,
     resid: np.ndarray,
 ) -> None:
     """For rows lo..hi-1: each warped view (``proj[row, h]``, ``resid[row, h]``) and the
-    thumbnail as it is over the compared pixels (``[row, H]``), as coordinates in the basis
-    and the norm left outside it (see score_pass: an upper bound on their correlations)."""
+    thumbnail as it is over the compared pixels (``[row, H]``), as coordinates in ``basis``
+    and the norm left outside it, and the whole thumbnail in ``whole_basis`` (``[row, H+1]``)
+    (see score_pass: upper bounds on their correlations)."""
     n_h, pixels = mask.shape
     every = np.arange(n_h)
     a = np.empty(pixels, np.float32)
@@ -182,6 +189,11 @@ def bound_rows(
             proj[row, h, :] = out
         resid[row, n_h] = _project(y, basis, counts[0], stats[row, 0, 0], stats[row, 0, 1], out)
         proj[row, n_h, :] = out
+        for k in range(pixels):
+            y[k] = np.float64(thumbs[row, k])
+        s, ss = stats[row, n_h, 0], stats[row, n_h, 1]
+        resid[row, n_h + 1] = _project(y, whole_basis, pixels, s, ss, out)
+        proj[row, n_h + 1, :] = out
 
 
 @_njit
@@ -233,6 +245,9 @@ def score_pass(
     as they are), a hypothesis whose bound (see _bound) is below ``below`` is not computed:
     ``best[p]`` is then exact when it reaches ``below``, and otherwise may stay lower than
     the exact best (never higher). The key's views are made only when a pair needs them.
+    When the pass that sets ``same`` rules out every hypothesis and the plain correlation
+    too, the pair is not read at all: ``same[p]`` and ``best[p]`` are RULED_OUT, and the
+    other pass computes ``same[p]`` exactly if one of its hypotheses is still possible.
     """
     pixels = thumbs.shape[1]
     n_all = mask.shape[0]
@@ -269,8 +284,13 @@ def score_pass(
             for u in range(n_h):
                 wanted[u] = _bound(proj, resid, row, hyps[u], col, n_all) >= below
                 any_wanted = any_wanted or wanted[u]
-            if not any_wanted and not with_same:
-                continue  # nothing to compute: not even the other side's pixels are read
+            if not any_wanted:
+                if not with_same:
+                    continue  # nothing to compute: not even the other side's pixels are read
+                if _bound(proj, resid, row, n_all + 1, col, n_all + 1) < below:
+                    same[p] = RULED_OUT  # not even compared as they are
+                    best[p] = RULED_OUT
+                    continue
         if other_as_is:
             for k in range(pixels):
                 y[k] = np.float64(thumbs[col, k])
@@ -287,6 +307,18 @@ def score_pass(
             if s >= skip_above:
                 continue
             if bounded and not any_wanted:
+                continue
+        elif same[p] == RULED_OUT:  # by the other pass, but one of these hypotheses may pass
+            aby = 0.0
+            for k in range(pixels):
+                aby += np.float64(a[k]) * y[k]
+            whole = stats[row, n_all]
+            s = _pearson(
+                whole[0], stats[col, n_all, 0], whole[1], stats[col, n_all, 1], aby, pixels
+            )
+            same[p] = s
+            best[p] = s
+            if s >= skip_above:
                 continue
         if warped != row:
             warped = row

@@ -230,8 +230,9 @@ def tables() -> tuple[
     return index, weight, mask, counts, zooms
 
 
-# The basis of the bounds that let score_pairs(prune=True) skip hypotheses: the 2D cosines
-# of the lowest frequencies (1 <= u + v <= 4: 14 of them) over the compared pixels. Photos keep
+# The bases of the bounds that let score_pairs(prune=True) skip hypotheses: the 2D cosines
+# of the lowest frequencies (1 <= u + v <= 4: 14 of them) over the compared pixels (and over
+# the whole thumbnail, for the plain correlation). Photos keep
 # most of their contrast there, so two different pictures are bounded well below
 # EDITED_GEOMETRY (measured: 97-99.5% of the hypotheses of unrelated candidate pairs pruned).
 _BOUND_FREQUENCIES = 4
@@ -240,14 +241,19 @@ _BOUND_MARGIN = 1e-5
 
 
 @lru_cache(maxsize=1)
-def bound_basis() -> npt.NDArray[np.float64]:
-    """Orthonormal rows over the pixels every hypothesis compares (zero elsewhere), each
-    orthogonal to the constant image, or an empty array if the hypotheses compare different
-    pixels (the bounds assume one set)."""
+def bound_bases() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The bases of the bounds (see _BOUND_FREQUENCIES): over the pixels every hypothesis
+    compares (zero elsewhere), and over the whole thumbnail. Orthonormal rows, each orthogonal
+    to the constant image; empty if the hypotheses compare different pixels (the bounds
+    assume one set)."""
     mask = tables()[2]
     if not (mask == mask[0]).all():
-        return np.zeros((0, PIXELS))
-    inside = mask[0].astype(bool).reshape(SIZE, SIZE)
+        return np.zeros((0, PIXELS)), np.zeros((0, PIXELS))
+    return _cosines(mask[0].astype(bool)), _cosines(np.ones(PIXELS, dtype=bool))
+
+
+def _cosines(compared: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    inside = compared.reshape(SIZE, SIZE)
     rows = np.flatnonzero(inside.any(axis=1))
     cols = np.flatnonzero(inside.any(axis=0))
     h, w = len(rows), len(cols)
@@ -308,7 +314,7 @@ class Thumbs:
 
     gray: npt.NDArray[Any]
     sums: npt.NDArray[np.float64]
-    # bounds(), once computed: per row the coordinates of every view in bound_basis() and
+    # bounds(), once computed: per row the coordinates of every view in bound_bases() and
     # the norm outside it
     _bounds: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]] = field(
         default_factory=list, init=False, repr=False
@@ -352,21 +358,22 @@ class Thumbs:
         return len(self.gray)
 
     def bounds(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        """For score_pairs(prune=True): each row's warped views and the row as it is, as
-        coordinates in bound_basis() (n, hypotheses + 1, k) and the norm left outside it
-        (n, hypotheses + 1). Computed once (about 5 us a row, 60 bytes a view)."""
+        """For score_pairs(prune=True): each row's warped views, the row as it is over the
+        compared pixels and the whole row, as coordinates in bound_bases() (n, hypotheses + 2,
+        k) and the norm left outside them (n, hypotheses + 2). Computed once (about 17 us of
+        CPU and 600 bytes a row)."""
         if not self._bounds:
             from dedupe import _verify_kernel as kernel  # numba
 
             index, weight, mask, counts, _ = tables()
-            basis = bound_basis()
-            n, views = len(self.gray), len(counts) + 1
-            proj = np.empty((n, views, len(basis)), dtype=np.float32)
+            inside, whole = bound_bases()
+            n, views = len(self.gray), len(counts) + 2
+            proj = np.empty((n, views, len(inside)), dtype=np.float32)
             resid = np.empty((n, views), dtype=np.float32)
             _run_tasks(
                 lambda span: kernel.bound_rows(
-                    self.gray, self.sums, index, weight, mask, counts, basis, span[0],
-                    span[1], proj, resid,
+                    self.gray, self.sums, index, weight, mask, counts, inside, whole,
+                    span[0], span[1], proj, resid,
                 ),
                 n,
             )  # fmt: skip
@@ -396,7 +403,8 @@ def score_pairs(
     `prune` (compiled, orientation 1): skip each hypothesis whose upper bound (from
     Thumbs.bounds, see _verify_kernel._bound) shows it cannot reach EDITED_GEOMETRY. The
     verdicts (Scores.accepted) are the same; `best` is exact where it reaches EDITED_GEOMETRY
-    and elsewhere may be lower than the exact best. For many pairs of different pictures (a
+    and elsewhere may be lower than the exact best; a pair ruled out entirely is not even
+    compared as it is (`same` and `best` are -1). For many pairs of different pictures (a
     loose threshold) this skips most of the work.
     """
     if len(i) != len(j):
@@ -419,7 +427,7 @@ def score_pairs(
     every = np.arange(len(counts), dtype=np.int64)
     identity = orientation_permutations()[1]
     turned = orientation_permutations()[orientation]
-    if prune and orientation == 1 and len(bound_basis()):
+    if prune and orientation == 1 and len(bound_bases()[0]):
         proj, resid = thumbs.bounds()
     else:
         proj, resid = np.empty((0, 1, 1), np.float32), np.empty((0, 1), np.float32)
@@ -457,6 +465,9 @@ def score_pairs(
             )  # fmt: skip
 
         _run_tasks(run, n)
+    if len(proj):
+        ruled_out = same == np.float32(kernel.RULED_OUT)  # by the bounds, not compared
+        same[ruled_out] = best[ruled_out] = -1.0
     return Scores(same, best)
 
 

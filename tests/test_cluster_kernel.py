@@ -333,12 +333,18 @@ def test_the_bounds_are_upper_bounds_of_every_correlation() -> None:
     assert exact.max() > 0.99  # copies: the bound holds near 1 too
     different = np.array([a // 2 != b // 2 for a, b in pairs])
     assert (bound[different] < verify.EDITED_GEOMETRY).mean() > 0.5
+    # the whole thumbnails as they are (the plain correlation)
+    plain = verify.score_pairs(thumbs, i, j, compiled=True).same
+    whole = hypotheses + 1
+    bound = np.array([_verify_kernel._bound(proj, resid, a, whole, b, whole) for a, b in pairs])
+    assert (bound >= plain - 1e-6).all() and plain.max() > 0.99
+    assert (bound[different] < verify.EDITED_GEOMETRY).mean() > 0.5
 
 
 @pytest.mark.parametrize("seed", [10, 11])
 def test_pruned_scores_keep_every_verdict(seed: int) -> None:
-    """score_pairs(prune=True): the same verdicts, the same `same`, and the exact `best`
-    wherever it reaches EDITED_GEOMETRY (never a higher one elsewhere); and it prunes."""
+    """score_pairs(prune=True): the same verdicts; exact scores wherever `best` reaches
+    EDITED_GEOMETRY, elsewhere never higher ones, or -1 for pairs ruled out; and it prunes."""
     gray = thumbnails(seed, 400)
     rng = np.random.default_rng(seed)
     # and 200 crops (zoomed views) and turns of the first 200, with noise: scores between
@@ -355,11 +361,13 @@ def test_pruned_scores_keep_every_verdict(seed: int) -> None:
     pruned = verify.score_pairs(thumbs, i, j, compiled=True, prune=True)
     assert np.array_equal(pruned.accepted(), exact.accepted())
     assert 0 < exact.accepted().sum() < len(i)
-    assert np.array_equal(pruned.same, exact.same)
     high = exact.best >= verify.EDITED_GEOMETRY
     assert high.any() and np.array_equal(pruned.best[high], exact.best[high])
-    assert (pruned.best <= exact.best).all()
-    assert (pruned.best < exact.best).mean() > 0.5  # most warps of different pictures skipped
+    assert np.array_equal(pruned.same[high], exact.same[high])
+    ruled_out = pruned.same == -1
+    assert np.array_equal(pruned.same[~ruled_out], exact.same[~ruled_out])
+    assert (pruned.best[ruled_out] == -1).all() and (pruned.best <= exact.best).all()
+    assert ruled_out.mean() > 0.5  # most pairs of different pictures were not even read
 
 
 def test_grouping_with_pruned_checks_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
