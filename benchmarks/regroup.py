@@ -431,9 +431,7 @@ def review_command_exists() -> bool:
     return run.returncode == 0 and "--no-input" in run.stdout and "--threshold" in run.stdout
 
 
-def regroup_rows(
-    args: argparse.Namespace, algorithm: str, thresholds: list[float], *, first: bool
-) -> list[Row]:
+def regroup_rows(args: argparse.Namespace, algorithm: str, *, first: bool) -> list[Row]:
     """Time regrouping a synthetic report of `algorithm` hashes (in a fresh process). The
     report reading and writing rows and `dedupe review` end to end only for the first."""
     path, facts = synthetic_report(args.images, args.seed, algorithm)
@@ -444,6 +442,55 @@ def regroup_rows(
         f"{facts['groups']:,} groups at the threshold it was written at, {WRITTEN_AT})",
         flush=True,
     )
+    return timed_rows(args, path, facts, tag, args.thresholds, first=first)
+
+
+def scanned_rows(args: argparse.Namespace) -> list[Row]:
+    """Time regrouping the report of a real scan of the small photo-like files (the corpus of
+    scan_speed.py's rescan rows) at the default threshold and beside it: unlike the synthetic
+    reports, unrelated pictures there have hashes as near as a library's (about 0.4% of pairs
+    within 16 bits), so a loose threshold brings millions of candidate pairs to check."""
+    count = args.scanned
+    corpus = common.tiny_corpus(count, 7, os.cpu_count() or 1)
+    place = common.corpus_dir(f"report-scanned-{count}-s7")
+    place.mkdir(parents=True, exist_ok=True)
+    path = place / "report.json"
+    # The cache keeps the hashes between runs (a first run decodes every file: minutes).
+    scan = common.run_timed(
+        [
+            common.project_python(), "-m", "dedupe", "scan", str(corpus), "--cache",
+            str(place / "cache.sqlite"), "--report", str(path),
+        ],
+        env=common.dedupe_env(),
+    ).check("scan of the photo-like corpus")  # fmt: skip
+    data = json.loads(path.read_text())
+    facts = {
+        "images": len(data["images"]),
+        "mb": path.stat().st_size / common.MB,
+        "groups": len(data["groups"]),
+    }
+    default = data["settings"]["threshold"]
+    print(
+        f"\n## Regroup the report of a scan of {facts['images']:,} photo-like files "
+        f"({facts['mb']:.0f} MB of JSON; {facts['groups']:,} groups at the default threshold, "
+        f"{default}; the scan took {scan.seconds:.0f} s)",
+        flush=True,
+    )
+    return timed_rows(args, path, facts, "[scanned photo-like, dhash] ", args.scanned_thresholds)
+
+
+def timed_rows(
+    args: argparse.Namespace,
+    path: Path,
+    facts: dict[str, Any],
+    tag: str,
+    thresholds_text: str,
+    *,
+    first: bool = False,
+) -> list[Row]:
+    """Rows of regrouping the report at `path` at each threshold (in a fresh process); the
+    report reading and writing rows and `dedupe review` end to end only for the first."""
+    thresholds = [float(t) for t in thresholds_text.split(",") if t]
     rows: list[Row] = []
     n = str(facts["images"])
     with tempfile.TemporaryDirectory(prefix="dedupe-bench-") as tmp:
@@ -455,7 +502,7 @@ def regroup_rows(
                 "--time-only",
                 str(path),
                 "--thresholds",
-                args.thresholds,
+                thresholds_text,
                 "--out",
                 str(out),
             ],
@@ -613,6 +660,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=300.0,
         help="give up on timing `dedupe review` end to end after this many seconds",
     )
+    parser.add_argument(
+        "--scanned",
+        type=int,
+        default=0,
+        help="also regroup the report of a scan of this many small photo-like files (run.py "
+        "--large: 100000; the first run scans them, later ones reuse the hash cache)",
+    )
+    parser.add_argument(
+        "--scanned-thresholds",
+        default="0.2,0.25",
+        help="thresholds for the scanned report (default: 0.2 and the default, 0.25)",
+    )
     parser.add_argument("--time-only", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -626,7 +685,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[Row] = []
     algorithms = [a for a in args.hashes.split(",") if a]
     for number, algorithm in enumerate(algorithms):
-        rows += regroup_rows(args, algorithm, thresholds, first=number == 0)
+        rows += regroup_rows(args, algorithm, first=number == 0)
+    if args.scanned:
+        rows += scanned_rows(args)
     common.print_machine("Regroup: results")
     print(common.table(rows))
     print(f"(regroup.py took {time.perf_counter() - started:.0f} s)", flush=True)

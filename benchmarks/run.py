@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     regroup_args: list[str] = []
     if args.large:
         scan_args.append("--large")
+        regroup_args += ["--scanned", "100000"]
     if args.quick:
         scan_args += ["--files", "40", "--repeat", "1", "--small", "2000", "--corpora", "camera"]
         regroup_args += ["--images", "20000"]
