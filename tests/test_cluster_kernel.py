@@ -5,6 +5,7 @@ brute-force search finds what the BK-tree finds, and cluster() groups alike eith
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -77,107 +78,47 @@ def test_the_anchor_check_gives_score_pairs_verdict(seed: int) -> None:
     assert 0 < sum(verdicts) < len(verdicts)  # both verdicts occur
 
 
-def python_join(
-    thumbs: verify.Thumbs,
-    edges: list[tuple[int, int]],
-    forced: bool,
-    uf: UnionFind,
-    anchor: list[int],
-    pixels: list[int],
-    sizes: list[int],
-) -> int:
-    """The joining rule, written plainly (as cluster.py had it before it was compiled)."""
-
-    def better(a: int, b: int) -> int:
-        ka, kb = (pixels[a], sizes[a]), (pixels[b], sizes[b])
-        return (a if ka > kb else b) if ka != kb else min(a, b)
-
-    blocked = 0
-    for a, b in edges:
-        root_a, root_b = uf.find(a), uf.find(b)
-        if root_a == root_b:
-            continue
-        anchor_a, anchor_b = anchor[root_a], anchor[root_b]
-        size_a, size_b = int(uf.size[root_a]), int(uf.size[root_b])
-        if forced:
-            kept = better(anchor_a, anchor_b)
-        else:
-            if {anchor_a, anchor_b} != {a, b} and not python_matches(
-                thumbs, anchor_a, anchor_b, [1]
-            ):
-                blocked += 1
-                continue
-            if size_a != size_b:
-                kept = anchor_a if size_a > size_b else anchor_b
-            else:
-                kept = better(anchor_a, anchor_b)
-        uf.union(a, b)
-        anchor[uf.find(a)] = kept
-    return blocked
-
-
 @pytest.mark.parametrize("seed", [4, 5, 6, 7])
 def test_joining_matches_the_plain_loop(seed: int) -> None:
+    """kernel.join against cluster.join_plain, the rule written plainly in Python (as
+    cluster.py had it before it was compiled), with the kernel's anchor check (score_pairs'
+    verdict) and with the numpy one that small libraries use."""
     n = 60
     gray = thumbnails(seed, n)
     thumbs = prepared(gray)
     check = kernel_check(thumbs, np.array([1], dtype=np.int64))
     rng = np.random.default_rng(seed)
-    pixels = rng.choice([100, 200, 300], n).tolist()
-    sizes = rng.integers(1, 4, n).tolist()
-    forced_edges = random_pairs(rng, n, 8)
-    edges = random_pairs(rng, n, 150)
+    pixels = rng.choice([100, 200, 300], n)
+    sizes = rng.integers(1, 4, n)
+    runs = [(random_pairs(rng, n, 8), True), (random_pairs(rng, n, 150), False)]
 
-    reference, reference_anchor = UnionFind(n), list(range(n))
-    expected = [
-        python_join(thumbs, forced_edges, True, reference, reference_anchor, pixels, sizes),
-        python_join(thumbs, edges, False, reference, reference_anchor, pixels, sizes),
-    ]
-
-    uf, anchor = UnionFind(n), np.arange(n, dtype=np.int64)
-    got = []
-    for chosen, forced in ((forced_edges, True), (edges, False)):
-        low = np.array([a for a, _ in chosen], dtype=np.int64)
-        high = np.array([b for _, b in chosen], dtype=np.int64)
-        got.append(
-            kernel.join(
-                low,
-                high,
-                forced,
-                uf.parent,
-                uf.size,
-                anchor,
-                np.array(pixels, dtype=np.int64),
-                np.array(sizes, dtype=np.int64),
-                check,
+    def joined(
+        join: Callable[..., int], *extra: Any
+    ) -> tuple[list[int], list[list[int]], dict[int, int]]:
+        uf, anchor = UnionFind(n), np.arange(n, dtype=np.int64)
+        blocked = [
+            int(
+                join(
+                    np.array([a for a, _ in edges], dtype=np.int64),
+                    np.array([b for _, b in edges], dtype=np.int64),
+                    forced,
+                    *(uf.parent, uf.size) if join is kernel.join else (uf,),
+                    anchor,
+                    pixels,
+                    sizes,
+                    *extra,
+                )
             )
-        )
-    assert got == expected
-    assert expected[1] > 0  # some joins were blocked by their anchors: the rule was exercised
-    assert uf.components() == reference.components()
-    roots = {reference.find(k) for k in range(n)}
-    assert {r: int(anchor[uf.find(r)]) for r in roots} == {r: reference_anchor[r] for r in roots}
+            for edges, forced in runs
+        ]
+        anchors = {uf.find(k): int(anchor[uf.find(k)]) for k in range(n)}
+        return blocked, uf.components(), anchors
 
-    # the plain-Python join that small libraries use, on the same edges
-    plain_uf, plain_anchor = UnionFind(n), np.arange(n, dtype=np.int64)
-    plain = [
-        join_plain(
-            np.array([a for a, _ in chosen], dtype=np.int64),
-            np.array([b for _, b in chosen], dtype=np.int64),
-            forced,
-            plain_uf,
-            plain_anchor,
-            np.array(pixels),
-            np.array(sizes),
-            lambda x, y: matches_plain(thumbs, x, y, np.array([1], dtype=np.int64)),
-        )
-        for chosen, forced in ((forced_edges, True), (edges, False))
-    ]
-    assert plain == expected
-    assert plain_uf.components() == reference.components()
-    assert {r: int(plain_anchor[plain_uf.find(r)]) for r in roots} == {
-        r: reference_anchor[r] for r in roots
-    }
+    one = np.array([1], dtype=np.int64)
+    expected = joined(join_plain, lambda x, y: python_matches(thumbs, x, y, [1]))
+    assert expected[0][1] > 0  # some joins were blocked by their anchors: the rule was exercised
+    assert joined(kernel.join, check) == expected
+    assert joined(join_plain, lambda x, y: matches_plain(thumbs, x, y, one)) == expected
 
 
 @pytest.mark.parametrize("orientation", [1, 3, 6, 8])
