@@ -43,7 +43,7 @@ from dedupe.parallel import thread_map, usable_cores
 if TYPE_CHECKING:
     from dedupe import mih
 
-__all__ = ["BKTree", "Distance", "Index", "Strategy", "pairs_within"]
+__all__ = ["BKTree", "Distance", "Index", "Strategy", "pairs_within", "warm_up"]
 
 # Row indices in results: int32 (at most 2**31 - 2 codes are accepted, see _check_codes), the
 # type kept general so that a larger limit would only change _index_dtype.
@@ -1034,3 +1034,16 @@ def pairs_within(
     expects to be cheaper (see ``BKTree._self_join_index``). The pairs are the same.
     """
     return BKTree.build(codes)._pairs_within(radius, strategy)
+
+
+def warm_up() -> None:
+    """Load the compiled kernels of both self-join searches (the tree's walk and the substring
+    index of mih.py, from numba's on-disk cache) and of radius queries, at the types that
+    cluster passes, ahead of the first search."""
+    codes = np.arange(64, dtype=np.uint64).reshape(64, 1) * np.uint64(0x9E3779B97F4A7C15)
+    tree = BKTree.build(codes)
+    for strategy in ("tree", "substrings"):
+        for _ in tree.iter_pairs_within(1, strategy=strategy):
+            pass
+    tree.estimate_self_join_ns(1)
+    tree.query_many(codes[:1], 1)

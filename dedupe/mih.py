@@ -379,6 +379,13 @@ def _search_kernel(
                     continue
                 a2 = np.int64(starts[k, v2])
                 e2 = np.int64(starts[k, v2 + 1])
+                if w == 1 and e2 - a2 >= _LONG_RUN:
+                    out_q, out_p, out_d, n_out = _join_run(
+                        sorted_codes, order, ids, bit_masks, thresholds, radius, k, a, e,
+                        a2, e2, v2 == v, out_q, out_p, out_d, n_out,
+                    )  # fmt: skip
+                    cap = out_q.shape[0]
+                    continue
                 for u in range(a, e):
                     first_u2 = u + 1 if v2 == v else a2
                     for u2 in range(first_u2, e2):
@@ -415,3 +422,80 @@ def _search_kernel(
                         out_d[n_out] = d
                         n_out += 1
     return out_q, out_p, out_d, n_out
+
+
+# Runs of one-word candidates at least this long go through _join_run.
+_LONG_RUN = 32
+
+
+@_njit
+def _join_run(
+    sorted_codes: np.ndarray,
+    order: np.ndarray,
+    ids: np.ndarray,
+    bit_masks: np.ndarray,
+    thresholds: np.ndarray,
+    radius: int,
+    k: int,
+    a: int,
+    e: int,
+    a2: int,
+    e2: int,
+    same: bool,
+    out_q: np.ndarray,
+    out_p: np.ndarray,
+    out_d: np.ndarray,
+    n_out: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The join of one-word buckets ``a <= u < e`` and ``a2 <= q < e2`` of substring ``k``
+    (``same``: one bucket, its pairs once) when the second is long (a key shared by many
+    codes): eight candidates at a time tested for any hit with branch-free code, since hits
+    are rare."""
+    for u in range(a, e):
+        u0 = u + 1 if same else a2
+        room = n_out + e2 - u0
+        if out_q.shape[0] < room:  # room for every candidate: no check per hit
+            size = max(2 * out_q.shape[0], room)
+            out_q, out_p, out_d = _grow_out(out_q, out_p, out_d, np.int64(n_out), np.int64(size))
+        y = sorted_codes[k, u, 0]
+        q0 = u0
+        while q0 < e2:
+            if q0 + 8 <= e2:
+                hit = False
+                for x in range(8):
+                    hit |= _popcount(sorted_codes[k, q0 + x, 0] ^ y) <= radius
+                if not hit:
+                    q0 += 8
+                    continue
+            for q in range(q0, min(q0 + 8, e2)):
+                d = _popcount(sorted_codes[k, q, 0] ^ y)
+                if d <= radius and _first_to_find(sorted_codes, bit_masks, thresholds, k, u, q):
+                    out_q[n_out] = ids[order[k, u]]
+                    out_p[n_out] = ids[order[k, q]]
+                    out_d[n_out] = d
+                    n_out += 1
+            q0 += 8
+    return out_q, out_p, out_d, n_out
+
+
+@_njit
+def _first_to_find(
+    sorted_codes: np.ndarray,
+    bit_masks: np.ndarray,
+    thresholds: np.ndarray,
+    k: int,
+    u: int,
+    u2: int,
+) -> bool:
+    """Whether substring ``k`` is the first whose probes find the pair at sorted positions
+    ``u``, ``u2`` of substring ``k``: no earlier probed substring lies within its threshold."""
+    w = sorted_codes.shape[2]
+    for k2 in range(k):
+        if thresholds[k2] < 0:
+            continue
+        apart = 0
+        for t in range(w):
+            apart += _popcount((sorted_codes[k, u, t] ^ sorted_codes[k, u2, t]) & bit_masks[k2, t])
+        if apart <= thresholds[k2]:
+            return False
+    return True
