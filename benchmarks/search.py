@@ -198,7 +198,7 @@ def _chosen(codes: Codes, radius: int, strategy: str) -> str:
     tree_s = tree.estimate_self_join_ns(radius) / 1e9
     sub_s = est.cost_ns / 1e9 if est is not None else float("nan")
     return (
-        f"substrings{' (forced)' if strategy == 'substrings' else ''}: {plan.substrings} of"
+        f"substrings{' (forced)' if strategy == 'substrings' else ''}: {plan.substrings} of <="
         f" {plan.widths.max()} bits, thresholds {plan.thresholds.tolist()},"
         f" {plan.candidates:,} candidates (est. {sub_s:.1f} CPU s vs tree {tree_s:.1f})"
     )
@@ -433,20 +433,23 @@ def run_set(work: Path, n: int, bits: int, radius: int, args: argparse.Namespace
     if args.brute:
         results.append(brute)
     for mine, mine_out in [(ours, ours_out), *forced]:
-        if not (mine_out and brute_out):
+        if not mine_out:
             continue
-        if full:
+        checks = []
+        if brute_out and full:
             same = mine_out["digest"] == brute_out["digest"] and mine.pairs == brute.pairs
-            mine.check = "pairs == brute force" if same else "MISMATCH with brute force"
-        else:
+            checks.append("pairs == brute force" if same else "MISMATCH with brute force")
+        elif brute_out:
             same = mine_out["digest_rows"] == brute_out["digest_rows"]
-            mine.check = (
+            checks.append(
                 f"pairs with i < {check_rows:,} == brute force"
                 if same
                 else "MISMATCH with brute force"
             )
-        if mine is not ours and mine_out.get("digest") != ours_out.get("digest"):
-            mine.check += "; MISMATCH with ours (auto)"
+        if mine is not ours and ours_out:
+            same = mine_out["digest"] == ours_out["digest"]
+            checks.append("pairs == ours (auto)" if same else "MISMATCH with ours (auto)")
+        mine.check = "; ".join(checks) or "-"
     if args.pybktree:
         sample = max(20, min(n, args.pybktree_queries * 64 // bits))
         extra = ["--sample", str(sample), "--seed", str(args.seed)]
@@ -479,7 +482,8 @@ def rows_for_summary(results: Sequence[Result]) -> list[common.Row]:
                 for p in peers
                 if p.seconds and r.seconds
             )
-            big = r.n >= 1_000_000 and r.bits == 64
+            # The target is the tool's: the search the cost model chooses (the first row).
+            big = r.n >= 1_000_000 and r.bits == 64 and r.method == "ours (dedupe.bktree)"
             met = "-"
             if big and r.seconds is not None and r.rss_mb is not None:
                 met = common.verdict(r.seconds <= TARGET_SECONDS and r.rss_mb <= TARGET_MB)

@@ -16,6 +16,12 @@ How the tree is laid out, and why (measured numbers are in shared/NOTES-performa
   is scanned for all of them while it sits in cache.
 - For all pairs, the queries are the stored codes themselves in tree order and each looks only at
   positions after its own: every pair is found once and whole subtrees behind it are skipped.
+- On codes whose bits are nearly independent (pHash) distances to any pivot bunch near half
+  the code, and at radius 6-9 of 64 a query still enters most of every node. For the all-pairs
+  self-join a second search, the substring index of mih.py (multi-index hashing), does the same
+  work in a fraction of the time there. Before each self-join a cost model picks one: the
+  index's probes and candidate checks counted exactly from its bucket sizes, against the tree's
+  walk counted on a sample of 512 queries (see _self_join_index); the pairs are the same.
 - The kernels are compiled by numba (cached on disk) with the GIL released and run on a thread
   pool. Hits are expanded back to original rows (copies included), scattered into blocks of
   rows and radix-sorted block by block, so the output order never depends on the threads.

@@ -174,4 +174,3 @@ def test_tree_estimate_counts_the_walk() -> None:
     # Radius at the word size: every bucket is entered, nothing pruned.
     full = big.estimate_self_join_ns(64)
     assert big.estimate_self_join_ns(3) < full / 5
-
