@@ -174,3 +174,20 @@ def test_tree_estimate_counts_the_walk() -> None:
     # Radius at the word size: every bucket is entered, nothing pruned.
     full = big.estimate_self_join_ns(64)
     assert big.estimate_self_join_ns(3) < full / 5
+
+
+@pytest.mark.parametrize("radius", [3, 6, 9])
+def test_long_runs_of_one_key(radius: int) -> None:
+    """Few centres, many codes each (a few bits flipped): every substring's buckets hold long
+    runs of one key, which are joined eight candidates at a time; pairs at exactly the radius
+    must survive that."""
+    rng = np.random.default_rng(radius)
+    centres = uniform(rng, 12, 1)
+    codes = centres[rng.integers(0, 12, size=2400)]
+    for _ in range(5):
+        bit = rng.integers(0, 64, size=(2400, 1)).astype(np.uint64)
+        codes = codes ^ np.where(rng.random((2400, 1)) < 0.6, np.uint64(1) << bit, np.uint64(0))
+    codes = np.ascontiguousarray(codes)
+    want = brute_pairs(codes, radius)
+    assert (want[2] == radius).sum() > 100
+    assert_same(pairs_within(codes, radius, "substrings"), want)
