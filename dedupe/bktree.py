@@ -16,6 +16,12 @@ How the tree is laid out, and why (measured numbers are in shared/NOTES-performa
   is scanned for all of them while it sits in cache.
 - For all pairs, the queries are the stored codes themselves in tree order and each looks only at
   positions after its own: every pair is found once and whole subtrees behind it are skipped.
+- On codes whose bits are nearly independent (pHash) distances to any pivot bunch near half
+  the code, and at radius 6-9 of 64 a query still enters most of every node. For the all-pairs
+  self-join a second search, the substring index of mih.py (multi-index hashing), does the same
+  work in a fraction of the time there. Before each self-join a cost model picks one: the
+  index's probes and candidate checks counted exactly from its bucket sizes, against the tree's
+  walk counted on a sample of 512 queries (see _self_join_index); the pairs are the same.
 - The kernels are compiled by numba (cached on disk) with the GIL released and run on a thread
   pool. Hits are expanded back to original rows (copies included), scattered into blocks of
   rows and radix-sorted block by block, so the output order never depends on the threads.
@@ -30,7 +36,7 @@ from __future__ import annotations
 import itertools
 import mmap
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import numba
 import numpy as np
@@ -40,7 +46,10 @@ from numba.extending import intrinsic
 
 from dedupe.parallel import thread_map, usable_cores
 
-__all__ = ["BKTree", "Distance", "Index", "pairs_within"]
+if TYPE_CHECKING:
+    from dedupe import mih
+
+__all__ = ["BKTree", "Distance", "Index", "Strategy", "pairs_within", "warm_up"]
 
 # Row indices in results: int32 (at most 2**31 - 2 codes are accepted, see _check_codes), the
 # type kept general so that a larger limit would only change _index_dtype.
@@ -58,6 +67,15 @@ _LEAF_SIZE = 32
 _BLOCK = 8192
 # Work items per thread, so that the uneven all-pairs work still balances.
 _TASKS_PER_THREAD = 24
+# The self-join's cost model (see _self_join_index): estimated CPU nanoseconds per code the
+# tree's walk compares (a flat bucket's codes, a pivot), against mih.PROBE_NS and
+# mih.CANDIDATE_NS; queries sampled to count the walk's work; below this many distinct codes
+# the tree is always used (it takes milliseconds there).
+_TREE_NS_PER_CODE = 1.9
+_COST_SAMPLE = 512
+_SUBSTRINGS_MIN_CODES = 20_000
+# How the self-join finds its pairs: "auto" asks the cost model; the others force one.
+Strategy = Literal["auto", "tree", "substrings"]
 
 
 def _njit(fn: _F) -> _F:
@@ -468,6 +486,54 @@ def _scan(
 
 
 @_njit
+def _tree_work(
+    codes: np.ndarray,
+    lo_a: np.ndarray,
+    hi_a: np.ndarray,
+    off: np.ndarray,
+    child: np.ndarray,
+    sample: np.ndarray,
+    radius: int,
+) -> int:
+    """How many codes the self-join's walk compares for the queries at tree positions
+    ``sample``: pivots, and whole flat buckets entered that hold a position after the query
+    (the kernel scans a bucket for a block's queries at once, and drops a query only where
+    nothing after it remains)."""
+    m, w = codes.shape
+    bits = 64 * w
+    n_nodes = lo_a.shape[0]
+    stack = np.empty(n_nodes + 1, np.int64)
+    total = 0
+    for s in range(sample.shape[0]):
+        q = sample[s]
+        if n_nodes == 0:
+            total += m
+            continue
+        stack[0] = 0
+        sp = 1
+        while sp > 0:
+            sp -= 1
+            node = stack[sp]
+            if q + 1 >= hi_a[node]:
+                continue
+            lo = lo_a[node]
+            d = _dist(codes, q, codes, lo)
+            total += 1
+            for b in range(max(0, d - radius), min(bits, d + radius) + 1):
+                a = off[node, b]
+                e = off[node, b + 1]
+                if e <= q + 1:
+                    continue
+                c = child[node, b]
+                if c >= 0:
+                    stack[sp] = c
+                    sp += 1
+                else:
+                    total += e - a
+    return total
+
+
+@_njit
 def _grow_out(
     out_q: np.ndarray, out_p: np.ndarray, out_d: np.ndarray, n: int, cap: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -758,29 +824,48 @@ class BKTree:
         hits = self._search(qs, qs.shape[0], r, self_join=False)
         return self._collect(qs.shape[0], hits, self_join=False)
 
-    def _pairs_within(self, radius: int) -> tuple[Index, Index, Distance]:
+    def _pairs_within(
+        self, radius: int, strategy: Strategy = "auto"
+    ) -> tuple[Index, Index, Distance]:
         """All pairs of stored rows within ``radius``; see :func:`pairs_within`."""
         r = min(_check_radius(radius), 64 * self.words)
-        hits = self._search(self._codes, self._codes.shape[0], r, self_join=True)
+        index = self._self_join_index(r, strategy)
+        if index is None:
+            hits = self._search(self._codes, self._codes.shape[0], r, self_join=True)
+        else:
+            hits = self._search_substrings(index, r, (0, index.units))
         return self._collect(self._n, hits, self_join=True)
 
     def iter_pairs_within(
-        self, radius: int, budget: int = 1 << 20, task: int = 1024
+        self, radius: int, budget: int = 1 << 20, task: int = 1024, strategy: Strategy = "auto"
     ) -> Iterator[tuple[Index, Index, Distance]]:
         """All pairs of stored rows within ``radius``, as :func:`pairs_within` finds them, in
         parts of about ``budget`` pairs (each part sorted by (i, j), i < j; every pair in
         exactly one part). The search runs in tasks of ``task`` distinct codes, a few at a time,
         and hands out what it found whenever that reaches the budget: a caller that keeps only
         a few of the pairs (after verifying them, say) needs memory for one part, not for all
-        pairs, however many the radius lets through."""
+        pairs, however many the radius lets through. ``strategy`` as in :func:`pairs_within`."""
         r = min(_check_radius(radius), 64 * self.words)
         if budget < 1 or task < 1:
             raise ValueError(f"budget and task must be >= 1, got {budget} and {task}")
         m = self._codes.shape[0]
         workers = usable_cores()
+        index = self._self_join_index(r, strategy)
         pending: list[_Hits] = []
         found = 0
         copies = True  # the pairs among copies of one code go with the first part
+        if index is not None:
+            # The substring index divides its work by bucket, codes counted once per substring.
+            units = index.units
+            task *= index.plan.substrings
+            for lo in range(0, units, task * workers):
+                new = self._search_substrings(index, r, (lo, min(lo + task * workers, units)), task)
+                found += sum(h[3] for h in new)
+                pending += new
+                if found >= budget:
+                    yield self._collect(self._n, pending, self_join=True, copies=copies)
+                    pending, found, copies = [], 0, False
+            m = 0  # the tree's loop below has nothing to do
         for lo in range(0, m, task * workers):
             hi = min(lo + task * workers, m)
             bounds = [(a, min(a + task, hi)) for a in range(lo, hi, task)]
@@ -793,6 +878,54 @@ class BKTree:
                 pending, found, copies = [], 0, False
         if pending or copies:
             yield self._collect(self._n, pending, self_join=True, copies=copies)
+
+    def _self_join_index(self, radius: int, strategy: Strategy) -> mih.Index | None:
+        """The substring index (mih.py) when the self-join at ``radius`` should go through it:
+        forced, or (``auto``) when its exact count of probes and candidate checks costs less
+        than the tree's walk, counted on a sample of queries. None: walk the tree."""
+        if strategy not in ("auto", "tree", "substrings"):
+            raise ValueError(f"unknown strategy {strategy!r}")
+        m = self._codes.shape[0]
+        if strategy == "tree" or (strategy == "auto" and m < _SUBSTRINGS_MIN_CODES):
+            return None
+        from dedupe import mih  # here: mih imports this module
+
+        plan = mih.plan(self._codes, radius)
+        if plan is None:
+            return None
+        if strategy == "auto" and plan.cost_ns >= self.estimate_self_join_ns(radius):
+            return None
+        return mih.Index.build(self._codes, plan)
+
+    def estimate_self_join_ns(self, radius: int) -> float:
+        """Estimated CPU nanoseconds of the tree's self-join at ``radius``: its walk run for an
+        evenly spaced sample of queries, counting the codes it would compare."""
+        m = self._codes.shape[0]
+        if m < 2:
+            return 0.0
+        r = min(_check_radius(radius), 64 * self.words)
+        k = min(m, _COST_SAMPLE)
+        sample = (np.arange(k, dtype=np.int64) * m) // k
+        work = _tree_work(self._codes, self._lo, self._hi, self._off, self._child, sample, r)
+        return float(int(work) * m / k * _TREE_NS_PER_CODE)
+
+    def _search_substrings(
+        self, index: mih.Index, radius: int, span: tuple[int, int], task: int | None = None
+    ) -> list[_Hits]:
+        """The substring index's self-join over ``span`` of its units, on a thread pool."""
+        workers = usable_cores()
+        a, b = span
+        if b <= a:
+            return []
+        if task is None:
+            task = max(1, -(-(b - a) // (workers * _TASKS_PER_THREAD)))
+        bounds = [(x, min(x + task, b)) for x in range(a, b, task)]
+
+        def run(bound: tuple[int, int]) -> _Hits:
+            q, p, d, n = index.search(self._codes, self._ids, bound, radius)
+            return (_own_mapping(q, n), _own_mapping(p, n), _own_mapping(d, n), n)
+
+        return thread_map(run, bounds, workers)
 
     def _search(self, queries: np.ndarray, k: int, radius: int, *, self_join: bool) -> list[_Hits]:
         """Run the search kernel over ``k`` queries on a thread pool, in ordered chunks."""
@@ -891,7 +1024,9 @@ class BKTree:
         return out_i, out_j, out_d
 
 
-def pairs_within(codes: np.ndarray, radius: int) -> tuple[Index, Index, Distance]:
+def pairs_within(
+    codes: np.ndarray, radius: int, strategy: Strategy = "auto"
+) -> tuple[Index, Index, Distance]:
     """All pairs i < j with hamming(codes[i], codes[j]) <= radius, found through the BK-tree:
     arrays (i, j, distance), i and j int32 and the distances uint16, sorted by (i, j).
 
@@ -899,5 +1034,22 @@ def pairs_within(codes: np.ndarray, radius: int) -> tuple[Index, Index, Distance
     the tree is about 12 bytes per distinct code plus small tables, and the result holds 10 bytes
     per pair; the search's raw hits (10 bytes each) are freed while the result fills, so the peak
     stays near the result's size. Nothing of size n x n is ever formed.
+
+    ``strategy``: ``"tree"`` walks the tree; ``"substrings"`` goes through the substring index
+    of mih.py where one applies; ``"auto"`` (the default) takes whichever the cost model
+    expects to be cheaper (see ``BKTree._self_join_index``). The pairs are the same.
     """
-    return BKTree.build(codes)._pairs_within(radius)
+    return BKTree.build(codes)._pairs_within(radius, strategy)
+
+
+def warm_up() -> None:
+    """Load the compiled kernels of both self-join searches (the tree's walk and the substring
+    index of mih.py, from numba's on-disk cache) and of radius queries, at the types that
+    cluster passes, ahead of the first search."""
+    codes = np.arange(64, dtype=np.uint64).reshape(64, 1) * np.uint64(0x9E3779B97F4A7C15)
+    tree = BKTree.build(codes)
+    for strategy in ("tree", "substrings"):
+        for _ in tree.iter_pairs_within(1, strategy=strategy):
+            pass
+    tree.estimate_self_join_ns(1)
+    tree.query_many(codes[:1], 1)
