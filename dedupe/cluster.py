@@ -504,12 +504,9 @@ def warm_up() -> None:
     first grouping that uses them (see compiles()): a scan runs this while its workers decode.
     The arrays have the types and layouts cluster() passes (a kernel is loaded once per
     combination)."""
-    from dedupe.bktree import BKTree  # numba
+    from dedupe import bktree  # numba
 
-    tree = BKTree.build(np.zeros((2, 1), dtype=np.uint64))
-    for _ in tree.iter_pairs_within(1):
-        pass
-    tree.query_many(np.zeros((1, 1), dtype=np.uint64), 1)
+    bktree.warm_up()  # tree walk, substring index, radius queries
     blank = bytes(verify.SIGNATURE_BYTES)
     record = ImageRecord(
         path="",
