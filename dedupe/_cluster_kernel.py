@@ -63,8 +63,8 @@ def matches(check: Check, x: int, y: int) -> bool:
     order = np.zeros(1, np.int64)
     same = np.zeros(1, np.float32)
     best = np.zeros(1, np.float32)
-    no_proj = np.empty((0, 1, 1), np.float32)  # no bounds: every hypothesis is computed
-    no_resid = np.empty((0, 1), np.float32)
+    no_proj = np.empty((0, 1, 1), np.int16)  # no bounds: every hypothesis is computed
+    no_resid = np.empty((0, 1), np.int16)
     identity = perms[1]
     for t in range(orientations.shape[0]):
         k = orientations[t]

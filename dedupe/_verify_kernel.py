@@ -185,26 +185,41 @@ def bound_rows(
             y[k] = np.float64(thumbs[row, k]) * mask[0, k]
         _warp_views(a, every, index, weight, mask, views, sx, sxx)
         for h in range(n_h):
-            resid[row, h] = _project(views[h], basis, counts[h], sx[h], sxx[h], out)
-            proj[row, h, :] = out
-        resid[row, n_h] = _project(y, basis, counts[0], stats[row, 0, 0], stats[row, 0, 1], out)
-        proj[row, n_h, :] = out
+            rest = _project(views[h], basis, counts[h], sx[h], sxx[h], out)
+            _store(out, rest, proj[row, h], resid[row], h)
+        rest = _project(y, basis, counts[0], stats[row, 0, 0], stats[row, 0, 1], out)
+        _store(out, rest, proj[row, n_h], resid[row], n_h)
         for k in range(pixels):
             y[k] = np.float64(thumbs[row, k])
         s, ss = stats[row, n_h, 0], stats[row, n_h, 1]
-        resid[row, n_h + 1] = _project(y, whole_basis, pixels, s, ss, out)
-        proj[row, n_h + 1, :] = out
+        rest = _project(y, whole_basis, pixels, s, ss, out)
+        _store(out, rest, proj[row, n_h + 1], resid[row], n_h + 1)
+
+
+# Bounds are stored as int16 fixed point (half the memory of float32 at a library's scale):
+# a value in -1..1 is round(value * BOUND_SCALE), off by at most 0.5 / BOUND_SCALE, so a
+# bound (a dot product of 15 such numbers, each side of norm at most 1) is off by at most
+# about 2e-4, which the caller's margin covers (verify._BOUND_MARGIN).
+BOUND_SCALE = 32767
+
+
+@_njit
+def _store(values: np.ndarray, rest: float, proj: np.ndarray, resid: np.ndarray, h: int) -> None:
+    for c in range(values.shape[0]):
+        proj[c] = np.int16(np.floor(values[c] * BOUND_SCALE + 0.5))
+    resid[h] = np.int16(np.floor(rest * BOUND_SCALE + 0.5))
 
 
 @_njit
 def _bound(proj: np.ndarray, resid: np.ndarray, a: int, h: int, b: int, g: int) -> float:
-    """Upper bound on the correlation of view h of row a with view g of row b: with u and v
-    the two centred, normalised vectors and P the projection on the basis (orthonormal,
-    orthogonal to constants), u.v = Pu.Pv + (u-Pu).(v-Pv) <= Pu.Pv + |u-Pu| |v-Pv|."""
-    t = np.float64(resid[a, h]) * resid[b, g]
+    """Upper bound on the correlation of view h of row a with view g of row b (to within
+    the fixed point's error): with u and v the two centred, normalised vectors and P the
+    projection on the basis (orthonormal, orthogonal to constants),
+    u.v = Pu.Pv + (u-Pu).(v-Pv) <= Pu.Pv + |u-Pu| |v-Pv|."""
+    t = np.int64(resid[a, h]) * np.int64(resid[b, g])
     for c in range(proj.shape[2]):
-        t += np.float64(proj[a, h, c]) * proj[b, g, c]
-    return float(t)
+        t += np.int64(proj[a, h, c]) * np.int64(proj[b, g, c])
+    return float(t) / (BOUND_SCALE * BOUND_SCALE)
 
 
 @_njit

@@ -236,8 +236,9 @@ def tables() -> tuple[
 # most of their contrast there, so two different pictures are bounded well below
 # EDITED_GEOMETRY (measured: 97-99.5% of the hypotheses of unrelated candidate pairs pruned).
 _BOUND_FREQUENCIES = 4
-# What the bound keeps below EDITED_GEOMETRY to cover its float32 storage (errors ~3e-6).
-_BOUND_MARGIN = 1e-5
+# What the bound keeps below EDITED_GEOMETRY to cover its fixed-point storage (errors up to
+# about 2e-4, see _verify_kernel.BOUND_SCALE).
+_BOUND_MARGIN = 5e-4
 
 
 @lru_cache(maxsize=1)
@@ -316,7 +317,7 @@ class Thumbs:
     sums: npt.NDArray[np.float64]
     # bounds(), once computed: per row the coordinates of every view in bound_bases() and
     # the norm outside it
-    _bounds: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]] = field(
+    _bounds: list[tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]] = field(
         default_factory=list, init=False, repr=False
     )
 
@@ -357,19 +358,19 @@ class Thumbs:
     def __len__(self) -> int:
         return len(self.gray)
 
-    def bounds(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    def bounds(self) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.int16]]:
         """For score_pairs(prune=True): each row's warped views, the row as it is over the
         compared pixels and the whole row, as coordinates in bound_bases() (n, hypotheses + 2,
         k) and the norm left outside them (n, hypotheses + 2). Computed once (about 17 us of
-        CPU and 600 bytes a row)."""
+        CPU and 300 bytes a row), as fixed point (see _verify_kernel.BOUND_SCALE)."""
         if not self._bounds:
             from dedupe import _verify_kernel as kernel  # numba
 
             index, weight, mask, counts, _ = tables()
             inside, whole = bound_bases()
             n, views = len(self.gray), len(counts) + 2
-            proj = np.empty((n, views, len(inside)), dtype=np.float32)
-            resid = np.empty((n, views), dtype=np.float32)
+            proj = np.empty((n, views, len(inside)), dtype=np.int16)
+            resid = np.empty((n, views), dtype=np.int16)
             _run_tasks(
                 lambda span: kernel.bound_rows(
                     self.gray, self.sums, index, weight, mask, counts, inside, whole,
@@ -430,7 +431,7 @@ def score_pairs(
     if prune and orientation == 1 and len(bound_bases()[0]):
         proj, resid = thumbs.bounds()
     else:
-        proj, resid = np.empty((0, 1, 1), np.float32), np.empty((0, 1), np.float32)
+        proj, resid = np.empty((0, 1, 1), np.int16), np.empty((0, 1), np.int16)
     below = EDITED_GEOMETRY - _BOUND_MARGIN
     passes = (
         # (key side, other side, key's view, other's view, hypotheses, sets `same`)

@@ -270,7 +270,7 @@ def test_the_bounds_are_upper_bounds_of_every_correlation() -> None:
             for a, b in pairs
         ]
     )
-    assert (bound >= exact - 1e-6).all()
+    assert (bound >= exact - verify._BOUND_MARGIN).all()
     assert exact.max() > 0.99  # copies: the bound holds near 1 too
     different = np.array([a // 2 != b // 2 for a, b in pairs])
     assert (bound[different] < verify.EDITED_GEOMETRY).mean() > 0.5
@@ -278,7 +278,7 @@ def test_the_bounds_are_upper_bounds_of_every_correlation() -> None:
     plain = verify.score_pairs(thumbs, i, j, compiled=True).same
     whole = hypotheses + 1
     bound = np.array([_verify_kernel._bound(proj, resid, a, whole, b, whole) for a, b in pairs])
-    assert (bound >= plain - 1e-6).all() and plain.max() > 0.99
+    assert (bound >= plain - verify._BOUND_MARGIN).all() and plain.max() > 0.99
     assert (bound[different] < verify.EDITED_GEOMETRY).mean() > 0.5
 
 
