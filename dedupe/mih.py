@@ -23,18 +23,13 @@ would cost, so the caller can compare with the tree (see ``BKTree._self_join_ind
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
-from dedupe.bktree import _grow_out, _popcount
+from dedupe.bktree import _grow_out, _njit, _popcount
 from dedupe.parallel import thread_map
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 # Estimated CPU nanoseconds (measured on this machine class: 2 vCPU AMD EPYC, numba 0.68) of
 # one probe (an occupied bucket and one of its masks: the neighbouring bucket looked up, the two
@@ -49,11 +44,6 @@ TABLE_NS = 10.0
 _MAX_WIDTH = 20
 # Largest threshold per substring (a key has 1 + w + w(w-1)/2 neighbours within 2 bits).
 _MAX_THRESHOLD = 2
-
-
-def _njit(fn: _F) -> _F:
-    """Compile ``fn`` with numba: no Python objects, GIL released, cached on disk."""
-    return cast(_F, numba.njit(cache=True, nogil=True)(fn))
 
 
 @dataclass(frozen=True, slots=True)
