@@ -312,28 +312,17 @@ def score_pass(
         else:
             for k in range(pixels):
                 y[k] = np.float64(thumbs[col, other_perm[k]])
-        if with_same:
+        # The plain correlation: this pass sets it, or the other pass ruled the pair out
+        # without it but one of these hypotheses may pass (the key's sums are then its row's).
+        if with_same or same[p] == RULED_OUT:
+            kx, kxx = (ax, axx) if with_same else (stats[row, n_all, 0], stats[row, n_all, 1])
             aby = 0.0
             for k in range(pixels):
                 aby += np.float64(a[k]) * y[k]
-            s = _pearson(ax, stats[col, n_all, 0], axx, stats[col, n_all, 1], aby, pixels)
+            s = _pearson(kx, stats[col, n_all, 0], kxx, stats[col, n_all, 1], aby, pixels)
             same[p] = s
             best[p] = s
-            if s >= skip_above:
-                continue
-            if bounded and not any_wanted:
-                continue
-        elif same[p] == RULED_OUT:  # by the other pass, but one of these hypotheses may pass
-            aby = 0.0
-            for k in range(pixels):
-                aby += np.float64(a[k]) * y[k]
-            whole = stats[row, n_all]
-            s = _pearson(
-                whole[0], stats[col, n_all, 0], whole[1], stats[col, n_all, 1], aby, pixels
-            )
-            same[p] = s
-            best[p] = s
-            if s >= skip_above:
+            if s >= skip_above or not any_wanted:
                 continue
         if warped != row:
             warped = row

@@ -362,18 +362,19 @@ def cluster(
     the size of the work, see compiles() and COMPILED_CANDIDATES); both give the same groups.
     """
     n = len(records)
-    brute = not (compiles(n) if compiled is None else compiled)
+    # The search (and the thumbnails' sums) on the compiled kernels, else by brute force.
+    searched = compiles(n) if compiled is None else compiled
     uf = UnionFind(n)
     columns = _Columns.of(records, settings)
     # a view: no copy of the pixels
-    thumbs = verify.Thumbs.from_signatures(columns.signatures, compiled=not brute)
+    thumbs = verify.Thumbs.from_signatures(columns.signatures, compiled=searched)
     low_info = verify.low_information_rows(columns.signatures)
     # Blank and near-blank images only ever match as byte copies: they are not even searched.
     usable = np.flatnonzero(~low_info).astype(np.int64)
-    search = _candidates(columns, settings, usable, compiled=not brute)
+    search = _candidates(columns, settings, usable, compiled=searched)
     if compiled is None:
-        compiled = not brute
-        if brute:  # a small library: its candidates decide whether checking them needs numba
+        compiled = searched
+        if not searched:  # a small library: its candidates decide whether checks need numba
             every = list(search)
             compiled = sum(len(i) for i, _, _ in every) >= COMPILED_CANDIDATES
             search = iter(every)

@@ -232,9 +232,9 @@ def tables() -> tuple[
 
 # The bases of the bounds that let score_pairs(prune=True) skip hypotheses: the 2D cosines
 # of the lowest frequencies (1 <= u + v <= 4: 14 of them) over the compared pixels (and over
-# the whole thumbnail, for the plain correlation). Photos keep
-# most of their contrast there, so two different pictures are bounded well below
-# EDITED_GEOMETRY (measured: 97-99.5% of the hypotheses of unrelated candidate pairs pruned).
+# the whole thumbnail, for the plain correlation). Photos keep most of their contrast there,
+# so two different pictures are bounded well below EDITED_GEOMETRY (measured: 97-99.5% of
+# the hypotheses of unrelated candidate pairs pruned).
 _BOUND_FREQUENCIES = 4
 # What the bound keeps below EDITED_GEOMETRY to cover its fixed-point storage (errors up to
 # about 2e-4, see _verify_kernel.BOUND_SCALE).
