@@ -69,7 +69,73 @@ class UnionFind:
 
 # Bump whenever cluster() could give another result for the same inputs (a memo of its results,
 # kept in the hash cache, is keyed by this and by inputs_digest()).
-VERSION = 1
+VERSION = 2
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Checked:
+    """What one search of the library found and the check decided, kept (in the report, and
+    in the memo of a scan) so that regrouping at the same or a tighter threshold needs neither
+    the search nor the check again: every candidate pair within `radius` bits that the check
+    accepted (one entry per orientation it was found under: record `high` seen under it is
+    `distance` bits from record `low`), with its score, and how many candidate pairs the
+    search found at each distance 0..radius (the rejected ones are the rest). Valid for the
+    records and settings whose verdicts_key() is `key`."""
+
+    key: str
+    radius: int
+    low: npt.NDArray[np.int64]
+    high: npt.NDArray[np.int64]
+    distance: npt.NDArray[np.int64]
+    score: npt.NDArray[np.float32]
+    found: tuple[int, ...]  # candidate pairs at each distance 0..radius
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Checked):
+            return NotImplemented
+        mine: tuple[npt.NDArray[Any], ...] = (self.low, self.high, self.distance, self.score)
+        theirs: tuple[npt.NDArray[Any], ...] = (other.low, other.high, other.distance, other.score)
+        return (self.key, self.radius, self.found) == (other.key, other.radius, other.found) and (
+            all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside
+
+    def to_json_value(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "radius": self.radius,
+            "found": list(self.found),
+            "low": self.low.tolist(),
+            "high": self.high.tolist(),
+            "distance": self.distance.tolist(),
+            "score": self.score.tolist(),  # float32 values: exact as JSON doubles
+        }
+
+    @classmethod
+    def from_json_value(cls, value: Any, n: int) -> Checked | None:
+        """Checked pairs as to_json_value wrote them for n records, or None if the value does
+        not have that shape (they are then found again: nothing depends on them but speed)."""
+        try:
+            key, radius = str(value["key"]), int(value["radius"])
+            found = tuple(int(c) for c in value["found"])
+            low = np.array(value["low"], dtype=np.int64)
+            high = np.array(value["high"], dtype=np.int64)
+            distance = np.array(value["distance"], dtype=np.int64)
+            score = np.array(value["score"], dtype=np.float32)
+        except (ValueError, TypeError, KeyError, OverflowError):
+            return None
+        entries = len(low)
+        if (
+            len(found) != radius + 1
+            or min(found, default=-1) < 0
+            or any(a.ndim != 1 or len(a) != entries for a in (high, distance, score))
+            or (entries and not (low.min() >= 0 and high.max() < n and (low < high).all()))
+            or (entries and not (distance.min() >= 0 and distance.max() <= radius))
+            or not np.isfinite(score).all()
+        ):
+            return None
+        return cls(key, radius, low, high, distance, score, found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +147,8 @@ class Clusters:
     candidates: int  # pairs the hash search proposed (each orientation counted)
     rejected: int  # of those, pairs the check in verify.py turned down
     blocked: int = 0  # verified pairs not joined: their groups' anchors did not match
+    # the verdicts this grouping drew on (at its threshold or a looser one), for regrouping
+    checked: Checked | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -88,6 +156,7 @@ class Clusters:
                 "groups": self.groups,
                 "max_distances": self.max_distances,
                 "counts": [self.candidates, self.rejected, self.blocked],
+                "checked": None if self.checked is None else self.checked.to_json_value(),
             },
             separators=(",", ":"),
         )
@@ -100,11 +169,15 @@ class Clusters:
             groups = tuple(tuple(int(k) for k in g) for g in data["groups"])
             max_distances = tuple(int(d) for d in data["max_distances"])
             candidates, rejected, blocked = (int(v) for v in data["counts"])
+            raw_checked = data["checked"]
         except (ValueError, TypeError, KeyError):
             return None
         if len(max_distances) != len(groups) or any(not 0 <= k < n for g in groups for k in g):
             return None
-        return cls(groups, max_distances, candidates, rejected, blocked)
+        checked = None if raw_checked is None else Checked.from_json_value(raw_checked, n)
+        if raw_checked is not None and checked is None:
+            return None
+        return cls(groups, max_distances, candidates, rejected, blocked, checked)
 
 
 def inputs_digest(
@@ -225,53 +298,59 @@ class _Columns:
         )
 
 
+# (i, j, orientation, distance): candidate pairs as _candidates finds them
+_Found = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int, npt.NDArray[np.integer[Any]]]
+
+
 def _candidates(
     columns: _Columns, settings: Settings, usable: npt.NDArray[np.int64], compiled: bool
-) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]]:
-    """Pairs (i, j, orientation) among the `usable` records within the radius: record j seen
-    under the orientation is within settings.max_distance bits of record i. In parts of a
-    few million pairs at most (see BKTree.iter_pairs_within): at a loose threshold the
+) -> Iterator[_Found]:
+    """Pairs (i, j, orientation, distance) among the `usable` records within the radius: record
+    j seen under the orientation is `distance` <= settings.max_distance bits from record i. In
+    parts of a few million pairs at most (see BKTree.iter_pairs_within): at a loose threshold the
     candidates can outnumber the images a thousand times, and only the verified ones are kept.
     Without `compiled`, by brute force (_within) instead of the BK-tree."""
     radius = settings.max_distance
     codes = columns.codes[usable]
     every = None if columns.variants is None else columns.variants[usable]
     if not compiled:
-        i, j = _within(codes, codes, radius, upper=True)
-        yield usable[i], usable[j], 1
+        i, j, d = _within(codes, codes, radius, upper=True)
+        yield usable[i], usable[j], 1, d
         if every is not None:
             for k in range(2, 9):
                 turned = np.ascontiguousarray(every[:, k - 2, :])
-                q, s = _within(turned, codes, radius, upper=False)
+                q, s, d = _within(turned, codes, radius, upper=False)
                 mask = q != s
                 # stored record s is near record q seen under orientation k
-                yield usable[s[mask]], usable[q[mask]], k
+                yield usable[s[mask]], usable[q[mask]], k, d[mask]
         return
     from dedupe.bktree import BKTree  # numba: imported when there is something to search
 
     tree = BKTree.build(codes)
-    for i, j, _ in tree.iter_pairs_within(radius):
+    for i, j, dist in tree.iter_pairs_within(radius):
         for lo in range(0, len(i), _PAIRS):  # bounds the verification's temporary arrays
-            yield usable[i[lo : lo + _PAIRS]], usable[j[lo : lo + _PAIRS]], 1
+            part = slice(lo, lo + _PAIRS)
+            yield usable[i[part]], usable[j[part]], 1, dist[part]
     if every is not None and len(usable):
         for k in range(2, 9):
             variants = np.ascontiguousarray(every[:, k - 2, :])
             for lo in range(0, len(variants), _QUERIES):
-                q, s, _ = tree.query_many(variants[lo : lo + _QUERIES], radius)
+                q, s, dist = tree.query_many(variants[lo : lo + _QUERIES], radius)
                 q = q.astype(np.int64) + lo
                 mask = q != s
                 # stored record s is near record q seen under orientation k
-                yield usable[s[mask]], usable[q[mask]], k
+                yield usable[s[mask]], usable[q[mask]], k, dist[mask]
 
 
 def _within(
     queries: npt.NDArray[np.uint64], codes: npt.NDArray[np.uint64], radius: int, *, upper: bool
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Every (q, s) with codes[s] within `radius` bits of queries[q], by computing all the
-    distances (_BRUTE at a time); with `upper` (queries are the codes), only q < s."""
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every (q, s, distance) with codes[s] within `radius` bits of queries[q], by computing
+    all the distances (_BRUTE at a time); with `upper` (queries are the codes), only q < s."""
     n = len(codes)
     rows = max(1, _BRUTE // max(1, n * codes.shape[1]))
     found_q, found_s = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    found_d = [np.zeros(0, np.int64)]
     for lo in range(0, len(queries), rows):
         start = lo + 1 if upper else 0  # the columns right of the diagonal, when upper
         block = queries[lo : lo + rows, None, :] ^ codes[None, start:, :]
@@ -281,7 +360,8 @@ def _within(
         keep = q < s if upper else slice(None)
         found_q.append(q[keep])
         found_s.append(s[keep])
-    return np.concatenate(found_q), np.concatenate(found_s)
+        found_d.append(distance[q - lo, s - start][keep])
+    return np.concatenate(found_q), np.concatenate(found_s), np.concatenate(found_d)
 
 
 def _distances(
@@ -346,12 +426,28 @@ def _max_distances(groups: Sequence[Sequence[int]], columns: _Columns) -> tuple[
     return tuple(worst.tolist())
 
 
+def verdicts_key(columns: _Columns, settings: Settings) -> str:
+    """A digest of everything the search and the check read (the hashes, orientation hashes
+    and signatures of the records, in order, and the settings and code versions they depend
+    on): the key of a Checked."""
+    h = hashlib.sha256(
+        f"cluster {VERSION} verify {verify.VERSION} {settings.algorithm} {settings.hash_size}"
+        f" {settings.rotations} {len(columns.codes)}\n".encode()
+    )
+    h.update(np.ascontiguousarray(columns.codes).data)
+    if columns.variants is not None:
+        h.update(np.ascontiguousarray(columns.variants).data)
+    h.update(np.ascontiguousarray(columns.signatures).data)
+    return h.hexdigest()
+
+
 def cluster(
     records: Sequence[ImageRecord],
     settings: Settings,
     *,
     distinct: frozenset[tuple[str, str]] = frozenset(),
     compiled: bool | None = None,
+    checked: Checked | None = None,
 ) -> Clusters:
     """Group records: exact copies, plus verified perceptual matches within the threshold.
 
@@ -360,24 +456,39 @@ def cluster(
     `distinct` holds path pairs (sorted) a person marked "not duplicates": never joined
     directly. `compiled`: run on the numba kernels, or on numpy and plain Python (None: by
     the size of the work, see compiles() and COMPILED_CANDIDATES); both give the same groups.
+    `checked`: the verdicts of an earlier search of these records (Clusters.checked); when
+    they cover the threshold, the pairs are taken from them instead of searched and checked
+    again, with the same result.
     """
     n = len(records)
     # The search (and the thumbnails' sums) on the compiled kernels, else by brute force.
     searched = compiles(n) if compiled is None else compiled
     uf = UnionFind(n)
     columns = _Columns.of(records, settings)
+    key = verdicts_key(columns, settings)
+    radius = settings.max_distance
+    if checked is not None and checked.key != key:
+        checked = None  # for other records or settings
+    known = checked  # verdicts on the candidates within its radius
+    if checked is not None and checked.radius < radius:
+        checked = None  # for a tighter threshold: search, and check the pairs beyond it
     # a view: no copy of the pixels
     thumbs = verify.Thumbs.from_signatures(columns.signatures, compiled=searched)
-    low_info = verify.low_information_rows(columns.signatures)
-    # Blank and near-blank images only ever match as byte copies: they are not even searched.
-    usable = np.flatnonzero(~low_info).astype(np.int64)
-    search = _candidates(columns, settings, usable, compiled=searched)
-    if compiled is None:
-        compiled = searched
-        if not searched:  # a small library: its candidates decide whether checks need numba
-            every = list(search)
-            compiled = sum(len(i) for i, _, _ in every) >= COMPILED_CANDIDATES
+    total = 0  # candidate pairs, when they decide on the compiled kernels (see below)
+    if checked is not None:
+        search: Iterator[_Found] = iter(())
+        total = sum(checked.found[: radius + 1])
+    else:
+        low_info = verify.low_information_rows(columns.signatures)
+        # Blank and near-blank images only ever match as byte copies: they are not searched.
+        usable = np.flatnonzero(~low_info).astype(np.int64)
+        search = _candidates(columns, settings, usable, compiled=searched)
+        if compiled is None and not searched:
+            every = list(search)  # a small library: its candidates decide on the kernels
+            total = sum(len(found[0]) for found in every)
             search = iter(every)
+    if compiled is None:
+        compiled = searched or total >= COMPILED_CANDIDATES
     # Each group's anchor (the member that represents it), kept at its root: a pair joins two
     # groups of several files only when their anchors pass verification too, so a chain of
     # individually plausible pairs cannot join two different pictures.
@@ -409,28 +520,79 @@ def cluster(
     copies = np.flatnonzero(columns.first != np.arange(n))
     join(columns.first[copies], copies, True)
 
-    candidates = rejected = 0
-    found_i, found_j, found_score = [], [], []
-    for i, j, orientation in search:
-        candidates += len(i)
-        prune = compiled and candidates >= _PRUNE_FROM * n
-        ok, best = _verify(thumbs, low_info, i, j, orientation, compiled, prune)
-        rejected += int(len(i) - ok.sum())
-        found_i.append(i[ok])
-        found_j.append(j[ok])
-        found_score.append(best[ok])
-    edge_i = np.concatenate(found_i) if found_i else np.zeros(0, np.int64)
-    edge_j = np.concatenate(found_j) if found_j else np.zeros(0, np.int64)
-    edge_score = np.concatenate(found_score) if found_score else np.zeros(0, np.float32)
-    low, high = np.minimum(edge_i, edge_j), np.maximum(edge_i, edge_j)
-    order = np.lexsort((high, low, -edge_score))  # strongest first, then by index: deterministic
+    if checked is None:
+        checked = _check(columns, thumbs, low_info, search, radius, key, n, compiled, known)
+    within = np.flatnonzero(checked.distance <= radius)
+    low, high, score = checked.low[within], checked.high[within], checked.score[within]
+    candidates = sum(checked.found[: radius + 1])
+    order = np.lexsort((high, low, -score))  # strongest first, then by index: deterministic
     # Verified pairs, strongest first: a group grows around its closest pair (typically copies
     # that did not change the geometry), and keeps the larger group's anchor when two join.
     blocked = join(low[order], high[order], False)
 
     groups = tuple(tuple(members) for members in uf.components())
     max_distances = _max_distances(groups, columns)
-    return Clusters(groups, max_distances, candidates, rejected, blocked)
+    return Clusters(groups, max_distances, candidates, candidates - len(within), blocked, checked)
+
+
+def _check(
+    columns: _Columns,
+    thumbs: verify.Thumbs,
+    low_info: npt.NDArray[np.bool_],
+    search: Iterator[_Found],
+    radius: int,
+    key: str,
+    n: int,
+    compiled: bool,
+    known: Checked | None,
+) -> Checked:
+    """Check every candidate pair the search finds: the accepted ones, and how many there were
+    at each distance. Candidates within the radius of `known` (an earlier search of the same
+    records at a tighter threshold) are not checked again: its accepted pairs are taken."""
+    found = np.zeros(radius + 1, dtype=np.int64)
+    found_i, found_j, found_k, found_score = [], [], [], []
+    if known is not None:
+        found_i.append(known.low)  # (which of the two is i does not matter: see below)
+        found_j.append(known.high)
+        found_k.append(np.zeros(len(known.low), dtype=np.int64))  # distance known already
+        found_score.append(known.score)
+    candidates = 0
+    for i, j, orientation, distance in search:
+        candidates += len(i)
+        found += np.bincount(distance, minlength=radius + 1)[: radius + 1]
+        if known is not None:
+            beyond = np.flatnonzero(distance > known.radius)
+            i, j = i[beyond], j[beyond]
+        prune = compiled and candidates >= _PRUNE_FROM * n
+        ok, best = _verify(thumbs, low_info, i, j, orientation, compiled, prune)
+        found_i.append(i[ok])
+        found_j.append(j[ok])
+        found_k.append(np.full(int(ok.sum()), orientation, dtype=np.int64))
+        found_score.append(best[ok])
+    edge_i = np.concatenate(found_i) if found_i else np.zeros(0, np.int64)
+    edge_j = np.concatenate(found_j) if found_j else np.zeros(0, np.int64)
+    edge_k = np.concatenate(found_k) if found_k else np.zeros(0, np.int64)
+    score = np.concatenate(found_score) if found_score else np.zeros(0, np.float32)
+    # record j seen under orientation k, against record i (k = 0: the known distance)
+    codes = columns.codes
+    turned = codes[edge_j].copy()
+    if columns.variants is not None:
+        rotated = edge_k > 1
+        turned[rotated] = columns.variants[edge_j[rotated], edge_k[rotated] - 2]
+    distance = np.bitwise_count(codes[edge_i] ^ turned).sum(axis=1, dtype=np.int64)
+    if known is not None:
+        distance[: len(known.distance)] = known.distance
+    low, high = np.minimum(edge_i, edge_j), np.maximum(edge_i, edge_j)
+    order = np.lexsort((-score, distance, high, low))  # the same order however searched
+    return Checked(
+        key=key,
+        radius=radius,
+        low=low[order],
+        high=high[order],
+        distance=distance[order],
+        score=score[order].astype(np.float32),
+        found=tuple(int(c) for c in found),
+    )
 
 
 def matches_plain(

@@ -1,7 +1,9 @@
 """Regroup a report from its stored hashes (new threshold or keep rules) without decoding, and
 say how the groups changed.
 
-Grouping goes through groups.build_groups, so candidates are verified exactly as `scan` does.
+Grouping goes through groups.build_groups, so candidates are verified exactly as `scan` does;
+at the threshold of the report's last search or a tighter one, the pairs come from what that
+search checked (Report.checked) and nothing is searched or verified again.
 A reviewed group whose files are exactly the same as before keeps the person's decisions; every
 other group gets a fresh proposal from the keep rules.
 """
@@ -145,7 +147,11 @@ def regroup(
     )
     rules = report.keep if rules is None else rules
     not_duplicates = report.not_duplicates | distinct
-    fresh = build_groups(report.images, settings, rules, distinct=not_duplicates)
+    # from the pairs the report's search checked when they cover the threshold (no search)
+    found = cluster.cluster(
+        report.images, settings, distinct=not_duplicates, checked=report.checked
+    )
+    fresh = build_groups(report.images, settings, rules, distinct=not_duplicates, clusters=found)
     reviewed = {frozenset(m.record.path for m in g.members): g for g in report.groups if g.reviewed}
     groups = []
     kept = 0
@@ -164,6 +170,7 @@ def regroup(
             keep=rules,
             groups=tuple(groups),
             not_duplicates=not_duplicates,
+            checked=found.checked,
         ),
         changes,
     )

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dedupe import __version__
+from dedupe.cluster import Checked
 from dedupe.durable import write_chunks_atomic
 from dedupe.gcpause import collector_paused, settle
 from dedupe.hashing import HASH_SIZES, ImageHash
@@ -69,6 +70,9 @@ class Report:
     not_duplicates: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     created_at: str = ""
     tool_version: str = __version__
+    # The pairs the check accepted when the images were last searched, so that regrouping at
+    # that threshold or a tighter one neither searches nor checks again (cluster.Checked).
+    checked: Checked | None = None
 
     @property
     def duplicates(self) -> int:
@@ -84,8 +88,10 @@ def from_scan(
     rules: KeepRules,
     groups: Sequence[Group],
     not_duplicates: frozenset[tuple[str, str]] = frozenset(),
+    checked: Checked | None = None,
 ) -> Report:
-    """The report of a finished scan: its images, problems and the proposed groups."""
+    """The report of a finished scan: its images, problems and the proposed groups (and the
+    checked pairs they were drawn from)."""
     return Report(
         roots=result.roots,
         settings=result.settings,
@@ -97,6 +103,7 @@ def from_scan(
         images=result.records,
         not_duplicates=not_duplicates,
         created_at=now(),
+        checked=checked,
     )
 
 
@@ -235,8 +242,13 @@ def to_json(report: Report) -> dict[str, Any]:
         "errors": [{"path": p.path, "error": p.reason} for p in report.errors],
         "skipped": [{"path": p.path, "reason": p.reason} for p in report.skipped],
         "not_duplicates": [list(pair) for pair in sorted(report.not_duplicates)],
+        "checked_pairs": _checked_json(report),
         "images": [_image_json(r) for r in report.images],
     }
+
+
+def _checked_json(report: Report) -> dict[str, Any] | None:
+    return None if report.checked is None else report.checked.to_json_value()
 
 
 # Images are encoded this many at a time: a streamed write holds one batch of their text.
@@ -264,6 +276,7 @@ def _chunks(report: Report) -> Iterator[str]:
     yield from array("errors", ({"path": p.path, "error": p.reason} for p in report.errors))
     yield from array("skipped", ({"path": p.path, "reason": p.reason} for p in report.skipped))
     yield from array("not_duplicates", (list(pair) for pair in sorted(report.not_duplicates)))
+    yield f',\n"checked_pairs": {encode(_checked_json(report))}'
     images = report.images
     yield ',\n"images": ['
     for start in range(0, len(images), _WRITE_BATCH):
@@ -551,6 +564,12 @@ def _from_json(data: Any, *, consume: bool) -> Report:
         not_duplicates=frozenset((min(a, b), max(a, b)) for a, b in data.get("not_duplicates", [])),
         created_at=str(data.get("created_at", "")),
         tool_version=str(data.get("tool", {}).get("version", "")),
+        # an acceleration only: absent (older reports) or unusable, the pairs are found again
+        checked=(
+            None
+            if data.get("checked_pairs") is None
+            else Checked.from_json_value(data["checked_pairs"], len(images))
+        ),
     )
 
 

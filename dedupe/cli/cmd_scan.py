@@ -53,7 +53,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     )
     check_invariants(groups)
     report = report_mod.from_scan(
-        result, rules, groups, marks.among(remembered.pairs, result.records)
+        result, rules, groups, marks.among(remembered.pairs, result.records), found.checked
     )
     try:
         report_mod.write(report, args.report)
