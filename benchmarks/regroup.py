@@ -48,7 +48,7 @@ from common import Row
 if str(common.ROOT) not in sys.path:  # this checkout's dedupe, wherever we are run from
     sys.path.insert(1, str(common.ROOT))
 
-REPORT_VERSION = 4  # 4: the reports hold the checked pairs, as a scan writes them
+REPORT_VERSION = 5  # 4, 5: the reports hold the checked pairs, as a scan writes them
 TARGET_SECONDS = 2.0
 WRITTEN_AT = 0.1  # the threshold the synthetic reports are written at
 SIDE = 32  # pHash works on a 32 x 32 picture (hash size 8 x highfreq factor 4)

@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -89,12 +90,18 @@ class Checked:
     distance: npt.NDArray[np.int64]
     score: npt.NDArray[np.float32]
     found: tuple[int, ...]  # candidate pairs at each distance 0..radius
+    # the records with too little detail to be checked (verify.low_information_rows)
+    low_information: npt.NDArray[np.int64]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Checked):
             return NotImplemented
-        mine: tuple[npt.NDArray[Any], ...] = (self.low, self.high, self.distance, self.score)
-        theirs: tuple[npt.NDArray[Any], ...] = (other.low, other.high, other.distance, other.score)
+        mine: tuple[npt.NDArray[Any], ...] = (
+            self.low, self.high, self.distance, self.score, self.low_information
+        )  # fmt: skip
+        theirs: tuple[npt.NDArray[Any], ...] = (
+            other.low, other.high, other.distance, other.score, other.low_information
+        )  # fmt: skip
         return (self.key, self.radius, self.found) == (other.key, other.radius, other.found) and (
             all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
         )
@@ -110,6 +117,7 @@ class Checked:
             "high": self.high.tolist(),
             "distance": self.distance.tolist(),
             "score": self.score.tolist(),  # float32 values: exact as JSON doubles
+            "low_information": self.low_information.tolist(),
         }
 
     @classmethod
@@ -123,6 +131,7 @@ class Checked:
             high = np.array(value["high"], dtype=np.int64)
             distance = np.array(value["distance"], dtype=np.int64)
             score = np.array(value["score"], dtype=np.float32)
+            low_information = np.array(value["low_information"], dtype=np.int64)
         except (ValueError, TypeError, KeyError, OverflowError):
             return None
         entries = len(low)
@@ -133,9 +142,13 @@ class Checked:
             or (entries and not (low.min() >= 0 and high.max() < n and (low < high).all()))
             or (entries and not (distance.min() >= 0 and distance.max() <= radius))
             or not np.isfinite(score).all()
+            or low_information.ndim != 1
+            or (
+                len(low_information) and not 0 <= low_information.min() <= low_information.max() < n
+            )
         ):
             return None
-        return cls(key, radius, low, high, distance, score, found)
+        return cls(key, radius, low, high, distance, score, found, low_information)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,22 +278,14 @@ class _Columns:
     @classmethod
     def of(cls, records: Sequence[ImageRecord], settings: Settings) -> _Columns:
         n, size = len(records), settings.hash_size
-        checks: list[bytes] = []
-        hashes: list[ImageHash] = []
-        variant_bits: list[bytes] = []
-        pixels: list[int] = []
-        sizes: list[int] = []
-        first: list[int] = []
+        prints = [record.fingerprint for record in records]
+        checks = [fp.check for fp in prints]
+        hashes = [fp.hash for fp in prints]
+        variant_bits = [fp.variant_bits for fp in prints] if settings.rotations else []
+        pixels = [fp.width * fp.height for fp in prints]
+        sizes = [record.size for record in records]
         by_digest: dict[str, int] = {}
-        for k, record in enumerate(records):
-            fp = record.fingerprint
-            checks.append(fp.check)
-            hashes.append(fp.hash)
-            if settings.rotations:
-                variant_bits.append(fp.variant_bits)
-            pixels.append(fp.width * fp.height)
-            sizes.append(record.size)
-            first.append(by_digest.setdefault(fp.digest, k))
+        first = [by_digest.setdefault(fp.digest, k) for k, fp in enumerate(prints)]
         variants = None
         if settings.rotations:
             words = size * size // 64
@@ -379,51 +384,56 @@ def _distances(
 
 
 def _max_distances(groups: Sequence[Sequence[int]], columns: _Columns) -> tuple[int, ...]:
-    """group_max_distance of each group, on the columns: the pairs of many small groups at
-    once, a large group row by row (a group of k distinct files has k(k-1)/2 pairs)."""
+    """group_max_distance of each group, on the columns: the groups of one size together (the
+    pairs of many groups in one array), a large group a block of rows at a time (a group of k
+    distinct files has k(k-1)/2 pairs)."""
     worst = np.zeros(len(groups), dtype=np.int64)
-    triangles: dict[int, tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]] = {}
-    pending: list[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
-    held = 0
-
-    def flush() -> None:
-        nonlocal held
-        if not pending:
-            return
-        distance = _distances(
-            columns,
-            np.concatenate([i for _, i, _ in pending]),
-            np.concatenate([j for *_, j in pending]),
-        )
-        starts = np.cumsum([0] + [len(i) for _, i, _ in pending[:-1]])
-        worst[[g for g, _, _ in pending]] = np.maximum.reduceat(distance, starts)
-        pending.clear()
-        held = 0
-
+    if not groups:
+        return ()
     first = columns.first.tolist()
+    is_copy = columns.first != np.arange(len(columns.first))
+    sizes = np.array([len(members) for members in groups], dtype=np.int64)
+    flat = np.fromiter(chain.from_iterable(groups), dtype=np.int64, count=int(sizes.sum()))
+    starts = np.cumsum(sizes) - sizes
+    with_copies = np.add.reduceat(is_copy[flat], starts).tolist()
+    by_size: dict[int, list[tuple[int, Sequence[int]]]] = {}
     for g, members in enumerate(groups):
-        unique: dict[int, int] = {}
-        for m in members:  # byte copies are 0 apart: compare one of each
-            unique.setdefault(first[m], m)
-        k = len(unique)
+        if with_copies[g]:  # byte copies are 0 apart: compare one of each
+            unique: dict[int, int] = {}
+            for m in members:
+                unique.setdefault(first[m], m)
+            members = tuple(unique.values())
+        by_size.setdefault(len(members), []).append((g, members))
+    for k, found in sorted(by_size.items()):
         if k < 2:
             continue
-        chosen = np.fromiter(unique.values(), dtype=np.int64, count=k)
-        if k * (k - 1) // 2 > _PAIRS:
-            worst[g] = max(
-                int(_distances(columns, np.repeat(chosen[x], k - 1 - x), chosen[x + 1 :]).max())
-                for x in range(k - 1)
-            )
+        which = np.array([g for g, _ in found], dtype=np.int64)
+        chosen = np.array([members for _, members in found], dtype=np.int64)  # (groups, k)
+        x, y = np.triu_indices(k, 1)
+        if len(x) > _PAIRS:
+            for g, row in zip(which.tolist(), chosen, strict=True):
+                worst[g] = _large_max_distance(row, columns)
             continue
-        if k not in triangles:
-            triangles[k] = np.triu_indices(k, 1)
-        x, y = triangles[k]
-        pending.append((g, chosen[x], chosen[y]))
-        held += len(x)
-        if held >= _PAIRS:
-            flush()
-    flush()
+        step = max(1, _PAIRS // len(x))
+        for lo in range(0, len(which), step):
+            block = chosen[lo : lo + step]
+            distance = _distances(columns, block[:, x].reshape(-1), block[:, y].reshape(-1))
+            worst[which[lo : lo + step]] = distance.reshape(len(block), len(x)).max(axis=1)
     return tuple(worst.tolist())
+
+
+def _large_max_distance(chosen: npt.NDArray[np.int64], columns: _Columns) -> int:
+    """The largest distance of chosen[a] to chosen[b], a < b, a block of rows at a time."""
+    k = len(chosen)
+    rows = max(1, _PAIRS // k)
+    worst = 0
+    for lo in range(0, k - 1, rows):
+        hi = min(lo + rows, k - 1)
+        a, b = np.meshgrid(np.arange(lo, hi), np.arange(lo + 1, k), indexing="ij")
+        keep = b > a
+        distance = _distances(columns, chosen[a[keep]], chosen[b[keep]])
+        worst = max(worst, int(distance.max()))
+    return worst
 
 
 def verdicts_key(columns: _Columns, settings: Settings) -> str:
@@ -479,7 +489,11 @@ def cluster(
         search: Iterator[_Found] = iter(())
         total = sum(checked.found[: radius + 1])
     else:
-        low_info = verify.low_information_rows(columns.signatures)
+        if known is not None:  # the same signatures: the same verdicts
+            low_info = np.zeros(n, dtype=bool)
+            low_info[known.low_information] = True
+        else:
+            low_info = verify.low_information_rows(columns.signatures)
         # Blank and near-blank images only ever match as byte copies: they are not searched.
         usable = np.flatnonzero(~low_info).astype(np.int64)
         search = _candidates(columns, settings, usable, compiled=searched)
@@ -592,6 +606,7 @@ def _check(
         distance=distance[order],
         score=score[order].astype(np.float32),
         found=tuple(int(c) for c in found),
+        low_information=np.flatnonzero(low_info).astype(np.int64),
     )
 
 

@@ -7,7 +7,7 @@ hashes without decoding any image.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dedupe import cluster, policy
 from dedupe.gcpause import collector_paused
@@ -21,11 +21,14 @@ def build_groups(
     *,
     distinct: frozenset[tuple[str, str]] = frozenset(),
     clusters: cluster.Clusters | None = None,
+    proposed: Mapping[frozenset[str], Group] | None = None,
 ) -> tuple[Group, ...]:
     """Groups of duplicates with keep/trash proposals, in a stable order (by first path).
-    `clusters`: cluster.cluster's result for these arguments, if already known (a memo)."""
+    `clusters`: cluster.cluster's result for these arguments, if already known (a memo).
+    `proposed`: groups proposed before under the same rules, by their set of paths: a group of
+    exactly those files takes its proposal from there instead of deciding it again."""
     with collector_paused():  # a group is a few objects, a library's groups a great many
-        return _build(records, settings, rules, distinct, clusters)
+        return _build(records, settings, rules, distinct, clusters, proposed or {})
 
 
 def _build(
@@ -34,6 +37,7 @@ def _build(
     rules: KeepRules,
     distinct: frozenset[tuple[str, str]],
     clusters: cluster.Clusters | None,
+    proposed: Mapping[frozenset[str], Group],
 ) -> tuple[Group, ...]:
     found = (
         clusters if clusters is not None else cluster.cluster(records, settings, distinct=distinct)
@@ -48,8 +52,10 @@ def _build(
         kind: GroupKind = (
             "exact" if len({m.fingerprint.digest for m in members}) == 1 else "similar"
         )
-        decided = policy.decide(members, rules, distance)
-        first = min(os.fsencode(m.path) for m in members)
+        before = proposed.get(frozenset(m.path for m in members)) if proposed else None
+        decided = before.members if before is not None else policy.decide(members, rules, distance)
+        # the others follow the keeper in path order: the first path is one of the first two
+        first = min(os.fsencode(m.record.path) for m in decided[:2])
         drafts.append((first, kind, max_distance, decided))
     drafts.sort(key=lambda d: d[0])
     return tuple(

@@ -71,8 +71,10 @@ def codes_array(
 ) -> npt.NDArray[np.uint64]:
     """Pack hashes into an (n, words) uint64 array for the BK-tree."""
     words = size * size // 64
-    if any(h.size != size for h in hashes):
+    if {h.size for h in hashes} - {size}:
         raise ValueError(f"every hash must be {size}x{size}")
+    if words == 1:  # the bits as they are, no bytes in between
+        return np.fromiter((h.bits for h in hashes), dtype=np.uint64, count=len(hashes))[:, None]
     width = size * size // 8
     packed = b"".join(h.bits.to_bytes(width, "big") for h in hashes)
     big_endian = np.frombuffer(packed, dtype=">u8").reshape(len(hashes), words)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from dedupe.models import Action, ImageRecord, KeepRules, Member
 
@@ -105,6 +106,24 @@ _RULES: dict[str, tuple[_Key, _Why, _Why]] = {
 }
 
 
+@lru_cache(maxsize=16)
+def _ranking(
+    rules: KeepRules,
+) -> tuple[tuple[str, ...], Callable[[ImageRecord], tuple[object, ...]]]:
+    """The parts of a record's ranking key in order (a rule's name, or "prefer" just before
+    "path" when there are preferred folders) and the key itself: smaller is better."""
+    order = rules.order if "path" in rules.order else rules.order + ("path",)
+    names: list[str] = []
+    parts: list[_Key] = []
+    for name in order:
+        if name == "path" and rules.prefer:
+            names.append("prefer")
+            parts.append(lambda r: 0 if is_under(r.path, rules.prefer) else 1)
+        names.append(name)
+        parts.append(_RULES[name][0])
+    return tuple(names), lambda r: tuple([part(r) for part in parts])
+
+
 def decide(
     records: Sequence[ImageRecord],
     rules: KeepRules,
@@ -116,69 +135,66 @@ def decide(
     """
     if not records:
         raise ValueError("a group needs at least one file")
-    order = rules.order if "path" in rules.order else rules.order + ("path",)
-
-    def key(record: ImageRecord) -> tuple[object, ...]:
-        parts: list[object] = []
-        for name in order:
-            if name == "path" and rules.prefer:
-                parts.append(0 if is_under(record.path, rules.prefer) else 1)
-            parts.append(_RULES[name][0](record))
-        return tuple(parts)
-
-    ranked = sorted(records, key=key)
-    keeper = ranked[0]
-    keeper_reason = _keeper_reason(keeper, ranked[1:], order, rules)
-    members = [Member(keeper, 0, "keep", keeper_reason)]
-    others = sorted(ranked[1:], key=lambda r: os.fsencode(r.path))
-    for other in others:
+    names, key = _ranking(rules)
+    # each key once (the path, unique in a group, settles every tie); the path rule's part
+    # is (length, bytes of the path)
+    ranked = sorted((key(r), k) for k, r in enumerate(records))
+    keeper_key, keeper = ranked[0][0], records[ranked[0][1]]
+    path = names.index("path")
+    others = sorted(ranked[1:], key=lambda entry: entry[0][path][1])  # type: ignore[index]
+    runner_up = ranked[1] if len(ranked) > 1 else None
+    reason = (
+        "only copy"
+        if runner_up is None
+        else _keeper_reason(
+            keeper,
+            records,
+            _deciding_rule(keeper_key, runner_up[0], names),
+            records[runner_up[1]],
+            rules,
+        )
+    )
+    members = [Member(keeper, 0, "keep", reason)]
+    for other_key, k in others:
+        other = records[k]
         action: Action = "trash"
-        protected = is_under(other.path, rules.protect)
+        protected = is_under(other.path, rules.protect) if rules.protect else None
         if protected is not None:
             action, reason = "keep", f"protected: under {protected}"
         else:
-            reason = _trash_reason(keeper, other, order, rules)
+            rule = _deciding_rule(keeper_key, other_key, names)
+            reason = _trash_reason(keeper, other, rule, rules)
         members.append(Member(other, distance(keeper, other), action, reason))
     return tuple(members)
 
 
 def _deciding_rule(
-    keeper: ImageRecord, other: ImageRecord, order: Sequence[str], rules: KeepRules
+    keeper: tuple[object, ...], other: tuple[object, ...], names: Sequence[str]
 ) -> str:
-    for name in order:
-        if (
-            name == "path"
-            and rules.prefer
-            and (
-                (is_under(keeper.path, rules.prefer) is None)
-                != (is_under(other.path, rules.prefer) is None)
-            )
-        ):
-            return "prefer"
-        if _RULES[name][0](keeper) != _RULES[name][0](other):
+    """The first part of the ranking keys (see _ranking) that tells the two apart."""
+    for name, mine, theirs in zip(names, keeper, other, strict=True):
+        if mine != theirs:
             return name
     return "path"
 
 
 def _keeper_reason(
-    keeper: ImageRecord, others: Sequence[ImageRecord], order: Sequence[str], rules: KeepRules
+    keeper: ImageRecord,
+    records: Sequence[ImageRecord],
+    rule: str,
+    runner_up: ImageRecord,
+    rules: KeepRules,
 ) -> str:
-    if not others:
-        return "only copy"
-    # Explain by the rule that decided against the closest competitor (the runner-up).
-    rule = _deciding_rule(keeper, others[0], order, rules)
+    # Explained by the rule that decided against the closest competitor (the runner-up).
     if rule == "prefer":
         return f"in preferred folder {is_under(keeper.path, rules.prefer)}"
-    reason = _RULES[rule][1](keeper, others[0])
-    if all(o.fingerprint.digest == keeper.fingerprint.digest for o in others):
+    reason = _RULES[rule][1](keeper, runner_up)
+    if all(r.fingerprint.digest == keeper.fingerprint.digest for r in records):
         return f"byte-identical copies; {reason}"
     return reason
 
 
-def _trash_reason(
-    keeper: ImageRecord, other: ImageRecord, order: Sequence[str], rules: KeepRules
-) -> str:
-    rule = _deciding_rule(keeper, other, order, rules)
+def _trash_reason(keeper: ImageRecord, other: ImageRecord, rule: str, rules: KeepRules) -> str:
     if rule == "prefer":
         why = f"keeps the copy in preferred folder {is_under(keeper.path, rules.prefer)}"
     else:

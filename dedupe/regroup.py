@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dedupe import cluster, policy
+from dedupe import __version__, cluster, policy
 from dedupe import report as report_mod
 from dedupe.groups import build_groups
 from dedupe.models import Group, ImageRecord, KeepRules
@@ -151,8 +151,19 @@ def regroup(
     found = cluster.cluster(
         report.images, settings, distinct=not_duplicates, checked=report.checked
     )
-    fresh = build_groups(report.images, settings, rules, distinct=not_duplicates, clusters=found)
-    reviewed = {frozenset(m.record.path for m in g.members): g for g in report.groups if g.reviewed}
+    by_paths = {frozenset(m.record.path for m in g.members): g for g in report.groups}
+    # A group of the same files keeps its proposal (reviewed or not: see below) when the rules
+    # are the same and this version of dedupe proposed it.
+    same_proposals = rules == report.keep and report.tool_version == __version__
+    fresh = build_groups(
+        report.images,
+        settings,
+        rules,
+        distinct=not_duplicates,
+        clusters=found,
+        proposed=by_paths if same_proposals else None,
+    )
+    reviewed = {paths: g for paths, g in by_paths.items() if g.reviewed}
     groups = []
     kept = 0
     for group in fresh:

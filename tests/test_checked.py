@@ -89,6 +89,8 @@ def test_checked_pairs_round_trip_and_bad_ones_are_ignored() -> None:
         value | {"high": [len(records)] * len(value["high"])},
         value | {"distance": [99] * len(value["distance"])},
         value | {"score": ["x"] * len(value["score"])},
+        value | {"low_information": [-1]},
+        value | {"low_information": [[0]]},
         {"key": "k"},
         [],
     ):
