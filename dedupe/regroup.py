@@ -63,30 +63,29 @@ def _groups(n: int) -> str:
 
 def compare(old: Sequence[Group], new: Sequence[Group]) -> Changes:
     """Classify each new and old group against the other side by the files they share."""
-    old_of: dict[str, int] = {}
-    for k, group in enumerate(old):
-        for member in group.members:
-            old_of[member.record.path] = k
-    new_of: dict[str, int] = {}
-    for k, group in enumerate(new):
-        for member in group.members:
-            new_of[member.record.path] = k
     old_sets = [frozenset(m.record.path for m in g.members) for g in old]
     new_sets = [frozenset(m.record.path for m in g.members) for g in new]
+    old_index = {paths: k for k, paths in enumerate(old_sets)}
+    new_index = {paths: k for k, paths in enumerate(new_sets)}
+    old_of = {path: k for k, paths in enumerate(old_sets) for path in paths}
+    new_of = {path: k for k, paths in enumerate(new_sets) for path in paths}
 
     unchanged = new_count = grown = merged = 0
     for paths in new_sets:
+        if paths in old_index:  # the same files exactly (most groups, usually)
+            unchanged += 1
+            continue
         sources = {old_of[p] for p in paths if p in old_of}
         if not sources:
             new_count += 1
         elif len(sources) > 1:
             merged += 1
-        elif old_sets[next(iter(sources))] == paths:
-            unchanged += 1
         elif old_sets[next(iter(sources))] < paths:
             grown += 1
     shrunk = split = removed = 0
     for paths in old_sets:
+        if paths in new_index:
+            continue
         targets = {new_of[p] for p in paths if p in new_of}
         if not targets:
             removed += 1
@@ -129,6 +128,17 @@ def read_to_regroup(path: str | Path) -> Report:
         return report_mod.read(path)
     finally:
         loading.join()
+
+
+# From this many images a new search is announced before it starts (it takes seconds).
+ANNOUNCE_SEARCH_FROM = 10_000
+
+
+def searches_again(report: Report, threshold: float) -> bool:
+    """Whether regrouping at `threshold` searches the images again: the report holds no
+    checked pairs, or they were checked at a tighter threshold."""
+    radius = replace(report.settings, threshold=threshold).max_distance
+    return report.checked is None or report.checked.radius < radius
 
 
 def regroup(

@@ -131,7 +131,10 @@ def test_review_regroups_from_the_checked_pairs_of_the_report(
 
 
 def test_scan_writes_the_checked_pairs_and_review_uses_them(
-    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    library: Library,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     image = photo(5, (320, 240))
     library.save("a.png", image)
@@ -144,6 +147,15 @@ def test_scan_writes_the_checked_pairs_and_review_uses_them(
     assert checked["radius"] == data["settings"]["max_distance"] == 16
     assert len(checked["low"]) == 1 and sum(checked["found"]) >= 1
     assert report_mod.read(report).checked is not None
-    monkeypatch.setattr(cluster, "_candidates", None)  # review must not search
-    monkeypatch.setattr(cluster, "_verify", None)
-    assert main(["review", "--report", str(report), "--threshold", "0.1", "--no-input"]) == 0
+    monkeypatch.setattr("dedupe.cli.cmd_review.ANNOUNCE_SEARCH_FROM", 0)
+    capsys.readouterr()
+    with monkeypatch.context() as patched:
+        patched.setattr(cluster, "_candidates", None)  # review must not search
+        patched.setattr(cluster, "_verify", None)
+        assert main(["review", "--report", str(report), "--threshold", "0.1", "--no-input"]) == 0
+    assert "Searching" not in capsys.readouterr().err
+    # Looser than the scan: searched again, and said so first.
+    assert main(["review", "--report", str(report), "--threshold", "0.3", "--no-input"]) == 0
+    err = capsys.readouterr().err
+    assert "Searching 3 images again at threshold 0.3" in err
+    assert "checked up to distance 16" in err

@@ -119,6 +119,23 @@ def test_reviewed_groups_keep_their_decisions() -> None:
     assert grown.groups[0].members[0].record.path == f"{ROOT}/p1/a.jpg"
 
 
+def test_an_unchanged_group_keeps_its_proposal_unless_the_rules_or_version_differ() -> None:
+    wider, _ = regroup(library_report(), threshold=0.05)
+    # A proposal the rules would not make (as an earlier version might have worded it):
+    first = wider.groups[0]
+    odd = tuple(replace(m, reason=f"earlier wording {k}") for k, m in enumerate(first.members))
+    report = replace(wider, groups=(replace(first, members=odd),) + wider.groups[1:])
+    same, changes = regroup(report, threshold=0.06)
+    assert same.groups[0].members == odd and not same.groups[0].reviewed
+    assert changes.unchanged == 2 and changes.kept_decisions == 0
+    fresh = first.members
+    by_path = KeepRules(order=("path",))
+    assert regroup(report, threshold=0.06, rules=by_path)[0].groups[0].members != odd
+    assert (
+        regroup(replace(report, tool_version="0.0.1"), threshold=0.06)[0].groups[0].members == fresh
+    )
+
+
 def test_repropose_changes_only_unreviewed_groups() -> None:
     wider, _ = regroup(library_report(), threshold=0.05)
     reviewed = replace(wider, groups=(replace(wider.groups[0], reviewed=True), wider.groups[1]))

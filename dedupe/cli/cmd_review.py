@@ -16,7 +16,13 @@ from dedupe import report as report_mod
 from dedupe.cli import options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
 from dedupe.models import KeepRules
-from dedupe.regroup import read_to_regroup, regroup, repropose
+from dedupe.regroup import (
+    ANNOUNCE_SEARCH_FROM,
+    read_to_regroup,
+    regroup,
+    repropose,
+    searches_again,
+)
 from dedupe.report import Report, ReportError
 from dedupe.review import graphics, marks, plain
 
@@ -111,6 +117,18 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.warn(remembered.warning)
     notice = None
     if args.threshold is not None:
+        if searches_again(report, args.threshold) and len(report.images) >= ANNOUNCE_SEARCH_FROM:
+            why = (
+                "the report holds no checked pairs"
+                if report.checked is None
+                else f"its pairs were checked up to distance {report.checked.radius}"
+            )
+            ui.err.print(
+                f"Searching {len(report.images):,} images again at threshold "
+                f"{args.threshold:g} ({why}); this takes a while...",
+                style="dim",
+                soft_wrap=True,
+            )
         report, changes = regroup(
             report, threshold=args.threshold, rules=rules, distinct=remembered.pairs
         )
