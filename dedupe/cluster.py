@@ -423,16 +423,23 @@ def _max_distances(groups: Sequence[Sequence[int]], columns: _Columns) -> tuple[
 
 
 def _large_max_distance(chosen: npt.NDArray[np.int64], columns: _Columns) -> int:
-    """The largest distance of chosen[a] to chosen[b], a < b, a block of rows at a time."""
+    """The largest distance of chosen[a] to chosen[b], a < b: a block of rows against the
+    members after its first row at a time (about _PAIRS distances)."""
     k = len(chosen)
     rows = max(1, _PAIRS // k)
+    codes = columns.codes[chosen]
+    variants = None if columns.variants is None else columns.variants[chosen]
     worst = 0
     for lo in range(0, k - 1, rows):
         hi = min(lo + rows, k - 1)
-        a, b = np.meshgrid(np.arange(lo, hi), np.arange(lo + 1, k), indexing="ij")
-        keep = b > a
-        distance = _distances(columns, chosen[a[keep]], chosen[b[keep]])
-        worst = max(worst, int(distance.max()))
+        a, b = codes[lo:hi, None, :], codes[None, lo + 1 :, :]
+        distance = np.bitwise_count(a ^ b).sum(axis=2, dtype=np.int64)
+        if variants is not None:
+            turned = np.bitwise_count(a[:, :, None, :] ^ variants[None, lo + 1 :]).sum(axis=3)
+            distance = np.minimum(distance, turned.min(axis=2))
+        # row lo + r against member lo + 1 + c: only c >= r are pairs a < b
+        after = np.arange(k - lo - 1)[None, :] >= np.arange(hi - lo)[:, None]
+        worst = max(worst, int(distance[after].max()))
     return worst
 
 
