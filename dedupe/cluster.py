@@ -542,7 +542,7 @@ def cluster(
     join(columns.first[copies], copies, True)
 
     if checked is None:
-        checked = _check(columns, thumbs, low_info, search, radius, key, n, compiled, known)
+        checked = _check(thumbs, low_info, search, radius, key, n, compiled, known)
     within = np.flatnonzero(checked.distance <= radius)
     low, high, score = checked.low[within], checked.high[within], checked.score[within]
     candidates = sum(checked.found[: radius + 1])
@@ -557,7 +557,6 @@ def cluster(
 
 
 def _check(
-    columns: _Columns,
     thumbs: verify.Thumbs,
     low_info: npt.NDArray[np.bool_],
     search: Iterator[_Found],
@@ -571,11 +570,12 @@ def _check(
     at each distance. Candidates within the radius of `known` (an earlier search of the same
     records at a tighter threshold) are not checked again: its accepted pairs are taken."""
     found = np.zeros(radius + 1, dtype=np.int64)
-    found_i, found_j, found_k, found_score = [], [], [], []
+    found_i, found_j, found_score = [], [], []
+    found_d: list[npt.NDArray[np.int64]] = []
     if known is not None:
         found_i.append(known.low)  # (which of the two is i does not matter: see below)
         found_j.append(known.high)
-        found_k.append(np.zeros(len(known.low), dtype=np.int64))  # distance known already
+        found_d.append(known.distance)
         found_score.append(known.score)
     candidates = 0
     for i, j, orientation, distance in search:
@@ -583,34 +583,25 @@ def _check(
         found += np.bincount(distance, minlength=radius + 1)[: radius + 1]
         if known is not None:
             beyond = np.flatnonzero(distance > known.radius)
-            i, j = i[beyond], j[beyond]
+            i, j, distance = i[beyond], j[beyond], distance[beyond]
         prune = compiled and candidates >= _PRUNE_FROM * n
         ok, best = _verify(thumbs, low_info, i, j, orientation, compiled, prune)
         found_i.append(i[ok])
         found_j.append(j[ok])
-        found_k.append(np.full(int(ok.sum()), orientation, dtype=np.int64))
+        found_d.append(distance[ok].astype(np.int64))
         found_score.append(best[ok])
     edge_i = np.concatenate(found_i) if found_i else np.zeros(0, np.int64)
     edge_j = np.concatenate(found_j) if found_j else np.zeros(0, np.int64)
-    edge_k = np.concatenate(found_k) if found_k else np.zeros(0, np.int64)
+    distances = np.concatenate(found_d) if found_d else np.zeros(0, np.int64)
     score = np.concatenate(found_score) if found_score else np.zeros(0, np.float32)
-    # record j seen under orientation k, against record i (k = 0: the known distance)
-    codes = columns.codes
-    turned = codes[edge_j].copy()
-    if columns.variants is not None:
-        rotated = edge_k > 1
-        turned[rotated] = columns.variants[edge_j[rotated], edge_k[rotated] - 2]
-    distance = np.bitwise_count(codes[edge_i] ^ turned).sum(axis=1, dtype=np.int64)
-    if known is not None:
-        distance[: len(known.distance)] = known.distance
     low, high = np.minimum(edge_i, edge_j), np.maximum(edge_i, edge_j)
-    order = np.lexsort((-score, distance, high, low))  # the same order however searched
+    order = np.lexsort((-score, distances, high, low))  # the same order however searched
     return Checked(
         key=key,
         radius=radius,
         low=low[order],
         high=high[order],
-        distance=distance[order],
+        distance=distances[order],
         score=score[order].astype(np.float32),
         found=tuple(int(c) for c in found),
         low_information=np.flatnonzero(low_info).astype(np.int64),
