@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
+from dedupe import jpegdc
+
 if TYPE_CHECKING:
     from dedupe import raw as raw_module
 
@@ -246,7 +248,7 @@ def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
             image.seek(0)
             fmt = _FORMAT_NAMES.get(image.format or kind, image.format or kind)
             taken_at = _taken_at_of(image)
-            pixels, width, height = _load(image, min_side, len(data), gray)
+            pixels, width, height = _load(image, min_side, data, gray)
             keep = gray and pixels.mode == "L" and "transparency" not in pixels.info
             rgb = pixels if keep else _to_rgb(pixels)
     except DecodeError:
@@ -278,11 +280,13 @@ def _open(data: bytes, kind: str) -> Image.Image:
 
 
 def _load(
-    image: Image.Image, min_side: int, nbytes: int, gray: bool = False
+    image: Image.Image, min_side: int, data: bytes, gray: bool = False
 ) -> tuple[Image.Image, int, int]:
     """Decode pixels (reduced, oriented). Returns (pixels, full width, full height) oriented.
 
-    With `gray`, a colour JPEG is decoded to its luma (libjpeg's own grayscale output).
+    `data` is the file `image` was opened from. With `gray`, a colour JPEG is decoded to its
+    luma (libjpeg's own grayscale output); a progressive one at 1/8 scale from its DC scans
+    alone when that gives the same pixels (dedupe/jpegdc.py).
     """
     width, height = image.size
     if isinstance(image, JpegImagePlugin.JpegImageFile):
@@ -292,13 +296,15 @@ def _load(
             # libjpeg buffers a progressive image's coefficients at full size, drafted or not.
             _check_pixels(full, full)
         else:
-            _check_jpeg_bytes(full, nbytes)
+            _check_jpeg_bytes(full, len(data))
         target = None
         if min(full) > min_side:
             scale = min_side / min(full)
             target = (max(1, int(width * scale)), max(1, int(height * scale)))
         if gray:
             image.draft("L", target)  # a CMYK JPEG stays CMYK (converted after loading)
+            if progressive and image.decoderconfig[:1] == (8,) and image.mode == "L":
+                image = _from_dc_scans(image, data, target)
         elif target is not None:
             image.draft("RGB", target)
         if not progressive:
@@ -312,6 +318,25 @@ def _load(
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return image, width, height
+
+
+def _from_dc_scans(
+    image: JpegImagePlugin.JpegImageFile, data: bytes, target: tuple[int, int] | None
+) -> JpegImagePlugin.JpegImageFile:
+    """`image` (a progressive JPEG drafted to gray at 1/8 scale) opened again from its DC scans
+    alone, when dedupe/jpegdc.py can cut them out without changing a pixel; else `image`."""
+    dc = jpegdc.dc_scans_only(data)
+    if dc is None:
+        return image
+    # JpegImageFile itself, not jpeg_factory: the first image of an MPO file is what is wanted.
+    fast = JpegImagePlugin.JpegImageFile(io.BytesIO(dc))
+    fast.draft("L", target)
+    same = (fast.size, fast.mode, fast.decoderconfig) == (
+        image.size,
+        image.mode,
+        image.decoderconfig,
+    )
+    return fast if same else image
 
 
 def _check_pixels(decoded: tuple[int, int], full: tuple[int, int]) -> None:
