@@ -23,6 +23,7 @@ one image never takes more memory than Pillow's own limit allows for any format.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import struct
@@ -40,13 +41,23 @@ from dedupe import jpegdc
 if TYPE_CHECKING:
     from dedupe import raw as raw_module
 
-try:  # pillow-heif is a declared dependency; a broken install still leaves other formats working.
-    import pillow_heif
 
+@functools.cache
+def _heif_support() -> bool:
+    """Register pillow-heif's opener with Pillow, once, when the first HEIF image is decoded.
+
+    Importing it (libheif) costs about 0.1 s of CPU, which a process that decodes no HEIF image,
+    e.g. the command line during a rescan, need not pay; the scan's worker processes get it
+    preloaded (dedupe/workers.py). pillow-heif is a declared dependency; a broken install still
+    leaves other formats working.
+    """
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - exercised only on broken installs
+        return False
     pillow_heif.register_heif_opener()
-    HEIF_SUPPORT = True
-except ImportError:  # pragma: no cover - exercised only on broken installs
-    HEIF_SUPPORT = False
+    return True
+
 
 # Bump when a change here can change a hash or a verdict: the cache namespaces entries by it.
 # 4: the scan decodes colour JPEGs straight to gray (libjpeg's luma, not RGB made gray).
@@ -239,7 +250,7 @@ def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
         return _decode_raw(data, min_side, raw or "RAW", kind)
     if kind is None:
         raise DecodeError("not an image: the content matches no supported image format")
-    if kind == "HEIF" and not HEIF_SUPPORT:
+    if kind == "HEIF" and not _heif_support():
         raise UnsupportedError("HEIC/HEIF image, but pillow-heif is not installed")
     try:
         with warnings.catch_warnings():

@@ -10,9 +10,11 @@ import multiprocessing
 from multiprocessing.context import BaseContext
 
 # What the fork server imports once, before forking any worker: the module whose function the
-# workers run (and with it numpy, Pillow and the decoders). "__main__" is multiprocessing's
-# default, kept so that a script using the scan as a library still has its functions there.
-PRELOAD = ["__main__", "dedupe.scan"]
+# workers run (and with it numpy, Pillow and the decoders), and pillow-heif, which dedupe.decode
+# imports only when it meets a HEIF image (a module missing here is skipped). "__main__" is
+# multiprocessing's default, kept so that a script using the scan as a library still has its
+# functions there.
+PRELOAD = ["__main__", "dedupe.scan", "pillow_heif"]
 
 
 def context() -> BaseContext:

@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 import pytest
 from PIL import Image
+
+# Tests write HEIC files with Pillow; dedupe itself registers pillow-heif only when it decodes one.
+pillow_heif.register_heif_opener()
 
 REAL_IMAGES = Path(__file__).resolve().parent.parent.parent / "shared" / "real-images"
 
