@@ -334,20 +334,26 @@ def _load(
 def _from_dc_scans(
     image: JpegImagePlugin.JpegImageFile, data: bytes, target: tuple[int, int] | None
 ) -> JpegImagePlugin.JpegImageFile:
-    """`image` (a progressive JPEG drafted to gray at 1/8 scale) opened again from its DC scans
-    alone, when dedupe/jpegdc.py can cut them out without changing a pixel; else `image`."""
+    """`image` (a progressive JPEG drafted to gray at 1/8 scale) decoded from its DC scans
+    alone, when dedupe/jpegdc.py can cut them out without changing a pixel; else `image` as it
+    was (not loaded yet), so that anything unexpected here ends in decoding the whole file."""
     dc = jpegdc.dc_scans_only(data)
     if dc is None:
         return image
-    # JpegImageFile itself, not jpeg_factory: the first image of an MPO file is what is wanted.
-    fast = JpegImagePlugin.JpegImageFile(io.BytesIO(dc))
-    fast.draft("L", target)
-    same = (fast.size, fast.mode, fast.decoderconfig) == (
-        image.size,
-        image.mode,
-        image.decoderconfig,
-    )
-    return fast if same else image
+    try:
+        # JpegImageFile itself, not jpeg_factory: the first image of an MPO file is wanted.
+        fast = JpegImagePlugin.JpegImageFile(io.BytesIO(dc))
+        fast.draft("L", target)
+        if (fast.size, fast.mode, fast.decoderconfig) != (
+            image.size,
+            image.mode,
+            image.decoderconfig,
+        ):
+            return image
+        fast.load()
+    except DECODE_ERRORS:
+        return image
+    return fast
 
 
 def _check_pixels(decoded: tuple[int, int], full: tuple[int, int]) -> None:

@@ -285,3 +285,14 @@ def test_a_broken_ac_scan_header_fails_as_it_would_whole(damage: str) -> None:
     assert jpegdc.dc_scans_only(broken) is None
     assert _outcome(broken, whole=False) == _outcome(broken, whole=True)
     assert _outcome(broken, whole=True)[0] == "error"
+
+
+@pytest.mark.parametrize("cut", [b"\xff\xd8\xff\xd9", b"\xff\xd8junk"])
+def test_a_cut_libjpeg_cannot_read_falls_back_to_the_whole_file(
+    cut: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = jpeg(noisy((640, 480)), progressive=True)
+    whole = _decode_whole(data, min_side=60)
+    monkeypatch.setattr(jpegdc, "dc_scans_only", lambda d: cut)
+    fast = decode.decode(data, gray=True, min_side=60)
+    assert np.array_equal(np.asarray(fast.image), np.asarray(whole.image))
