@@ -19,6 +19,10 @@ a 30000 x 10000 panorama is read at 3750 x 1250 rather than refused (a file far 
 the pixels it claims is refused as truncated first). Progressive JPEGs keep the full-size
 check, because libjpeg buffers a progressive image's coefficients at full size. Worst case,
 one image never takes more memory than Pillow's own limit allows for any format.
+
+A progressive JPEG decoded to gray at 1/8 scale (the scan's case for photos of 2048 px and up
+on the short side) is read from its DC scans alone, which gives the same pixels at a fraction
+of the cost (dedupe/jpegdc.py); whenever that path declines or fails, the whole file is decoded.
 """
 
 from __future__ import annotations
