@@ -36,6 +36,7 @@ is not the same image.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # The next marker after entropy-coded data: 0xFF followed by anything but a stuffed zero, a
 # restart marker (RST0-7, part of the scan) or another 0xFF (fill).
@@ -65,7 +66,7 @@ def dc_scans_only(data: bytes) -> bytes | None:
     if data[:2] != b"\xff\xd8":
         return None
     kept: list[bytes] = [data[:2]]
-    frame: bytes | None = None
+    frame: _Frame | None = None
     jfif = False
     adobe_transform: int | None = None
     has_dc: set[int] = set()
@@ -90,7 +91,9 @@ def dc_scans_only(data: bytes) -> bytes | None:
         if marker in _OTHER_SOF or (marker == _SOF2 and frame is not None):
             return None
         if marker == _SOF2:
-            frame = body
+            frame = _Frame.of(body)
+            if frame is None:
+                return None
         elif marker == _APP0 and body[:5] == b"JFIF\x00":
             jfif = True
         elif marker == _APP14 and body[:5] == b"Adobe" and len(body) >= 12:
@@ -101,7 +104,7 @@ def dc_scans_only(data: bytes) -> bytes | None:
             kept.append(data[pos:stop])
             pos = stop
             continue
-        scan = None if frame is None else _scan_header(body, frame, ac_tables)
+        scan = None if frame is None else _scan_header(body, frame.ids, ac_tables)
         if scan is None:
             return None
         components, first, last, low_bit = scan
@@ -116,24 +119,50 @@ def dc_scans_only(data: bytes) -> bytes | None:
                 range(first, last + 1) if low_bit == 0 else ()
             )
         pos = after.start()
-    if frame is None:
+    if frame is None or not _gray_from_dc(frame, jfif, adobe_transform):
         return None
-    ids = _gray_from_dc(frame, jfif, adobe_transform)
-    if ids is None or set(ids) != has_dc:
+    if set(frame.ids) != has_dc:
         return None
-    if any(not exact.get(c, set()).issuperset(_SMOOTHED) for c in ids):
+    if any(not exact.get(c, set()).issuperset(_SMOOTHED) for c in frame.ids):
         return None
-    height, width = int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
-    empty = _empty_blocks(-(-width // 8) * -(-height // 8))
+    empty = _empty_blocks(-(-frame.width // 8) * -(-frame.height // 8))
     kept += [_NO_RESTARTS, _EOB_TABLE]
     # One scan per component: AC scans of a progressive JPEG hold one component each.
-    kept += [b"\xff\xda\x00\x08\x01" + bytes([c, 0x00, 1, 63, 0x00]) + empty for c in ids]
+    kept += [b"\xff\xda\x00\x08\x01" + bytes([c, 0x00, 1, 63, 0x00]) + empty for c in frame.ids]
     kept.append(b"\xff\xd9")
     return b"".join(kept)
 
 
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """What the cut needs of the SOF2 segment."""
+
+    height: int
+    width: int
+    ids: tuple[int, ...]  # component ids, in frame order
+    sampling: tuple[int, ...]  # each component's sampling factors, horizontal << 4 | vertical
+
+    @classmethod
+    def of(cls, body: bytes) -> _Frame | None:
+        """The frame of a SOF2 segment's body, or None unless it has 8-bit samples, a size
+        known from the header (no DNL), and 1 or 3 components with distinct ids."""
+        if len(body) < 6 or body[0] != 8:
+            return None
+        height, width, count = (
+            int.from_bytes(body[1:3], "big"),
+            int.from_bytes(body[3:5], "big"),
+            body[5],
+        )
+        if height == 0 or width == 0 or count not in (1, 3) or len(body) != 6 + 3 * count:
+            return None
+        ids = tuple(body[6 + 3 * k] for k in range(count))
+        if len(set(ids)) != count:
+            return None
+        return cls(height, width, ids, tuple(body[7 + 3 * k] for k in range(count)))
+
+
 def _scan_header(
-    body: bytes, frame: bytes, ac_tables: set[int]
+    body: bytes, in_frame: tuple[int, ...], ac_tables: set[int]
 ) -> tuple[tuple[int, ...], int, int, int] | None:
     """(component ids, first coefficient, last coefficient, low bit) of a scan header, or None
     where libjpeg would stop with an error reading or starting the scan: a scan it is not given
@@ -141,9 +170,8 @@ def _scan_header(
     count = body[0] if body else 0
     if not 1 <= count <= 4 or len(body) != 1 + 2 * count + 3:
         return None
-    in_frame = {frame[6 + 3 * k] for k in range((len(frame) - 6) // 3)}
     components = tuple(body[1 + 2 * k] for k in range(count))
-    if len(set(components)) != count or not in_frame.issuperset(components):
+    if len(set(components)) != count or not set(in_frame).issuperset(components):
         return None
     first, last, bits = body[1 + 2 * count], body[2 + 2 * count], body[3 + 2 * count]
     high, low = bits >> 4, bits & 0x0F
@@ -170,35 +198,22 @@ def _note_ac_tables(body: bytes, ac_tables: set[int]) -> bool:
     return at == len(body)
 
 
-def _gray_from_dc(frame: bytes, jfif: bool, adobe_transform: int | None) -> list[int] | None:
-    """The frame's component ids when a 1/8-scale gray decode reads only DC, else None."""
-    if len(frame) < 6 or frame[0] != 8:
-        return None
-    height, width, count = (
-        int.from_bytes(frame[1:3], "big"),
-        int.from_bytes(frame[3:5], "big"),
-        frame[5],
-    )
-    if height == 0 or width == 0 or count not in (1, 3) or len(frame) != 6 + 3 * count:
-        return None
-    ids = [frame[6 + 3 * k] for k in range(count)]
-    sampling = [frame[7 + 3 * k] for k in range(count)]
-    if len(set(ids)) != count:
-        return None
-    if len(set(sampling)) == 1:
-        return ids  # every component at 1x1: whatever the colour space, only DC is read
-    largest_h = max(s >> 4 for s in sampling)
-    largest_v = max(s & 0x0F for s in sampling)
-    if sampling[0] != (largest_h << 4 | largest_v):
-        return None
+def _gray_from_dc(frame: _Frame, jfif: bool, adobe_transform: int | None) -> bool:
+    """Whether a 1/8-scale gray decode of this frame reads only DC coefficients."""
+    if len(set(frame.sampling)) == 1:
+        return True  # every component at 1x1: whatever the colour space, only DC is read
+    largest_h = max(s >> 4 for s in frame.sampling)
+    largest_v = max(s & 0x0F for s in frame.sampling)
+    if frame.sampling[0] != (largest_h << 4 | largest_v):
+        return False
     # Subsampled colour: gray comes from the first component alone only when it is luma
     # (YCbCr), which is how libjpeg reads a 3-component file unless it is marked as RGB.
     rgb = not jfif and (
         adobe_transform == 0
         if adobe_transform is not None
-        else ids == [ord("R"), ord("G"), ord("B")]
+        else frame.ids == (ord("R"), ord("G"), ord("B"))
     )
-    return None if rgb else ids
+    return not rgb
 
 
 def _empty_blocks(blocks: int) -> bytes:
