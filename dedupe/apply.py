@@ -90,9 +90,10 @@ class Plan:
         return sum(r.record.size for g in self.groups for r in g.removals)
 
 
-def validate(report: Report) -> list[str]:
-    """Reasons the report must not be acted on (empty when it may be)."""
-    return report_mod.problems(report)
+def validate(report: Report, *, allow_root: bool = False) -> list[str]:
+    """Reasons the report must not be acted on (empty when it may be); `allow_root`: a
+    scanned folder may be the top of the file system (apply --allow-root)."""
+    return report_mod.problems(report, allow_root=allow_root)
 
 
 def _root_of(path: str, roots: Sequence[str]) -> str:
@@ -127,14 +128,23 @@ def move_target(path: str, roots: Sequence[str], move_to: str) -> str:
     relative = os.path.relpath(path, root)
     if len(roots) > 1:
         relative = os.path.join(_root_labels(roots)[root], relative)
-    return os.path.join(os.path.abspath(move_to), relative)
+    destination = os.path.abspath(move_to)
+    target = os.path.join(destination, relative)
+    if os.path.normpath(target) != target or not target.startswith(os.path.join(destination, "")):
+        raise Refused(f"{path} would be moved outside {destination} (to {target})")
+    return target
 
 
 def build_plan(
-    report: Report, report_path: str, kind: Kind | None, move_to: str | None = None
+    report: Report,
+    report_path: str,
+    kind: Kind | None,
+    move_to: str | None = None,
+    *,
+    allow_root: bool = False,
 ) -> Plan:
     """The groups with something to remove, in report order. Raises Refused for a bad report."""
-    problems = validate(report)
+    problems = validate(report, allow_root=allow_root)
     if problems:
         raise Refused("the report cannot be applied: " + "; ".join(problems[:10]))
     if kind == "move" and not move_to:

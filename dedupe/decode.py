@@ -23,6 +23,15 @@ one image never takes more memory than Pillow's own limit allows for any format.
 A progressive JPEG decoded to gray at 1/8 scale (the scan's case for photos of 2048 px and up
 on the short side) is read from its DC scans alone, which gives the same pixels at a fraction
 of the cost (dedupe/jpegdc.py); whenever that path declines or fails, the whole file is decoded.
+
+Memory: before any pixel is decoded, the memory the decode will take is estimated from the
+header (`decode_cost`): a progressive JPEG's coefficients at full size (libjpeg buffers them
+whatever the scale, the DC-scan path too), a HEIC's RGB at full size (libheif cannot decode at
+a reduced size), other formats their pixels at full size. An image estimated above
+MAX_DECODE_BYTES is refused; one above BIG_DECODE_BYTES waits for its turn (`take_turns`: the
+scan's worker processes share one lock, so only one such image is decoded at a time across the
+pool). A HEIC is reduced band by band as it leaves libheif, so its full-size RGB exists once
+(libheif's), not twice.
 """
 
 from __future__ import annotations
@@ -33,9 +42,11 @@ import re
 import struct
 import warnings
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
@@ -74,6 +85,15 @@ MIN_SIDE = 256
 # A JPEG beyond Pillow's pixel limit with fewer bytes than pixels / this is refused as
 # truncated (see _check_jpeg_bytes): a blank JPEG needs about 1 byte per 256 pixels.
 MIN_JPEG_PIXELS_PER_BYTE = 1024
+
+# An image whose decode is estimated (decode_cost) to take more memory than this is decoded
+# alone: one such image at a time across the scan's worker processes (see take_turns).
+BIG_DECODE_BYTES = 256 * 1024**2
+# ... and one estimated above this is refused (Pillow's pixel limit comes first for most).
+MAX_DECODE_BYTES = 2 * 1024**3
+# What decoding a HEIC takes per pixel at its peak: libheif's YCbCr planes and its RGB output
+# (measured with libheif 1.23: 551 MB for 121 MP), plus a band of Pillow's copy.
+HEIF_BYTES_PER_PIXEL = 4.6
 
 # Transparent pixels are composited onto this colour, so a transparent PNG and its flattened
 # copy match. White, as most viewers and "flatten image" commands use.
@@ -263,9 +283,14 @@ def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
             image.seek(0)
             fmt = _FORMAT_NAMES.get(image.format or kind, image.format or kind)
             taken_at = _taken_at_of(image)
-            pixels, width, height = _load(image, min_side, data, gray)
-            keep = gray and pixels.mode == "L" and "transparency" not in pixels.info
-            rgb = pixels if keep else _to_rgb(pixels)
+            cost = decode_cost(image)
+            if cost > MAX_DECODE_BYTES:
+                _check_pixels(image.size, image.size)  # Pillow's limit, when it is why
+                raise DecodeError(_too_much_memory(image.size, cost))
+            with _turn(cost):
+                pixels, width, height = _load(image, min_side, data, gray)
+                keep = gray and pixels.mode == "L" and "transparency" not in pixels.info
+                rgb = pixels if keep else _to_rgb(pixels)
     except DecodeError:
         raise
     except Image.DecompressionBombError as error:
@@ -324,10 +349,18 @@ def _load(
             image.draft("RGB", target)
         if not progressive:
             _check_pixels(image.size, full)  # the size draft mode will really decode
-    image.load()
-    # Read after loading: Pillow applies a TIFF's orientation itself while loading (and drops
-    # the tag; its size at open is already the oriented one), so what remains is ours to apply.
-    orientation = _orientation(image)
+    banded = None
+    if image.format == "HEIF" and image.mode == "RGB" and min(image.size) // min_side >= 2:
+        banded = _heif_reduced(image, data, min(image.size) // min_side)
+    if banded is not None:
+        orientation = _orientation(image)  # as the file says (libheif applied its own)
+        image = banded
+    else:
+        image.load()
+        # Read after loading: Pillow applies a TIFF's orientation itself while loading (and
+        # drops the tag; its size at open is already the oriented one), so what remains is
+        # ours to apply.
+        orientation = _orientation(image)
     image = _reduce(image, min_side)
     image = _orient_as(image, orientation)
     if orientation in (5, 6, 7, 8):
@@ -358,6 +391,101 @@ def _from_dc_scans(
     except DECODE_ERRORS:
         return image
     return fast
+
+
+# Bytes a pixel takes in Pillow, by mode (RGB is stored as 4 bytes); 16-bit and float images
+# count the float64 copy _to_rgb makes of them.
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "I;16": 11, "I;16B": 11, "I;16L": 11}
+_MODE_BYTES |= {"I;16N": 11, "I": 13, "F": 13}
+
+
+def decode_cost(image: Image.Image) -> int:
+    """About how many bytes decoding `image` (opened, not loaded) as the scan does will take at
+    its peak, from its header alone. A baseline JPEG streams at its reduced size and takes
+    next to nothing; 0 when the format is not one we can tell."""
+    width, height = image.size
+    if isinstance(image, JpegImagePlugin.JpegImageFile):
+        if not (image.info.get("progressive") or image.info.get("progression")):
+            return 0
+        # Each component's 8x8 blocks, padded to whole MCUs, as libjpeg allocates them.
+        sampling = [(max(h, 1), max(v, 1)) for _, h, v, _ in image.layer] or [(1, 1)]
+        hmax = max(h for h, _ in sampling)
+        vmax = max(v for _, v in sampling)
+        blocks = 0
+        for h, v in sampling:
+            across = _ceil(_ceil(width * h, hmax), 8)
+            down = _ceil(_ceil(height * v, vmax), 8)
+            blocks += _ceil(across, h) * h * _ceil(down, v) * v
+        return blocks * 64 * 2  # libjpeg keeps each coefficient in 16 bits
+    if image.format == "HEIF":
+        return int(width * height * HEIF_BYTES_PER_PIXEL)
+    return width * height * _MODE_BYTES.get(image.mode, 4)
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+class _Lock(Protocol):
+    def acquire(self) -> bool: ...
+    def release(self) -> None: ...
+
+
+_turns: _Lock | None = None
+_big = BIG_DECODE_BYTES
+
+
+def take_turns(lock: _Lock, big: int = BIG_DECODE_BYTES) -> None:
+    """Share `lock` with the other processes decoding for the same scan: from now on, an image
+    estimated above `big` bytes is decoded only while this process holds it (the initializer
+    of the scan's worker processes; see scan.py)."""
+    global _turns, _big
+    _turns, _big = lock, big
+
+
+@contextmanager
+def _turn(cost: int) -> Iterator[None]:
+    if _turns is None or cost <= _big:
+        yield
+        return
+    _turns.acquire()
+    try:
+        yield
+    finally:
+        _turns.release()
+
+
+def _heif_reduced(image: Image.Image, data: bytes, factor: int) -> Image.Image | None:
+    """A HEIC's pixels reduced by `factor` (as _reduce would), made from libheif's RGB band
+    by band: Pillow's own full-size copy (4 bytes a pixel) is never made. The same pixels as
+    image.load() then reduce(factor); None (load as usual) when the primary image read here
+    is not the one Pillow opened."""
+    import pillow_heif
+
+    heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+    picture = heif[image.tell()]  # the frame Pillow opened (decode seeks frame 0)
+    if (picture.size, picture.mode) != (image.size, "RGB"):
+        return None
+    raw = picture.data
+    stride = picture.stride
+    width, height = picture.size
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    rows = max(1, (4 * 1024**2) // (width * 4) // factor) * factor  # bands of about 4 MB
+    for top in range(0, height, rows):
+        count = min(rows, height - top)
+        band = Image.frombuffer(
+            "RGB", (width, count), raw[top * stride : (top + count) * stride], "raw", "RGB", stride
+        )
+        out.paste(band.reduce(factor), (0, top // factor))
+    return out
+
+
+def _too_much_memory(size: tuple[int, int], cost: int) -> str:
+    return (
+        f"refused: decoding its {size[0]} x {size[1]} pixels would take about "
+        f"{cost / 1024**2:,.0f} MB of memory, more than the limit of "
+        f"{MAX_DECODE_BYTES / 1024**2:,.0f} MB for one image"
+    )
 
 
 def _check_pixels(decoded: tuple[int, int], full: tuple[int, int]) -> None:

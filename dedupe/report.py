@@ -7,15 +7,17 @@ whose undecodable bytes are lone surrogates, written in the JSON as `\\udcXX` es
 
 Layout: one line per top-level field, group and image, written as a stream (the text of a
 100k-image report never exists whole in memory). Whitespace is not part of schema 1: the
-indented reports of earlier versions read the same. Reading decodes the images a column at a
-time, and hands anything this writer would not have produced to a field-by-field reader that
-names the bad field.
+indented reports of earlier versions read the same. Reading checks every field (type, range,
+the form of every path; see "from JSON" below and the JSON Schema in dedupe/schema/) before
+anything acts on the report: the images a column at a time, and anything this writer would not
+have produced through a field-by-field reader that names the bad field.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import re
@@ -28,7 +30,9 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dedupe import __version__
+import numpy as np
+
+from dedupe import __version__, policy, verify
 from dedupe.cluster import Checked
 from dedupe.durable import write_chunks_atomic
 from dedupe.gcpause import collector_paused, settle
@@ -248,7 +252,10 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 def _checked_json(report: Report) -> dict[str, Any] | None:
-    return None if report.checked is None else report.checked.to_json_value()
+    checked = report.checked
+    if checked is None:
+        return None
+    return checked.to_json_value() | {"digest": _checked_digest(checked)}
 
 
 # Images are encoded this many at a time: a streamed write holds one batch of their text.
@@ -299,50 +306,223 @@ def write(report: Report, path: str | Path) -> None:
 
 
 # ---------------------------------------------------------------- from JSON
+#
+# Everything in the report is checked before anything is built from it, so that a command
+# acting on it never meets a value of the wrong type, size or form halfway (apply validates the
+# whole report before its first action): every field has its type (an integer is a JSON
+# integer, never true/false or 1.0), its range, and every path its form (absolute, normalised,
+# no NUL, encodable as a file name); what does not pass is a ReportError naming the field and
+# its place. The rules are those of the shipped JSON Schema (SCHEMA_FILE, see README "The
+# report"), plus what a schema cannot say: group files are among the images, image paths and
+# group ids are unique, hashes have the digits of the report's hash size. The tests check that
+# whatever the schema refuses, this reader refuses too. Validating with a JSON Schema library
+# instead would cost about 4 s (fastjsonschema) to a minute (jsonschema) on a 100k-image report.
+
+SCHEMA_FILE = Path(__file__).parent / "schema" / "report-1.schema.json"
+
+_I64 = 2**63 - 1
+_U64 = 2**64 - 1
+_PIXELS = 2**32 - 1  # width or height
+
+
+def _show(value: Any) -> str:
+    """A value for a message: its repr, cut short (a bad value can be a huge nested list)."""
+    text = repr(value)
+    return text if len(text) <= 160 else f"{text[:100]}...{text[-57:]}"
+
+
+_EXPECTED = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+    bool: "true or false",
+    type(None): "null",
+}
 
 
 def _require(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    if not isinstance(mapping, dict) or key not in mapping:
+    if not isinstance(mapping, dict):
+        raise ReportError(f"{where}: expected an object, found {_show(mapping)}")
+    if key not in mapping:
         raise ReportError(f"{where}: missing {key!r}")
     value = mapping[key]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ReportError(f"{where}: {key!r} has the wrong type")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        expected = " or ".join(_EXPECTED.get(k, k.__name__) for k in kinds)
+        raise ReportError(
+            f"{where}: {key!r} has the wrong type (expected {expected}, found {_show(value)})"
+        )
     return value
 
 
-def _variant_bits(texts: list[Any], where: str) -> bytes:
-    hashes = [ImageHash.from_hex(_require({"variant": v}, "variant", str, where)) for v in texts]
-    if len({h.size for h in hashes}) > 1:
-        raise ReportError(f"{where}: the orientation hashes differ in size")
-    return Fingerprint.pack_variants(hashes)
+def _optional(mapping: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """The field if it is there (checked like _require: null is not a value of `kind`), else
+    None."""
+    return _require(mapping, key, kind, where) if key in mapping else None
+
+
+def _integer(
+    mapping: Any, key: str, where: str, low: int, high: int, default: int | None = None
+) -> int:
+    if default is not None and isinstance(mapping, dict) and key not in mapping:
+        return default
+    value: int = _require(mapping, key, int, where)
+    if not low <= value <= high:
+        raise ReportError(f"{where}: {key!r} is {_show(value)}, outside {low}..{high}")
+    return value
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` is text this dedupe could have written: valid Unicode, where only the
+    lone surrogates standing for undecodable file-name bytes (U+DC80..U+DCFF) may appear."""
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text(mapping: Any, key: str, where: str, default: str | None = None) -> str:
+    if default is not None and isinstance(mapping, dict) and key not in mapping:
+        return default
+    value: str = _require(mapping, key, str, where)
+    if not _encodable(value):
+        raise ReportError(f"{where}: {key!r} is not valid text: {_show(value)}")
+    return value
+
+
+def _name(value: Any, where: str) -> str:
+    """A file name shown to people: text without a NUL byte."""
+    if not isinstance(value, str) or "\0" in value or not _encodable(value):
+        raise ReportError(f"{where}: expected a file name, found {_show(value)}")
+    return value
+
+
+def path_problem(path: str) -> str | None:
+    """Why `path` is not the absolute, normalised name of a file or folder on this system, in
+    words that follow the path; None when it is one."""
+    if "\0" in path:
+        return "contains a NUL byte"
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        return "holds characters no file name can have"
+    if not os.path.isabs(path):
+        return "is not an absolute path"
+    if os.path.normpath(path) != path or (os.sep == "/" and path.startswith("//")):
+        return "is not in normal form (it has a '.', '..' or empty component, or a trailing '/')"
+    return None
+
+
+def _path(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ReportError(f"{where}: expected a path, found {_show(value)}")
+    why = path_problem(value)
+    if why is not None:
+        raise ReportError(f"{where}: {_show(value)} {why}")
+    return value
+
+
+def _plain_paths(paths: list[str]) -> bool:
+    """Whether path_problem passes every one of `paths` (strings), tested over their joined
+    text on POSIX (a few string scans instead of a normpath per path)."""
+    if not paths:
+        return True
+    if os.sep != "/" or os.altsep:  # pragma: no cover - not POSIX
+        return all(path_problem(p) is None for p in paths)
+    text = "\0".join(paths)
+    if text.count("\0") != len(paths) - 1:  # a NUL inside a path
+        return False
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        return False
+    framed = f"\0{text}\0"
+    return (
+        framed.count("\0/") == len(paths)  # all absolute
+        and "//" not in framed  # no empty component
+        and "/./" not in framed
+        and "/../" not in framed
+        and "/.\0" not in framed
+        and "/..\0" not in framed
+        and "/\0" not in framed  # no trailing '/' (and no bare '/': never a file's path)
+    )
+
+
+def _list_of(mapping: Any, key: str, where: str) -> list[Any]:
+    """An optional list field (absent: empty)."""
+    if isinstance(mapping, dict) and key not in mapping:
+        return []
+    value: list[Any] = _require(mapping, key, list, where)
+    return value
+
+
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
+
+
+def _hash(text: Any, settings: Settings, where: str) -> ImageHash:
+    digits = settings.hash_size * settings.hash_size // 4
+    if not isinstance(text, str) or not _HEX_DIGITS.fullmatch(text):
+        raise ReportError(f"{where}: expected a hash in hex digits, found {_show(text)}")
+    if len(text) != digits:
+        try:
+            ImageHash.from_hex(text)
+        except ValueError as error:
+            raise ReportError(f"{where}: {error}") from None
+        raise ReportError(f"{where}: hash size does not match the report's settings")
+    return ImageHash(int(text, 16), settings.hash_size)
 
 
 def _image_from_json(item: Any, settings: Settings, where: str) -> ImageRecord:
+    if not isinstance(item, dict):
+        raise ReportError(f"{where}: expected an object, found {_show(item)}")
+    path = _path(_require(item, "path", str, where), f"{where}.path")
+    variants = _require(item, "variants", list, where)
+    if len(variants) not in (0, 7):
+        raise ReportError(f"{where}: 'variants' holds {len(variants)} hashes, not 7 (or none)")
+    if settings.rotations and not variants:
+        raise ReportError(f"{where}: no orientation hashes, but the report was made with rotations")
+    check = _require(item, "check", str, where)
+    if not _BASE64.fullmatch(check):
+        raise ReportError(f"{where}: 'check' is not base64: {_show(check)}")
     try:
-        fingerprint = Fingerprint(
-            width=_require(item, "width", int, where),
-            height=_require(item, "height", int, where),
-            format=_require(item, "format", str, where),
-            digest=_require(item, "digest", str, where),
-            hash=ImageHash.from_hex(_require(item, "hash", str, where)),
-            variant_bits=_variant_bits(_require(item, "variants", list, where), where),
-            check=base64.b64decode(_require(item, "check", str, where), validate=True),
-            taken_at=item.get("taken_at"),
-        )
+        raw_check = base64.b64decode(check, validate=True)
     except ValueError as error:
-        raise ReportError(f"{where}: {error}") from None
-    if fingerprint.hash.size != settings.hash_size:
-        raise ReportError(f"{where}: hash size does not match the report's settings")
-    if len(fingerprint.variant_bits) % (fingerprint.hash.nbits // 8):
-        raise ReportError(f"{where}: the orientation hashes do not match the hash size")
+        raise ReportError(f"{where}: 'check': {error}") from None
+    if len(raw_check) != verify.SIGNATURE_BYTES:
+        raise ReportError(
+            f"{where}: 'check' has {len(raw_check)} bytes, not {verify.SIGNATURE_BYTES} "
+            "(a report of another dedupe version? scan again)"
+        )
+    taken_at = _optional(item, "taken_at", (str, _NONE), where)
+    if taken_at is not None:
+        taken_at = _text(item, "taken_at", where)
+    fingerprint = Fingerprint(
+        width=_integer(item, "width", where, 0, _PIXELS),
+        height=_integer(item, "height", where, 0, _PIXELS),
+        format=_text(item, "format", where),
+        digest=_text(item, "digest", where),
+        hash=_hash(_require(item, "hash", str, where), settings, where),
+        variant_bits=Fingerprint.pack_variants(
+            _hash(v, settings, f"{where}.variants[{k}]") for k, v in enumerate(variants)
+        ),
+        check=raw_check,
+        taken_at=taken_at,
+    )
+    links = tuple(
+        _path(link, f"{where}.hardlinks[{k}]")
+        for k, link in enumerate(_list_of(item, "hardlinks", where))
+    )
     return ImageRecord(
-        path=_require(item, "path", str, where),
-        size=_require(item, "size", int, where),
-        mtime_ns=_require(item, "mtime_ns", int, where),
-        dev=int(item.get("device", 0)),
-        ino=int(item.get("inode", 0)),
+        path=path,
+        size=_integer(item, "size", where, 0, _I64),
+        mtime_ns=_integer(item, "mtime_ns", where, -_I64 - 1, _I64),
+        dev=_integer(item, "device", where, 0, _U64, default=0),
+        ino=_integer(item, "inode", where, 0, _U64, default=0),
         fingerprint=fingerprint,
-        links=tuple(item.get("hardlinks", ())),
+        links=links,
     )
 
 
@@ -361,6 +541,17 @@ def _only(values: list[Any], *kinds: type) -> list[Any]:
     if not set(map(type, values)) <= set(kinds):
         raise _NotPlain
     return values
+
+
+def _within(values: list[int], low: int, high: int) -> None:
+    """Raise _NotPlain unless every one of `values` (ints) is in low..high."""
+    if values and not (low <= min(values) and max(values) <= high):
+        raise _NotPlain
+
+
+def _plain_text(values: list[str]) -> None:
+    if values and not _encodable("".join(values)):
+        raise _NotPlain
 
 
 def _check_hex(texts: list[Any], size: int) -> None:
@@ -385,7 +576,8 @@ def _hashes(texts: list[Any], size: int) -> list[ImageHash]:
 
 def _images_plain(items: list[Any], settings: Settings) -> list[ImageRecord]:
     """Column by column, the images of a report as this dedupe writes them (every field of the
-    expected type, hashes of the report's size); raises _NotPlain on anything else."""
+    expected type, range and form, hashes of the report's size); raises _NotPlain on anything
+    else."""
     if not items:
         return []
     if set(map(type, items)) != {dict}:
@@ -397,6 +589,17 @@ def _images_plain(items: list[Any], settings: Settings) -> list[ImageRecord]:
     paths, sizes, mtimes, widths, heights, formats, digests, hashes, variants, checks = column
     for values, kind in zip(column, _IMAGE_KINDS, strict=True):
         _only(values, kind)
+    _within(sizes, 0, _I64)
+    _within(mtimes, -_I64 - 1, _I64)
+    _within(widths, 0, _PIXELS)
+    _within(heights, 0, _PIXELS)
+    if not _plain_paths(paths):
+        raise _NotPlain
+    _plain_text(formats)
+    _plain_text(digests)
+    counts = set(map(len, variants))
+    if not counts <= {0, 7} or (settings.rotations and 0 in counts):
+        raise _NotPlain
     _check_hex(list(chain.from_iterable(variants)), settings.hash_size)
     packed = [bytes.fromhex("".join(texts)) for texts in variants]
     if not all(map(_BASE64.fullmatch, checks)):
@@ -405,15 +608,21 @@ def _images_plain(items: list[Any], settings: Settings) -> list[ImageRecord]:
         raw_checks = list(map(binascii.a2b_base64, checks))
     except (ValueError, binascii.Error):
         raise _NotPlain from None
+    if set(map(len, raw_checks)) != {verify.SIGNATURE_BYTES}:
+        raise _NotPlain
     taken = _only([item.get("taken_at") for item in items], str, _NONE)
+    _plain_text([t for t in taken if t is not None])
     devices = _only([item.get("device", 0) for item in items], int)
     inodes = _only([item.get("inode", 0) for item in items], int)
+    _within(devices, 0, _U64)
+    _within(inodes, 0, _U64)
     links = [item.get("hardlinks", ()) for item in items]
     if any(links):
         for names in links:
             if not isinstance(names, (list, tuple)):
                 raise _NotPlain
-            _only(list(names), str)
+            if not _plain_paths(_only(list(names), str)):
+                raise _NotPlain
         links = [tuple(names) for names in links]
     fingerprints = _many(
         Fingerprint,
@@ -463,7 +672,7 @@ _IMAGE_KINDS = (str, int, int, int, int, str, str, str, list, str)
 def _images_from_json(items: list[Any], settings: Settings, *, consume: bool) -> list[ImageRecord]:
     """The report's images, a batch at a time through the fast reader; a batch it refuses goes
     through the careful one, which names the first bad field (ReportError) or accepts the
-    batch as the original reader did. `consume` frees each batch of `items` once decoded."""
+    batch. `consume` frees each batch of `items` once decoded."""
     images: list[ImageRecord] = []
     for start in range(0, len(items), _READ_BATCH):
         batch = items[start : start + _READ_BATCH]
@@ -479,8 +688,158 @@ def _images_from_json(items: list[Any], settings: Settings, *, consume: bool) ->
     return images
 
 
+def _settings_from(data: dict[str, Any]) -> tuple[Settings, KeepRules]:
+    raw = _require(data, "settings", dict, "report")
+    threshold = _require(raw, "threshold", (int, float), "settings")
+    try:
+        settings = Settings(
+            algorithm=_require(raw, "algorithm", str, "settings"),
+            hash_size=_require(raw, "hash_size", int, "settings"),
+            threshold=float(threshold),
+            rotations=_optional(raw, "rotations", bool, "settings") or False,
+        )
+    except (ValueError, OverflowError) as error:
+        raise ReportError(f"settings: {error}") from None
+    _integer(raw, "max_distance", "settings", 0, _I64, default=0)  # written for people only
+    order = _list_of(raw, "keep", "settings") if "keep" in raw else list(KeepRules().order)
+    for k, rule in enumerate(order):
+        if rule not in policy.RULES:
+            raise ReportError(
+                f"settings.keep[{k}]: {_show(rule)} is not a keep rule "
+                f"(choose from {', '.join(policy.RULES)})"
+            )
+    if len(set(order)) != len(order):
+        raise ReportError("settings.keep: each keep rule may be named once")
+    keep = KeepRules(
+        order=tuple(order),
+        protect=tuple(
+            _path(d, f"settings.protect[{k}]")
+            for k, d in enumerate(_list_of(raw, "protect", "settings"))
+        ),
+        prefer=tuple(
+            _path(d, f"settings.prefer[{k}]")
+            for k, d in enumerate(_list_of(raw, "prefer", "settings"))
+        ),
+    )
+    return settings, keep
+
+
+def _groups_from(data: dict[str, Any], by_path: dict[str, ImageRecord], bits: int) -> list[Group]:
+    groups = []
+    ids: dict[int, int] = {}
+    for k, raw_group in enumerate(_require(data, "groups", list, "report")):
+        where = f"groups[{k}]"
+        gid = _integer(raw_group, "id", where, 0, _I64)
+        if gid in ids:
+            raise ReportError(f"{where}: group id {gid} is also the id of groups[{ids[gid]}]")
+        ids[gid] = k
+        where = f"{where} (group {gid})"
+        _integer(raw_group, "reclaimable_bytes", where, 0, _I64, default=0)  # for people only
+        kind = _require(raw_group, "kind", str, where)
+        if kind not in ("exact", "similar"):
+            raise ReportError(f"{where}: kind must be 'exact' or 'similar', not {_show(kind)}")
+        members = []
+        for f, item in enumerate(_require(raw_group, "files", list, where)):
+            fwhere = f"{where}.files[{f}]"
+            path = _require(item, "path", str, fwhere)
+            record = by_path.get(path)
+            if record is None:
+                raise ReportError(f"{fwhere}: {_show(path)} is not among the report's images")
+            action = _require(item, "action", str, fwhere)
+            if action not in ("keep", "trash"):
+                raise ReportError(
+                    f"{fwhere}: action must be 'keep' or 'trash', not {_show(action)}"
+                )
+            members.append(
+                Member(
+                    record,
+                    _integer(item, "distance", fwhere, 0, bits),
+                    action,
+                    _text(item, "reason", fwhere, default=""),
+                )
+            )
+        groups.append(
+            Group(
+                id=gid,
+                kind=kind,
+                max_distance=_integer(raw_group, "max_distance", where, 0, bits),
+                members=tuple(members),
+                reviewed=_optional(raw_group, "reviewed", bool, where) or False,
+            )
+        )
+    return groups
+
+
+_STATS = ("files", "images", "hashed", "from_cache", "errors", "skipped", "hardlinks")
+
+
+def _stats_from(data: dict[str, Any]) -> ScanStats:
+    raw = _optional(data, "stats", dict, "report") or {}
+    for key in raw:  # the counts written for people (groups, duplicates, ...) too
+        _integer(raw, key, "stats", 0, _I64)
+    return ScanStats(**{key: raw.get(key, 0) for key in _STATS})
+
+
+def _problems_from(data: dict[str, Any], key: str, reason: str) -> tuple[Problem, ...]:
+    found = []
+    for k, item in enumerate(_list_of(data, key, "report")):
+        where = f"{key}[{k}]"
+        path = _name(_require(item, "path", str, where), f"{where}.path")
+        found.append(Problem(path, _text(item, reason, where)))
+    return tuple(found)
+
+
+def _pairs_from(data: dict[str, Any]) -> frozenset[tuple[str, str]]:
+    pairs = set()
+    for k, pair in enumerate(_list_of(data, "not_duplicates", "report")):
+        where = f"not_duplicates[{k}]"
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise ReportError(f"{where}: expected a pair of paths, found {_show(pair)}")
+        a, b = (_name(p, where) for p in pair)
+        pairs.add((min(a, b), max(a, b)))
+    return frozenset(pairs)
+
+
+def _checked_digest(checked: Checked) -> str:
+    """A digest of checked pairs' content, written with them: pairs whose numbers were damaged
+    (by hand or by a disk) no longer match it and are never used to group."""
+    h = hashlib.sha256(f"{checked.key} {checked.radius} {list(checked.found)}\n".encode())
+    for array, dtype in (
+        (checked.low, "<i8"),
+        (checked.high, "<i8"),
+        (checked.distance, "<i8"),
+        (checked.score, "<f4"),
+        (checked.low_information, "<i8"),
+    ):
+        h.update(np.ascontiguousarray(array, dtype=dtype).tobytes())
+    return h.hexdigest()
+
+
+_CHECKED_LISTS = ("found", "low", "high", "distance", "low_information")
+
+
+def _checked_from(data: dict[str, Any], images: int) -> Checked | None:
+    """The checked pairs, or None when there are none or they are unusable in any way (they
+    only save time: the pairs are then searched and checked again)."""
+    value = data.get("checked_pairs")
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("key"), str)
+        or type(value.get("radius")) is not int
+        or not isinstance(value.get("digest"), str)
+        or not all(isinstance(value.get(k), list) for k in (*_CHECKED_LISTS, "score"))
+        or not all(set(map(type, value[k])) <= {int} for k in _CHECKED_LISTS)
+        or not set(map(type, value["score"])) <= {int, float}
+    ):
+        return None
+    checked = Checked.from_json_value(value, images)
+    if checked is None or value["digest"] != _checked_digest(checked):
+        return None
+    return checked
+
+
 def from_json(data: Any) -> Report:
-    """Build a Report from parsed JSON, checking its shape. Raises ReportError."""
+    """Build a Report from parsed JSON, checking every field. Raises ReportError."""
     return _from_json(data, consume=False)
 
 
@@ -489,88 +848,52 @@ def _from_json(data: Any, *, consume: bool) -> Report:
     if not isinstance(data, dict):
         raise ReportError("not a dedupe report (expected a JSON object)")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise ReportError(
-            f"unsupported report schema version {version!r} (this dedupe reads {SCHEMA_VERSION})"
+            f"unsupported report schema version {_show(version)} "
+            f"(this dedupe reads {SCHEMA_VERSION})"
         )
-    raw_settings = _require(data, "settings", dict, "report")
-    try:
-        settings = Settings(
-            algorithm=_require(raw_settings, "algorithm", str, "settings"),
-            hash_size=_require(raw_settings, "hash_size", int, "settings"),
-            threshold=float(_require(raw_settings, "threshold", (int, float), "settings")),
-            rotations=bool(raw_settings.get("rotations", False)),
-        )
-    except ValueError as error:
-        raise ReportError(f"settings: {error}") from None
-    keep = KeepRules(
-        order=tuple(raw_settings.get("keep", KeepRules().order)),
-        protect=tuple(raw_settings.get("protect", ())),
-        prefer=tuple(raw_settings.get("prefer", ())),
-    )
-    images = tuple(
-        _images_from_json(_require(data, "images", list, "report"), settings, consume=consume)
-    )
+    tool = _optional(data, "tool", dict, "report") or {}
+    tool_version = _text(tool, "version", "tool", default="")
+    _text(tool, "name", "tool", default="")
+    created_at = _text(data, "created_at", "report", default="")
+    raw_roots = _require(data, "roots", list, "report")
+    if not raw_roots:
+        raise ReportError("report: 'roots' names no scanned folder")
+    roots = tuple(_path(root, f"roots[{k}]") for k, root in enumerate(raw_roots))
+    settings, keep = _settings_from(data)
+    stats = _stats_from(data)
+    errors = _problems_from(data, "errors", "error")
+    skipped = _problems_from(data, "skipped", "reason")
+    not_duplicates = _pairs_from(data)
+    raw_images = _require(data, "images", list, "report")
+    images = tuple(_images_from_json(raw_images, settings, consume=consume))
     by_path = {r.path: r for r in images}
-    groups = []
-    for k, raw_group in enumerate(_require(data, "groups", list, "report")):
-        where = f"groups[{k}]"
-        members = []
-        for f, item in enumerate(_require(raw_group, "files", list, where)):
-            fwhere = f"{where}.files[{f}]"
-            path = _require(item, "path", str, fwhere)
-            record = by_path.get(path)
-            if record is None:
-                raise ReportError(f"{fwhere}: {path!r} is not among the report's images")
-            action = _require(item, "action", str, fwhere)
-            if action not in ("keep", "trash"):
-                raise ReportError(f"{fwhere}: action must be 'keep' or 'trash', not {action!r}")
-            members.append(
-                Member(
-                    record,
-                    _require(item, "distance", int, fwhere),
-                    action,
-                    str(item.get("reason", "")),
-                )
-            )
-        kind = _require(raw_group, "kind", str, where)
-        if kind not in ("exact", "similar"):
-            raise ReportError(f"{where}: kind must be 'exact' or 'similar'")
-        groups.append(
-            Group(
-                id=_require(raw_group, "id", int, where),
-                kind=kind,
-                max_distance=_require(raw_group, "max_distance", int, where),
-                members=tuple(members),
-                reviewed=bool(raw_group.get("reviewed", False)),
-            )
-        )
-    raw_stats = data.get("stats", {})
-    stats = ScanStats(
-        **{
-            key: int(raw_stats.get(key, 0))
-            for key in ("files", "images", "hashed", "from_cache", "errors", "skipped", "hardlinks")
-        }
-    )
+    if len(by_path) != len(images):
+        seen: set[str] = set()
+        for k, r in enumerate(images):
+            if r.path in seen:
+                raise ReportError(f"images[{k}]: {_show(r.path)} is listed twice")
+            seen.add(r.path)
+    groups = _groups_from(data, by_path, settings.bits)
     return Report(
-        roots=tuple(_require(data, "roots", list, "report")),
+        roots=roots,
         settings=settings,
         keep=keep,
         stats=stats,
         groups=tuple(groups),
-        errors=tuple(Problem(e["path"], e["error"]) for e in data.get("errors", [])),
-        skipped=tuple(Problem(e["path"], e["reason"]) for e in data.get("skipped", [])),
+        errors=errors,
+        skipped=skipped,
         images=images,
-        not_duplicates=frozenset((min(a, b), max(a, b)) for a, b in data.get("not_duplicates", [])),
-        created_at=str(data.get("created_at", "")),
-        tool_version=str(data.get("tool", {}).get("version", "")),
-        # an acceleration only: absent (older reports) or unusable, the pairs are found again
-        checked=(
-            None
-            if data.get("checked_pairs") is None
-            else Checked.from_json_value(data["checked_pairs"], len(images))
-        ),
+        not_duplicates=not_duplicates,
+        created_at=created_at,
+        tool_version=tool_version,
+        checked=_checked_from(data, len(images)),
     )
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def read(path: str | Path) -> Report:
@@ -583,12 +906,14 @@ def read(path: str | Path) -> Report:
     with collector_paused():
         try:
             with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
+                data = json.load(handle, parse_constant=_no_constant)
         except FileNotFoundError:
             raise ReportError(f"no report at {path} (run `dedupe scan DIR` first)") from None
         except (OSError, UnicodeDecodeError) as error:
             raise ReportError(f"cannot read report {path}: {error}") from None
-        except json.JSONDecodeError as error:
+        except RecursionError:
+            raise ReportError(f"report {path} is not a dedupe report: nested too deeply") from None
+        except ValueError as error:  # JSONDecodeError, NaN, an integer of thousands of digits
             raise ReportError(f"report {path} is not valid JSON: {error}") from None
         report = _from_json(data, consume=True)
         del data
@@ -596,10 +921,31 @@ def read(path: str | Path) -> Report:
     return report
 
 
-def problems(report: Report) -> list[str]:
-    """Reasons the report's plan must not be acted on (empty when it is consistent)."""
+def _under(path: str, root: str) -> bool:
+    return path.startswith(os.path.join(root, ""))
+
+
+def problems(report: Report, *, allow_root: bool = False) -> list[str]:
+    """Reasons the report's plan must not be acted on (empty when it is consistent).
+
+    Every scanned folder and every file of a group must be an absolute, normalised path (see
+    path_problem), every file strictly under a scanned folder; the top of the file system
+    ('/') as a scanned folder is refused unless `allow_root` (apply --allow-root)."""
     found: list[str] = []
-    roots = [os.path.join(os.path.abspath(r), "") for r in report.roots]
+    roots: list[str] = []
+    if not report.roots:
+        found.append("the report names no scanned folder")
+    for root in report.roots:
+        why = path_problem(root)
+        if why is not None:
+            found.append(f"the scanned folder {root!r} {why}")
+            continue
+        if os.path.dirname(root) == root and not allow_root:
+            found.append(
+                f"the scanned folder {root} is the top of the file system: apply acts under it "
+                "only with --allow-root"
+            )
+        roots.append(root)
     seen: set[str] = set()
     for group in report.groups:
         if len(group.members) < 2:
@@ -611,7 +957,10 @@ def problems(report: Report) -> list[str]:
             if path in seen:
                 found.append(f"{path} appears more than once")
             seen.add(path)
-            if not any(path.startswith(root) or path == root.rstrip(os.sep) for root in roots):
+            why = path_problem(path)
+            if why is not None:
+                found.append(f"group {group.id}: {path!r} {why}")
+            elif not any(_under(path, root) for root in roots):
                 found.append(f"{path} is outside the scanned folders")
     return found
 

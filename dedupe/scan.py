@@ -212,7 +212,14 @@ def _run(
             progress.advance()
             yield entry, outcome
         return
-    with futures.ProcessPoolExecutor(max_workers=jobs, mp_context=workers.context()) as pool:
+    context = workers.context()
+    # Images too big to decode side by side take turns across the pool (decode.take_turns).
+    with futures.ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        initializer=decode.take_turns,
+        initargs=(context.Lock(), decode.BIG_DECODE_BYTES),
+    ) as pool:
         pending: dict[futures.Future[list[Outcome]], list[FileEntry]] = {}
         queue = _chunks(entries, jobs)
 

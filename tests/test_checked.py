@@ -100,12 +100,13 @@ def test_checked_pairs_round_trip_and_bad_ones_are_ignored() -> None:
 def test_review_regroups_from_the_checked_pairs_of_the_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    records = tuple(library_records(26, 400))
+    # a report holds absolute paths under its scanned folder
+    records = tuple(replace(r, path=f"/photos/{r.path}") for r in library_records(26, 400))
     settings = Settings("dhash", 8, 0.25)
     found = cluster.cluster(records, settings)
     groups = build_groups(records, settings, KeepRules(), clusters=found)
     report = report_mod.Report(
-        ("/",), settings, KeepRules(), ScanStats(), groups, (), (), records,
+        ("/photos",), settings, KeepRules(), ScanStats(), groups, (), (), records,
         checked=found.checked,
     )  # fmt: skip
     path = tmp_path / "report.json"

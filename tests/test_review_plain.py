@@ -22,7 +22,8 @@ T = 1_600_000_000_000_000_000  # 2020-09-13 12:26:40 UTC
 def rec(
     path: str, w: int, h: int, size: int, fmt: str, bits: int, taken: str | None = None
 ) -> ImageRecord:
-    fp = Fingerprint(w, h, fmt, f"d{path}", ImageHash(bits, 8), b"", bytes(256), taken)
+    check = bytes(257)  # a check signature's size (verify.SIGNATURE_BYTES): reports hold no other
+    fp = Fingerprint(w, h, fmt, f"d{path}", ImageHash(bits, 8), b"", check, taken)
     return ImageRecord(path, size, T, 1, 1, fp)
 
 

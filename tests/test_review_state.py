@@ -233,7 +233,7 @@ def test_marks_store_round_trip_and_damage(tmp_path: Path) -> None:
     assert stored["version"] == 1 and len(stored["pairs"]) == 2
     marks.default_path().write_text("{not json")
     damaged = marks.load()
-    assert damaged.pairs == frozenset() and damaged.warning and "ignoring" in damaged.warning
+    assert damaged.pairs == frozenset() and damaged.warning and "damaged" in damaged.warning
     r = record("x.jpg", 1, 1, 1)
     assert marks.among(frozenset({(r.path, "/else.jpg")}), [r]) == frozenset()
     assert marks.among(frozenset({(r.path, r.path + "2")}), [r, replace(r, path=r.path + "2")])

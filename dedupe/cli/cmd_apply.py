@@ -45,6 +45,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     parser.add_argument(
+        "--allow-root",
+        action="store_true",
+        help="act on a report whose scanned folder is the top of the file system (/), "
+        "which is refused without this",
+    )
+    parser.add_argument(
         "--journal",
         metavar="PATH",
         help="journal file (default: a new one under "
@@ -62,7 +68,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         raise CliError(f"--move: {args.move} exists and is not a folder", REFUSED)
     kind: core.Kind | None = "trash" if args.trash else "move" if args.move else None
     try:
-        plan = core.build_plan(report, args.report, kind, args.move)
+        plan = core.build_plan(report, args.report, kind, args.move, allow_root=args.allow_root)
     except core.Refused as error:
         raise CliError(f"refusing to apply {args.report}: {error}", REFUSED) from None
     if not plan.groups:
