@@ -191,6 +191,17 @@ def mark_move_target(directory: str | Path) -> None:
         marker.write_text(MOVE_MARKER_TEXT, encoding="utf-8")
 
 
+def unmark_move_target(directory: str | Path) -> None:
+    """Take the marker away once the target holds nothing else (an undo emptied it), leaving
+    the folder as an apply found it. Raises OSError."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return
+    if names == [MOVE_MARKER]:
+        os.remove(os.path.join(directory, MOVE_MARKER))
+
+
 def describe(counts: Iterable[tuple[str, int]]) -> str:
     """`2 hidden files or folders, 1 trash folder` for the counts of ScanResult.passed_over,
     in the order of WORDS."""
