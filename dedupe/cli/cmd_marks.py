@@ -9,6 +9,7 @@ from typing import Any
 from dedupe.cli import ExitCode, listing
 from dedupe.cli.ui import UI, CliError, escape, printable, write_data
 from dedupe.review import marks
+from dedupe.review.facts import plural
 
 
 def register(sub: Any) -> None:
@@ -60,7 +61,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if not args.clear:
         _write(chosen, args.format)
         where = f" involving {', '.join(map(escape, args.paths))}" if args.paths else ""
-        ui.err.print(f"{len(chosen)} pairs marked not duplicates{where} (in {escape(str(store))})")
+        ui.err.print(
+            f"{plural(len(chosen), 'pair')} marked not duplicates{where} (in {escape(str(store))})"
+        )
         return ExitCode.OK
     if not chosen:
         ui.err.print(
@@ -71,15 +74,15 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if not args.yes:
         if not ui.interactive:
             raise CliError(
-                f"refusing to forget {len(chosen)} pairs without confirmation: stdin is not a "
-                "terminal. Add --yes to go ahead.",
+                f"refusing to forget {plural(len(chosen), 'pair')} without confirmation: stdin is "
+                "not a terminal. Add --yes to go ahead.",
                 ExitCode.REFUSED,
             )
         from rich.prompt import Confirm
 
         ui.alerts.print(
-            f"{len(chosen)} pairs marked not duplicates would be forgotten: later scans may "
-            "group them again."
+            f"{plural(len(chosen), 'pair')} marked not duplicates would be forgotten: later "
+            "scans may group them again."
         )
         if not Confirm.ask("Forget them?", console=ui.alerts, default=False):
             ui.err.print("Nothing was changed.")
@@ -90,7 +93,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         raise CliError(f"refusing to clear: {error}", ExitCode.ERROR) from None
     except OSError as error:
         raise CliError(f"cannot write {store}: {error}", ExitCode.ERROR) from None
-    ui.err.print(f"Forgot {gone} pairs; {len(remembered.pairs) - gone} remain.")
+    left = len(remembered.pairs) - gone
+    ui.err.print(f"Forgot {plural(gone, 'pair')}; {left} {'remains' if left == 1 else 'remain'}.")
     return ExitCode.OK
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 from dedupe.text import human_bytes, printable
@@ -75,13 +76,13 @@ class UI:
     ) -> UI:
         # rich is imported here, not at the top: scan's worker processes import this package
         # (through the `dedupe` script) and never draw.
-        from rich.console import Console
+        make = _console_class()
 
         env = os.environ if environ is None else environ
         out_tty, err_tty = _isatty(sys.stdout), _isatty(sys.stderr)
 
         def console(stderr: bool, tty: bool, *, quiet: bool = False) -> Console:
-            return Console(
+            return make(
                 stderr=stderr,
                 force_terminal=tty,
                 color_system=color_system(color, tty, env),  # type: ignore[arg-type]
@@ -138,6 +139,21 @@ class UI:
 
         with live_bar(self.err, disable=self.quiet) as bar:
             yield bar
+
+
+@cache
+def _console_class() -> type[Console]:
+    from rich.console import Console
+
+    class Quitting(Console):
+        """A console that lets a closed stdout (`| head`) reach main(), which ends the run with
+        the status of a closed pipe; rich's own handling exits with 1."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return Quitting
 
 
 def _isatty(stream: object) -> bool:
