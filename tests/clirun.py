@@ -48,22 +48,17 @@ class Dedupe:
         return env
 
     def __call__(self, *args: str, stdin: bytes = b"", **env: str) -> Done:
-        done = subprocess.run(
-            [sys.executable, "-m", "dedupe", *args],
-            input=stdin,
-            capture_output=True,
-            env=self.env | env,
-            cwd=self.home,
-            check=False,
-            timeout=120,
-        )
-        return Done(done.returncode, done.stdout, done.stderr.decode("utf-8", "replace"))
+        return self._run([sys.executable, "-m", "dedupe", *args], stdin, env)
 
     def shell(self, pipeline: str, **env: str) -> Done:
         """A bash pipeline (with pipefail) in which `dedupe` is this dedupe."""
         script = f'dedupe() {{ "{sys.executable}" -m dedupe "$@"; }}\nset -o pipefail\n{pipeline}'
+        return self._run(["bash", "-c", script], b"", env)
+
+    def _run(self, argv: list[str], stdin: bytes, env: dict[str, str]) -> Done:
         done = subprocess.run(
-            ["bash", "-c", script],
+            argv,
+            input=stdin,
             capture_output=True,
             env=self.env | env,
             cwd=self.home,

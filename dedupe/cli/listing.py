@@ -15,7 +15,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from dedupe import report as report_mod
@@ -34,25 +34,34 @@ ACTION_FIELDS = ("action", "path", "size", "destination", "reason")
 
 def add_group_format_options(parser: argparse.ArgumentParser, *, json_alias: bool) -> None:
     """--format text|json|csv and --print0 for a command that lists groups (one at a time)."""
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument(
-        "--format",
-        choices=FORMATS,
-        default=None,
-        help="how the groups are printed on stdout: text (a table per group, the default), "
-        "json (the whole report), csv (one row per file: " + ", ".join(GROUP_FIELDS) + ")",
-    )
-    choice.add_argument(
-        "--print0",
-        dest="format",
-        action="store_const",
-        const="print0",
-        help="print only the files marked trash, each followed by a NUL byte (for xargs -0)",
+    choice = _format_options(
+        parser,
+        FORMATS,
+        None,
+        "how the groups are printed on stdout: text (a table per group, the default), json "
+        "(the whole report), csv (one row per file: " + ", ".join(GROUP_FIELDS) + ")",
+        "print only the files marked trash, each followed by a NUL byte (for xargs -0)",
     )
     if json_alias:
         choice.add_argument(
             "--json", dest="format", action="store_const", const="json", help="--format json"
         )
+
+
+def _format_options(
+    parser: argparse.ArgumentParser,
+    formats: tuple[str, ...],
+    default: str | None,
+    format_help: str,
+    print0_help: str,
+) -> argparse._MutuallyExclusiveGroup:
+    """--format and --print0 (its own value of `format`), one or the other."""
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--format", choices=formats, default=default, help=format_help)
+    choice.add_argument(
+        "--print0", dest="format", action="store_const", const="print0", help=print0_help
+    )
+    return choice
 
 
 def add_exit_code_option(parser: argparse.ArgumentParser) -> None:
@@ -121,20 +130,14 @@ def json_text(value: object) -> str:
 
 def add_action_format_options(parser: argparse.ArgumentParser) -> None:
     """--format text|csv|json and --print0 for apply's dry-run listing."""
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument(
-        "--format",
-        choices=("text", "csv", "json"),
-        default="text",
-        help="how a dry run lists the files on stdout: text (tab-separated, the default), csv "
-        "(" + ", ".join(ACTION_FIELDS) + "), json (one JSON object per line)",
-    )
-    choice.add_argument(
-        "--print0",
-        dest="format",
-        action="store_const",
-        const="print0",
-        help="a dry run prints only the files it would act on, each followed by a NUL byte",
+    _format_options(
+        parser,
+        ("text", "csv", "json"),
+        "text",
+        "how a dry run lists the files on stdout: text (tab-separated, the default), csv ("
+        + ", ".join(ACTION_FIELDS)
+        + "), json (one JSON object per line)",
+        "a dry run prints only the files it would act on, each followed by a NUL byte",
     )
 
 
@@ -179,21 +182,11 @@ def write_actions(rows: Sequence[Row], form: str) -> None:
             )
         )
     elif form == "json":
-        write_data("".join(json_text(_row_json(r)) + "\n" for r in rows))
+        write_data("".join(json_text(asdict(r)) + "\n" for r in rows))
     elif form == "print0":
         write_data("".join(r.path + "\0" for r in rows if r.action not in ("skip", "done")))
     else:
         write_data("".join(_row_text(r) + "\n" for r in rows))
-
-
-def _row_json(row: Row) -> dict[str, object]:
-    return {
-        "action": row.action,
-        "path": row.path,
-        "size": row.size,
-        "destination": row.destination,
-        "reason": row.reason,
-    }
 
 
 def _row_text(row: Row) -> str:
