@@ -135,7 +135,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                 soft_wrap=True,
             )
         with ui.progress() as progress:
-            progress.start(f"Regrouping {len(report.images):,} images", None)
+            n = len(report.images)
+            progress.start(f"Regrouping {n:,} image{'' if n == 1 else 's'}", None)
             report, changes = regroup(
                 report, threshold=args.threshold, rules=rules, distinct=remembered.pairs
             )

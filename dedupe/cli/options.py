@@ -307,7 +307,9 @@ def clusters_with_memo(
                 # or a first run that compiles the kernels, waits for them here.
                 progress.start("Loading the grouping code (compiled on first use)", None)
                 cluster.warm_up()
-            progress.start(f"Grouping {len(records):,} images", None)
+            progress.start(
+                f"Grouping {len(records):,} image{'' if len(records) == 1 else 's'}", None
+            )
             found = cluster.cluster(records, settings, distinct=distinct)
             cache.put_memo(key, found.to_json())
     finally:
