@@ -96,13 +96,12 @@ def test_zsh_completes_a_long_option_when_tab_is_pressed(
     functions = tmp_path / "zfunc"
     functions.mkdir()
     (functions / "_dedupe").write_bytes(script(dedupe, "zsh").read_bytes())
-    session = f"dedupe-zsh-{id(tmp_path)}"
     env = dedupe.env | {"PATH": f"{bin_dir}:/usr/bin:/bin", "ZDOTDIR": str(tmp_path)}
     (tmp_path / ".zshrc").write_text(
         f"fpath=({functions} $fpath); autoload -Uz compinit; compinit -u -d {tmp_path}/.zcd\n"
         "PS1='$ '\n"
     )
-    tmux = ["tmux", "-L", session]
+    tmux = ["tmux", "-S", str(tmp_path / "tmux.socket")]  # a server of its own
     subprocess.run([*tmux, "new-session", "-d", "-x", "120", "-y", "10", "zsh"], env=env,
                    check=True)  # fmt: skip
     try:
