@@ -104,20 +104,22 @@ def test_zsh_completes_a_long_option_when_tab_is_pressed(
     tmux = ["tmux", "-S", str(tmp_path / "tmux.socket")]  # a server of its own
     subprocess.run([*tmux, "new-session", "-d", "-x", "120", "-y", "10", "zsh"], env=env,
                    check=True)  # fmt: skip
+
+    def screen_once(line: str) -> str:
+        """The screen as soon as one of its lines is `line` (or as it is after 20 seconds)."""
+        deadline = time.monotonic() + 20
+        while True:
+            text = subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True, text=True,
+                                  check=True).stdout  # fmt: skip
+            if line in text.splitlines() or time.monotonic() > deadline:
+                return text
+            time.sleep(0.1)
+
     try:
-        screen = ""
-        for keys in (["dedupe scan --thr", "Tab"], ["", "Tab"]):
-            subprocess.run([*tmux, "send-keys", *keys], check=True)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                screen = subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True,
-                                        text=True, check=True).stdout  # fmt: skip
-                if "--threshold" in screen:
-                    break
-                time.sleep(0.1)
-            if "--threshold" in screen:
-                break
-        # (the line as the shell redrew it after TAB; tmux drops the trailing space)
+        screen_once("$")  # the prompt (tmux drops its trailing space): compinit has run
+        subprocess.run([*tmux, "send-keys", "dedupe scan --thr", "Tab"], check=True)
+        screen = screen_once("$ dedupe scan --threshold")
+        # the line as the shell redrew it after TAB (the trailing space dropped by tmux)
         assert "$ dedupe scan --threshold" in screen.splitlines(), screen
     finally:
         subprocess.run([*tmux, "kill-server"], check=False)
