@@ -52,6 +52,19 @@ class Settings:
 
 
 @dataclass(frozen=True, slots=True)
+class Selection:
+    """What the walk leaves out (see filters.py): by default hidden entries and the folders that
+    are never a photo library (`passed_by_default`), plus what the user asked to leave out."""
+
+    exclude: tuple[str, ...] = ()  # gitignore-style patterns, matched relative to each root
+    min_size: int = 0  # bytes
+    max_size: int | None = None  # bytes
+    max_depth: int | None = None  # 1: only the files directly in each root
+    one_file_system: bool = False  # do not enter folders on another file system
+    passed_by_default: bool = True  # False: --include-hidden
+
+
+@dataclass(frozen=True, slots=True)
 class FileEntry:
     """A regular file found by the walk, with the stat fields the cache and apply rely on."""
 
@@ -144,6 +157,8 @@ class ScanResult:
     errors: tuple[Problem, ...]
     skipped: tuple[Problem, ...]
     stats: ScanStats
+    # What the walk passed over (filters.py): (reason, how many files or folders), sorted.
+    passed_over: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

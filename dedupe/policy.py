@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from dedupe.models import Action, ImageRecord, KeepRules, Member
+from dedupe.text import human_bytes
 
 RULES = ("resolution", "size", "format", "date", "path")
 DEFAULT_ORDER = ("resolution", "size", "date", "path")
@@ -56,20 +57,40 @@ def is_under(path: str, directories: Sequence[str]) -> str | None:
     return None
 
 
-def _mb(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB"
-    if size >= 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size} bytes"
-
-
 def _res(r: ImageRecord) -> str:
     return f"{r.fingerprint.width}x{r.fingerprint.height}"
 
 
-def _day(mtime_ns: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime_ns // 1_000_000_000))
+# Sizes and times in a reason are shown with as many digits as it takes to tell the two files
+# apart: "keeps the larger file (344.2 KB); this copy is 344.0 KB" reads as it is, but where
+# both round to the same text the reason would contradict itself, so the exact bytes (or the
+# seconds, then their fractions) are shown instead.
+
+
+def sizes_apart(a: int, b: int) -> tuple[str, str]:
+    """Two sizes as a person reads them (as dedupe shows sizes everywhere), in bytes when those
+    texts would be the same."""
+    shown = human_bytes(a), human_bytes(b)
+    if shown[0] != shown[1] or a == b:
+        return shown
+    return f"{a:,} bytes", f"{b:,} bytes"
+
+
+def _time(ns: int, digits: int) -> str:
+    """A modification time in UTC: to the minute (digits < 0), the second, or `digits` decimals
+    of the second."""
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    text = time.strftime("%Y-%m-%d %H:%M" + (":%S" if digits >= 0 else ""), time.gmtime(seconds))
+    return text + ("." + f"{fraction:09d}"[:digits] if digits > 0 else "")
+
+
+def times_apart(a: int, b: int) -> tuple[str, str]:
+    """Two modification times (ns) to the minute, or to the first digit where they differ."""
+    for digits in range(-1, 10):
+        shown = _time(a, digits), _time(b, digits)
+        if shown[0] != shown[1]:
+            return shown
+    return shown
 
 
 # Each rule: a sort key (smaller is better), and how to say why `keeper` won (the keeper's
@@ -85,8 +106,10 @@ _RULES: dict[str, tuple[_Key, _Why, _Why]] = {
     ),
     "size": (
         lambda r: -r.size,
-        lambda k, o: f"largest file ({_mb(k.size)})",
-        lambda k, o: f"keeps the larger file ({_mb(k.size)}); this copy is {_mb(o.size)}",
+        lambda k, o: f"largest file ({sizes_apart(k.size, o.size)[0]})",
+        lambda k, o: "keeps the larger file ({}); this copy is {}".format(
+            *sizes_apart(k.size, o.size)
+        ),
     ),
     "format": (
         lambda r: -format_rank(r.fingerprint.format),
@@ -95,8 +118,10 @@ _RULES: dict[str, tuple[_Key, _Why, _Why]] = {
     ),
     "date": (
         lambda r: r.mtime_ns,
-        lambda k, o: f"oldest file (modified {_day(k.mtime_ns)})",
-        lambda k, o: f"keeps the older file (modified {_day(k.mtime_ns)}); this one is newer",
+        lambda k, o: f"oldest file (modified {times_apart(k.mtime_ns, o.mtime_ns)[0]})",
+        lambda k, o: "keeps the older file (modified {}); this one is newer ({})".format(
+            *times_apart(k.mtime_ns, o.mtime_ns)
+        ),
     ),
     "path": (
         lambda r: (len(r.path), os.fsencode(r.path)),

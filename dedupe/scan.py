@@ -11,6 +11,7 @@ import errno
 import hashlib
 import os
 import stat
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -25,6 +26,7 @@ from dedupe.models import (
     Problem,
     ScanResult,
     ScanStats,
+    Selection,
     Settings,
 )
 from dedupe.walk import walk
@@ -281,8 +283,13 @@ def scan(
     follow_symlinks: bool = False,
     progress: Progress | None = None,
     while_hashing: Callable[[int], object] | None = None,
+    selection: Selection | None = None,
+    passed: Callable[[str, str], None] | None = None,
 ) -> ScanResult:
     """Scan `roots` (absolute paths) and fingerprint every image. Nothing under roots is written.
+
+    `selection` leaves files and folders out (see filters.py; nothing when None): the result
+    counts them by reason, and `passed(reason, path)` hears of each as the walk meets it.
 
     The walk streams through the cache lookups: an unchanged file becomes a record as soon as
     it is found, and only the misses are kept for the pool. `while_hashing` runs on a thread of
@@ -299,8 +306,18 @@ def scan(
     misses: list[FileEntry] = []
     from_cache = 0
     file_errors = 0
+    passed_over: Counter[str] = Counter()
+
+    def pass_over(reason: str, path: str) -> None:
+        passed_over[reason] += 1
+        if passed is not None:
+            passed(reason, path)
+
     progress.start("Finding files", None)
-    walked = links.unique(walk(roots_t, follow_symlinks=follow_symlinks), errors)
+    walked = links.unique(
+        walk(roots_t, follow_symlinks=follow_symlinks, selection=selection, passed=pass_over),
+        errors,
+    )
     found = 0
     # A scan creates about ten container objects per image and no reference cycles: at 100k
     # images the collector's full passes over them cost about a quarter of a warm rescan's CPU.
@@ -358,7 +375,15 @@ def scan(
         skipped=len(skipped),
         hardlinks=sum(len(v) for v in linked.values()),
     )
-    return ScanResult(roots_t, settings, tuple(records), tuple(errors), tuple(skipped), stats)
+    return ScanResult(
+        roots_t,
+        settings,
+        tuple(records),
+        tuple(errors),
+        tuple(skipped),
+        stats,
+        tuple(sorted(passed_over.items())),
+    )
 
 
 def _record(entry: FileEntry, fingerprint: Fingerprint) -> ImageRecord:

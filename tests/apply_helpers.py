@@ -27,6 +27,7 @@ from conftest import photo
 
 from dedupe import journal, trash
 from dedupe.cli import main
+from dedupe.filters import MOVE_MARKER
 
 
 @cache
@@ -149,6 +150,8 @@ def tree(root: Path) -> dict[str, tuple[int, str]]:
     out: dict[str, tuple[int, str]] = {}
     for dirpath, _, names in os.walk(root):
         for name in names:
+            if name == MOVE_MARKER:  # apply --move marks its target for scans; not a moved file
+                continue
             path = os.path.join(dirpath, name)
             info = os.lstat(path)
             if os.path.islink(path):

@@ -132,6 +132,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     from dedupe.cli import main
 
     def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()  # what ran before (a helper's scan, say) is not this command's output
         code = main(list(argv))
         captured = capsys.readouterr()
         return code, captured.out, captured.err

@@ -82,10 +82,14 @@ def test_scan_prints_groups_and_json_on_request(
     assert code == 0  # per-file errors do not fail the scan
     data = json.loads(out)
     assert data == json.loads(report.read_text())
-    assert "Group 1" in err
-    assert "keep" in err and "big.jpg" in err and "keeps the 400x300 original" in err
-    assert "broken.png" in err and "1 groups, 1 duplicate files" in err
+    assert "Group 1" not in err  # the groups are data: on stdout, as JSON here
+    assert "broken.png" in err and "1 group, 1 duplicate file," in err
     assert [e["path"] for e in data["errors"]] == [str(library.root / "broken.png")]
+    # Without --json the groups are tables on stdout; the summary stays on stderr.
+    code, out, err = run(capsys, "scan", str(library.root), "--report", str(report))
+    assert code == 0 and "Group 1" in out and "Group 1" not in err
+    assert "KEEP" in out and "big.jpg" in out and "keeps the 400x300 original" in out
+    assert "1 group, 1 duplicate file," in err
 
 
 def test_hash_prints_the_bit_matrix_then_hex(

@@ -108,5 +108,6 @@ def test_unreadable_files_are_errors(
     text = library.write("notes.jpg", b"not an image at all")
     code, out, err = compare(capsys, str(a), str(text))
     assert code == 1 and out == "" and "notes.jpg" in err
+    # A path that is not there is a mistyped argument (2), said as such (see test_scripting).
     code, out, err = compare(capsys, str(a), str(tmp_path / "missing.jpg"))
-    assert code == 1 and out == "" and "missing.jpg" in err
+    assert code == 2 and out == "" and "missing.jpg: no such file" in err

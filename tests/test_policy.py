@@ -151,3 +151,49 @@ def test_every_group_keeps_exactly_one_unprotected_best_and_never_trashes_all(
     assert [m.record.path for m in members[1:]] == sorted(
         (m.record.path for m in members[1:]), key=os.fsencode
     )
+
+
+# 2026-05-01 21:10:07.25 UTC, in nanoseconds.
+MAY = 1_777_669_807_250_000_000
+
+
+@pytest.mark.parametrize(
+    ("keeper", "other", "kept", "trashed"),
+    [
+        # 344.0 KB and 343.8 KB: rounded apart, as the size column shows them.
+        (352_256, 352_100, "largest file (344.0 KB)", "this copy is 343.8 KB"),
+        # Both 344.0 KB once rounded: the bytes.
+        (352_256, 352_240, "largest file (352,256 bytes)", "this copy is 352,240 bytes"),
+        (5_000_000, 4_999_999, "largest file (5,000,000 bytes)", "this copy is 4,999,999 bytes"),
+    ],
+)
+def test_size_reasons_never_contradict_themselves(
+    keeper: int, other: int, kept: str, trashed: str
+) -> None:
+    members = policy.decide(
+        [record("/p/b.jpg", size=other), record("/p/a.jpg", size=keeper)], KeepRules(), zero
+    )
+    assert members[0].reason == kept
+    assert members[1].reason == f"keeps the larger file ({kept.split('(')[1]}; {trashed}"
+
+
+@pytest.mark.parametrize(
+    ("later", "older", "newer"),
+    [
+        (120 * 10**9, "2026-05-01 21:10", "2026-05-01 21:12"),  # minutes apart
+        (30 * 10**9, "2026-05-01 21:10:07", "2026-05-01 21:10:37"),  # the same minute
+        (5 * 10**8, "2026-05-01 21:10:07.2", "2026-05-01 21:10:07.7"),  # the same second
+        (1, "2026-05-01 21:10:07.250000000", "2026-05-01 21:10:07.250000001"),
+    ],
+)
+def test_date_reasons_show_the_digit_that_tells_the_files_apart(
+    later: int, older: str, newer: str
+) -> None:
+    old = record("/p/long/name/old.jpg", mtime_ns=MAY)
+    new = record("/p/new.jpg", mtime_ns=MAY + later)
+    members = policy.decide([new, old], KeepRules(), zero)
+    assert members[0].record is old
+    assert members[0].reason == f"oldest file (modified {older})"
+    assert (
+        members[1].reason == f"keeps the older file (modified {older}); this one is newer ({newer})"
+    )

@@ -57,11 +57,12 @@ trash   1024x768 JPEG   2020-09-13 12:26     3  copies/IMG_0001-small.jpg
 
 Group 2 · similar · 2 files · largest distance 1 · frees 683.6 KB · reviewed
 action  picture         date              dist  path / reason
-───────────────────────────────────────────────────────────────────────────────────────────────────
+────────────────────────────────────────────────────────────────────────────────────────────────────
 KEEP    2000x1500 PNG   2020-09-13 12:26     0  raw/DSC_7.png
         4.8 MB          modified                largest file (4.8 MB)
 trash   2000x1500 JPEG  2020-09-13 12:26     1  raw/DSC_7.jpg
-        683.6 KB        modified                keeps the larger file (4.8 MB); this copy is 684 KB
+        683.6 KB        modified                keeps the larger file (4.8 MB); this copy is 683.6
+                                                KB
 
 2 groups (1 reviewed) · 4 files · 2 to trash · 888.7 KB reclaimable
 """
@@ -106,7 +107,7 @@ KEEP  raw/DSC_7.png
 trash raw/DSC_7.jpg
       2000x1500 JPEG · 683.6 KB · modified 2020-09-13 12:26
       · distance 1
-      keeps the larger file (4.8 MB); this copy is 684 KB
+      keeps the larger file (4.8 MB); this copy is 683.6 KB
 
 2 groups (1 reviewed) · 4 files · 2 to trash · 888.7 KB
 reclaimable

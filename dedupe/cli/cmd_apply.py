@@ -9,8 +9,8 @@ from typing import Any
 from dedupe import apply as core
 from dedupe import journal
 from dedupe import report as report_mod
-from dedupe.cli import ExitCode
-from dedupe.cli.ui import UI, CliError, escape, human_bytes, write_data
+from dedupe.cli import ExitCode, listing
+from dedupe.cli.ui import UI, CliError, escape, human_bytes
 from dedupe.report import ReportError
 
 OK, PARTIAL, REFUSED = ExitCode.OK, ExitCode.PARTIAL, ExitCode.REFUSED
@@ -56,10 +56,14 @@ def register(sub: Any) -> None:
         help="journal file (default: a new one under "
         f"{journal.journals_dir()}; an interrupted apply of the same report is resumed)",
     )
+    listing.add_action_format_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    listing.refuse_format_when_acting(
+        args.format, bool(args.trash or args.move) and not args.dry_run
+    )
     try:
         report = report_mod.read(args.report)
     except ReportError as error:
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.err.print("Nothing to do: the report marks no file for removal.")
         return OK
     if kind is None or args.dry_run:
-        return _dry_run(plan, ui)
+        return _dry_run(plan, ui, args.format)
     if not args.yes:
         if not ui.interactive:
             raise CliError(
@@ -92,6 +96,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         raise CliError(f"refusing to apply: {error}", REFUSED) from None
     except OSError as error:
         raise CliError(f"cannot write the journal: {error}", ExitCode.ERROR) from None
+    if plan.kind == "move" and plan.move_to:
+        _mark_move_target(plan.move_to, ui)
     try:
         if session.resumed:
             ui.err.print(f"Resuming the interrupted apply recorded in {escape(str(session.path))}")
@@ -117,6 +123,20 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     return PARTIAL if result.skipped else OK
 
 
+def _mark_move_target(directory: str, ui: UI) -> None:
+    """Mark the --move target so that later scans pass over the moved files (filters.py); a
+    target that cannot take the marker only costs that (a warning)."""
+    from dedupe.filters import mark_move_target
+
+    try:
+        mark_move_target(directory)
+    except OSError as error:
+        ui.warn(
+            f"could not mark {directory} as a dedupe --move target ({error}): scans will "
+            "look inside it"
+        )
+
+
 def _verb(plan: core.Plan) -> str:
     return "move" if plan.kind == "move" else "trash"
 
@@ -124,30 +144,23 @@ def _verb(plan: core.Plan) -> str:
 def _confirm(plan: core.Plan, ui: UI) -> bool:
     from rich.prompt import Confirm
 
+    # On the console that -q leaves on: a question must be seen to be answered.
+
     where = "to the trash" if plan.kind == "trash" else f"under {escape(plan.move_to or '')}"
-    ui.err.print(
+    ui.alerts.print(
         f"{plan.files} files in {len(plan.groups)} groups ({human_bytes(plan.bytes)}) would be "
         f"moved {where}. Each file is checked again right before."
     )
-    return Confirm.ask("Go ahead?", console=ui.err, default=False)
+    return Confirm.ask("Go ahead?", console=ui.alerts, default=False)
 
 
-def _dry_run(plan: core.Plan, ui: UI) -> int:
+def _dry_run(plan: core.Plan, ui: UI, form: str = "text") -> int:
     unfinished = journal.unfinished_for(plan.report_path)
     previously = core.previously_done(unfinished) if unfinished is not None else {}
     with ui.progress() as progress:
         result = core.preview(plan, progress, previously=previously)
     verb = {"trash": "trash", "move": "move", None: "remove"}[plan.kind]
-    lines = []
-    for item in result.previously:
-        lines.append(f"done\t{item.path}\t(by the interrupted apply)")
-    for item in result.done:
-        target = f"\t-> {item.destination}" if plan.kind == "move" else ""
-        lines.append(f"{verb}\t{item.path}{target}\t{item.size}")
-    for skip in result.skipped:
-        lines.append(f"skip\t{skip.path}\t{skip.reason}")
-    if lines:
-        write_data("\n".join(lines) + "\n")
+    listing.write_actions(listing.action_rows(result, verb, plan.kind == "move"), form)
     freed = sum(o.freed for o in result.done)
     ui.err.print(
         f"Dry run: would {verb} [bold]{len(result.done)}[/] files, freeing "

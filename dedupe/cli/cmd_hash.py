@@ -18,8 +18,14 @@ def register(sub: Any) -> None:
         description="Print the N x N matrix of hash bits of IMAGE (1 = brighter than the "
         "mean for ahash), then the hash in hex.",
     )
-    parser.add_argument("image", metavar="IMAGE")
-    parser.add_argument("--hash-size", type=int, choices=hashing.HASH_SIZES, default=8)
+    parser.add_argument("image", metavar="IMAGE", help="an image file")
+    parser.add_argument(
+        "--hash-size",
+        type=int,
+        choices=hashing.HASH_SIZES,
+        default=8,
+        help="N for an N x N bit hash (default: 8)",
+    )
     parser.add_argument(
         "--algorithm",
         choices=hashing.ALGORITHMS,

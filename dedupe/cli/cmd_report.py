@@ -8,6 +8,7 @@ from typing import Any
 
 from dedupe import html_report
 from dedupe import report as report_mod
+from dedupe.cli import options
 from dedupe.cli.cmd_review import read_report
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
 
@@ -32,6 +33,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    options.writable_file(args.html, "--html")  # before the thumbnails are made
     report = read_report(args.report)
     with ui.progress() as progress:
         thumbs = html_report.thumbnails(html_report.group_paths(report), progress=progress)

@@ -1,19 +1,19 @@
 """`dedupe review`: look at every group, change the proposals, save the decisions in the report.
 
 In a terminal this opens the full-screen review (dedupe.review.app); otherwise, or with
-`--no-input`, it prints every group as a table on stdout (dedupe.review.plain).
+`--no-input` or a `--format`, it prints every group on stdout (dedupe.cli.listing: a table per
+group, json, csv, or the files marked trash with --print0).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 from dedupe import policy
 from dedupe import report as report_mod
-from dedupe.cli import options
+from dedupe.cli import ExitCode, listing, options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
 from dedupe.models import KeepRules
 from dedupe.regroup import (
@@ -24,7 +24,7 @@ from dedupe.regroup import (
     searches_again,
 )
 from dedupe.report import Report, ReportError
-from dedupe.review import graphics, marks, plain
+from dedupe.review import graphics, marks
 
 
 def register(sub: Any) -> None:
@@ -73,8 +73,11 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--no-input",
         action="store_true",
-        help="print the groups as tables instead of the interactive review",
+        help="print the groups (as --format says) instead of the interactive review; also "
+        "when stdout or stderr is not a terminal, or a --format or --print0 is given",
     )
+    listing.add_group_format_options(parser, json_alias=False)
+    listing.add_exit_code_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -110,7 +113,9 @@ def thumbnail_mode(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     mode = thumbnail_mode(args)
-    report = read_report(args.report, to_regroup=args.threshold is not None)
+    with ui.progress() as progress:
+        progress.start("Reading the report", None)
+        report = read_report(args.report, to_regroup=args.threshold is not None)
     rules = rules_from(args, report.keep)
     remembered = marks.load()
     if remembered.warning:
@@ -129,9 +134,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                 style="dim",
                 soft_wrap=True,
             )
-        report, changes = regroup(
-            report, threshold=args.threshold, rules=rules, distinct=remembered.pairs
-        )
+        with ui.progress() as progress:
+            n = len(report.images)
+            progress.start(f"Regrouping {n:,} image{'' if n == 1 else 's'}", None)
+            report, changes = regroup(
+                report, threshold=args.threshold, rules=rules, distinct=remembered.pairs
+            )
         s = report.settings
         notice = (
             f"Regrouped at threshold {s.threshold:g} (largest distance {s.max_distance}): "
@@ -143,23 +151,29 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     for problem in report_mod.problems(report):
         ui.warn(problem)
 
-    interactive = not args.no_input and ui.interactive and sys.stdout.isatty()
+    interactive = not args.no_input and args.format is None and ui.interactive and ui.out_tty
     if not interactive:
         if notice:
             ui.err.print(escape(notice))
-        plain.render(report, ui.out)
+        listing.write_groups(report, args.format or "text", ui, totals=True, limit=None)
         if notice:
             ui.err.print(
                 f"(not saved: {escape(args.report)} is unchanged; review in a terminal, or scan "
                 "again with these options, to keep these changes)"
             )
-        return 0
+        return _found(args, report)
     # Ask the terminal what it can draw now: once the app runs, Textual reads its answers.
     support = graphics.detect() if mode == "auto" else graphics.Support()
     renderer = graphics.choose(mode, support)
     if renderer.is_graphics:
         graphics.prepare()
-    return review_in_terminal(args.report, report, ui, notice, renderer)
+    code = review_in_terminal(args.report, report, ui, notice, renderer)
+    return code if code else _found(args, read_report(args.report) if args.exit_code else report)
+
+
+def _found(args: argparse.Namespace, report: Report) -> int:
+    """--exit-code: 10 when the groups shown (or saved) propose some file for trash."""
+    return ExitCode.FOUND if args.exit_code and report.duplicates else ExitCode.OK
 
 
 def review_in_terminal(

@@ -1,4 +1,8 @@
-"""`dedupe scan DIR...`: hash every image, group duplicates, write the JSON report."""
+"""`dedupe scan DIR...`: hash every image, group duplicates, write the JSON report.
+
+The groups are data: they go to stdout (a table per group, or --format json|csv, --print0);
+progress, problems and the summary go to stderr.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,16 @@ import argparse
 import os
 from typing import Any
 
+from dedupe import filters
 from dedupe import report as report_mod
-from dedupe.cli import options
-from dedupe.cli.ui import UI, CliError, escape, human_bytes, write_data
+from dedupe.cli import ExitCode, listing, options
+from dedupe.cli.ui import UI, CliError, escape, human_bytes
 from dedupe.groups import build_groups, check_invariants
 from dedupe.report import Report
 from dedupe.review import marks
 
-# How many groups the terminal summary lists before pointing at the report.
+# How many groups the listing shows in a terminal before pointing at the report (a pipe or a
+# file gets them all).
 SHOWN_GROUPS = 20
 SHOWN_ERRORS = 20
 
@@ -23,11 +29,13 @@ def register(sub: Any) -> None:
         "scan",
         help="find duplicate photos under folders and write a report",
         description="Hash every image under DIR (recursively), group duplicates and write a "
-        "JSON report. Nothing under DIR is modified.",
+        "JSON report. The groups are printed on stdout; progress and the summary on stderr. "
+        "Nothing under DIR is modified.",
     )
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="folders to scan")
     options.add_hash_options(parser, threshold=None)
     options.add_scan_options(parser)
+    options.add_selection_options(parser)
     options.add_keep_options(parser)
     parser.add_argument(
         "--report",
@@ -35,7 +43,8 @@ def register(sub: Any) -> None:
         metavar="PATH",
         help=f"where to write the report (default: ./{report_mod.DEFAULT_PATH})",
     )
-    parser.add_argument("--json", action="store_true", help="also print the report on stdout")
+    listing.add_group_format_options(parser, json_alias=True)
+    listing.add_exit_code_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -43,26 +52,38 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     roots = options.existing_dirs(args.dirs)
     settings = options.settings_from(args)
     rules = options.keep_rules_from(args)
-    result = options.run_scan(args, roots, settings, ui, grouping=True)
+    options.selection_from(args)  # a bad --exclude pattern is refused before the scan
+    options.writable_file(args.report, "--report")  # so is a report that cannot be written
     remembered = marks.load()  # "not duplicates" marks from earlier reviews
     if remembered.warning:
         ui.warn(remembered.warning)
-    found = options.clusters_with_memo(args, settings, ui, result.records, remembered.pairs)
-    groups = build_groups(
-        result.records, settings, rules, distinct=remembered.pairs, clusters=found
-    )
-    check_invariants(groups)
-    report = report_mod.from_scan(
-        result, rules, groups, marks.among(remembered.pairs, result.records), found.checked
-    )
-    try:
-        report_mod.write(report, args.report)
-    except OSError as error:
-        raise CliError(f"cannot write the report to {args.report}: {error}", 1) from None
-    if args.json:
-        write_data(report_mod.dumps(report) + "\n")
-    print_summary(ui, report, args.report)
-    return 0
+    with ui.progress() as progress:
+        result = options.run_scan(args, roots, settings, ui, progress, grouping=True)
+        found = options.clusters_with_memo(
+            args, settings, ui, result.records, remembered.pairs, progress
+        )
+        groups = build_groups(
+            result.records, settings, rules, distinct=remembered.pairs, clusters=found
+        )
+        check_invariants(groups)
+        report = report_mod.from_scan(
+            result, rules, groups, marks.among(remembered.pairs, result.records), found.checked
+        )
+        progress.start("Writing the report", None)
+        try:
+            report_mod.write(report, args.report)
+        except OSError as error:
+            raise CliError(f"cannot write the report to {args.report}: {error}", 1) from None
+    form = args.format or "text"
+    if form != "text" or report.groups:
+        listing.write_groups(report, form, ui, totals=False, limit=_shown(ui, form))
+    print_summary(ui, report, args.report, result.passed_over, form)
+    return ExitCode.FOUND if args.exit_code and report.duplicates else ExitCode.OK
+
+
+def _shown(ui: UI, form: str) -> int | None:
+    """How many groups the text listing shows: some in a terminal, all in a pipe or a file."""
+    return SHOWN_GROUPS if form == "text" and ui.out_tty else None
 
 
 def shown(path: str, roots: tuple[str, ...]) -> str:
@@ -72,33 +93,26 @@ def shown(path: str, roots: tuple[str, ...]) -> str:
     return path
 
 
-def print_summary(ui: UI, report: Report, report_path: str) -> None:
+def print_summary(
+    ui: UI,
+    report: Report,
+    report_path: str,
+    passed_over: tuple[tuple[str, int], ...] = (),
+    form: str = "text",
+) -> None:
+    """On stderr: the files that could not be read or are not supported, what the walk passed
+    over, and one line of totals."""
     err = ui.err
-    for group in report.groups[:SHOWN_GROUPS]:
+    limit = _shown(ui, form)
+    if limit is not None and len(report.groups) > limit:
         err.print(
-            f"[bold]Group {group.id}[/] · {group.kind} · {len(group.members)} files · "
-            f"max distance {group.max_distance} · frees {human_bytes(group.reclaimable_bytes)}"
-        )
-        for m in group.members:
-            f = m.record.fingerprint
-            style = "green" if m.action == "keep" else "red"
-            err.print(
-                f"  [{style}]{m.action:5}[/] {f.width}x{f.height} {human_bytes(m.record.size):>9}"
-                f"  {escape(shown(m.record.path, report.roots))}",
-                soft_wrap=True,
-            )
-            err.print(f"        [dim]{escape(m.reason)}[/]")
-        err.print()
-    if len(report.groups) > SHOWN_GROUPS:
-        err.print(
-            f"… and {len(report.groups) - SHOWN_GROUPS} more groups "
+            f"… and {len(report.groups) - limit} more groups "
             f"(all in {escape(report_path)}; look at them with `dedupe review`)\n"
         )
     for problem in report.errors[:SHOWN_ERRORS]:
         err.print(
             f"[yellow]unreadable:[/] {escape(shown(problem.path, report.roots))}: "
-            f"{escape(problem.reason)}",
-            soft_wrap=True,
+            f"{escape(problem.reason)}"
         )
     if len(report.errors) > SHOWN_ERRORS:
         err.print(
@@ -107,12 +121,21 @@ def print_summary(ui: UI, report: Report, report_path: str) -> None:
     for problem in report.skipped[:SHOWN_ERRORS]:
         err.print(
             f"[cyan]skipped:[/] {escape(shown(problem.path, report.roots))}: "
-            f"{escape(problem.reason)}",
-            soft_wrap=True,
+            f"{escape(problem.reason)}"
         )
+    if passed_over:
+        hint = (
+            " (--include-hidden scans them)"
+            if any(reason in filters.DEFAULT_REASONS for reason, _ in passed_over)
+            else ""
+        )
+        more = "" if ui.verbose else "; -v names each"
+        err.print(f"Not scanned: {escape(filters.describe(passed_over))}{hint}{more}")
     s = report.stats
+    n, d = len(report.groups), report.duplicates
     err.print(
-        f"[bold]{len(report.groups)}[/] groups, [bold]{report.duplicates}[/] duplicate files, "
+        f"[bold]{n}[/] group{'' if n == 1 else 's'}, "
+        f"[bold]{d}[/] duplicate file{'' if d == 1 else 's'}, "
         f"[bold]{human_bytes(report.reclaimable_bytes)}[/] reclaimable · "
         f"{len(report.images)} images ({s.hashed} hashed, {s.from_cache} from cache), "
         f"{len(report.errors)} unreadable, {len(report.skipped)} skipped · "

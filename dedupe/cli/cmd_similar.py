@@ -18,10 +18,11 @@ def register(sub: Any) -> None:
         description="Print `RATE > PATH` for every image under DIR whose rate to QUERY "
         "(differing bits / total bits) is at most the threshold, closest first.",
     )
-    parser.add_argument("query", metavar="QUERY")
-    parser.add_argument("dir", metavar="DIR")
+    parser.add_argument("query", metavar="QUERY", help="the image to compare with")
+    parser.add_argument("dir", metavar="DIR", help="the folder of images to rank")
     options.add_hash_options(parser, threshold=1.0)
     options.add_scan_options(parser)
+    options.add_selection_options(parser)
     parser.add_argument(
         "--limit", type=options.positive_int, metavar="K", help="print at most K images"
     )
@@ -32,7 +33,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     (root,) = options.existing_dirs([args.dir])
     settings = options.settings_from(args)
     outcome = options.fingerprint_one(args.query, settings)
-    result = options.run_scan(args, (root,), settings, ui)
+    with ui.progress() as progress:
+        result = options.run_scan(args, (root,), settings, ui, progress)
     query = ImageRecord(args.query, outcome.size, outcome.mtime_ns, 0, 0, outcome.fingerprint)
     ranked = sorted(
         ((pair_distance(query, r, settings), r.path) for r in result.records),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import Any
 
 from dedupe import apply as core
@@ -31,6 +32,15 @@ def register(sub: Any) -> None:
         "--dry-run", action="store_true", help="list what would be put back; change nothing"
     )
     parser.set_defaults(run=run)
+
+
+def _unmark_move_target(move_to: object) -> None:
+    """An undo that emptied a --move target also takes away the marker apply left there."""
+    if isinstance(move_to, str):
+        from dedupe.filters import unmark_move_target
+
+        with contextlib.suppress(OSError):
+            unmark_move_target(move_to)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -73,6 +83,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             result = core.undo(state, writer, progress)
     finally:
         writer.close()
+    _unmark_move_target(state.header.get("move_to"))
     for note in result.notes:
         ui.err.print(f"[cyan]settled:[/] {escape(note)}", soft_wrap=True)
     for skip in result.skipped[:SHOWN_SKIPS]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import stat
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dedupe import policy
+from dedupe import filters, policy
 from dedupe.cache import HashCache, default_path
 from dedupe.cli.ui import UI, CliError
 from dedupe.hashing import ALGORITHMS, HASH_SIZES
@@ -19,9 +22,10 @@ from dedupe.models import (
     ImageRecord,
     KeepRules,
     ScanResult,
+    Selection,
     Settings,
 )
-from dedupe.scan import Failed, Hashed, fingerprint_file, scan
+from dedupe.scan import Failed, Hashed, Progress, fingerprint_file, scan
 
 if TYPE_CHECKING:
     from dedupe.cluster import Clusters
@@ -48,6 +52,21 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(?:i?b)?\s*", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def size(text: str) -> int:
+    """argparse type for --min-size/--max-size: bytes, or a number with K, M, G or T (powers
+    of 1024, as dedupe shows sizes; KB, KiB, MB... mean the same)."""
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"not a size: {text!r} (bytes, or a number with K, M or G: 200K, 1.5M)"
+        )
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 def add_hash_options(parser: argparse.ArgumentParser, *, threshold: float | None) -> None:
@@ -99,6 +118,65 @@ def add_scan_options(parser: argparse.ArgumentParser) -> None:
         "--follow-symlinks",
         action="store_true",
         help="follow symbolic links to files and directories (default: skip them)",
+    )
+
+
+def add_selection_options(parser: argparse.ArgumentParser) -> None:
+    """What to scan: the user's exclusions, and --include-hidden for what is passed by default."""
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="leave out files and folders matching GLOB, a .gitignore pattern matched against "
+        "the path relative to DIR (`*.png`, `raw/`, `/Exports`, `**/tmp`; repeatable, later "
+        "ones win, `!` brings a file back)",
+    )
+    parser.add_argument(
+        "--min-size",
+        type=size,
+        default=0,
+        metavar="SIZE",
+        help="leave out files smaller than SIZE (bytes, or with K, M, G: 20K)",
+    )
+    parser.add_argument(
+        "--max-size", type=size, metavar="SIZE", help="leave out files larger than SIZE"
+    )
+    parser.add_argument(
+        "--max-depth",
+        type=positive_int,
+        metavar="N",
+        help="look at most N levels deep: 1 scans only the files directly in DIR",
+    )
+    parser.add_argument(
+        "--one-file-system",
+        action="store_true",
+        help="do not enter folders on another file system (another drive, a mount; as find -xdev)",
+    )
+    parser.add_argument(
+        "--include-hidden",
+        action="store_true",
+        help="also scan hidden files and folders and what is never a photo library (trash, "
+        "thumbnail caches, NAS and system metadata folders, dedupe --move targets), which are "
+        "passed over by default",
+    )
+
+
+def selection_from(args: argparse.Namespace) -> Selection:
+    if args.max_size is not None and args.max_size < args.min_size:
+        raise CliError(f"--max-size ({args.max_size:,} bytes) is below --min-size")
+    patterns = tuple(args.exclude)
+    try:
+        filters.check_patterns(patterns)
+    except filters.PatternError as error:
+        raise CliError(str(error)) from None
+    return Selection(
+        exclude=patterns,
+        min_size=args.min_size,
+        max_size=args.max_size,
+        max_depth=args.max_depth,
+        one_file_system=bool(args.one_file_system),
+        passed_by_default=not args.include_hidden,
     )
 
 
@@ -165,23 +243,31 @@ def run_scan(
     roots: tuple[str, ...],
     settings: Settings,
     ui: UI,
+    progress: Progress,
     *,
     grouping: bool = False,
 ) -> ScanResult:
-    """Scan `roots` with the cache and job options of `args`, showing progress on stderr. With
-    `grouping` (the caller groups next) the grouping code is loaded while the workers decode."""
+    """Scan `roots` with the cache, job and selection options of `args`, showing progress. With
+    `grouping` (the caller groups next) the grouping code is loaded while the workers decode.
+    With -v each file or folder passed over is named on stderr."""
+    selection = selection_from(args)
     cache = open_cache(args, settings, ui)
+
+    def passed(reason: str, path: str) -> None:
+        ui.note(f"passed over ({filters.WORDS[reason][0]}): {path}")
+
     try:
-        with ui.progress() as progress:
-            result = scan(
-                roots,
-                settings,
-                cache,
-                jobs=args.jobs,
-                follow_symlinks=args.follow_symlinks,
-                progress=progress,
-                while_hashing=_warm_up_grouping if grouping else None,
-            )
+        result = scan(
+            roots,
+            settings,
+            cache,
+            jobs=args.jobs,
+            follow_symlinks=args.follow_symlinks,
+            progress=progress,
+            while_hashing=_warm_up_grouping if grouping else None,
+            selection=selection,
+            passed=passed if ui.verbose else None,
+        )
     finally:
         cache.close()
     if cache.warning:
@@ -202,10 +288,12 @@ def clusters_with_memo(
     ui: UI,
     records: Sequence[ImageRecord],
     distinct: frozenset[tuple[str, str]],
+    progress: Progress,
 ) -> Clusters:
     """cluster.cluster's result for the records, taken from the hash cache's memo when nothing
     it depends on changed since an earlier scan (a warm rescan of an unchanged tree verifies no
-    pair again), else computed and remembered."""
+    pair again), else computed and remembered. Each phase is shown: loading the compiled
+    kernels (compiled on their first use ever, which takes about a minute), then grouping."""
     from dedupe import cluster  # the grouping code (numba): only for commands that group
 
     key = cluster.inputs_digest(records, settings, distinct)
@@ -214,6 +302,14 @@ def clusters_with_memo(
         text = cache.get_memo(key)
         found = cluster.Clusters.from_json(text, len(records)) if text is not None else None
         if found is None:
+            if cluster.compiles(len(records)):
+                # Usually loaded already, beside the decoding; a rescan that decoded nothing,
+                # or a first run that compiles the kernels, waits for them here.
+                progress.start("Loading the grouping code (compiled on first use)", None)
+                cluster.warm_up()
+            progress.start(
+                f"Grouping {len(records):,} image{'' if len(records) == 1 else 's'}", None
+            )
             found = cluster.cluster(records, settings, distinct=distinct)
             cache.put_memo(key, found.to_json())
     finally:
@@ -224,7 +320,20 @@ def clusters_with_memo(
 
 
 def fingerprint_one(path: str, settings: Settings) -> Hashed:
-    """Fingerprint one image named on the command line (a symlink is followed), or fail clearly."""
+    """Fingerprint one image named on the command line (a symlink is followed), or fail clearly:
+    a path that is missing or a folder is a usage error (2), an unreadable file a failure (1)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise CliError(
+            f"{path}: no such file" + (" (a broken symbolic link)" if os.path.islink(path) else "")
+        ) from None
+    except OSError as error:
+        raise CliError(f"{path}: cannot read: {error.strerror or error}", 1) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CliError(f"{path}: is a folder, not an image file")
+    if not stat.S_ISREG(info.st_mode):
+        raise CliError(f"{path}: not a file (a device, FIFO or socket): not read")
     outcome = fingerprint_file(path, settings, follow_symlinks=True)
     if outcome is None:
         raise CliError(f"{path}: not an image", 1)
@@ -242,3 +351,20 @@ def existing_dirs(paths: list[str]) -> tuple[str, ...]:
             raise CliError(f"not a folder: {path}")
         roots.append(os.path.abspath(path))
     return tuple(roots)
+
+
+def writable_file(path: str | Path, option: str) -> None:
+    """Refuse (usage error, 2) an output file that could not be written, before any work: its
+    folder must exist and take a new file (tried for real: permissions, a read-only mount, a
+    full disk's quota), and the path must not be a folder."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise CliError(f"{option} {path}: is a folder")
+    if not folder.is_dir():
+        raise CliError(f"{option} {path}: no such folder {folder}")
+    try:
+        with tempfile.NamedTemporaryFile(prefix=f".{target.name}.", suffix=".probe", dir=folder):
+            pass
+    except OSError as error:
+        raise CliError(f"{option} {path}: cannot write there ({error.strerror or error})") from None

@@ -166,3 +166,29 @@ def among(pairs: frozenset[Pair], records: Iterable[ImageRecord]) -> frozenset[P
     """The pairs whose two files are both among `records` (what a report needs to carry)."""
     paths = {r.path for r in records}
     return frozenset(p for p in pairs if p[0] in paths and p[1] in paths)
+
+
+def forget(pairs: Iterable[Pair], path: Path | None = None) -> int:
+    """Drop pairs from the store (re-reading it first); returns how many were there. A damaged
+    store that could not be set aside is left as it is: ValueError with the reason.
+    Raises OSError when the store cannot be written."""
+    path = default_path() if path is None else path
+    current = load(path)
+    if current.stuck:
+        raise ValueError(current.warning)
+    gone = {(min(a, b), max(a, b)) for a, b in pairs} & current.pairs
+    if not gone:
+        return 0
+    data = {"version": VERSION, "pairs": [list(p) for p in sorted(current.pairs - gone)]}
+    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
+    return len(gone)
+
+
+def involving(pairs: Iterable[Pair], places: Iterable[str]) -> frozenset[Pair]:
+    """The pairs with a file at or under one of `places` (absolute paths)."""
+    bases = [(place, os.path.join(place, "")) for place in places]
+    return frozenset(
+        pair
+        for pair in pairs
+        if any(p == place or p.startswith(base) for p in pair for place, base in bases)
+    )

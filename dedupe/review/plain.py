@@ -1,7 +1,8 @@
 """The non-interactive review: every group of a report as a table, then the totals.
 
-Used when stdout is not a terminal or with `--no-input`: the same columns as the full-screen
-review, laid out for a fixed width and fit for piping to a file (no colour when not a terminal).
+Used when stdout is not a terminal or with `--no-input` (and for `scan`'s listing): the same
+columns as the full-screen review, laid out for the terminal's width, or unfolded for a pipe or
+a file (`fold=False`: every path whole on its line, for grep; no colour when not a terminal).
 
 The tables are laid out here rather than by rich's Table: a report can hold tens of thousands
 of groups, and rich measures, wraps and renders every cell of every table (several ms a
@@ -32,6 +33,8 @@ from dedupe.text import human_bytes, printable
 
 # Below this console width each file is printed as a few lines instead of a table row.
 NARROW = 80
+# The width of a listing that is not folded: no line is ever this long.
+UNFOLDED = 1 << 30
 
 HEADERS = ("action", "picture", "date", "dist", "path / reason")
 DIST = HEADERS.index("dist")  # the one column aligned right
@@ -48,17 +51,28 @@ Piece = tuple[str, Style | None]
 Line = list[Piece]
 
 
-def render(report: Report, console: Console) -> None:
-    """Print every group of the report, then one line of totals."""
+def render(
+    report: Report,
+    console: Console,
+    *,
+    fold: bool = True,
+    totals: bool = True,
+    limit: int | None = None,
+) -> None:
+    """Print every group of the report (the first `limit` with a limit), then one line of
+    totals (unless `totals` is false). `fold`: lay the tables out for the console's width;
+    without it no line is folded or wrapped, however long."""
+    width = console.width if fold else UNFOLDED
     root = facts.common_root(report.roots)
     if root:
-        console.print(Text(f"Paths are relative to {printable(root)}"))
+        console.print(Text(f"Paths are relative to {printable(root)}"), soft_wrap=not fold)
         console.print()
-    for group in report.groups:
-        lines = group_lines(group, root, console.width)
+    for group in report.groups[:limit]:
+        lines = group_lines(group, root, width)
         lines.append([])
         write(console, lines)
-    write(console, wrap([(facts.totals(report), BOLD)], console.width))
+    if totals:
+        write(console, wrap([(facts.totals(report), BOLD)], width))
 
 
 def group_lines(group: Group, root: str, width: int) -> list[Line]:
@@ -104,7 +118,7 @@ def table_lines(group: Group, root: str, width: int) -> list[Line]:
     widths[-1] = max(1, min(widths[-1], width - fixed))
     table_width = fixed + widths[-1]
 
-    lines = wrap([(title(group), BOLD)], table_width)
+    lines = wrap([(title(group), BOLD)], max(width, table_width))
     lines.extend(table_row(widths, header))
     lines.append([("─" * table_width, None)])
     for row in cells:
