@@ -1079,6 +1079,9 @@ def _already_there(
 ) -> str | None:
     """Something is at the original path: the restored file (None), or another one (why)."""
     here = target.lstat(name)
+    partial = target.lstat_or_none(fsops.partial_name(name))
+    if partial is not None and (partial.st_dev, partial.st_ino) == (here.st_dev, here.st_ino):
+        target.unlink(fsops.partial_name(name))  # an undo cut between its copy's two names
     there = None
     with contextlib.suppress(OSError):
         there = os.lstat(source)
@@ -1087,8 +1090,11 @@ def _already_there(
         _remove_trashinfo(info_path)
         return None
     if fsops.digest_in(target, name) == digest:
-        # Back in place (restored by hand, or a copy across devices cut short): the removed
-        # copy, if still there, is left alone; nothing is lost either way.
+        # Back in place (restored by hand, or by an undo cut short after its copy across
+        # devices): the removed copy, if still there with the same bytes, is redundant.
+        if there is None or (stat.S_ISREG(there.st_mode) and file_digest(source) == digest):
+            Path(source).unlink(missing_ok=True)
+            _remove_trashinfo(info_path)
         return None
     return (
         f"a file has appeared at {path} since the apply; it is not overwritten "

@@ -312,20 +312,30 @@ class Writer:
 
     @classmethod
     def create(cls, path: Path, header: dict[str, Any]) -> Writer:
+        """Create a journal with its header, atomically: written and synced under a temporary
+        name, then linked to `path` (never replacing a file there), so a crash never leaves a
+        journal without its header."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o666)
-        _lock_fd_or_raise(fd, f"the journal {path}")
+        temporary = path.with_name(f".{path.name}.tmp")
+        fd = os.open(
+            temporary, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC | _CLOEXEC, 0o666
+        )
+        try:
+            _lock_fd_or_raise(fd, f"the journal {path}")  # closes fd when it raises
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         writer = cls(path, fd)
         try:
             writer.append({"type": "apply", "journal_version": JOURNAL_VERSION, **header})
+            _link_or_rename(temporary, path)
             fsync_dir(path.parent)
         except BaseException:
             writer.close()
-            # A header that never reached the disk whole: leave no journal rather than a torn one.
-            with contextlib.suppress(OSError):
-                if path.stat().st_size == 0 or not path.read_bytes().endswith(b"\n"):
-                    path.unlink()
             raise
+        finally:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
         return writer
 
     @classmethod
@@ -369,6 +379,18 @@ class Writer:
             with contextlib.suppress(OSError):  # everything that matters was fsynced already
                 os.close(self._fd)
             self._fd = None
+
+
+def _link_or_rename(source: Path, target: Path) -> None:
+    """Give `source` the name `target`, never replacing a file there."""
+    try:
+        os.link(source, target)
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS):
+            raise
+        if os.path.lexists(target):  # a file system without hard links: look, then rename
+            raise FileExistsError(errno.EEXIST, "exists", str(target)) from None
+        os.rename(source, target)
 
 
 def _lock_fd_or_raise(fd: int, what: str) -> None:
