@@ -1,11 +1,13 @@
-"""Helpers for the apply/undo tests, and a runner that SIGKILLs an apply at a chosen point.
+"""Helpers for the apply/undo tests, and a runner that SIGKILLs an apply or undo at a chosen point.
 
-As a script: `python apply_helpers.py POINT N -- apply ARGS...` runs `dedupe apply ARGS` in
-this process and kills it with SIGKILL (no cleanup, no atexit, no flush) at the N-th time it
-reaches POINT:
-  before-trash  the intent is journaled, the file not yet handed to send2trash
-  after-trash   send2trash has moved the file, the "done" record is not written
-  after-link    --move: the target name exists (hard link), the source is not yet unlinked
+As a script: `python apply_helpers.py POINT N -- [apply|undo] ARGS...` runs `dedupe apply ARGS`
+(or `dedupe undo ARGS`) in this process and kills it with SIGKILL (no cleanup, no atexit, no
+flush) at the N-th time it reaches POINT:
+  before-trash  the intent is journaled, the file not yet handed to the trash
+  after-trash   the file is in the trash, the "done" record is not written
+  after-link    the target name exists (hard link), the source is not yet unlinked
+  os:CALL:WHEN  right before or after (WHEN) the N-th call of os.CALL (link, unlink, rename,
+                fsync, write, open, mkdir): a kill at any moment of the run, reproducibly
   pace          never kill; sleep a little before each trash so another process can kill it
 """
 
@@ -26,8 +28,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from conftest import photo
-
 from dedupe import apply as core
 from dedupe import journal, trash
 from dedupe import report as report_mod
@@ -37,6 +37,8 @@ from dedupe.scan import NoProgress, Progress
 
 @cache
 def png(seed: int) -> bytes:
+    from conftest import photo  # not at the top: the SIGKILL runner stays lean
+
     buffer = io.BytesIO()
     photo(seed, (48, 36)).save(buffer, "PNG")
     return buffer.getvalue()
@@ -315,6 +317,20 @@ def _install(point: str, nth: int) -> None:
                 _kill()
 
         os.link = link  # the os module dedupe.apply uses: this process only
+    elif point.startswith("os:"):
+        _, name, when = point.split(":")
+        real: Callable[..., Any] = getattr(os, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            hit = counted()
+            if hit and when == "before":
+                _kill()
+            result = real(*args, **kwargs)
+            if hit:
+                _kill()
+            return result
+
+        setattr(os, name, call)
     else:
         raise SystemExit(f"unknown point {point}")
 
@@ -339,7 +355,9 @@ if __name__ == "__main__":
 
     point, nth = sys.argv[1], int(sys.argv[2])
     args = sys.argv[sys.argv.index("--") + 1 :]
+    if not args or args[0] not in ("apply", "undo"):
+        args = ["apply", *args]
     _install(point, nth)
-    # Only the apply command: importing the scan stack (numba) would only slow each run down.
-    dedupe.cli.COMMANDS = ("cmd_apply",)  # type: ignore[assignment]
-    raise SystemExit(main(["apply", *args]))
+    # Only that command: importing the scan stack (numba) would only slow each run down.
+    dedupe.cli.COMMANDS = (f"cmd_{args[0]}",)  # type: ignore[assignment]
+    raise SystemExit(main(args))
