@@ -5,7 +5,7 @@ As a script: `python apply_helpers.py POINT N -- [apply|undo] ARGS...` runs `ded
 flush) at the N-th time it reaches POINT:
   before-trash  the intent is journaled, the file not yet handed to the trash
   after-trash   the file is in the trash, the "done" record is not written
-  after-link    the target name exists (hard link), the source is not yet unlinked
+  after-link    the target name of a file exists (hard link), its source not yet unlinked
   os:CALL:WHEN  right before or after (WHEN) the N-th call of os.CALL (link, unlink, rename,
                 fsync, write, open, mkdir): a kill at any moment of the run, reproducibly
   pace          never kill; sleep a little before each trash so another process can kill it
@@ -313,7 +313,7 @@ def _install(point: str, nth: int) -> None:
 
         def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
             real_link(src, dst, *args, **kwargs)
-            if counted():
+            if not str(dst).endswith(journal.SUFFIX) and counted():  # files, not the journal
                 _kill()
 
         os.link = link  # the os module dedupe.apply uses: this process only
