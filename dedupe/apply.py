@@ -977,8 +977,9 @@ def find_journal(path: str | Path | None) -> Found:
         newest = newest or state
         if state.undoable:
             return Found(state, tuple(passed))
+        what = "already undone" if state.done else "it trashed or moved no file"
         damage = f"; {state.describe_damage()}" if state.damage else ""
-        passed.append(f"{state.path} (apply of {state.report}: {state.status}{damage})")
+        passed.append(f"{state.path} (apply of {state.report}: {what}{damage})")
     assert newest is not None
     return Found(newest)
 

@@ -53,10 +53,13 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     todo = [e for e in state.done if not e.undone]
     damage = state.describe_damage()
     if found.passed_over and state.undoable:
+        passed = "; ".join(escape(item) for item in found.passed_over[:3])
+        if len(found.passed_over) > 3:
+            passed += f"; and {len(found.passed_over) - 3} more (see --list)"
         ui.err.print(
-            f"Undoing the apply of {escape(state.report)} started {escape(state.started_at)} "
-            f"(journal {escape(str(state.path))}); newer journals have nothing left to undo: "
-            + "; ".join(escape(item) for item in found.passed_over),
+            f"The newest apply with something to undo is the apply of {escape(state.report)} "
+            f"started {escape(state.started_at)} (journal {escape(str(state.path))}); newer "
+            f"journals have nothing left to undo: {passed}",
             soft_wrap=True,
         )
     if damage:
