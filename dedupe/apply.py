@@ -229,7 +229,7 @@ def file_digest(path: str) -> str | None:
 
 
 def _folder_reason(error: fsops.UnsafePath) -> str:
-    return f"is not in a real folder now ({error}); apply acts only on files in real folders"
+    return f"is not in a real folder ({error}); apply acts only on files in real folders"
 
 
 def check(record: ImageRecord, root: str = os.sep) -> Seen | str:
