@@ -1,41 +1,47 @@
 """Act on a reviewed report: re-check every file, then trash or move the duplicates, journaled.
 
-Stages: `validate(report)` -> `build_plan(report, action)` -> `open_session(plan)` (lock, resume
-an interrupted journal) -> `execute(plan, session)` (or `preview(plan)` for a dry run).
-`undo(state)` puts the files of a journal back.
+Stages: `validate(report)` -> `build_plan(report, action)` -> `open_session(plan)` (lock the
+report and every drive it touches, resume an interrupted journal) -> `execute(plan, session)`
+(or `preview(plan)` for a dry run). `undo(state, session)` puts the files of a journal back.
 
 What is checked, right before each group is acted on:
-  * every kept file: it exists, is a regular file (not a symlink), has the size, mtime_ns and
-    sha256 content digest the report recorded. If one is missing or changed, the whole group is
-    left alone.
-  * every file to remove: the same four checks; if it fails, that file is left alone.
+  * every kept file: its folder is reached from the scanned folder with no symbolic link on the
+    way (fsops.open_folder), it is a regular file (opened with O_NOFOLLOW), and on that open
+    descriptor it has the size, mtime_ns and sha256 content digest the report recorded. If one
+    is missing or changed, the whole group is left alone.
+  * every file to remove: the same checks; if it fails, that file is left alone.
   * it is not a hard link of a kept file (same device and inode now, or listed among the kept
     file's hard links at scan time): removing such a name frees nothing.
-  * right before each removal, the verified kept files are looked at again (same inode, size,
-    mtime_ns): if none is left in place, nothing more of that group is removed.
-  * after trashing or moving, the moved inode still has the size and mtime_ns that were
-    checked; if not, the file changed in the meantime and is put back.
-Every file that is not acted on gets a reason (`Skip`). The core never prints.
+  * right before each removal, under the drive locks, the verified kept files are looked at again
+    (same inode, size, mtime_ns, reached the same way): if none is left in place, nothing more
+    of that group is removed.
+  * the action itself acts on the checked file, not on whatever is at its path by then: it is
+    made relative to the descriptor of the file's folder (the same folder object that was
+    checked), the new name is a hard link whose device and inode are compared with the checked
+    ones before the old name goes (fsops.place), so a file swapped in, or written to, since its
+    check is left in place and reported.
+Every file that is not acted on gets a reason (`Skip`). A failed action (read-only folder or
+trash, immutable file, full disk) is a skip with its reason too; the rest of the plan goes on.
+The core never prints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
-import hashlib
 import os
-import shutil
 import signal
 import stat
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from dedupe import __version__, journal, trash
+from dedupe import __version__, fsops, journal, trash
 from dedupe import report as report_mod
-from dedupe.durable import fsync_dir
+from dedupe.fsops import PARTIAL_SUFFIX, TargetExists
 from dedupe.journal import JournalError
 from dedupe.models import ImageRecord
 from dedupe.report import Report
@@ -43,8 +49,19 @@ from dedupe.scan import NoProgress, Progress
 
 Kind = Literal["trash", "move"]
 
-CHUNK_BYTES = 1024 * 1024
-PARTIAL_SUFFIX = ".dedupe-partial"
+__all__ = ["PARTIAL_SUFFIX", "TargetExists"]
+
+
+def _no_hook(path: str) -> None:
+    pass
+
+
+# The test seam between check and action: called with the file's path right before each trash
+# or move, after every check (the file's, its folder's, the kept copies' under the drive locks)
+# and after its intent is journaled. Tests replace it to force a race at exactly that moment (a
+# file swapped in, a folder replaced, a second apply started, the disk filled). dedupe itself
+# never changes it.
+before_action: Callable[[str], None] = _no_hook
 
 
 class Refused(Exception):
@@ -80,6 +97,11 @@ class Plan:
     kind: Kind | None  # None: no action chosen (a dry run)
     move_to: str | None
     groups: tuple[PlannedGroup, ...]
+    roots: tuple[str, ...] = ()  # the scanned folders (absolute): no symlink is followed below
+
+    def root_of(self, path: str) -> str:
+        """The scanned folder `path` is in (the file system's root for a path in none)."""
+        return anchor_of(path, self.roots)
 
     @property
     def files(self) -> int:
@@ -166,8 +188,23 @@ def build_plan(
         if removals:
             groups.append(PlannedGroup(group.id, keepers, removals))
     return Plan(
-        os.path.abspath(report_path), kind, move_to and os.path.abspath(move_to), tuple(groups)
+        os.path.abspath(report_path),
+        kind,
+        move_to and os.path.abspath(move_to),
+        tuple(groups),
+        tuple(os.path.abspath(root) for root in report.roots),
     )
+
+
+def anchor_of(path: str, roots: Sequence[str]) -> str:
+    """The longest of `roots` that holds `path`: where a walk with no symlink starts. Outside
+    every root (build_plan refuses such a path; an old journal has no roots) it is the file
+    system's root, so then no folder on the whole path may be a symbolic link."""
+    best = ""
+    for root in roots:
+        if (path == root or path.startswith(os.path.join(root, ""))) and len(root) > len(best):
+            best = root
+    return best or os.path.abspath(os.sep)
 
 
 # ---------------------------------------------------------------- checking files
@@ -175,7 +212,7 @@ def build_plan(
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """A file as it was when it passed its check."""
+    """A file as it was when it passed its check, and how it was reached."""
 
     path: str
     dev: int
@@ -183,66 +220,75 @@ class Seen:
     size: int
     mtime_ns: int
     nlink: int
+    root: str = os.sep  # the walk to its folder started here
+    parent: tuple[int, int] = (0, 0)  # device and inode of its folder
+
+    @property
+    def identity(self) -> fsops.Identity:
+        return fsops.Identity(self.dev, self.ino, self.size, self.mtime_ns)
 
 
 def file_digest(path: str) -> str | None:
     """sha256 of a regular file's content (symlinks not followed), None if it cannot be read."""
+    head, name = os.path.split(path)
     try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                return None
-            return _hash_handle(handle)
-    except OSError:
+        with fsops.open_folder(head, head, follow_anchor=True) as folder:
+            return fsops.digest_in(folder, name)
+    except (OSError, fsops.UnsafePath):
         return None
 
 
-_READ_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)
-    | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_BINARY", 0)
-)
+def _folder_reason(error: fsops.UnsafePath) -> str:
+    return f"is not in a real folder ({error}); apply acts only on files in real folders"
 
 
-def _hash_handle(handle: Any) -> str:
-    digest = hashlib.sha256()
-    while chunk := handle.read(CHUNK_BYTES):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def check(record: ImageRecord) -> Seen | str:
+def check(record: ImageRecord, root: str = os.sep) -> Seen | str:
     """Compare a file with what the report recorded. Returns what it is now, or why it differs.
 
-    The reason reads after the file's name: "... is missing", "... has changed since the scan".
+    Its folder is reached from `root` (its scanned folder) with no symbolic link on the way,
+    and the file is read on a descriptor opened with O_NOFOLLOW. The reason reads after the
+    file's name: "... is missing", "... has changed since the scan".
     """
     try:
-        fd = os.open(record.path, _READ_FLAGS)
+        folder, name = fsops.open_parent(record.path, root)
+    except fsops.UnsafePath as error:
+        return _folder_reason(error)
     except FileNotFoundError:
         return "is missing (moved or deleted since the scan)"
     except PermissionError:
         return "cannot be read (permission denied)"
     except OSError as error:
-        if error.errno == errno.ELOOP:
+        return f"cannot be read ({error.strerror or error})"
+    with folder:
+        return _check_in(record, folder, name, root)
+
+
+def _check_in(record: ImageRecord, folder: fsops.Folder, name: str, root: str) -> Seen | str:
+    try:
+        parent = folder.identity()
+        fd = folder.open(name, fsops.READ_FLAGS)
+    except FileNotFoundError:
+        return "is missing (moved or deleted since the scan)"
+    except PermissionError:
+        return "cannot be read (permission denied)"
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.EMLINK):
             return "is a symbolic link now (apply only acts on regular files)"
         return f"cannot be read ({error.strerror or error})"
     try:
-        with os.fdopen(fd, "rb") as handle:
-            before = os.fstat(handle.fileno())
-            if not stat.S_ISREG(before.st_mode):
-                return "is no longer a regular file"
-            if before.st_size != record.size:
-                return f"has changed since the scan (size {record.size} -> {before.st_size} bytes)"
-            if before.st_mtime_ns != record.mtime_ns:
-                return "has changed since the scan (modification time differs)"
-            digest = _hash_handle(handle)
-            after = os.fstat(handle.fileno())
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            return "is no longer a regular file"
+        if before.st_size != record.size:
+            return f"has changed since the scan (size {record.size} -> {before.st_size} bytes)"
+        if before.st_mtime_ns != record.mtime_ns:
+            return "has changed since the scan (modification time differs)"
+        digest = fsops.hash_fd(fd)
+        after = os.fstat(fd)
     except OSError as error:
         return f"cannot be read ({error.strerror or error})"
+    finally:
+        os.close(fd)
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         return "changed while it was being checked"
     if digest != record.fingerprint.digest:
@@ -254,21 +300,21 @@ def check(record: ImageRecord) -> Seen | str:
         before.st_size,
         before.st_mtime_ns,
         before.st_nlink,
+        root,
+        parent,
     )
 
 
 def still_there(seen: Seen) -> bool:
-    """Cheap re-check: the same inode, size and mtime_ns are still at the path."""
+    """Cheap re-check: the same inode, size and mtime_ns are still at the path, reached the
+    same way (no symlink below its scanned folder)."""
     try:
-        info = os.lstat(seen.path)
-    except OSError:
+        folder, name = fsops.open_parent(seen.path, seen.root)
+    except (OSError, fsops.UnsafePath):
         return False
-    return stat.S_ISREG(info.st_mode) and (
-        info.st_dev,
-        info.st_ino,
-        info.st_size,
-        info.st_mtime_ns,
-    ) == (seen.dev, seen.ino, seen.size, seen.mtime_ns)
+    with folder:
+        info = folder.lstat_or_none(name)
+    return info is not None and seen.identity.unchanged(info)
 
 
 def _same_inode(path: str, dev: int, ino: int) -> bool:
@@ -318,100 +364,34 @@ class ApplyResult:
 # ---------------------------------------------------------------- moving files safely
 
 
-class TargetExists(Exception):
-    pass
-
-
-class ChangedDuringMove(Exception):
-    pass
-
-
 def partial_path(target: str) -> str:
     """The temporary name a cross-device copy is written under, next to its target."""
     head, tail = os.path.split(target)
-    return os.path.join(head, f".{tail}{PARTIAL_SUFFIX}")
-
-
-_NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS)
-
-
-def _place(source: str, target: str) -> None:
-    """Give `source`'s inode the name `target`, never replacing an existing file, make that
-    durable, then drop `source`. Same device only. Raises TargetExists, or OSError (EXDEV:
-    another device). A crash in between leaves two names for one inode, never none."""
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        raise TargetExists(target) from None
-    except OSError as error:
-        if error.errno not in _NO_LINKS:
-            raise
-        # A file system without hard links: check, then rename (a small race, no better way).
-        if os.path.lexists(target):
-            raise TargetExists(target) from None
-        os.rename(source, target)
-        fsync_dir(os.path.dirname(target))
-        return
-    fsync_dir(os.path.dirname(target))
-    os.unlink(source)
-
-
-def _copy_across(source: str, target: str, seen: Seen, digest: str) -> None:
-    """Move to another device: copy to a temporary name, fsync, verify the digest of the copy,
-    give it its final name (never replacing), and only then delete the source."""
-    partial = partial_path(target)
-    if os.path.lexists(target):
-        raise TargetExists(target)
-    with open(source, "rb") as src_handle:
-        info = os.fstat(src_handle.fileno())
-        if (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns) != (
-            seen.dev,
-            seen.ino,
-            seen.size,
-            seen.mtime_ns,
-        ):
-            raise ChangedDuringMove(source)
-        copied = hashlib.sha256()
-        with open(partial, "wb") as out:
-            while chunk := src_handle.read(CHUNK_BYTES):
-                copied.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-    try:
-        if copied.hexdigest() != digest:
-            raise ChangedDuringMove(source)
-        shutil.copymode(source, partial)
-        os.utime(partial, ns=(info.st_atime_ns, info.st_mtime_ns))
-        if file_digest(partial) != digest:
-            raise OSError(errno.EIO, f"the copy at {partial} does not read back identical")
-        _place(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    if not still_there(seen):
-        # The source changed after it was copied: keep it, and drop our copy.
-        Path(target).unlink(missing_ok=True)
-        raise ChangedDuringMove(source)
-    os.unlink(source)
+    return os.path.join(head, fsops.partial_name(tail))
 
 
 def transfer(
-    source: str, target: str, seen: Seen, digest: str, *, force_copy: bool = False
+    src: fsops.Folder,
+    name: str,
+    dst: fsops.Folder,
+    new: str,
+    expect: fsops.Identity,
+    digest: str,
+    *,
+    force_copy: bool = False,
 ) -> None:
-    """Move a checked file to `target` without ever replacing anything there, across devices
-    too. Raises TargetExists, ChangedDuringMove or OSError; the source stays when it raises."""
-    parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    if not force_copy and os.stat(parent).st_dev == seen.dev:
+    """Move the checked file `src/name` to `dst/new` without ever replacing anything there,
+    across devices too. Raises TargetExists, fsops.Changed or OSError; the source stays when it
+    raises."""
+    if not force_copy and dst.device() == expect.dev:
         try:
-            _place(source, target)
+            fsops.place(src, name, dst, new, expect)
         except OSError as error:
             if error.errno != errno.EXDEV:
                 raise
         else:
             return
-    _copy_across(source, target, seen, digest)
+    fsops.copy_across(src, name, dst, new, expect, digest)
 
 
 # ---------------------------------------------------------------- the session and its journal
@@ -419,21 +399,42 @@ def transfer(
 
 @dataclass
 class Session:
-    """A locked, journaled apply: a new journal or an interrupted one being resumed."""
+    """A locked, journaled apply: a new journal or an interrupted one being resumed.
 
-    writer: journal.Writer
-    lock: journal.Lock  # on the report: one apply per report at a time
+    A new journal is created with its first record (a skip or an action), so a run that has
+    nothing to record leaves none. A journal that records no action is passed over by
+    `dedupe undo` (find_journal): re-running a finished apply never hides the one that did
+    the work.
+    """
+
+    path: Path
+    writer: journal.Writer | None  # None until a new apply's first record
+    locks: journal.Locks  # the report's lock and the lock of every drive the plan touches
+    devices: frozenset[int]  # the drives locked: nothing on another one is acted on
     previously: dict[str, dict[str, Any]]  # path -> "done" record of an earlier run
     notes: list[str]
     resumed: bool
+    next_seq: int = 1
+    header: dict[str, Any] = field(default_factory=dict)  # of the journal still to be written
+
+    def begin(self) -> journal.Writer:
+        """The journal writer, creating the journal on first use."""
+        if self.writer is None:
+            self.writer = journal.Writer.create(self.path, self.header)
+        return self.writer
+
+    def inform(self, record: dict[str, Any]) -> None:
+        """Journal a record that only informs (a skip): flushed, not fsynced."""
+        self.begin().append(record, sync=False)
 
     @property
-    def path(self) -> Path:
-        return self.writer.path
+    def written(self) -> bool:
+        return self.writer is not None
 
     def close(self) -> None:
-        self.writer.close()
-        self.lock.release()
+        if self.writer is not None:
+            self.writer.close()
+        self.locks.release()
 
 
 def _report_digest(path: str) -> str:
@@ -457,26 +458,68 @@ def _refuse_other_action(state: journal.State, plan: Plan) -> None:
         )
 
 
-def open_session(plan: Plan, journal_path: str | Path | None = None) -> Session:
-    """Lock the report, then resume its interrupted apply or start a new journal.
+def _device_of(path: str) -> int | None:
+    """The device of `path`, or of its nearest existing folder; None when none can be seen."""
+    while True:
+        try:
+            return os.lstat(path).st_dev
+        except OSError:
+            up = os.path.dirname(path)
+            if up == path:
+                return None
+            path = up
 
-    Raises Refused when another apply holds the lock or the journal does not fit this apply.
+
+def drive_locks(paths: Sequence[str], holder: str) -> tuple[list[journal.Lock], frozenset[int]]:
+    """A lock for each device the paths are on (missing paths: their nearest existing folder)."""
+    devices: dict[int, str] = {}
+    for path in paths:
+        device = _device_of(path)
+        if device is not None:
+            devices.setdefault(device, path)
+    locks = [journal.device_lock(dev, example, holder) for dev, example in devices.items()]
+    return locks, frozenset(devices)
+
+
+def _plan_paths(plan: Plan) -> list[str]:
+    paths = [k.path for g in plan.groups for k in g.keepers]
+    paths += [r.path for g in plan.groups for r in g.removals]
+    if plan.move_to:
+        paths.append(plan.move_to)
+    return paths
+
+
+def open_session(plan: Plan, journal_path: str | Path | None = None) -> Session:
+    """Lock the report and every drive the plan touches, then resume the report's interrupted
+    apply or prepare a new journal.
+
+    Raises Refused when another apply or undo holds a lock or the journal does not fit this
+    apply. The drive locks are what keeps two applies of different reports of one folder (or
+    an undo there) from acting at once: each one's last-copy checks would pass before the other
+    acts, and together they could remove every copy of a picture.
     """
     if plan.kind is None:
         raise Refused("choose --trash or --move DIR")
-    lock = journal.report_lock(plan.report_path)
+    holder = f"apply of {plan.report_path}"
+    drives, devices = drive_locks(_plan_paths(plan), holder)
+    locks = journal.Locks([journal.report_lock(plan.report_path, holder), *drives])
     try:
-        lock.acquire()
-        return _open_locked(plan, journal_path, lock)
+        locks.acquire()
+        return _open_locked(plan, journal_path, locks, devices)
     except (JournalError, Refused) as error:  # Locked is a JournalError
-        lock.release()
+        locks.release()
         raise Refused(str(error)) from None
     except BaseException:
-        lock.release()
+        locks.release()
         raise
 
 
-def _open_locked(plan: Plan, journal_path: str | Path | None, lock: journal.Lock) -> Session:
+def _open_locked(
+    plan: Plan,
+    journal_path: str | Path | None,
+    locks: journal.Locks,
+    devices: frozenset[int],
+) -> Session:
     if journal_path is not None:
         path = Path(journal_path)
         state = journal.read(path) if path.exists() else None
@@ -491,22 +534,27 @@ def _open_locked(plan: Plan, journal_path: str | Path | None, lock: journal.Lock
             "report_digest": _report_digest(plan.report_path),
             "action": plan.kind,
             "move_to": plan.move_to,
+            "roots": list(plan.roots),
             "started_at": journal.now(),
             "tool_version": __version__,
         }
-        return Session(journal.Writer.create(path, header), lock, {}, [], resumed=False)
+        return Session(path, None, locks, devices, {}, [], resumed=False, header=header)
     writer = journal.Writer.append_to(path)
     try:
         state = journal.read(path)  # again, now that it is locked
         _refuse_other_action(state, plan)
         resume = {"type": "resume", "at": journal.now()}
         writer.append({**resume, "report_digest": _report_digest(plan.report_path)})
-        notes = reconcile(state, writer)
-        previously = previously_done(journal.read(path))
+        notes = [f"{state.describe_damage()}; those lines were ignored"] if state.damage else []
+        notes += reconcile(state, writer)
+        state = journal.read(path)
+        previously = previously_done(state)
     except BaseException:
         writer.close()
         raise
-    return Session(writer, lock, previously, notes, resumed=True)
+    return Session(
+        path, writer, locks, devices, previously, notes, resumed=True, next_seq=state.next_seq
+    )
 
 
 def _done_record(
@@ -523,6 +571,22 @@ def _done_record(
     }
 
 
+def _drop_name(path: str, root: str, dev: int, ino: int, digest: str) -> None:
+    """Remove the name `path` (reached with no symlink below `root`) if it is the file with that
+    device and inode, or has that digest: its other copy is complete and verified."""
+    try:
+        folder, name = fsops.open_parent(path, root)
+    except (OSError, fsops.UnsafePath):
+        return
+    with folder:
+        info = folder.lstat_or_none(name)
+        if info is None:
+            return
+        if (info.st_dev, info.st_ino) == (dev, ino) or fsops.digest_in(folder, name) == digest:
+            folder.unlink(name)
+            folder.sync()
+
+
 def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
     """Settle every action a crash left between "intent" and "done", by looking at the disk.
 
@@ -530,30 +594,30 @@ def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
     not (the file is still in place: record "failed", so it is tried again). Returns notes.
     """
     notes: list[str] = []
+    roots = state.roots
     for entry in sorted(state.pending, key=lambda e: e.seq):
         intent = entry.intent
         path = entry.path
-        dev, ino, digest = int(intent["dev"]), int(intent["ino"]), str(intent["digest"])
+        root = anchor_of(path, roots)
+        dev, ino = int(intent.get("dev", -1)), int(intent.get("ino", -1))
+        digest = str(intent["digest"])
         here = os.path.lexists(path)
-        if here and _same_inode(path, dev, ino) and intent["action"] == "trash":
-            removed = trash.remove_orphan_info(path)
-            writer.append(
-                {"type": "failed", "seq": entry.seq, "reason": "interrupted before trashing"}
-            )
-            notes.append(
-                f"{path}: interrupted before it was trashed; it is still in place"
-                + (" (a stray .trashinfo was removed)" if removed else "")
-            )
-            continue
         if intent["action"] == "trash":
-            found = trash.locate(path, dev, ino) or next(
-                (t for t in trash.find_by_original(path) if file_digest(t.files_path) == digest),
-                None,
-            )
+            if here and _same_inode(path, dev, ino):
+                found = trash.locate(path, dev, ino)
+                if found is not None:  # cut between the link into the trash and the unlink
+                    _drop_name(path, root, dev, ino, digest)
+                    notes.append(f"{path}: was being trashed when interrupted; finished")
+            else:
+                found = trash.locate(path, dev, ino) or _in_trash(path, digest)
+                if found is not None:
+                    notes.append(f"{path}: was trashed just before the interruption; recorded")
             if found is not None:
                 writer.append(_done_record(entry.seq, intent, found.files_path, found.info_path))
-                notes.append(f"{path}: was trashed just before the interruption; recorded")
                 continue
+            for partial in trash.partial_copies(path):  # a copy into the trash, cut short
+                Path(partial).unlink(missing_ok=True)
+                notes.append(f"{partial}: an unfinished copy into the trash was removed")
         else:
             target = str(intent["target"])
             partial = partial_path(target)
@@ -563,18 +627,21 @@ def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
             if os.path.lexists(target) and (
                 _same_inode(target, dev, ino) or file_digest(target) == digest
             ):
-                if here and (_same_inode(path, dev, ino) or file_digest(path) == digest):
-                    os.unlink(path)  # the file at the target is complete and verified
-                    fsync_dir(os.path.dirname(path))
+                if here:
+                    _drop_name(path, root, dev, ino, digest)  # the target is complete, verified
                 writer.append(_done_record(entry.seq, intent, target, None))
                 notes.append(f"{path}: was moved just before the interruption; recorded")
                 continue
         if here:
             verb = "trashed" if intent["action"] == "trash" else "moved"
+            removed = trash.remove_orphan_info(path) if intent["action"] == "trash" else 0
             writer.append(
                 {"type": "failed", "seq": entry.seq, "reason": f"interrupted before {verb}"}
             )
-            notes.append(f"{path}: interrupted before it was {verb}; it is still in place")
+            notes.append(
+                f"{path}: interrupted before it was {verb}; it is still in place"
+                + (" (a stray .trashinfo was removed)" if removed else "")
+            )
             continue
         reason = "after the interruption the file is neither in place nor at its destination"
         writer.append({"type": "failed", "seq": entry.seq, "reason": reason})
@@ -614,90 +681,97 @@ def _uninterrupted() -> Iterator[None]:
             signal.raise_signal(caught[0])
 
 
-def _put_back(moved: str, original: str) -> bool:
-    try:
-        _place(moved, original)
-    except (TargetExists, OSError):
-        return False
-    return True
+def _intent(removal: Removal, seen: Seen, kind: Kind, seq: int) -> dict[str, Any]:
+    return {
+        "type": "intent",
+        "seq": seq,
+        "group": removal.group,
+        "action": kind,
+        "path": removal.path,
+        "target": removal.target,
+        "size": seen.size,
+        "mtime_ns": seen.mtime_ns,
+        "digest": removal.record.fingerprint.digest,
+        "dev": seen.dev,
+        "ino": seen.ino,
+        "nlink": seen.nlink,
+    }
 
 
 def _act(
-    removal: Removal, seen: Seen, kind: Kind, writer: journal.Writer, seq: int, force_copy: bool
+    removal: Removal,
+    seen: Seen,
+    plan: Plan,
+    session: Session,
+    seq: int,
+    force_copy: bool,
 ) -> Outcome | str:
-    """Trash or move one checked file, journaled. Returns the outcome or why it was not done."""
-    record = removal.record
-    digest = record.fingerprint.digest
-    writer.append(
-        {
-            "type": "intent",
-            "seq": seq,
-            "group": removal.group,
-            "action": kind,
-            "path": record.path,
-            "target": removal.target,
-            "size": seen.size,
-            "mtime_ns": seen.mtime_ns,
-            "digest": digest,
-            "dev": seen.dev,
-            "ino": seen.ino,
-            "nlink": seen.nlink,
-        }
-    )
-    destination: str | None
+    """Trash or move one checked file, journaled. Returns the outcome or why it was not done.
+
+    Raises OSError only when the journal cannot be written (the caller stops there)."""
+    kind = plan.kind
+    assert kind is not None
+    digest = removal.record.fingerprint.digest
+    writer = session.begin()
+    writer.append(_intent(removal, seen, kind, seq))
+    verb = "trashed" if kind == "trash" else "moved"
+    destination: str | None = None
     info_path: str | None = None
     try:
-        if kind == "trash":
-            trash.send(record.path)
-            found = trash.locate(record.path, seen.dev, seen.ino)
-            destination = found.files_path if found else None
-            info_path = found.info_path if found else None
-        else:
-            assert removal.target is not None
-            transfer(record.path, removal.target, seen, digest, force_copy=force_copy)
-            destination = removal.target
+        destination, info_path = _move_checked(removal, seen, plan, digest, force_copy)
     except TargetExists:
         reason = f"{removal.target} already exists; nothing is overwritten"
-    except ChangedDuringMove:
-        reason = "it changed while it was being moved; it was left in place"
+    except fsops.UnsafePath as error:
+        reason = f"it was not {verb}: {error} now (apply acts only in real folders)"
+    except fsops.Changed as error:
+        reason = f"{error} between its check and the action; nothing was {verb}"
+        if error.left_at:
+            reason = (
+                f"{error} between its check and the action; that file was {verb} by mistake "
+                f"and could not be put back (a file is at its path again): it is at "
+                f"{error.left_at}"
+            )
     except OSError as error:
-        reason = f"it could not be {'trashed' if kind == 'trash' else 'moved'} " + (
-            f"({error.strerror or error})"
-        )
+        reason = f"it could not be {verb} ({error.strerror or error})"
     else:
         reason = ""
-    verb = "trashed" if kind == "trash" else "moved"
-    unverified = False
-    moved = Seen(destination or "", seen.dev, seen.ino, seen.size, seen.mtime_ns, seen.nlink)
-    if (
-        not reason
-        and destination
-        and _same_inode(destination, seen.dev, seen.ino)
-        and not still_there(moved)
-    ):
-        # Written to between its check and the move: put it back as it is now.
-        if _put_back(destination, record.path):
-            if info_path:
-                Path(info_path).unlink(missing_ok=True)
-            reason = f"it changed while it was being {verb}; it was put back"
-        else:
-            unverified = True  # undo must not insist on the digest it no longer has
     if reason:
         writer.append({"type": "failed", "seq": seq, "reason": reason})
         return reason
+    freed = seen.size if seen.nlink == 1 else 0
     writer.append(
         {
             "type": "done",
             "seq": seq,
             "destination": destination,
             "trashinfo": info_path,
-            "freed": seen.size if seen.nlink == 1 else 0,
-            **({"unverified": True} if unverified else {}),
+            "freed": freed,
         }
     )
-    return Outcome(
-        record.path, removal.group, seen.size, destination, seen.size if seen.nlink == 1 else 0
-    )
+    return Outcome(removal.path, removal.group, seen.size, destination, freed)
+
+
+def _move_checked(
+    removal: Removal, seen: Seen, plan: Plan, digest: str, force_copy: bool
+) -> tuple[str | None, str | None]:
+    """The action itself, on the checked file: (where it went, its .trashinfo)."""
+    folder, name = fsops.open_parent(removal.path, seen.root)
+    with folder:
+        if folder.identity() != seen.parent:
+            raise fsops.Changed("its folder was replaced")
+        before_action(removal.path)
+        if plan.kind == "trash":
+            placed = trash.send(folder, name, removal.path, seen.identity, digest)
+            if placed is None:  # macOS, Windows: the system trash does not say where
+                return None, None
+            return placed.files_path, placed.info_path
+        assert removal.target is not None and plan.move_to is not None
+        target, new = fsops.open_parent(
+            removal.target, plan.move_to, follow_anchor=True, create=True
+        )
+        with target:
+            transfer(folder, name, target, new, seen.identity, digest, force_copy=force_copy)
+        return removal.target, None
 
 
 def _run(
@@ -713,16 +787,14 @@ def _run(
     act = session is not None and plan.kind is not None
     verb = {"trash": "Trashing", "move": "Moving", None: "Checking"}[plan.kind if act else None]
     progress.start(verb, sum(len(g.keepers) + len(g.removals) for g in plan.groups))
-    seq = 1
-    if session is not None:
-        seq = journal.read(session.path).next_seq
+    seq = session.next_seq if session is not None else 1
+    locked = session.devices if session is not None else frozenset()
 
     def skip(removal: Removal, reason: str) -> None:
         skipped.append(Skip(removal.path, removal.group, reason))
         if act and session is not None:
-            session.writer.append(
-                {"type": "skip", "group": removal.group, "path": removal.path, "reason": reason},
-                sync=False,
+            session.inform(
+                {"type": "skip", "group": removal.group, "path": removal.path, "reason": reason}
             )
 
     interrupted = False
@@ -748,8 +820,10 @@ def _run(
             keepers: list[Seen] = []
             problem = None
             for keeper in group.keepers:
-                result = check(keeper)
+                result = check(keeper, plan.root_of(keeper.path))
                 progress.advance()
+                if isinstance(result, Seen) and act and result.dev not in locked:
+                    result = _UNLOCKED
                 if isinstance(result, str):
                     problem = problem or (
                         f"the kept copy {keeper.path} {result}; the whole group is left alone"
@@ -764,7 +838,9 @@ def _run(
             kept_inodes = {(k.dev, k.ino): k.path for k in keepers}
             kept_links = {link: k.path for k in group.keepers for link in k.links}
             for removal in todo:
-                result = check(removal.record)
+                result = check(removal.record, plan.root_of(removal.path))
+                if isinstance(result, Seen) and act and result.dev not in locked:
+                    result = _UNLOCKED
                 if isinstance(result, str):
                     skip(removal, f"it {result}")
                     progress.advance()
@@ -790,6 +866,8 @@ def _run(
                     progress.advance()
                     continue
                 with _uninterrupted():
+                    # Under the drive locks, right before the action: no other dedupe can take
+                    # a kept copy away between this look and the action.
                     if not any(still_there(k) for k in keepers):
                         skip(
                             removal,
@@ -799,19 +877,19 @@ def _run(
                         )
                         outcome: Outcome | str | None = None
                     else:
-                        outcome = _act(removal, result, plan.kind, session.writer, seq, force_copy)
+                        outcome = _act(removal, result, plan, session, seq, force_copy)
                         seq += 1
                         if isinstance(outcome, str):
                             skip(removal, outcome)
                         else:
                             done.append(outcome)
                 progress.advance()
-        if act and session is not None:
-            session.writer.append({"type": "end", "status": "finished", "at": journal.now()})
+        if act and session is not None and session.written:
+            session.begin().append({"type": "end", "status": "finished", "at": journal.now()})
     except KeyboardInterrupt:
         interrupted = True
-        if act and session is not None:
-            session.writer.append({"type": "interrupted", "at": journal.now()})
+        if act and session is not None and session.written:
+            session.begin().append({"type": "interrupted", "at": journal.now()})
     return ApplyResult(
         kind=plan.kind,
         done=tuple(done),
@@ -819,8 +897,11 @@ def _run(
         previously=tuple(previously),
         notes=tuple(session.notes) if session is not None else (),
         interrupted=interrupted,
-        journal=str(session.path) if session is not None else None,
+        journal=str(session.path) if session is not None and session.written else None,
     )
+
+
+_UNLOCKED = "is on a drive this apply did not lock (mounted after it started?); it is left alone"
 
 
 def preview(
@@ -870,17 +951,47 @@ class UndoResult:
     interrupted: bool = False
 
 
-def find_journal(path: str | Path | None) -> journal.State:
-    """The journal to undo: the given one, or the most recent apply's. Raises Refused."""
-    try:
-        if path is not None:
-            return journal.read(path)
-    except JournalError as error:
-        raise Refused(str(error)) from None
-    state = journal.last_apply()
-    if state is None:
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The journal undo picked, and what it passed over on the way (newest first)."""
+
+    state: journal.State
+    passed_over: tuple[str, ...] = ()  # newer journals with nothing left to undo, in words
+
+
+def find_journal(path: str | Path | None) -> Found:
+    """The journal to undo: the given one, or the newest that has something left to undo.
+
+    Newer journals with nothing to undo (an apply that trashed nothing, one already undone) are
+    passed over and named in `passed_over`. A newer journal that cannot be read at all stops
+    the search (Refused, naming it): undo never quietly picks an older apply instead of one it
+    cannot read. When no journal has anything to undo, the newest is returned.
+    """
+    if path is not None:
+        try:
+            return Found(journal.read(path))
+        except JournalError as error:
+            raise Refused(str(error)) from None
+    journals = journal.listing()
+    if not journals:
         raise Refused(f"no apply to undo (no journal in {journal.journals_dir()})")
-    return state
+    passed: list[str] = []
+    newest: journal.State | None = None
+    for where, state in journals:
+        if isinstance(state, JournalError):
+            raise Refused(
+                f"the journal {where} cannot be read ({state}); it may be the apply you mean to "
+                "undo. Give the journal to undo with --journal (`dedupe undo --list` lists "
+                "them), or move the damaged file out of the journals folder"
+            )
+        newest = newest or state
+        if state.undoable:
+            return Found(state, tuple(passed))
+        what = "already undone" if state.done else "it trashed or moved no file"
+        damage = f"; {state.describe_damage()}" if state.damage else ""
+        passed.append(f"{state.path} (apply of {state.report}: {what}{damage})")
+    assert newest is not None
+    return Found(newest)
 
 
 def _remove_trashinfo(info_path: str | None) -> None:
@@ -888,8 +999,18 @@ def _remove_trashinfo(info_path: str | None) -> None:
         Path(info_path).unlink(missing_ok=True)
 
 
-def _restore_one(entry: journal.Entry) -> Restored | str | None:
-    """Put one file back. Returns Restored, None when it already is back, or why it cannot be."""
+def _in_trash(path: str, digest: str) -> trash.TrashedFile | None:
+    return next(
+        (t for t in trash.find_by_original(path) if file_digest(t.files_path) == digest), None
+    )
+
+
+def _restore_one(entry: journal.Entry, roots: Sequence[str]) -> Restored | str | None:
+    """Put one file back. Returns Restored, None when it already is back, or why it cannot be.
+
+    The original's folder is reached from its scanned folder with no symbolic link on the way
+    (missing folders are made again), so a folder replaced by a symlink since the apply is
+    never restored into."""
     intent, done = entry.intent, entry.done
     assert done is not None
     path = entry.path
@@ -899,53 +1020,97 @@ def _restore_one(entry: journal.Entry) -> Restored | str | None:
     if source is None:
         if intent["action"] == "trash" and not trash.FREEDESKTOP:
             return "it was sent to the system trash; restore it from there"
-        candidates = [
-            t for t in trash.find_by_original(path) if file_digest(t.files_path) == digest
-        ]
-        if not candidates:
+        found = _in_trash(path, digest)
+        if found is None:
             return "it cannot be found in the trash (was the trash emptied?)"
-        source, info_path = candidates[0].files_path, candidates[0].info_path
+        source, info_path = found.files_path, found.info_path
     source = str(source)
-    if os.path.lexists(path):
-        if os.path.lexists(source) and _same_inode(path, *_dev_ino(source)):
-            os.unlink(source)  # an undo interrupted between its two steps
-            _remove_trashinfo(info_path)
-            return None
-        if file_digest(path) == digest:
-            # Back in place (restored by hand, or a copy across devices cut short): the
-            # removed copy, if still there, is left alone; nothing is lost either way.
-            return None
-        return (
-            f"a file has appeared at {path} since the apply; it is not overwritten "
-            f"(the removed copy is still at {source})"
-        )
-    if not os.path.lexists(source):
-        if intent["action"] == "trash":
-            candidates = [
-                t for t in trash.find_by_original(path) if file_digest(t.files_path) == digest
-            ]
-            if candidates:
-                source, info_path = candidates[0].files_path, candidates[0].info_path
-        if not os.path.lexists(source):
+    root = anchor_of(path, roots)
+    try:
+        return _restore_from(path, root, source, info_path, intent, done, digest)
+    except fsops.UnsafePath as error:
+        return f"it is not put back: {error} now (undo never restores through a symbolic link)"
+
+
+def _restore_from(
+    path: str,
+    root: str,
+    source: str,
+    info_path: str | None,
+    intent: dict[str, Any],
+    done: dict[str, Any],
+    digest: str,
+) -> Restored | str | None:
+    try:
+        target, name = fsops.open_parent(path, root)
+    except FileNotFoundError:
+        target, name = None, os.path.basename(path)  # its folder is gone: made again below
+    with contextlib.ExitStack() as stack:
+        if target is not None:
+            stack.enter_context(target)
+            if target.lexists(name):
+                return _already_there(target, name, source, info_path, digest, path)
+        if not os.path.lexists(source) and intent["action"] == "trash":
+            found = _in_trash(path, digest)
+            if found is not None:
+                source, info_path = found.files_path, found.info_path
+        head, sname = os.path.split(source)
+        try:
+            origin = stack.enter_context(fsops.open_folder(head, head, follow_anchor=True))
+            info = origin.lstat(sname)
+        except FileNotFoundError:
             return f"it is no longer at {source} (deleted or emptied from the trash?)"
-    try:
-        info = os.lstat(source)
-    except OSError as error:
-        return f"cannot read {source} ({error.strerror or error})"
-    actual = file_digest(source) if stat.S_ISREG(info.st_mode) else None
-    if actual is None or (actual != digest and not done.get("unverified")):
-        return f"the file at {source} is not the one that was removed (its content differs)"
-    seen = Seen(source, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_nlink)
-    try:
-        transfer(source, path, seen, actual)
-    except TargetExists:
-        return f"a file has appeared at {path}; it is not overwritten"
-    except ChangedDuringMove:
-        return f"{source} changed while it was being restored"
-    except OSError as error:
-        return f"could not restore it from {source} ({error.strerror or error})"
+        except OSError as error:
+            return f"cannot read {source} ({error.strerror or error})"
+        actual = fsops.digest_in(origin, sname) if stat.S_ISREG(info.st_mode) else None
+        if actual is None or (actual != digest and not done.get("unverified")):
+            return f"the file at {source} is not the one that was removed (its content differs)"
+        if target is None:
+            target, name = fsops.open_parent(path, root, create=True)
+            stack.enter_context(target)
+        try:
+            transfer(origin, sname, target, name, fsops.Identity.of(info), actual)
+        except TargetExists:
+            return f"a file has appeared at {path}; it is not overwritten"
+        except fsops.Changed:
+            return f"{source} changed while it was being restored"
+        except OSError as error:
+            return f"could not restore it from {source} ({error.strerror or error})"
     _remove_trashinfo(info_path)
     return Restored(path, source)
+
+
+def _already_there(
+    target: fsops.Folder,
+    name: str,
+    source: str,
+    info_path: str | None,
+    digest: str,
+    path: str,
+) -> str | None:
+    """Something is at the original path: the restored file (None), or another one (why)."""
+    here = target.lstat(name)
+    partial = target.lstat_or_none(fsops.partial_name(name))
+    if partial is not None and (partial.st_dev, partial.st_ino) == (here.st_dev, here.st_ino):
+        target.unlink(fsops.partial_name(name))  # an undo cut between its copy's two names
+    there = None
+    with contextlib.suppress(OSError):
+        there = os.lstat(source)
+    if there is not None and (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
+        os.unlink(source)  # an undo interrupted between its two steps
+        _remove_trashinfo(info_path)
+        return None
+    if fsops.digest_in(target, name) == digest:
+        # Back in place (restored by hand, or by an undo cut short after its copy across
+        # devices): the removed copy, if still there with the same bytes, is redundant.
+        if there is None or (stat.S_ISREG(there.st_mode) and file_digest(source) == digest):
+            Path(source).unlink(missing_ok=True)
+            _remove_trashinfo(info_path)
+        return None
+    return (
+        f"a file has appeared at {path} since the apply; it is not overwritten "
+        f"(the removed copy is still at {source})"
+    )
 
 
 def _prune_empty_dirs(directory: str, stop: str) -> None:
@@ -960,27 +1125,54 @@ def _prune_empty_dirs(directory: str, stop: str) -> None:
         directory = os.path.dirname(directory)
 
 
-def _dev_ino(path: str) -> tuple[int, int]:
-    info = os.lstat(path)
-    return info.st_dev, info.st_ino
+@dataclass
+class UndoSession:
+    """A journal locked for undo, with the locks of the drives its files are on."""
+
+    writer: journal.Writer
+    locks: journal.Locks
+
+    def close(self) -> None:
+        self.writer.close()
+        self.locks.release()
 
 
-def open_undo(state: journal.State) -> journal.Writer:
-    """Lock a journal for undo. Raises Refused when an apply or undo is using it."""
+def open_undo(state: journal.State) -> UndoSession:
+    """Lock a journal for undo, and every drive its files are on or go back to. Raises Refused
+    when an apply or undo is using the journal or one of those drives."""
+    paths: list[str] = []
+    for entry in state.undoable:
+        paths.append(entry.path)
+        destination = (entry.done or {}).get("destination") or entry.intent.get("target")
+        if isinstance(destination, str):
+            paths.append(destination)
+    drives, _ = drive_locks(paths, f"undo of {state.path}")
+    locks = journal.Locks(drives)
     try:
-        return journal.Writer.append_to(state.path)
-    except journal.Locked as error:
+        locks.acquire()
+        writer = journal.Writer.append_to(state.path)
+    except JournalError as error:  # Locked
+        locks.release()
         raise Refused(str(error)) from None
+    except BaseException:
+        locks.release()
+        raise
+    return UndoSession(writer, locks)
 
 
 def undo(
-    state: journal.State, writer: journal.Writer, progress: Progress | None = None
+    state: journal.State, session: UndoSession, progress: Progress | None = None
 ) -> UndoResult:
     """Put back every file the journal's apply trashed or moved, newest first, byte-identical,
-    never overwriting a file that has appeared at the original path since."""
+    never overwriting a file that has appeared at the original path since.
+
+    Raises OSError when the journal cannot be written (disk full): what was put back so far is
+    recorded, and running undo again carries on."""
     progress = progress or NoProgress()
+    writer = session.writer
     notes = reconcile(state, writer)
     state = journal.read(state.path)
+    roots = state.roots
     todo = sorted((e for e in state.done if not e.undone), key=lambda e: -e.seq)
     progress.start("Restoring", len(todo))
     restored: list[Restored] = []
@@ -990,7 +1182,7 @@ def undo(
     try:
         for entry in todo:
             with _uninterrupted():
-                outcome = _restore_one(entry)
+                outcome = _restore_one(entry, roots)
                 if isinstance(outcome, str):
                     skipped.append(Skip(entry.path, int(entry.intent.get("group", 0)), outcome))
                     skip = {"type": "undo-skip", "seq": entry.seq, "reason": outcome}

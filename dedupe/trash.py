@@ -1,24 +1,41 @@
-"""The operating system's trash: send a file there, and find it again on freedesktop systems.
+"""The operating system's trash: send a checked file there, and find it again (freedesktop).
 
-Sending goes through send2trash. On Linux and the BSDs we call send2trash's freedesktop
-implementation directly (never its optional GIO backend), because undo must know exactly where
-the file went: `$XDG_DATA_HOME/Trash/files/NAME` with `$XDG_DATA_HOME/Trash/info/NAME.trashinfo`
-(`Path=` the original path, URL-quoted; `DeletionDate=`), or, for a file on another device than
-the home folder, `MOUNT/.Trash/UID/` or `MOUNT/.Trash-UID/` laid out the same way.
+On Linux and the BSDs dedupe does the freedesktop.org trash move itself, the way send2trash's
+freedesktop code does it (the same choice of trash folder, the same names, the same .trashinfo
+text), but acting on the checked file and not on whatever is at its path by then:
 
-On macOS and Windows send2trash hands the file to the system trash, which gives no reliable way
-back to the trashed file: there `locate` returns None and such files must be restored from the
-system trash by hand.
+  * the trash folder: `$XDG_DATA_HOME/Trash` for a file on the same device as the home folder;
+    otherwise, at the top of the file's mount, `$topdir/.Trash/$UID` when `$topdir/.Trash` is a
+    real folder with the sticky bit, else `$topdir/.Trash-$UID` (folders made 0700);
+  * the name: NAME, or 'BASE 1.EXT', 'BASE 2.EXT'... while either `files/NAME` or
+    `info/NAME.trashinfo` exists; the .trashinfo is created with O_EXCL (the spec's way of
+    reserving a name, so two trashing programs never pick the same one), written
+    (`Path=` the original path, URL-quoted, relative to `$topdir` for a top-dir trash;
+    `DeletionDate=` local time) and synced before the file moves;
+  * the move: a hard link from the descriptor of the file's folder into `files/` (see
+    fsops.place: device and inode of what was linked compared with the checked file, then the
+    old name dropped), so the entry always holds the checked file, and its name is known;
+    across devices (a bind mount) copied, verified and deleted into the home trash, as
+    send2trash falls back to it.
+
+Below `$topdir` (and below the home trash) no trash folder may be a symbolic link. On macOS and
+Windows send2trash hands the file to the system trash, which gives no reliable way back to the
+trashed file: there `send` returns None and such files must be restored from the system trash.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes
+from datetime import datetime
+from urllib.parse import quote, unquote_to_bytes
+
+from dedupe import fsops
 
 FREEDESKTOP = sys.platform not in ("darwin", "win32")
 INFO_SUFFIX = ".trashinfo"
@@ -45,23 +62,143 @@ def home_trash() -> str:
     return os.path.join(data_home(), "Trash")
 
 
-def send(path: str) -> None:
-    """Move one file to the trash. Raises OSError (PermissionError, ...) when it cannot."""
+def send(
+    folder: fsops.Folder, name: str, original: str, expect: fsops.Identity, digest: str
+) -> TrashedFile | None:
+    """Move the checked file `name` of `folder` (which is at `original`) to the trash.
+
+    Returns where it went (None on macOS/Windows, where the system trash does not say). Raises
+    fsops.Changed (the file at the name is not the checked one: nothing was trashed),
+    fsops.TargetExists, or OSError (PermissionError, ...); then no .trashinfo is left behind.
+    """
     if not FREEDESKTOP:
         from send2trash import send2trash
 
-        send2trash(path)
-        return
-    from send2trash import plat_other
+        send2trash(original)
+        return None
+    trash, top = _trash_for(original, expect.dev)
+    try:
+        return _move_into(trash, top, folder, name, original, expect, digest, across=False)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+    # The trash is on the file's device but on another mount of it (a bind mount): like
+    # send2trash, copy into the home trash.
+    return _move_into(home_trash(), data_home(), folder, name, original, expect, digest, True)
 
-    # send2trash reads XDG_DATA_HOME once, when it is first imported. A process that lives
-    # longer than one environment (the test suite, an embedding program) must see the current
-    # value, or files would land in a trash the user did not ask for.
-    home = os.fsencode(data_home())
-    plat_other.XDG_DATA_HOME = home
-    plat_other.HOMETRASH_B = os.path.join(home, b"Trash")
-    plat_other.HOMETRASH = os.fsdecode(plat_other.HOMETRASH_B)
-    plat_other.send2trash(path)
+
+def _move_into(
+    trash: str,
+    top: str,
+    folder: fsops.Folder,
+    name: str,
+    original: str,
+    expect: fsops.Identity,
+    digest: str,
+    across: bool,
+) -> TrashedFile:
+    with (
+        _trash_folder(trash, top, "files") as files,
+        _trash_folder(trash, top, "info") as info,
+    ):
+        entry, deleted = _reserve(files, info, name, original, top)
+        try:
+            if across:
+                fsops.copy_across(folder, name, files, entry, expect, digest)
+            else:
+                fsops.place(folder, name, files, entry, expect)
+        except BaseException:
+            info.unlink_quietly(entry + INFO_SUFFIX)
+            raise
+        return TrashedFile(files.join(entry), info.join(entry + INFO_SUFFIX), original, deleted)
+
+
+def _trash_folder(trash: str, top: str, sub: str) -> fsops.Folder:
+    """`trash/sub`, made if missing (0700), with no symbolic link below `top`; the home trash is
+    the user's to place, so there only `files` and `info` are checked."""
+    if trash == home_trash():
+        if not os.path.isdir(trash):
+            os.makedirs(trash, 0o700, exist_ok=True)
+        return fsops.open_folder(
+            os.path.join(trash, sub), trash, follow_anchor=True, create=True, mode=0o700
+        )
+    return fsops.open_folder(
+        os.path.join(trash, sub), top, follow_anchor=True, create=True, mode=0o700
+    )
+
+
+def _trash_for(original: str, dev: int) -> tuple[str, str]:
+    """(trash folder, top dir) for a file on device `dev`: send2trash's choice."""
+    home = os.path.realpath(os.path.expanduser("~"))
+    if os.lstat(home).st_dev == dev:
+        return home_trash(), data_home()
+    top = _mount_point(original)
+    if os.lstat(top).st_dev != dev:
+        raise OSError(errno.ENOENT, f"cannot find the mount point of {original}")
+    uid = str(os.getuid())
+    shared = os.path.join(top, ".Trash")
+    with contextlib.suppress(OSError):
+        info = os.lstat(shared)
+        if stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX:
+            mine = os.path.join(shared, uid)
+            if not os.path.lexists(mine):
+                os.mkdir(mine, 0o700)
+            if os.path.isdir(mine) and not os.path.islink(mine):
+                return mine, top
+    return os.path.join(top, f".Trash-{uid}"), top
+
+
+def info_text(original: str, top: str, when: datetime) -> bytes:
+    """The .trashinfo of a file trashed from `original` into the trash of `top`, as send2trash
+    writes it: Path= relative to `top` when the file is under it, else absolute."""
+    source = os.fsencode(original)
+    if _is_parent(top, original):
+        source = os.path.relpath(source, os.fsencode(top))
+    else:
+        source = os.path.abspath(source)
+    return (
+        b"[Trash Info]\nPath="
+        + quote(source).encode("ascii")
+        + b"\nDeletionDate="
+        + when.strftime("%Y-%m-%dT%H:%M:%S").encode("ascii")
+        + b"\n"
+    )
+
+
+def _is_parent(parent: str, path: str) -> bool:
+    inside = os.fsencode(os.path.realpath(path))
+    top = os.fsencode(os.path.realpath(parent))
+    return inside.startswith(top if top.endswith(b"/") else top + b"/")
+
+
+def _reserve(
+    files: fsops.Folder, info: fsops.Folder, name: str, original: str, top: str
+) -> tuple[str, str]:
+    """Take the first free trash name for `name`: create its .trashinfo (O_EXCL), write and sync
+    it. Returns (the name, its DeletionDate)."""
+    when = datetime.now()
+    text = info_text(original, top, when)
+    for candidate in _candidate_names(name):
+        if files.lexists(candidate) or info.lexists(candidate + INFO_SUFFIX):
+            continue
+        try:
+            fd = info.open(candidate + INFO_SUFFIX, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            continue
+        try:
+            try:
+                view = memoryview(text)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            info.unlink_quietly(candidate + INFO_SUFFIX)
+            raise
+        info.sync()
+        return candidate, when.strftime("%Y-%m-%dT%H:%M:%S")
+    raise AssertionError("unreachable")  # _candidate_names never ends
 
 
 def _mount_point(path: str) -> str:
@@ -217,3 +354,23 @@ def remove_orphan_info(original: str) -> int:
                 except OSError:
                     pass
     return removed
+
+
+def partial_copies(original: str) -> list[str]:
+    """Unfinished copies of `original` into a trash (a crash during a copy across devices):
+    the temporary files beside a reserved name whose .trashinfo says it came from there."""
+    if not FREEDESKTOP:
+        return []
+    original = os.path.normpath(os.path.abspath(original))
+    found = []
+    for trash, top in trash_dirs(original):
+        for candidate in _candidate_names(os.path.basename(original)):
+            info_path = os.path.join(trash, "info", candidate + INFO_SUFFIX)
+            files_path = os.path.join(trash, "files", candidate)
+            if not os.path.lexists(info_path) and not os.path.lexists(files_path):
+                break
+            partial = os.path.join(trash, "files", fsops.partial_name(candidate))
+            meta = read_info(info_path, top)
+            if os.path.lexists(partial) and meta is not None and meta[0] == original:
+                found.append(partial)
+    return found

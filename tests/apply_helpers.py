@@ -1,11 +1,13 @@
-"""Helpers for the apply/undo tests, and a runner that SIGKILLs an apply at a chosen point.
+"""Helpers for the apply/undo tests, and a runner that SIGKILLs an apply or undo at a chosen point.
 
-As a script: `python apply_helpers.py POINT N -- apply ARGS...` runs `dedupe apply ARGS` in
-this process and kills it with SIGKILL (no cleanup, no atexit, no flush) at the N-th time it
-reaches POINT:
-  before-trash  the intent is journaled, the file not yet handed to send2trash
-  after-trash   send2trash has moved the file, the "done" record is not written
-  after-link    --move: the target name exists (hard link), the source is not yet unlinked
+As a script: `python apply_helpers.py POINT N -- [apply|undo] ARGS...` runs `dedupe apply ARGS`
+(or `dedupe undo ARGS`) in this process and kills it with SIGKILL (no cleanup, no atexit, no
+flush) at the N-th time it reaches POINT:
+  before-trash  the intent is journaled, the file not yet handed to the trash
+  after-trash   the file is in the trash, the "done" record is not written
+  after-link    the target name of a file exists (hard link), its source not yet unlinked
+  os:CALL:WHEN  right before or after (WHEN) the N-th call of os.CALL (link, unlink, rename,
+                fsync, write, open, mkdir): a kill at any moment of the run, reproducibly
   pace          never kill; sleep a little before each trash so another process can kill it
 """
 
@@ -15,23 +17,29 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from conftest import photo
-
+from dedupe import apply as core
 from dedupe import journal, trash
+from dedupe import report as report_mod
 from dedupe.cli import main
 from dedupe.filters import MOVE_MARKER
+from dedupe.scan import NoProgress, Progress
 
 
 @cache
 def png(seed: int) -> bytes:
+    from conftest import photo  # not at the top: the SIGKILL runner stays lean
+
     buffer = io.BytesIO()
     photo(seed, (48, 36)).save(buffer, "PNG")
     return buffer.getvalue()
@@ -161,6 +169,121 @@ def tree(root: Path) -> dict[str, tuple[int, str]]:
     return out
 
 
+def execute(
+    report: Path,
+    progress: Progress | None = None,
+    kind: core.Kind = "trash",
+    move_to: str | None = None,
+    *,
+    force_copy: bool = False,
+) -> core.ApplyResult:
+    """Apply the report through the library, in a journaled session (`force_copy`: --move by
+    copy+verify+delete even on one device)."""
+    plan = core.build_plan(report_mod.read(report), str(report), kind, move_to)
+    session = core.open_session(plan)
+    try:
+        return core.execute(plan, session, progress or NoProgress(), force_copy=force_copy)
+    finally:
+        session.close()
+
+
+def swapped(report: Path, name: str = "swapped.json") -> Path:
+    """The report with keep and trash swapped in every group: what a second scan of the same
+    folder, reviewed the other way round, would say. Written beside the report."""
+    data = load(report)
+    for group in data["groups"]:
+        for f in group["files"]:
+            f["action"] = "trash" if f["action"] == "keep" else "keep"
+    other = report.with_name(name)
+    other.write_text(json.dumps(data))
+    return other
+
+
+def copies_left(report: Path) -> dict[int, int]:
+    """group id -> how many of its files are still in place with the bytes the scan saw."""
+    left: dict[int, int] = {}
+    for group in load(report)["groups"]:
+        left[group["id"]] = sum(
+            os.path.isfile(f["path"])
+            and not os.path.islink(f["path"])
+            and sha(f["path"]) == f["digest"]
+            for f in group["files"]
+        )
+    return left
+
+
+def skip(reason: str) -> None:
+    import pytest  # not at the top: the SIGKILL runner imports this module too, and stays lean
+
+    pytest.skip(reason)
+
+
+def _root() -> None:
+    if os.geteuid() != 0:
+        skip("needs root (chattr, mount)")
+
+
+@contextmanager
+def immutable(*paths: Path | str) -> Iterator[None]:
+    """chattr +i on each path (a file or folder nobody, not even root, may change) for the
+    block; skips the test where the file system or the user cannot."""
+    _root()
+    if shutil.which("chattr") is None:
+        skip("no chattr")
+    done: list[Path | str] = []
+    try:
+        for path in paths:
+            run = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+            if run.returncode:
+                skip(f"chattr +i is not possible here: {run.stderr.strip()}")
+            done.append(path)
+        yield
+    finally:
+        for path in done:
+            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+
+
+@contextmanager
+def mounted(target: Path, *mount_args: str) -> Iterator[Path]:
+    """`mount MOUNT_ARGS TARGET` for the block (made if missing); skips the test where mounting
+    is not permitted."""
+    _root()
+    target.mkdir(parents=True, exist_ok=True)
+    run = subprocess.run(["mount", *mount_args, str(target)], capture_output=True, text=True)
+    if run.returncode:
+        skip(f"cannot mount here: {run.stderr.strip()}")
+    try:
+        yield target
+    finally:
+        if subprocess.run(["umount", str(target)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(target)], capture_output=True)
+
+
+@contextmanager
+def tmpfs(target: Path, size: str = "16m") -> Iterator[Path]:
+    """A private tmpfs of `size` at target (another device than the test's folders)."""
+    with mounted(target, "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs") as where:
+        yield where
+
+
+def fill(folder: Path) -> Path:
+    """Fill the file system of `folder` to the last block; returns the filler (delete it to
+    free the space again)."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for block in (1 << 20, 1 << 12, 1):
+            chunk = b"\0" * block
+            try:
+                while True:
+                    os.write(fd, chunk)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
 def _kill() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -174,17 +297,18 @@ def _install(point: str, nth: int) -> None:
         return calls == nth
 
     if point in ("before-trash", "after-trash", "pace"):
-        real_send: Callable[[str], None] = trash.send
+        real_send: Callable[..., Any] = trash.send
 
-        def send(path: str) -> None:
+        def send(*args: Any) -> Any:
             hit = counted()
             if point == "pace":
                 time.sleep(0.005)
             if hit and point == "before-trash":
                 _kill()
-            real_send(path)
+            placed = real_send(*args)
             if hit and point == "after-trash":
                 _kill()
+            return placed
 
         trash.send = send
     elif point == "after-link":
@@ -192,10 +316,24 @@ def _install(point: str, nth: int) -> None:
 
         def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
             real_link(src, dst, *args, **kwargs)
-            if counted():
+            if not str(dst).endswith(journal.SUFFIX) and counted():  # files, not the journal
                 _kill()
 
         os.link = link  # the os module dedupe.apply uses: this process only
+    elif point.startswith("os:"):
+        _, name, when = point.split(":")
+        real: Callable[..., Any] = getattr(os, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            hit = counted()
+            if hit and when == "before":
+                _kill()
+            result = real(*args, **kwargs)
+            if hit:
+                _kill()
+            return result
+
+        setattr(os, name, call)
     else:
         raise SystemExit(f"unknown point {point}")
 
@@ -220,7 +358,9 @@ if __name__ == "__main__":
 
     point, nth = sys.argv[1], int(sys.argv[2])
     args = sys.argv[sys.argv.index("--") + 1 :]
+    if not args or args[0] not in ("apply", "undo"):
+        args = ["apply", *args]
     _install(point, nth)
-    # Only the apply command: importing the scan stack (numba) would only slow each run down.
-    dedupe.cli.COMMANDS = ("cmd_apply",)  # type: ignore[assignment]
-    raise SystemExit(main(["apply", *args]))
+    # Only that command: importing the scan stack (numba) would only slow each run down.
+    dedupe.cli.COMMANDS = (f"cmd_{args[0]}",)  # type: ignore[assignment]
+    raise SystemExit(main(args))

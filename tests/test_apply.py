@@ -13,6 +13,7 @@ import random
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apply_helpers import (
@@ -411,11 +412,11 @@ def test_ctrl_c_during_an_action_lets_it_finish_and_stops_before_the_next(
     real_send = trash.send
     sent: list[str] = []
 
-    def send_then_ctrl_c(path: str) -> None:  # Ctrl-C arrives while the file is being trashed
-        sent.append(path)
+    def send_then_ctrl_c(*args: Any) -> Any:  # Ctrl-C arrives while the file is being trashed
+        sent.append(args)
         if len(sent) == 2:
             os.kill(os.getpid(), signal.SIGINT)
-        real_send(path)
+        return real_send(*args)
 
     # Another thread, like the progress bar's, that the kernel may hand the signal to.
     stop = threading.Event()

@@ -94,8 +94,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         session = core.open_session(plan, args.journal)
     except core.Refused as error:
         raise CliError(f"refusing to apply: {error}", REFUSED) from None
-    except OSError as error:
-        raise CliError(f"cannot write the journal: {error}", ExitCode.ERROR) from None
+    except OSError as error:  # the state folder cannot be written (disk full, ...)
+        raise CliError(
+            f"stopped before acting: the journal cannot be written ({_why(error)}). Nothing "
+            "was changed; run the same command again once this is fixed.",
+            ExitCode.ERROR,
+        ) from None
     if plan.kind == "move" and plan.move_to:
         _mark_move_target(plan.move_to, ui)
     try:
@@ -107,8 +111,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             result = core.execute(plan, session, progress)
     except OSError as error:  # the journal cannot be written (disk full, ...): stop at once
         raise CliError(
-            f"stopped: {error}. Every action so far is recorded in {session.path}; "
-            "run the same command again to resume once this is fixed.",
+            f"stopped: the journal {session.path} cannot be written ({_why(error)}). Every "
+            "action so far is recorded there or can be read from the disk; run the same "
+            "command again to resume once this is fixed.",
             ExitCode.ERROR,
         ) from None
     finally:
@@ -135,6 +140,10 @@ def _mark_move_target(directory: str, ui: UI) -> None:
             f"could not mark {directory} as a dedupe --move target ({error}): scans will "
             "look inside it"
         )
+
+
+def _why(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def _verb(plan: core.Plan) -> str:
@@ -178,10 +187,12 @@ def _summary(result: core.ApplyResult, plan: core.Plan, ui: UI) -> None:
     for skip in shown:
         err.print(f"[yellow]skipped:[/] {escape(skip.path)}: {escape(skip.reason)}", soft_wrap=True)
     if len(result.skipped) > len(shown):
-        err.print(
-            f"… and {len(result.skipped) - len(shown)} more skipped (all in the journal "
-            f"{escape(result.journal or '')})"
+        where = (
+            f"all in the journal {escape(result.journal)}"
+            if result.journal
+            else "`--dry-run` lists them all"
         )
+        err.print(f"… and {len(result.skipped) - len(shown)} more skipped ({where})")
     verb = "Trashed" if plan.kind == "trash" else "Moved"
     earlier = f" (+{len(result.previously)} by the interrupted run)" if result.previously else ""
     freed = f"[bold]{human_bytes(result.bytes_freed)}[/] freed"
@@ -195,3 +206,5 @@ def _summary(result: core.ApplyResult, plan: core.Plan, ui: UI) -> None:
         err.print(f"Journal: {escape(result.journal)}", soft_wrap=True)
         if result.done or result.previously:
             err.print("Undo with: dedupe undo")
+    else:
+        err.print("No file was trashed or moved, so no journal was written.")
