@@ -479,7 +479,7 @@ def _tune_pools() -> Pools:
         )
         cams = [p for p in cams if "_hdr" not in p.name]
         labelled = _labelled("real-images", _unique(cams), SHARED)
-        a, b = _deal(labelled, "tune", (3, 1))
+        a, b = _deal(labelled, "tune", (2, 1))
         photos += a
         spare += b
         gps = _glob(SHARED, ["exif-samples/jpg/gps/DSCN00*.jpg"])
@@ -627,7 +627,9 @@ def _holdout_pools() -> Pools:
     )
     grub = _unique(_glob(Path("/usr/share/desktop-base"), ["*-theme/grub/grub-16x9.png"]))
     debian = _labelled("desktop-base", grub, Path("/usr/share/desktop-base"))
-    a, b = _deal(plasma + sway + debian, "holdout", (3, 2))
+    top = _unique(_glob(Path("/usr/share/backgrounds"), ["*.jpg", "*.png"]))
+    ukui = _labelled("ukui-wallpapers+lomiri-wallpapers", top, Path("/usr/share/backgrounds"))
+    a, b = _deal(plasma + sway + debian + ukui, "holdout", (1, 1))
     photos += a
     spare += b
     for label, path in list(photos):
@@ -1283,8 +1285,7 @@ def plan(split: str, frames_dir: Path, quick: bool = False) -> list[Job]:
     for n, (label, path) in enumerate(pools.textures):
         recipe = ("texcrop", str(path)) if label.endswith("#texture") else ("file", str(path))
         fam("texture", f"real{n:02d}-{_slug(path.stem)}", label, recipe, fmt="PNG")
-    count = 2 if quick else 1
-    for n in range(12 // count):
+    for n in range(20):
         fam(
             "document",
             f"page{n:02d}",
@@ -1292,7 +1293,7 @@ def plan(split: str, frames_dir: Path, quick: bool = False) -> list[Job]:
             ("page", n % 5),
             fmt="PNG",
         )
-    for n in range(8 // count):
+    for n in range(16):
         fam(
             "lineart",
             f"drawn{n:02d}",
@@ -1300,7 +1301,7 @@ def plan(split: str, frames_dir: Path, quick: bool = False) -> list[Job]:
             ("lineart", n % 4),
             fmt="PNG",
         )
-    for n in range(8 // count):
+    for n in range(12):
         fam(
             "texture",
             f"drawn{n:02d}",
@@ -1308,9 +1309,9 @@ def plan(split: str, frames_dir: Path, quick: bool = False) -> list[Job]:
             ("texture", n % 4),
             fmt="PNG",
         )
-    for n in range(6 // count):
+    for n in range(10):
         fam("gradient", f"drawn{n:02d}", "drawn: gradient", ("gradient",), fmt="PNG")
-    for n in range(6 // count):
+    for n in range(10):
         fam("wallpaper", f"minimal{n:02d}", "drawn: minimalist wallpaper", ("minimal",), fmt="PNG")
 
     # flat one-colour pictures: distinct sizes and formats, a few byte-identical copies
@@ -1418,7 +1419,7 @@ def plan(split: str, frames_dir: Path, quick: bool = False) -> list[Job]:
                 f"shot{n:02d}",
                 f"drawn: app layout {app}, licence text",
                 ("screenshot", app),
-                with_copy if n % 4 == 0 else (),
+                with_copy if n % 3 == 0 else (),
                 fmt="PNG",
             )
     # pages of one layout with different text (a resized copy of each must be found)
@@ -1440,7 +1441,7 @@ def plan(split: str, frames_dir: Path, quick: bool = False) -> list[Job]:
             f"g{n:02d}",
             "drawn: low-detail graphic + the same border",
             ("lowdetail", "border"),
-            ("lk_resize",) if n % 3 == 0 else (),
+            ("lk_resize",) if n % 2 == 0 else (),
             fmt="PNG",
         )
     for n in range(18 if not quick else 8):
@@ -1450,7 +1451,7 @@ def plan(split: str, frames_dir: Path, quick: bool = False) -> list[Job]:
             f"g{n:02d}",
             "drawn: low-detail graphic + the same watermark",
             ("lowdetail", "mark"),
-            ("lk_resize",) if n % 3 == 0 else (),
+            ("lk_resize",) if n % 2 == 0 else (),
             fmt="PNG",
         )
     for n, (label, path) in enumerate(pools.lowlight):
@@ -1460,7 +1461,7 @@ def plan(split: str, frames_dir: Path, quick: bool = False) -> list[Job]:
             f"l{n:02d}",
             f"{label} (darkened)",
             ("lowlight", str(path)),
-            ("lk_jpeg",) if n % 3 == 0 else (),
+            ("lk_jpeg", "lk_resize") if n % 2 == 0 else (),
         )
     for n, (label, path) in enumerate(pools.smooth):
         like(
