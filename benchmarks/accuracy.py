@@ -427,7 +427,8 @@ def summary_rows(runs: Mapping[str, tuple[Scan, Score]]) -> list[tuple[str, str,
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(sc.groups.items()))
             return f"{sum(sc.groups.values())} ({kinds}; largest {sc.largest})"
         if what == "time":
-            return f"{scan.wall:.1f} s, {scan.images} images, {scan.errors} errors"
+            per = f"{1000 * scan.wall / max(1, scan.images):.1f} ms/image"
+            return f"{scan.wall:.1f} s ({per}), {scan.images} images, {scan.errors} errors"
         raise ValueError(what)
 
     rows = [
