@@ -576,6 +576,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = corpus_lib.missing_sources()
     if missing:
         print(f"WARNING: missing sources, the corpus will lack them: {', '.join(missing)}")
+        print(
+            "  install: apt-get install -y --no-install-recommends "
+            + " ".join(corpus_lib.APT_PACKAGES)
+            + " && pip install "
+            + " ".join(corpus_lib.PIP_PACKAGES)
+        )
     splits = ("tune", "holdout") if args.split == "all" else (args.split,)
     result: dict[str, Any] = {"machine": machine(), "dedupe": dedupe.describe(), "splits": {}}
     for split in splits:

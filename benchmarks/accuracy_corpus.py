@@ -1,6 +1,6 @@
 """The accuracy corpus of issue 16: real pictures from installed packages, copies, look-alikes.
 
-Every picture comes from a package installed on this machine (see SOURCES and
+Every picture comes from a package installed on this machine (APT_PACKAGES, PIP_PACKAGES and
 benchmarks/README.md) or is drawn here with Pillow and the Debian fonts. Nothing is downloaded.
 Sources are assigned whole to one split, "tune" or "holdout": a package, a video, a font family
 or a licence text feeds one split only, and each split has its own seed, so the held-out
@@ -17,6 +17,7 @@ The transforms below were written for this benchmark, independently of the old o
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -24,6 +25,7 @@ import math
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -67,6 +69,8 @@ APT_PACKAGES = (
     "plasma-workspace-wallpapers",
     "desktop-base",
     "sway-backgrounds",
+    "ukui-wallpapers",
+    "lomiri-wallpapers",
 )
 PIP_PACKAGES = ("scikit-image",)
 
@@ -165,9 +169,7 @@ def _when(seed: int, offset_s: float = 0.0) -> tuple[str, str]:
     base = 1_420_000_000 + seed % 300_000_000
     t = base + offset_s
     whole = math.floor(t)
-    import time as _time
-
-    stamp = _time.strftime("%Y:%m:%d %H:%M:%S", _time.gmtime(whole))
+    stamp = time.strftime("%Y:%m:%d %H:%M:%S", time.gmtime(whole))
     return stamp, f"{round((t - whole) * 1000) % 1000:03d}"
 
 
@@ -454,6 +456,11 @@ def real_pools(split: str) -> Pools:
     return _holdout_pools()
 
 
+def _named(package: str, folder: Path, names: str) -> list[tuple[str, Path]]:
+    """(label, file) for each of the space-separated file names present in folder."""
+    return [(f"{package}:{n}", folder / n) for n in names.split() if (folder / n).is_file()]
+
+
 def _labelled(prefix: str, paths: Sequence[Path], root: Path) -> list[tuple[str, Path]]:
     return [(f"{prefix}:{p.relative_to(root)}", p) for p in paths]
 
@@ -492,36 +499,20 @@ def _tune_pools() -> Pools:
                 scenes.append(_labelled("real-images", pair, SHARED))
     data = skimage_data()
     if data is not None:
-        for name in (
-            "astronaut.png",
-            "coffee.png",
-            "chelsea.png",
-            "rocket.jpg",
-            "hubble_deep_field.jpg",
-            "ihc.png",
-            "camera.png",
-            "coins.png",
-            "moon.png",
-            "retina.jpg",
-            "cell.png",
-        ):
-            if (data / name).is_file():
-                photos.append((f"scikit-image:{name}", data / name))
-        for name in (
-            "text.png",
-            "page.png",
-            "horse.png",
-            "logo.png",
-            "chessboard_GRAY.png",
-            "clock_motion.png",
-            "phantom.png",
-            "color.png",
-        ):
-            if (data / name).is_file():
-                lineart.append((f"scikit-image:{name}", data / name))
-        for name in ("gravel.png", "grass.png", "brick.png"):
-            if (data / name).is_file():
-                textures.append((f"scikit-image:{name}", data / name))
+        photos += _named(
+            "scikit-image",
+            data,
+            "astronaut.png coffee.png chelsea.png rocket.jpg"
+            " hubble_deep_field.jpg ihc.png camera.png coins.png moon.png retina.jpg"
+            " cell.png",
+        )
+        lineart += _named(
+            "scikit-image",
+            data,
+            "text.png page.png horse.png logo.png"
+            " chessboard_GRAY.png clock_motion.png phantom.png color.png",
+        )
+        textures += _named("scikit-image", data, "gravel.png grass.png brick.png")
         pair = [data / "motorcycle_left.png", data / "motorcycle_right.png"]
         if all(p.is_file() for p in pair):
             scenes.append([(f"scikit-image:{p.name}", p) for p in pair])
@@ -551,7 +542,7 @@ def _holdout_pools() -> Pools:
     if OPENCV.is_dir():
 
         def lab(names: Sequence[str]) -> list[tuple[str, Path]]:
-            return [(f"opencv-doc:{n}", OPENCV / n) for n in names if (OPENCV / n).is_file()]
+            return _named("opencv-doc", OPENCV, " ".join(names))
 
         photos += lab(
             [
@@ -1285,34 +1276,18 @@ def plan(split: str, frames_dir: Path, quick: bool = False) -> list[Job]:
     for n, (label, path) in enumerate(pools.textures):
         recipe = ("texcrop", str(path)) if label.endswith("#texture") else ("file", str(path))
         fam("texture", f"real{n:02d}-{_slug(path.stem)}", label, recipe, fmt="PNG")
-    for n in range(20):
-        fam(
-            "document",
-            f"page{n:02d}",
-            f"drawn: licence text, layout {n % 5}",
-            ("page", n % 5),
-            fmt="PNG",
-        )
-    for n in range(16):
-        fam(
-            "lineart",
-            f"drawn{n:02d}",
-            f"drawn: line art kind {n % 4}",
-            ("lineart", n % 4),
-            fmt="PNG",
-        )
-    for n in range(12):
-        fam(
-            "texture",
-            f"drawn{n:02d}",
-            f"drawn: texture kind {n % 4}",
-            ("texture", n % 4),
-            fmt="PNG",
-        )
-    for n in range(10):
-        fam("gradient", f"drawn{n:02d}", "drawn: gradient", ("gradient",), fmt="PNG")
-    for n in range(10):
-        fam("wallpaper", f"minimal{n:02d}", "drawn: minimalist wallpaper", ("minimal",), fmt="PNG")
+    drawn = (  # class, file stem, how many, recipe, kinds of it (cycled), what it is
+        ("document", "page", 20, "page", 5, "licence text, layout"),
+        ("lineart", "drawn", 16, "lineart", 4, "line art kind"),
+        ("texture", "drawn", 12, "texture", 4, "texture kind"),
+        ("gradient", "drawn", 10, "gradient", 0, "gradient"),
+        ("wallpaper", "minimal", 10, "minimal", 0, "minimalist wallpaper"),
+    )
+    for cls, stem, count, kind, kinds, what in drawn:
+        for n in range(count):
+            recipe: tuple[object, ...] = (kind, n % kinds) if kinds else (kind,)
+            source = f"drawn: {what} {n % kinds}" if kinds else f"drawn: {what}"
+            fam(cls, f"{stem}{n:02d}", source, recipe, fmt="PNG")
 
     # flat one-colour pictures: distinct sizes and formats, a few byte-identical copies
     rng = np.random.default_rng(seed_of(split, "flat"))
@@ -1410,68 +1385,40 @@ def plan(split: str, frames_dir: Path, quick: bool = False) -> list[Job]:
                 with_copy if s == 2 else (),
                 exif=("FUJIFILM", "X-T30", s * 0.3, seed_of(split, "hh", label)),
             )
-    # same-app screenshots with different content
-    for app in range(2):
-        for n in range(14 if not quick else 8):
+    # Drawn sets: same-app screenshots with different content, pages of one layout with
+    # different text, low-detail graphics sharing a 10% border, others sharing a watermark.
+    drawn_sets = (  # set, class, stem, how many (quick: fewer), source, recipe, copies, of every
+        ("app0", "screenshot", "shot", 14, 8, "drawn: app layout 0, licence text",
+         ("screenshot", 0), with_copy, 3),
+        ("app1", "screenshot", "shot", 14, 8, "drawn: app layout 1, licence text",
+         ("screenshot", 1), with_copy, 3),
+        ("pages", "page", "p", 10, 5, "drawn: licence text, one layout", ("page", 0),
+         ("lk_resize",), 1),
+        ("border", "shared-border", "g", 18, 8, "drawn: low-detail graphic + the same border",
+         ("lowdetail", "border"), ("lk_resize",), 2),
+        ("mark", "shared-mark", "g", 18, 8, "drawn: low-detail graphic + the same watermark",
+         ("lowdetail", "mark"), ("lk_resize",), 2),
+    )  # fmt: skip
+    for set_name, cls, stem, count, few, source, recipe, copies, every in drawn_sets:
+        for n in range(few if quick else count):
+            chosen = copies if n % every == 0 else ()
+            like(set_name, cls, f"{stem}{n:02d}", source, recipe, chosen, fmt="PNG")
+    # real photos made into low-light shots, and into smooth, foggy pictures
+    made = (
+        ("lowlight", pools.lowlight, "l", "darkened", ("lk_jpeg", "lk_resize")),
+        ("smooth", pools.smooth, "m", "blurred, fogged", ("lk_resize", "lk_jpeg")),
+    )
+    for set_name, pool, stem, what, copies in made:
+        for n, (label, path) in enumerate(pool):
+            chosen = copies if n % 2 == 0 else ()
             like(
-                f"app{app}",
-                "screenshot",
-                f"shot{n:02d}",
-                f"drawn: app layout {app}, licence text",
-                ("screenshot", app),
-                with_copy if n % 3 == 0 else (),
-                fmt="PNG",
+                set_name,
+                set_name,
+                f"{stem}{n:02d}",
+                f"{label} ({what})",
+                (set_name, str(path)),
+                chosen,
             )
-    # pages of one layout with different text (a resized copy of each must be found)
-    for n in range(10 if not quick else 5):
-        like(
-            "pages",
-            "page",
-            f"p{n:02d}",
-            "drawn: licence text, one layout",
-            ("page", 0),
-            ("lk_resize",),
-            fmt="PNG",
-        )
-    # low-detail graphics sharing a 10% border; others sharing a watermark
-    for n in range(18 if not quick else 8):
-        like(
-            "border",
-            "shared-border",
-            f"g{n:02d}",
-            "drawn: low-detail graphic + the same border",
-            ("lowdetail", "border"),
-            ("lk_resize",) if n % 2 == 0 else (),
-            fmt="PNG",
-        )
-    for n in range(18 if not quick else 8):
-        like(
-            "mark",
-            "shared-mark",
-            f"g{n:02d}",
-            "drawn: low-detail graphic + the same watermark",
-            ("lowdetail", "mark"),
-            ("lk_resize",) if n % 2 == 0 else (),
-            fmt="PNG",
-        )
-    for n, (label, path) in enumerate(pools.lowlight):
-        like(
-            "lowlight",
-            "lowlight",
-            f"l{n:02d}",
-            f"{label} (darkened)",
-            ("lowlight", str(path)),
-            ("lk_jpeg", "lk_resize") if n % 2 == 0 else (),
-        )
-    for n, (label, path) in enumerate(pools.smooth):
-        like(
-            "smooth",
-            "smooth",
-            f"m{n:02d}",
-            f"{label} (blurred, fogged)",
-            ("smooth", str(path)),
-            ("lk_resize", "lk_jpeg") if n % 2 == 0 else (),
-        )
     for k, scene in enumerate(pools.scenes):
         for n, (label, path) in enumerate(scene):
             like(
@@ -1576,9 +1523,6 @@ def build(
 ) -> tuple[Path, list[Item], float]:
     """Build (or reuse) one split under corpus/<split>[-quick]; returns its folder, truth and
     the seconds spent building (0 when reused)."""
-    import fcntl
-    import time
-
     name = split + ("-quick" if quick else "")
     out = corpus / name
     corpus.mkdir(parents=True, exist_ok=True)
