@@ -142,7 +142,7 @@ class Score:
             "true_pairs": self.true_pairs,
             "false_pairs": self.false_pairs,
             "false_by": dict(self.false_by.most_common()),
-            "recall": {k: self.recall(k) for k in keys},
+            "recall": {k: _number(self.recall(k)) for k in keys},
             "found": {k: self.found[k] for k in keys},
             "total": {k: self.total[k] for k in keys},
             "found_in_trash_groups": {k: self.found_trash[k] for k in keys},
@@ -159,6 +159,11 @@ class Score:
             "largest_group": self.largest,
             "unknown_paths": self.unknown,
         }
+
+
+def _number(x: float) -> float | None:
+    """x, or None for NaN (no such pairs), which JSON cannot hold."""
+    return None if x != x else x
 
 
 def _pair_class(a: Item, b: Item) -> str:

@@ -165,7 +165,7 @@ def capture_exif(make: str, model: str, when: str, subsec: str, orientation: int
 
 
 def _when(seed: int, offset_s: float = 0.0) -> tuple[str, str]:
-    """A capture time in 2015-2024 from a seed, plus an offset in seconds: (DateTime, SubSec)."""
+    """A capture time in 2014-2024 from a seed, plus an offset in seconds: (DateTime, SubSec)."""
     base = 1_420_000_000 + seed % 300_000_000
     t = base + offset_s
     whole = math.floor(t)
@@ -524,6 +524,9 @@ def _tune_pools() -> Pools:
         backgrounds,
     )
     mate = [m for m in mate if "x" not in Path(m[0]).stem.split("_")[-1]]  # one size of each
+    # colour variants of one design (the same picture recoloured): one of each
+    variants = ("Ubuntu-Mate-Cold", "Ubuntu-Mate-Dark", "Ubuntu-Mate-Radioactive", "Stripes-Dark")
+    mate = [m for m in mate if not any(v in m[0] for v in variants)]
     a, b = _deal(gnome + mate, "tune", (1, 1))
     photos += a
     spare += b
@@ -611,9 +614,9 @@ def _holdout_pools() -> Pools:
     plasma = _labelled(
         "plasma-workspace-wallpapers", _plasma_wallpapers(), Path("/usr/share/wallpapers")
     )
-    sway = _labelled(
+    sway = _labelled(  # one: its portrait versions are the same art cut to another shape
         "sway-backgrounds",
-        _glob(Path("/usr/share/backgrounds"), ["sway/*_2048x1536*.png"]),
+        _glob(Path("/usr/share/backgrounds"), ["sway/Sway_Wallpaper_Blue_2048x1536.png"]),
         Path("/usr/share/backgrounds"),
     )
     grub = _unique(_glob(Path("/usr/share/desktop-base"), ["*-theme/grub/grub-16x9.png"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -88,6 +89,9 @@ def test_pairs_recall_and_lookalikes_on_a_hand_made_report() -> None:
     assert s.recall("lookalike_copies") == 1.0 and s.found_trash["lookalike_copies"] == 1
     assert s.groups == {"similar": 2, "shots": 1, "exact": 2}
     assert s.unknown == 1 and s.largest == 4
+    out = json.loads(json.dumps(s.to_json(), allow_nan=False))  # what --json writes
+    assert out["false_pairs"] == 6 and out["recall"]["easy"] == 0.5
+    assert out["lookalike_false_pairs_grouped_by_kind"] == {"similar": 2}
 
 
 def test_a_flat_picture_may_group_only_with_identical_bytes() -> None:
