@@ -590,11 +590,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     splits = ("tune", "holdout") if args.split == "all" else (args.split,)
     result: dict[str, Any] = {"machine": machine(), "dedupe": dedupe.describe(), "splits": {}}
     for split in splits:
-        folder, items, built = corpus_lib.build(args.corpus, split, args.jobs, args.quick)
+        made = corpus_lib.build(args.corpus, split, args.jobs, args.quick)
+        folder, items, built = made.folder, made.items, made.seconds
         truth = {i.rel: i for i in items}
         print(f"\ncorpus {split}: {folder} ({f'built in {built:.0f} s' if built else 'reused'})")
         print(f"  {describe_corpus(items)}")
         print(f"  sources of the pictures: {sources_of(items)}")
+        if made.ambiguous:  # real sources that may be one picture: a flaw of the corpus
+            shown = "; ".join(f"{x} ~ {y} ({c})" for x, y, c in made.ambiguous[:5])
+            print(f"  WARNING: {len(made.ambiguous)} pairs of real originals look alike: {shown}")
         runs: dict[str, tuple[Scan, Score]] = {}
         plan = [("default", [])] + ([] if args.no_rotations else [("rotations", ["--rotations"])])
         with tempfile.TemporaryDirectory(prefix="dedupe-accuracy-") as tmp:
@@ -630,6 +634,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "built_seconds": built,
                 "summary": describe_corpus(items),
                 "sources": sources_of(items),
+                "ambiguous_sources": made.ambiguous,
             },
             "runs": {
                 n: {

@@ -1521,11 +1521,20 @@ def recipe_key(split: str, jobs: Sequence[Job]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def build(
-    corpus: Path, split: str, jobs_n: int, quick: bool = False
-) -> tuple[Path, list[Item], float]:
-    """Build (or reuse) one split under corpus/<split>[-quick]; returns its folder, truth and
-    the seconds spent building (0 when reused)."""
+@dataclass(frozen=True)
+class Built:
+    """A split's folder on disk, its truth, and how it was made."""
+
+    folder: Path
+    items: list[Item]
+    seconds: float  # spent building it now (0: reused)
+    # Real originals of different families (and not of one look-alike set) that look alike:
+    # (file, file, correlation). Expected empty; a new package version could add one.
+    ambiguous: list[tuple[str, str, float]]
+
+
+def build(corpus: Path, split: str, jobs_n: int, quick: bool = False) -> Built:
+    """Build (or reuse) one split under corpus/<split>[-quick]."""
     name = split + ("-quick" if quick else "")
     out = corpus / name
     corpus.mkdir(parents=True, exist_ok=True)
@@ -1539,18 +1548,55 @@ def build(
             if manifest.is_file():
                 stored = json.loads(manifest.read_text())
                 if stored.get("recipe") == key:
-                    return out, [Item(**i) for i in stored["items"]], 0.0
+                    items = [Item(**i) for i in stored["items"]]
+                    if "ambiguous" not in stored:  # written before the check existed
+                        stored["ambiguous"] = ambiguous(out, items)
+                        manifest.write_text(json.dumps(stored, indent=0))
+                    pairs = [(a, b, c) for a, b, c in stored["ambiguous"]]
+                    return Built(out, items, 0.0, pairs)
             if out.exists():
                 shutil.rmtree(out)
             out.mkdir(parents=True)
-            items: list[Item] = []
+            items = []
             with ProcessPoolExecutor(max_workers=jobs_n) as pool:
                 for part in pool.map(_write, [(j, split, str(out)) for j in jobs], chunksize=2):
                     items += part
-        manifest.write_text(
-            json.dumps({"recipe": key, "items": [asdict(i) for i in items]}, indent=0)
-        )
-        return out, items, time.perf_counter() - started
+        pairs = ambiguous(out, items)
+        truth = {"recipe": key, "items": [asdict(i) for i in items], "ambiguous": pairs}
+        manifest.write_text(json.dumps(truth, indent=0))
+        return Built(out, items, time.perf_counter() - started, pairs)
+
+
+def ambiguous(
+    out: Path, items: Sequence[Item], limit: float = 0.95
+) -> list[tuple[str, str, float]]:
+    """Real originals of different families, not of one look-alike set, whose 24x24 grey
+    thumbnails correlate above `limit`: sources that may be one picture (a recoloured or recut
+    variant of one design), which would make a right answer count as a false pair."""
+    originals = [
+        i
+        for i in items
+        if i.transform == "original" and not i.flat and not i.source.startswith("drawn")
+    ]
+    rows = []
+    for item in originals:
+        with Image.open(out / item.rel) as opened:
+            opened.draft("L", (96, 96))
+            small = (
+                ImageOps.exif_transpose(opened).convert("L").resize((24, 24), Image.Resampling.BOX)
+            )
+        a = np.asarray(small, np.float32).ravel()
+        rows.append((a - a.mean()) / (a.std() + 1e-3))
+    if len(rows) < 2:
+        return []
+    table = np.stack(rows)
+    corr = table @ table.T / table.shape[1]
+    found = []
+    for a, b in zip(*np.nonzero(np.triu(corr, 1) > limit), strict=True):
+        first, second = originals[int(a)], originals[int(b)]
+        if not (first.lookalike and first.lookalike == second.lookalike):
+            found.append((first.rel, second.rel, round(float(corr[a, b]), 3)))
+    return found
 
 
 def _stable(job: Job) -> Job:

@@ -6,12 +6,14 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image, ImageOps
 
-pytest.importorskip("PIL")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import accuracy
+import accuracy_corpus
 from accuracy import Grouped, score
 from accuracy_corpus import Item
 
@@ -152,3 +154,28 @@ def test_candidate_pairs_counts_hashes_within_the_radius() -> None:
         ],
     }
     assert accuracy.candidate_pairs(turned) == 1  # a variant of one is the other's hash
+
+
+def test_ambiguous_finds_two_real_sources_that_are_one_picture(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    art = Image.fromarray(rng.integers(0, 255, (48, 64), dtype="uint8")).resize((256, 192))
+    recoloured = ImageOps.colorize(art, (0, 0, 90), (255, 220, 180))  # one design, new colours
+    other = Image.fromarray(rng.integers(0, 255, (48, 64), dtype="uint8")).resize((256, 192))
+    pictures = {
+        "photo/a/original.png": ("photo/a", "", art),
+        "photo/b/original.png": ("photo/b", "", recoloured),
+        "photo/c/original.png": ("photo/c", "", other),
+        "like-x/s0.png": ("like-x/s0", "x", other),  # one look-alike set: expected to look alike
+        "like-x/s1.png": ("like-x/s1", "x", other.rotate(1)),
+    }
+    items = []
+    for rel, (family, lookalike, image) in pictures.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        image.save(tmp_path / rel)
+        items.append(item(rel, family, source="pkg:x", lookalike=lookalike))
+    found = accuracy_corpus.ambiguous(tmp_path, items)
+    pairs = {(a, b) for a, b, _ in found}
+    assert ("photo/a/original.png", "photo/b/original.png") in pairs
+    assert not any("like-x/s0.png" in p and "like-x/s1.png" in p for p in pairs)
+    # c is the same noise as the look-alike set's members, so those pairs are reported too
+    assert ("photo/c/original.png", "like-x/s0.png") in pairs
