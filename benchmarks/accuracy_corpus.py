@@ -1568,7 +1568,7 @@ def build(corpus: Path, split: str, jobs_n: int, quick: bool = False) -> Built:
 
 
 def ambiguous(
-    out: Path, items: Sequence[Item], limit: float = 0.95
+    out: Path, items: Sequence[Item], limit: float = 0.97
 ) -> list[tuple[str, str, float]]:
     """Real originals of different families, not of one look-alike set, whose 24x24 grey
     thumbnails correlate above `limit`: sources that may be one picture (a recoloured or recut
