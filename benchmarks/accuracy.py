@@ -222,7 +222,7 @@ def score(groups: Iterable[Grouped], truth: Mapping[str, Item]) -> Score:
         keys = (
             ["lookalike_copies", f"lookalike_copies:{item.cls}"]
             if item.lookalike
-            else [item.tier, item.transform, f"{item.cls}:{item.tier}", f"class:{item.cls}"]
+            else [item.tier, item.transform, f"{item.cls}:{item.tier}"]
         )
         for key in keys:
             s.total[key] += 1
