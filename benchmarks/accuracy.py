@@ -376,7 +376,11 @@ def _as_words(hexes: Sequence[str]) -> np.ndarray:
 
 
 def _popcount(words: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(words).sum(axis=-1, dtype=np.int64)
+    """Set bits per row of 64-bit words (summed over the last axis)."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return np.bitwise_count(words).sum(axis=-1, dtype=np.int64)
+    bits = np.unpackbits(np.ascontiguousarray(words).view(np.uint8), axis=-1)  # numpy 1.26
+    return bits.sum(axis=-1, dtype=np.int64)
 
 
 # ---------------------------------------------------------------- printing
