@@ -55,15 +55,19 @@ The list keeps its rows until you change the filter.
 [dim]↓ ↑ scroll this help; any other key closes it.[/dim]"""
 
 
-class HelpScreen(ModalScreen[None]):
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: auto; max-width: 100%; height: auto; max-height: 100%;
-        border: round $accent; padding: 0 1; background: $surface;
-    }
-    HelpScreen Static { width: auto; }
+def boxed(screen: str, child: str, border: str = "$accent", width: str = "100%") -> str:
+    """The CSS of a pop-up: `child` of `screen` centred in a rounded frame of its own size."""
+    return f"""
+    {screen} {{ align: center middle; }}
+    {screen} > {child} {{
+        width: auto; max-width: {width}; height: auto; max-height: 100%;
+        border: round {border}; padding: 0 1; background: $surface;
+    }}
     """
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = boxed("HelpScreen", "VerticalScroll") + "HelpScreen Static { width: auto; }"
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
@@ -87,13 +91,7 @@ class HelpScreen(ModalScreen[None]):
 class Question(ModalScreen[str]):
     """A question answered by one key: `answers` maps a key to the answer dismissed with."""
 
-    DEFAULT_CSS = """
-    Question { align: center middle; }
-    Question > Static {
-        width: auto; max-width: 90%; height: auto; max-height: 100%;
-        border: round $warning; padding: 0 1; background: $surface;
-    }
-    """
+    DEFAULT_CSS = boxed("Question", "Static", "$warning", "90%")
 
     def __init__(self, text: str | Text, answers: dict[str, str]) -> None:
         super().__init__()
@@ -173,6 +171,8 @@ class Menu(ModalScreen[object]):
     Menu Static { height: auto; }
     """
 
+    KEYS: ClassVar[str] = "↑ ↓ choose · enter: choose · esc: cancel"
+
     def __init__(self) -> None:
         super().__init__()
         self.selected = 0
@@ -192,7 +192,7 @@ class Menu(ModalScreen[object]):
         raise NotImplementedError
 
     def foot(self) -> Text:
-        raise NotImplementedError
+        return Text(self.KEYS, style="dim")
 
     def adjust(self, step: int) -> None:
         """← (-1) or → (+1) on the selected line."""
@@ -249,6 +249,7 @@ class FilterScreen(Menu):
     """Which groups the list shows and in what order; dismissed with the new View (or None)."""
 
     ROWS = ("status", "kind", "folder", "distance", "sort", "search")
+    KEYS = "↑ ↓ choose · ← → change · enter: show · c: clear the filters · esc: cancel"
 
     def __init__(self, state: ReviewState, view: View, kinds: Sequence[str], folders: list[str]):
         super().__init__()
@@ -268,12 +269,6 @@ class FilterScreen(Menu):
         text = Text("Filter and sort the group list", style="bold")
         text.append(f" · shows {count_words(shown, len(self.state.groups))}")
         return text
-
-    def foot(self) -> Text:
-        return Text(
-            "↑ ↓ choose · ← → change · enter: show · c: clear the filters · esc: cancel",
-            style="dim",
-        )
 
     def lines(self) -> list[Text]:
         v, root = self.view, self.state.root
@@ -323,6 +318,8 @@ class BulkScreen(Menu):
     """The bulk actions, each with what it would do; enter asks for confirmation, and the
     screen is dismissed with the confirmed Choice (or None)."""
 
+    KEYS = "↑ ↓ or 1-9 choose · ← → change the folder or distance · enter: ask · esc: cancel"
+
     def __init__(
         self,
         state: ReviewState,
@@ -352,12 +349,6 @@ class BulkScreen(Menu):
             "only on those, asks first, and u undoes it in one step."
         )
         return text
-
-    def foot(self) -> Text:
-        return Text(
-            "↑ ↓ or 1-9 choose · ← → change the folder or distance · enter: ask · esc: cancel",
-            style="dim",
-        )
 
     def lines(self) -> list[Text]:
         out = []
