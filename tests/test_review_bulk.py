@@ -237,3 +237,20 @@ def test_group_kinds_and_sizes_of_a_saved_review(tmp_path: Path) -> None:
 def test_opening_a_missing_file_says_so() -> None:
     with pytest.raises(OpenError, match="gone"):
         open_file("/nonexistent/photo.jpg")
+
+
+def test_the_whole_report_read_a_piece_at_a_time_is_the_report(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    write_report(tmp_path / "photos", path, 300, big=20)
+    assert quickread.read_whole(path) == report_mod.read(path)
+    text = path.read_text()
+    for broken, why in (
+        (text[: len(text) // 2], "not valid JSON"),
+        (text.replace('"images": [', '"images": [,', 1), "not valid JSON"),
+        ("[1, 2]", "not a dedupe report"),
+    ):
+        path.write_text(broken)
+        with pytest.raises(report_mod.ReportError, match=why):
+            quickread.read_whole(path)
+    with pytest.raises(report_mod.ReportError, match="no report at"):
+        quickread.read_whole(tmp_path / "missing.json")

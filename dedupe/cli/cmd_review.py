@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
             ui,
             None,
             renderer,
-            loader=lambda: report_mod.read(args.report),
+            loader=lambda: quickread.read_whole(args.report),
         )
     report = read_report(args.report, to_regroup=args.threshold is not None)
     rules = rules_from(args, report.keep)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as futures
+import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -553,9 +555,11 @@ class ReviewApp(App[str]):
             except ReportError as error:
                 message = FullReport(None, str(error))
             # Not through the app's message queue: a key waiting for the report holds it.
-            self.call_from_thread(self._full_report, message)
+            with contextlib.suppress(RuntimeError):  # the review has ended meanwhile
+                self.call_from_thread(self._full_report, message)
 
-        self.run_worker(work, thread=True, name="read the whole report")
+        # A daemon thread, not a Textual worker: quitting must not wait for the read to end.
+        threading.Thread(target=work, name="read the whole report", daemon=True).start()
 
     def _full_report(self, message: FullReport) -> None:
         assert self._loaded is not None
