@@ -101,10 +101,9 @@ header p { margin: 2px 0; color: var(--muted); }
 .totals { font-weight: 600; color: #1f2328; }
 nav { margin: 8px 0; }
 nav a, nav span { margin-right: 12px; }
-table.pages { border-collapse: collapse; margin: 8px 0 16px; }
-table.pages td, table.pages th { padding: 2px 10px; text-align: right;
-                                 border-bottom: 1px solid #d0d7de; }
-table.pages td:first-child, table.pages th:first-child { text-align: left; }
+ol.pages { list-style: none; padding: 0; margin: 8px 0 16px; display: grid; gap: 4px 12px;
+           grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); font-size: 12px; }
+ol.pages li { background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: 4px 8px; }
 details.problems { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 8px;
                    padding: 8px 16px; margin: 0 0 16px; }
 details.problems summary { font-weight: 600; cursor: pointer; }
@@ -242,23 +241,20 @@ def _nav_html(page: Page, groups: Sequence[Group]) -> str:
 
 
 def _index_html(page: Page, report: Report, ranges: Sequence[range]) -> str:
-    """The table of every page (on the first page)."""
+    """Every page, with its groups, reviewed, files to trash and bytes freed (first page)."""
     if page.count == 1:
         return ""
-    rows = []
+    items = []
     for n, (href, indices) in enumerate(zip(page.links, ranges, strict=True), start=1):
         chosen = [report.groups[k] for k in indices]
         trash = sum(1 for g in chosen for m in g.members if m.action == "trash")
-        rows.append(
-            f'<tr><td><a href="{href}">page {n}</a></td>'
-            f"<td>{chosen[0].id}&ndash;{chosen[-1].id}</td>"
-            f"<td>{sum(g.reviewed for g in chosen)}/{len(chosen)}</td><td>{trash}</td>"
-            f"<td>{_esc(human_bytes(sum(g.reclaimable_bytes for g in chosen)))}</td></tr>"
+        freed = human_bytes(sum(g.reclaimable_bytes for g in chosen))
+        items.append(
+            f'<li><a href="{href}">page {n}</a>: groups {chosen[0].id}&ndash;{chosen[-1].id}'
+            f"<br>{sum(g.reviewed for g in chosen)}/{len(chosen)} reviewed · {trash} to trash"
+            f" · {_esc(freed)}</li>"
         )
-    return (
-        '<table class="pages" id="pages"><tr><th>page</th><th>groups</th><th>reviewed</th>'
-        f"<th>to trash</th><th>frees</th></tr>{''.join(rows)}</table>"
-    )
+    return f'<ol class="pages" id="pages">{"".join(items)}</ol>'
 
 
 def render(
