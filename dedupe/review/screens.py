@@ -33,7 +33,7 @@ HELP = """\
  [b]f[/b]  [b]F[/b]          filter and sort the list / show every group again
  [b]/[/b]             search by path (part of a file or folder name)
  [b]b[/b]             bulk actions: accept the exact copies, one kind, one
-               folder, the closest matches or all that is left; skip the rest
+               folder, the closest matches, or all; skip the rest
 [b]Files of the group[/b] (the kept copy stays pinned on the left)
  [b]→ ←  l h[/b]      next / previous file (L H: by 10)
  [b]o  enter[/b]      open the file in the system's picture viewer
