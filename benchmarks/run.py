@@ -1,15 +1,16 @@
 """Run every speed benchmark in one go and print one combined table.
 
-    python benchmarks/run.py            # scan speed, regroup, search: about 15 minutes on 2 cores
+    python benchmarks/run.py            # scan, regroup, search, review: ~20 minutes on 2 cores
     python benchmarks/run.py --large    # adds the 100,000-image scan rows (about 15 more)
     python benchmarks/run.py --quick    # smaller corpora, one round: a smoke test of the setup
 
 Runs, one after the other, each in its own process: benchmarks/scan_speed.py (cold scan
 against imagehash, imagededup and decoding alone; hash agreement; profile; warm rescan and
-memory), benchmarks/regroup.py (`review --threshold` on a 100k-image report) and, when it is
-there, benchmarks/search.py (all pairs through the BK-tree). Their own output streams through;
-the rows they report are collected and printed together at the end. The accuracy benchmark
-(benchmarks/accuracy.py) is separate and not run here.
+memory), benchmarks/regroup.py (`review --threshold` on a 100k-image report), when it is
+there, benchmarks/search.py (all pairs through the BK-tree), and benchmarks/review.py (the
+first group of a 100k-image review on screen; the HTML pages of 5,000 groups in Chromium).
+Their own output streams through; the rows they report are collected and printed together
+at the end. The accuracy benchmark (benchmarks/accuracy.py) is separate and not run here.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        default="scan,regroup,search",
-        help="comma-separated subset of scan,regroup,search (default: all)",
+        default="scan,regroup,search,review",
+        help="comma-separated subset of scan,regroup,search,review (default: all)",
     )
     parser.add_argument("--peer-python", help="virtualenv interpreter with imagededup")
     args = parser.parse_args(argv)
@@ -46,18 +47,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     scan_args: list[str] = []
     regroup_args: list[str] = []
+    review_args: list[str] = []
     if args.large:
         scan_args.append("--large")
         regroup_args += ["--scanned", "100000"]
     if args.quick:
         scan_args += ["--files", "40", "--repeat", "1", "--small", "2000", "--corpora", "camera"]
         regroup_args += ["--images", "20000"]
+        review_args += ["--images", "20000", "--groups", "500", "--repeat", "1"]
     if args.peer_python:
         scan_args += ["--peer-python", args.peer_python]
     plan: list[tuple[str, Path, list[str]]] = [
         ("scan", HERE / "scan_speed.py", scan_args),
         ("regroup", HERE / "regroup.py", regroup_args),
         ("search", HERE / "search.py", []),
+        ("review", HERE / "review.py", review_args),
     ]
 
     started = time.perf_counter()

@@ -14,7 +14,7 @@ from dedupe import report as report_mod
 from dedupe.cli import main
 from dedupe.report import Report
 from dedupe.review import marks
-from dedupe.review.app import Card, ConfirmQuit, HelpScreen, ReviewApp, Thumb
+from dedupe.review.app import ConfirmQuit, HelpScreen, ReviewApp
 from dedupe.review.state import ReviewState
 
 SIZE = (120, 40)
@@ -87,7 +87,7 @@ def test_whole_review_by_keyboard_is_saved_exactly(scanned: Path) -> None:
             await pilot.press("a")
             assert app.current == 1
             # Group 2: keep the small copy instead ("keep only this one").
-            await pilot.press("right", "o", "down")
+            await pilot.press("right", "c", "down")
             # Group 3: keep all three files.
             await pilot.press("K", "down")
             # Group 4: the second file is not a duplicate: the group dissolves.
@@ -102,7 +102,7 @@ def test_whole_review_by_keyboard_is_saved_exactly(scanned: Path) -> None:
             assert [m.action for m in app.state.groups[4].members] == ["trash", "keep"]
             await pilot.press("u", "u")
             assert [m.action for m in app.state.groups[4].members] == ["keep", "trash"]
-            await pilot.press("enter")  # fine as it is: reviewed, on to group 6
+            await pilot.press("n")  # fine as it is: reviewed, on to group 6
             assert app.current == 5
             # Group 6 stays unreviewed. Save and quit.
             await pilot.press("s")
@@ -203,14 +203,17 @@ def test_thumbnails_are_drawn_and_a_missing_file_says_so(library: Library, tmp_p
                     break
                 await pilot.pause(0.02)
             await pilot.pause()
-            thumbs = list(app.query(Thumb))
-            assert len(thumbs) == 2
+            # The pair: the kept copy pinned on the left, the other file beside it.
+            cards = app.pair
+            thumbs = [card.thumb for card in cards]
             drawn = [str(t.render_line(t.content_size.height // 2).text) for t in thumbs]
             assert "▀" in drawn[0]
             assert "file is gone" in str(app.thumbs[gone])
-            cards = list(app.query(Card))
+            assert "no picture: file is gone" in str(thumbs[1].render())
             assert cards[0].has_class("keep") and cards[0].has_class("selected")
             assert cards[1].has_class("trash")
+            assert "✓ KEEP" in str(cards[0].label.render())
+            assert "✗ TRASH" in str(cards[1].label.render())
             await pilot.press("q")
 
     asyncio.run(scenario())

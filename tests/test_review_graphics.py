@@ -129,8 +129,8 @@ def test_fallback_draws_half_blocks_in_the_pilot(library: Library, tmp_path: Pat
         async with app.run_test(size=SIZE) as pilot:
             await wait_for_thumbs(app, 2)
             await pilot.pause()
-            thumbs = list(app.query(Thumb))
-            assert [t.renderer for t in thumbs] == [Renderer.BLOCKS, Renderer.BLOCKS]
+            thumbs = [card.thumb for card in app.pair]
+            assert {t.renderer for t in app.query(Thumb)} == {Renderer.BLOCKS}
             assert not list(app.query(TGPImage))
             middle = [str(t.render_line(t.content_size.height // 2).text) for t in thumbs]
             assert all("▀" in line for line in middle)
@@ -148,7 +148,7 @@ def test_no_thumbnails_decodes_and_draws_nothing(library: Library, tmp_path: Pat
         app.renderer = Renderer.NONE
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause(0.1)
-            assert [t.display for t in app.query(Thumb)] == [False, False]
+            assert not any(t.display for t in app.query(Thumb))
             assert app.thumbs == {}
             await pilot.press("q")
 
@@ -199,13 +199,14 @@ def test_kitty_protocol_carries_the_thumbnail(
                 await pilot.pause()
                 if len(transmitted_images(terminal.getvalue())) >= 2:
                     break
-            pictures = list(app.query(TGPImage))
+            # The pair (the kept copy and the selected file), each one picture.
+            pictures = [p for card in app.pair for p in card.query(TGPImage)]
             assert len(pictures) == 2
             # The cells show kitty's placeholder character, which the terminal replaces with
             # the picture.
             lines = [str(p.render_line(0).text) for p in pictures]
             assert all(chr(0x10EEEE) in line for line in lines)
-            thumbs = [app.thumbs[t.path] for t in app.query(Thumb)]
+            thumbs = [app.thumbs[card.thumb.path] for card in app.pair]
             assert all(isinstance(thumb, Image.Image) for thumb in thumbs)
             await pilot.press("q")
         # Each picture is sent once per size it is drawn at (the layout settles once or twice).

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                 "stdin is not a terminal. Add --yes to go ahead, or --dry-run to look first.",
                 REFUSED,
             )
-        if not _confirm(plan, ui):
+        if not _confirm(plan, ui, report):
             ui.err.print("Nothing was changed.")
             return REFUSED
     try:
@@ -150,16 +150,24 @@ def _verb(plan: core.Plan) -> str:
     return "move" if plan.kind == "move" else "trash"
 
 
-def _confirm(plan: core.Plan, ui: UI) -> bool:
+def _confirm(plan: core.Plan, ui: UI, report: report_mod.Report) -> bool:
     from rich.prompt import Confirm
 
     # On the console that -q leaves on: a question must be seen to be answered.
-
     where = "to the trash" if plan.kind == "trash" else f"under {escape(plan.move_to or '')}"
     ui.alerts.print(
         f"{plan.files} files in {len(plan.groups)} groups ({human_bytes(plan.bytes)}) would be "
         f"moved {where}. Each file is checked again right before."
     )
+    planned = {g.id for g in plan.groups}
+    never = sum(1 for g in report.groups if g.id in planned and not g.reviewed)
+    if never:
+        ui.alerts.print(
+            f"[bold]{never} of these {len(plan.groups)} groups were never reviewed[/]: their "
+            "files go as the scan proposed (`dedupe review` shows them first)."
+        )
+    else:
+        ui.alerts.print(f"All {len(plan.groups)} groups were reviewed.")
     return Confirm.ask("Go ahead?", console=ui.alerts, default=False)
 
 

@@ -3,15 +3,21 @@
 In a terminal this opens the full-screen review (dedupe.review.app); otherwise, or with
 `--no-input` or a `--format`, it prints every group on stdout (dedupe.cli.listing: a table per
 group, json, csv, or the files marked trash with --print0).
+
+A review in a terminal holds the report's lock (the one `dedupe apply` takes, in journal.py)
+from before it reads the report until it ends: a second review of the same report, or an
+apply of it, is refused with a clear message instead of one save silently erasing the
+other's decisions. A plain review (not interactive) never saves, so it takes no lock.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from typing import Any
 
-from dedupe import policy
+from dedupe import journal, policy
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing, options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
@@ -24,7 +30,7 @@ from dedupe.regroup import (
     searches_again,
 )
 from dedupe.report import Report, ReportError
-from dedupe.review import graphics, marks
+from dedupe.review import graphics, marks, quickread
 
 
 def register(sub: Any) -> None:
@@ -113,13 +119,47 @@ def thumbnail_mode(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     mode = thumbnail_mode(args)
+    interactive = not args.no_input and args.format is None and ui.interactive and ui.out_tty
+    if not interactive:
+        return _run(args, ui, mode, interactive=False)
+    lock = journal.report_lock(args.report)
+    try:
+        lock.acquire()
+    except journal.Locked as error:
+        raise CliError(str(error), 1) from None
+    except OSError as error:
+        raise CliError(f"cannot lock {args.report}: {error}", 1) from None
+    try:
+        return _run(args, ui, mode, interactive=True)
+    finally:
+        lock.release()
+
+
+def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> int:
+    remembered = marks.load()
+    if remembered.warning:
+        ui.warn(remembered.warning)
+    as_is = args.threshold is None and args.keep is None and not args.protect and not args.prefer
+    preview = quickread.read(args.report) if interactive and as_is else None
+    if preview is not None:
+        # The first group is shown from the preview while the whole report is read.
+        for problem in report_mod.problems(preview):
+            ui.warn(problem)
+        code = review_in_terminal(
+            args.report,
+            preview,
+            ui,
+            None,
+            _renderer(mode),
+            loader=lambda: quickread.read_whole(args.report),
+        )
+        if code:
+            return code
+        return _found(args, read_report(args.report) if args.exit_code else preview)
     with ui.progress() as progress:
         progress.start("Reading the report", None)
         report = read_report(args.report, to_regroup=args.threshold is not None)
     rules = rules_from(args, report.keep)
-    remembered = marks.load()
-    if remembered.warning:
-        ui.warn(remembered.warning)
     notice = None
     if args.threshold is not None:
         if searches_again(report, args.threshold) and len(report.images) >= ANNOUNCE_SEARCH_FROM:
@@ -151,7 +191,6 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     for problem in report_mod.problems(report):
         ui.warn(problem)
 
-    interactive = not args.no_input and args.format is None and ui.interactive and ui.out_tty
     if not interactive:
         if notice:
             ui.err.print(escape(notice))
@@ -162,12 +201,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                 "again with these options, to keep these changes)"
             )
         return _found(args, report)
-    # Ask the terminal what it can draw now: once the app runs, Textual reads its answers.
-    support = graphics.detect() if mode == "auto" else graphics.Support()
-    renderer = graphics.choose(mode, support)
-    if renderer.is_graphics:
-        graphics.prepare()
-    code = review_in_terminal(args.report, report, ui, notice, renderer)
+    code = review_in_terminal(args.report, report, ui, notice, _renderer(mode))
     return code if code else _found(args, read_report(args.report) if args.exit_code else report)
 
 
@@ -176,13 +210,26 @@ def _found(args: argparse.Namespace, report: Report) -> int:
     return ExitCode.FOUND if args.exit_code and report.duplicates else ExitCode.OK
 
 
+def _renderer(mode: str) -> graphics.Renderer:
+    # Ask the terminal what it can draw now: once the app runs, Textual reads its answers.
+    support = graphics.detect() if mode == "auto" else graphics.Support()
+    renderer = graphics.choose(mode, support)
+    if renderer.is_graphics:
+        graphics.prepare()
+    return renderer
+
+
 def review_in_terminal(
     path: str,
     report: Report,
     ui: UI,
     notice: str | None,
     renderer: graphics.Renderer = graphics.Renderer.BLOCKS,
+    *,
+    loader: Callable[[], Report] | None = None,
 ) -> int:
+    """Run the full-screen review of `report` (or of its preview, with the `loader` that
+    reads the whole report) and say afterwards what was saved."""
     from dedupe.review.app import ReviewApp
     from dedupe.review.state import ReviewState
 
@@ -194,7 +241,14 @@ def review_in_terminal(
         marks.remember(decided.not_duplicates)
         return f"saved to {path}"
 
-    app = ReviewApp(report, ReviewState.start(report), save, notice=notice, thumbnails=renderer)
+    app = ReviewApp(
+        report,
+        ReviewState.start(report),
+        save,
+        notice=notice,
+        thumbnails=renderer,
+        loader=loader,
+    )
     outcome = app.run()
     if outcome == "saved" and written:
         saved = written[-1]

@@ -1,4 +1,5 @@
-"""The decisions of a review: toggles, keep-only, keep-all, accept, not-duplicates, undo.
+"""The decisions of a review: toggles, keep-only, keep-all, accept, not-duplicates, bulk
+accept and skip, undo.
 
 Pure: no I/O and no terminal. Every operation returns a new `ReviewState` or raises `Refused`
 with a sentence for the person. No operation can leave a group whose files are all marked
@@ -9,11 +10,14 @@ A file's decision comes either from the *basis* (the report as loaded, or the po
 once accepted) or from the person (`GroupReview.user`); reasons are rewritten from those two so
 that they stay true when the kept copy changes ("marked keep by you", "proposed for trash; you
 now keep b.jpg").
+
+A bulk operation (`confirm_many`, `skip_many`) changes many groups at once and is one step of
+the undo history: `undo` puts every group it changed back together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -31,6 +35,7 @@ _USER_KEEP = "keep"  # toggled to keep
 _USER_TRASH = "trash"  # toggled to trash, or trashed by "keep only"
 _USER_CHOSEN = "chosen"  # "keep only this one"
 _USER_ALL = "all"  # "keep all"
+_USER_SKIPPED = "skipped"  # "skip the rest": every file kept without a look
 
 APART_REASON = "not a duplicate of the others (marked by you)"
 
@@ -61,12 +66,14 @@ class GroupReview:
     @property
     def remaining(self) -> tuple[Member, ...]:
         """The files still in the group (not marked "not a duplicate")."""
+        if not self.apart:
+            return self.members
         return tuple(m for m in self.members if m.record.path not in self.apart)
 
     @property
     def dissolved(self) -> bool:
         """True when marks left fewer than two files: the group is no longer a group."""
-        return len(self.remaining) < 2
+        return len(self.members) - len(self.apart) < 2
 
     @property
     def status(self) -> Status:
@@ -90,6 +97,30 @@ class GroupReview:
     def largest_distance(self) -> int:
         return self.group.max_distance
 
+    @property
+    def kind(self) -> str:
+        return self.group.kind
+
+    @property
+    def untouched(self) -> bool:
+        """Still exactly as loaded: not reviewed, and no decision or mark by the person."""
+        return not self.reviewed and not self.user and not self.apart
+
+    @property
+    def reference(self) -> int:
+        """The index of the copy the others are compared with (the one the review pins): the
+        file the person chose to keep, else the first kept file left in the group."""
+        best = None
+        for k, member in enumerate(self.members):
+            path = member.record.path
+            if path in self.apart or member.action != "keep":
+                continue
+            if self.user.get(path) == _USER_CHOSEN:
+                return k
+            if best is None:
+                best = k
+        return 0 if best is None else best
+
     def index_of(self, path: str) -> int:
         for k, member in enumerate(self.members):
             if member.record.path == path:
@@ -105,7 +136,8 @@ class ReviewState:
     settings: Settings
     rules: KeepRules
     root: str = ""  # paths in reasons are shown relative to it
-    history: tuple[tuple[int, GroupReview], ...] = ()
+    # One entry per change, oldest first: the groups it replaced, as (index, group before).
+    history: tuple[tuple[tuple[int, GroupReview], ...], ...] = ()
     baseline: tuple[GroupReview, ...] = ()  # the groups as last loaded or saved
 
     @classmethod
@@ -183,9 +215,12 @@ class ReviewState:
             if len(remaining) < 2:
                 continue
             records = [m.record for m in remaining]
-            kind: GroupKind = (
-                "exact" if len({r.fingerprint.digest for r in records}) == 1 else "similar"
-            )
+            # Exact or similar follows the files left; any other kind (a kind this review does
+            # not know) stays as the scan named it.
+            kind: GroupKind = review.group.kind
+            if kind in ("exact", "similar"):
+                same = len({r.fingerprint.digest for r in records}) == 1
+                kind = "exact" if same else "similar"
             largest = (
                 cluster.group_max_distance(records, self.settings)
                 if review.apart
@@ -255,8 +290,13 @@ class ReviewState:
         return self._put(index, replace(group, user=user, reviewed=True))
 
     def accept(self, index: int) -> ReviewState:
-        """Take the keep rules' proposal for the files left in the group; mark it reviewed."""
+        """Take the keep rules' proposal for the files left in the group; mark it reviewed.
+
+        A group still as the scan left it keeps the proposal it was loaded with (the one on
+        screen), whatever its kind."""
         group = self.groups[index]
+        if group.untouched:
+            return self.confirm(index)
         proposal = {m.record.path: m for m in self.proposal(index)}
         basis = tuple(proposal.get(m.record.path, m) for m in group.members)
         return self._put(index, replace(group, basis=basis, user={}, reviewed=True))
@@ -284,13 +324,43 @@ class ReviewState:
             apart = frozenset(m.record.path for m in group.members)
         return self._put(index, replace(group, apart=apart, reviewed=True))
 
+    def confirm_many(self, indices: Iterable[int]) -> ReviewState:
+        """Bulk accept: every group among `indices` that is still untouched is marked reviewed
+        with the proposal it was loaded with. Groups the person already decided stay as they
+        are. One undo step."""
+        changed = {}
+        for index in indices:
+            group = self.groups[index]
+            if group.untouched:
+                changed[index] = replace(group, reviewed=True)
+        return self._put_many(changed, refresh=False)
+
+    def skip_many(self, indices: Iterable[int]) -> ReviewState:
+        """Skip: every file of each untouched group among `indices` is kept (nothing in it goes
+        to the trash) and the group counts as reviewed. One undo step."""
+        changed = {}
+        for index in indices:
+            group = self.groups[index]
+            if group.untouched and not group.dissolved:
+                user = {m.record.path: _USER_SKIPPED for m in group.members}
+                changed[index] = replace(group, user=user, reviewed=True)
+        return self._put_many(changed)
+
+    @property
+    def last_change(self) -> tuple[int, ...]:
+        """The indices of the groups the next undo puts back (empty: nothing to undo)."""
+        return tuple(index for index, _ in self.history[-1]) if self.history else ()
+
     def undo(self) -> tuple[ReviewState, int]:
-        """Undo the last change; returns the new state and the index of the group it touched."""
+        """Undo the last change (a bulk change as a whole); returns the new state and the index
+        of the first group it put back."""
         if not self.history:
             raise Refused("nothing to undo")
-        index, previous = self.history[-1]
-        groups = self.groups[:index] + (previous,) + self.groups[index + 1 :]
-        return replace(self, groups=groups, history=self.history[:-1]), index
+        step = self.history[-1]
+        groups = list(self.groups)
+        for index, previous in step:
+            groups[index] = previous
+        return replace(self, groups=tuple(groups), history=self.history[:-1]), step[0][0]
 
     # ------------------------------------------------------------ internals
 
@@ -303,11 +373,21 @@ class ReviewState:
         return group
 
     def _put(self, index: int, group: GroupReview) -> ReviewState:
-        group = self._refresh(group)
-        if group == self.groups[index]:
+        return self._put_many({index: group})
+
+    def _put_many(self, changed: Mapping[int, GroupReview], *, refresh: bool = True) -> ReviewState:
+        """The state with these groups replaced (recomputed first), as one step of history."""
+        groups = list(self.groups)
+        step = []
+        for index, group in sorted(changed.items()):
+            if refresh:
+                group = self._refresh(group)
+            if group != groups[index]:
+                step.append((index, groups[index]))
+                groups[index] = group
+        if not step:
             return self
-        groups = self.groups[:index] + (group,) + self.groups[index + 1 :]
-        return replace(self, groups=groups, history=self.history + ((index, self.groups[index]),))
+        return replace(self, groups=tuple(groups), history=self.history + (tuple(step),))
 
     def _refresh(self, group: GroupReview) -> GroupReview:
         """Recompute every file's action, reason and distance from the basis and the person's
@@ -368,5 +448,7 @@ class ReviewState:
             return "chosen by you as the copy to keep"
         if how == _USER_ALL:
             return "kept: you chose to keep every file of this group"
+        if how == _USER_SKIPPED:
+            return "kept: skipped in the review (every file of this group is kept)"
         keeping = f"; keeping {self.name(reference.path)}" if reference is not None else ""
         return f"marked trash by you{keeping}"

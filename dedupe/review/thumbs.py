@@ -55,11 +55,16 @@ def load(path: str, max_side: int = MAX_SIDE) -> Image.Image:
     return image
 
 
-def jpeg_data_uri(image: Image.Image, quality: int = 80) -> str:
-    """The image as an inline `data:image/jpeg;base64,...` URI (for the HTML page)."""
+def data_uri(image: Image.Image, format: str = "WEBP", quality: int = 70) -> str:
+    """The image as an inline `data:image/...;base64,` URI (for the HTML page), as WebP or
+    JPEG at `quality`."""
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, "JPEG", quality=quality, optimize=True)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    if format == "WEBP":
+        image.convert("RGB").save(buffer, "WEBP", quality=quality, method=4)
+    else:
+        image.convert("RGB").save(buffer, "JPEG", quality=quality, optimize=True)
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"data:image/{format.lower()};base64,{encoded}"
 
 
 def fit(image_size: tuple[int, int], width: int, height: int) -> tuple[int, int]:
