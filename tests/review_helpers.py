@@ -14,6 +14,7 @@ from dedupe import report as report_mod
 from dedupe.hashing import ImageHash
 from dedupe.models import Fingerprint, Group, ImageRecord, KeepRules, Problem, ScanStats, Settings
 from dedupe.report import Report
+from dedupe.verify import SIGNATURE_BYTES
 
 T0 = 1_700_000_000_000_000_000
 FOLDERS = ("camera/2019", "camera/2020", "phone", "exports")
@@ -21,7 +22,7 @@ FOLDERS = ("camera/2019", "camera/2020", "phone", "exports")
 
 def record(path: Path, width: int, size: int, digest: str, bits: int, ino: int) -> ImageRecord:
     fingerprint = Fingerprint(
-        width, width * 3 // 4, "JPEG", digest, ImageHash(bits, 8), b"", bytes(32)
+        width, width * 3 // 4, "JPEG", digest, ImageHash(bits, 8), b"", bytes(SIGNATURE_BYTES)
     )
     return ImageRecord(str(path), size, T0 + ino, 1, ino, fingerprint)
 
