@@ -33,9 +33,10 @@ import re
 import struct
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
@@ -65,7 +66,8 @@ def _heif_support() -> bool:
 
 # Bump when a change here can change a hash or a verdict: the cache namespaces entries by it.
 # 4: the scan decodes colour JPEGs straight to gray (libjpeg's luma, not RGB made gray).
-DECODER_VERSION = 4
+# 5: the EXIF capture time to the millisecond and the camera (Decoded.capture).
+DECODER_VERSION = 5
 
 # Images are decoded so that their short side is at least this many pixels before hashing:
 # enough for 16x16 pHash to agree with full-resolution decoding (see NOTES-performance.md).
@@ -169,6 +171,20 @@ class Decoded:
     height: int
     format: str
     taken_at: str | None
+    # When and by what the picture was captured (EXIF), for telling two shots from two copies
+    # of one shot (see verify.py); None / "" when the file does not say.
+    capture: Capture | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """EXIF capture facts: DateTimeOriginal with SubSecTimeOriginal as milliseconds since
+    1970 (local time as the camera recorded it, read as UTC: only differences matter), whether
+    the sub-seconds were recorded, and the camera (make, model and serial number when given)."""
+
+    millis: int
+    subseconds: bool
+    camera: str
 
 
 def sniff(head: bytes) -> str | None:
@@ -263,6 +279,7 @@ def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
             image.seek(0)
             fmt = _FORMAT_NAMES.get(image.format or kind, image.format or kind)
             taken_at = _taken_at_of(image)
+            capture = _capture_of(image)
             pixels, width, height = _load(image, min_side, data, gray)
             keep = gray and pixels.mode == "L" and "transparency" not in pixels.info
             rgb = pixels if keep else _to_rgb(pixels)
@@ -276,7 +293,7 @@ def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
         raise DecodeError(_describe(error, kind)) from None
     except MemoryError:
         raise DecodeError(f"{_name(kind)} image too large for the memory available") from None
-    return Decoded(rgb, width, height, fmt, taken_at)
+    return Decoded(rgb, width, height, fmt, taken_at, capture)
 
 
 def _open(data: bytes, kind: str) -> Image.Image:
@@ -443,6 +460,40 @@ def _taken_at_of(image: Image.Image) -> str | None:
         return None
 
 
+# EXIF tags: DateTimeOriginal, SubSecTimeOriginal (in the Exif IFD); Make, Model (IFD0);
+# BodySerialNumber (Exif IFD).
+_DATE_TIME_ORIGINAL = 36867
+_SUBSEC_ORIGINAL = 0x9291
+_MAKE, _MODEL, _SERIAL = 0x010F, 0x0110, 0xA431
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _capture_of(image: Image.Image) -> Capture | None:
+    """The EXIF capture time (to the millisecond when SubSecTimeOriginal says) and camera, or
+    None when there is no DateTimeOriginal."""
+    try:
+        exif = image.getexif()
+        ifd = exif.get_ifd(0x8769)
+        raw = ifd.get(_DATE_TIME_ORIGINAL)
+        sub = ifd.get(_SUBSEC_ORIGINAL)
+        names = [exif.get(_MAKE), exif.get(_MODEL), ifd.get(_SERIAL)]
+    except DECODE_ERRORS:
+        return None
+    if not isinstance(raw, str):
+        return None
+    try:
+        when = datetime.strptime(raw.strip("\x00 ").strip(), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    millis = int((when - _EPOCH).total_seconds()) * 1000
+    digits = sub.strip("\x00 ").strip() if isinstance(sub, str) else ""
+    subseconds = digits.isdigit()
+    if subseconds:
+        millis += int((digits + "000")[:3])
+    camera = " ".join(str(n).strip("\x00 ").strip() for n in names if isinstance(n, str))
+    return Capture(millis, subseconds, camera.strip())
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Any mode -> RGB, compositing alpha onto BACKGROUND and scaling 16-bit/float to 8 bits."""
     mode = image.mode
@@ -546,7 +597,7 @@ def _decode_raw(data: bytes, min_side: int, fmt: str, kind: str | None) -> Decod
     assert picture.pixels is not None
     image = _orient_as(_reduce(picture.pixels, min_side), picture.orientation)
     width, height = _oriented_size(picture)
-    return Decoded(_to_rgb(image), width, height, fmt, _raw_taken_at(data))
+    return Decoded(_to_rgb(image), width, height, fmt, _raw_taken_at(data), _raw_capture(data))
 
 
 def _from_preview(data: bytes, picture: raw_module.RawPicture, min_side: int, fmt: str) -> Decoded:
@@ -557,7 +608,8 @@ def _from_preview(data: bytes, picture: raw_module.RawPicture, min_side: int, fm
     if _orientation_of_bytes(picture.preview) == 1:
         image = _orient_as(image, picture.orientation)
     width, height = _oriented_size(picture)
-    return Decoded(image, width, height, fmt, preview.taken_at or _raw_taken_at(data))
+    taken_at = preview.taken_at or _raw_taken_at(data)
+    return Decoded(image, width, height, fmt, taken_at, preview.capture or _raw_capture(data))
 
 
 def _oriented_size(picture: raw_module.RawPicture) -> tuple[int, int]:
@@ -579,12 +631,24 @@ def _orientation_of_bytes(data: bytes) -> int:
 
 def _raw_taken_at(data: bytes) -> str | None:
     """The capture time from a TIFF-based RAW file's EXIF (CR2, NEF, ARW, DNG, ...)."""
+    return _raw_exif(data, _taken_at_of)
+
+
+def _raw_capture(data: bytes) -> Capture | None:
+    """The capture facts from a TIFF-based RAW file's EXIF."""
+    return _raw_exif(data, _capture_of)
+
+
+_R = TypeVar("_R")
+
+
+def _raw_exif(data: bytes, read: Callable[[Image.Image], _R | None]) -> _R | None:
     if sniff(data[:SNIFF_BYTES]) != "TIFF":
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _taken_at_of(Image.open(io.BytesIO(data), formats=["TIFF"]))
+            return read(Image.open(io.BytesIO(data), formats=["TIFF"]))
     except Image.DecompressionBombError:
         return None
     except DECODE_ERRORS:  # UnidentifiedImageError is an OSError

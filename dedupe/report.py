@@ -34,6 +34,8 @@ from dedupe.durable import write_chunks_atomic
 from dedupe.gcpause import collector_paused, settle
 from dedupe.hashing import HASH_SIZES, ImageHash
 from dedupe.models import (
+    BURSTS,
+    GROUP_KINDS,
     Fingerprint,
     Group,
     ImageRecord,
@@ -208,6 +210,7 @@ def _header(report: Report) -> dict[str, Any]:
             "keep": list(report.keep.order),
             "protect": list(report.keep.protect),
             "prefer": list(report.keep.prefer),
+            "bursts": report.keep.bursts,
         },
         "stats": {
             "files": report.stats.files,
@@ -507,7 +510,10 @@ def _from_json(data: Any, *, consume: bool) -> Report:
         order=tuple(raw_settings.get("keep", KeepRules().order)),
         protect=tuple(raw_settings.get("protect", ())),
         prefer=tuple(raw_settings.get("prefer", ())),
+        bursts=str(raw_settings.get("bursts", "keep-all")),
     )
+    if keep.bursts not in BURSTS:
+        raise ReportError(f"settings: bursts must be one of {', '.join(BURSTS)}")
     images = tuple(
         _images_from_json(_require(data, "images", list, "report"), settings, consume=consume)
     )
@@ -534,8 +540,8 @@ def _from_json(data: Any, *, consume: bool) -> Report:
                 )
             )
         kind = _require(raw_group, "kind", str, where)
-        if kind not in ("exact", "similar"):
-            raise ReportError(f"{where}: kind must be 'exact' or 'similar'")
+        if kind not in GROUP_KINDS:
+            raise ReportError(f"{where}: kind must be one of {', '.join(GROUP_KINDS)}")
         groups.append(
             Group(
                 id=_require(raw_group, "id", int, where),

@@ -184,7 +184,11 @@ class ReviewState:
                 continue
             records = [m.record for m in remaining]
             kind: GroupKind = (
-                "exact" if len({r.fingerprint.digest for r in records}) == 1 else "similar"
+                "shots"
+                if review.group.kind == "shots"
+                else "exact"
+                if len({r.fingerprint.digest for r in records}) == 1
+                else "similar"
             )
             largest = (
                 cluster.group_max_distance(records, self.settings)
