@@ -431,6 +431,68 @@ def _robust(
 
 
 @_njit
+def _detail(
+    u: np.ndarray, v: np.ndarray, w: np.ndarray, side: int, sigmas: float, levels: float,
+    out: np.ndarray,
+) -> None:
+    """The fine detail of an alignment: each cell less the mean of its 3x3 neighbours (all
+    compared), correlated between u and v over the cells not covered (as _robust decides);
+    out = (that correlation, the smaller standard deviation of the two details)."""
+    n = su = sv = 0.0
+    for p in range(u.shape[0]):
+        if w[p]:
+            n += 1.0
+            su += u[p]
+            sv += v[p]
+    if n < 1.0:
+        out[0], out[1] = 0.0, 0.0
+        return
+    mu, mv = su / n, sv / n
+    suu = suv = svv = 0.0
+    for p in range(u.shape[0]):
+        if w[p]:
+            du, dv = u[p] - mu, v[p] - mv
+            suu += du * du
+            suv += du * dv
+            svv += dv * dv
+    g = suv / suu if suu > 0.0 else 0.0
+    tolerance = max(sigmas * np.sqrt(svv / n), levels)
+    k = sa = sb = saa = sbb = sab = 0.0
+    for r in range(1, side - 1):
+        for c in range(1, side - 1):
+            p = r * side + c
+            if not w[p] or abs((v[p] - mv) - g * (u[p] - mu)) > tolerance:
+                continue
+            whole = True
+            mean_u = mean_v = 0.0
+            for dr in range(-1, 2):
+                for dc in range(-1, 2):
+                    q = (r + dr) * side + c + dc
+                    if not w[q]:
+                        whole = False
+                    mean_u += u[q]
+                    mean_v += v[q]
+            if not whole:
+                continue
+            a = u[p] - mean_u / 9.0
+            b = v[p] - mean_v / 9.0
+            k += 1.0
+            sa += a
+            sb += b
+            saa += a * a
+            sbb += b * b
+            sab += a * b
+    if k < 2.0:
+        out[0], out[1] = 0.0, 0.0
+        return
+    caa = saa - sa * sa / k
+    cbb = sbb - sb * sb / k
+    cab = sab - sa * sb / k
+    out[0] = cab / np.sqrt(caa * cbb) if caa > 0.0 and cbb > 0.0 else 0.0
+    out[1] = np.sqrt(max(min(caa, cbb), 0.0) / k)
+
+
+@_njit
 def match_pass(
     fine: np.ndarray,
     boxes: np.ndarray,
@@ -451,12 +513,14 @@ def match_pass(
     correlation: np.ndarray,
     which: np.ndarray,
     gain: np.ndarray,
+    detail: np.ndarray,
+    detail_std: np.ndarray,
 ) -> None:
     """The match of pairs lo..hi-1: row left[k] against row right[k] seen through ``perm``
     (its trim box through ``sides``), under as they are, both trimmed to their content, then
     (unless that already scores ``early``: correlation less covered) every warp; the best
-    alignment's measures into the outputs. ``which``: 0 as they are, 1 + h for warp h,
-    1 + H for trimmed (verify.TRIMMED)."""
+    alignment's measures into the outputs, and its fine detail (_detail). ``which``: 0 as they
+    are, 1 + h for warp h, 1 + H for trimmed (verify.TRIMMED)."""
     pixels = fine.shape[1]
     side = int(np.sqrt(pixels))
     n_h = index.shape[0]
@@ -470,6 +534,7 @@ def match_pass(
     w = np.zeros(pixels, np.bool_)
     box = np.empty(4, np.float64)
     res = np.empty(3, np.float64)
+    fine_detail = np.empty(2, np.float64)
     for t in range(lo, hi):
         a, b = left[t], right[t]
         for p in range(pixels):
@@ -515,3 +580,26 @@ def match_pass(
                 correlation[t] = res[1]
                 gain[t] = res[2]
                 which[t] = h
+        # the fine detail of the chosen alignment
+        h = which[t]
+        if h == n_h + 1:
+            _detail(xt, yt, every, side, sigmas, levels, fine_detail)
+        elif h == 0:
+            _detail(x, y, inside, side, sigmas, levels, fine_detail)
+        else:
+            g = h - 1
+            src = x if on_first[g] else y
+            for p in range(pixels):
+                warped[p] = (
+                    src[index[g, 0, p]] * weight[g, 0, p]
+                    + src[index[g, 1, p]] * weight[g, 1, p]
+                    + src[index[g, 2, p]] * weight[g, 2, p]
+                    + src[index[g, 3, p]] * weight[g, 3, p]
+                )
+                w[p] = mask[g, p] and inside[p]
+            if on_first[g]:
+                _detail(warped, y, w, side, sigmas, levels, fine_detail)
+            else:
+                _detail(x, warped, w, side, sigmas, levels, fine_detail)
+        detail[t] = fine_detail[0]
+        detail_std[t] = fine_detail[1]

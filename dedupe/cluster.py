@@ -284,9 +284,8 @@ def _verify(
     close = verify.close_hashes(distance[live], radius) if near else False  # type: ignore[index]
     passed = live[scores.accepted() | close]
     if len(passed):
-        found = verify.match_rows(
-            signatures[i[passed]], signatures[j[passed]], orientation, compiled=compiled
-        )
+        # the match's kernel by the number of pairs (the same verdicts either way)
+        found = verify.match_rows(signatures[i[passed]], signatures[j[passed]], orientation)
         kind[passed] = found.kind
         score[passed] = found.score()
     return kind, score
@@ -695,7 +694,7 @@ def copies_of(
         scores = verify.score_pairs(thumbs, i[live], j[live], k, compiled=compiled)
         passed = live[scores.accepted()]
         if len(passed):
-            kind = verify.match_rows(rows[i[passed]], rows[j[passed]], k, compiled=compiled).kind
+            kind = verify.match_rows(rows[i[passed]], rows[j[passed]], k).kind
             found[passed[kind == verify.COPY]] = True
     return found.tolist()
 

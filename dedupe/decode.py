@@ -66,7 +66,8 @@ def _heif_support() -> bool:
 
 # Bump when a change here can change a hash or a verdict: the cache namespaces entries by it.
 # 4: the scan decodes colour JPEGs straight to gray (libjpeg's luma, not RGB made gray).
-# 5: the EXIF capture time to the millisecond and the camera (Decoded.capture).
+# 5: the EXIF capture time to the millisecond and the camera (Decoded.capture), and the
+# chroma planes (Decoded.chroma).
 DECODER_VERSION = 5
 
 # Images are decoded so that their short side is at least this many pixels before hashing:
@@ -174,6 +175,9 @@ class Decoded:
     # When and by what the picture was captured (EXIF), for telling two shots from two copies
     # of one shot (see verify.py); None / "" when the file does not say.
     capture: Capture | None = None
+    # With `gray`: the blue and red chroma planes (mode L, the image's size) of a colour
+    # image, for the check's colour comparison; None for gray images and progressive JPEGs.
+    chroma: tuple[Image.Image, Image.Image] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +262,9 @@ def decode(
     """
     decoded = _decode(data, min_side, raw, gray)
     if gray and decoded.image.mode != "L":
-        return replace(decoded, image=decoded.image.convert("L"))
+        colour = decoded.image.convert("YCbCr")  # RGB's luma is L's; its chroma for the check
+        luma, blue, red = colour.split()
+        return replace(decoded, image=luma, chroma=(blue, red))
     return decoded
 
 
@@ -282,6 +288,9 @@ def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
             capture = _capture_of(image)
             pixels, width, height = _load(image, min_side, data, gray)
             keep = gray and pixels.mode == "L" and "transparency" not in pixels.info
+            if gray and pixels.mode == "YCbCr":  # a colour JPEG decoded to its own planes
+                luma, blue, red = pixels.split()
+                return Decoded(luma, width, height, fmt, taken_at, capture, (blue, red))
             rgb = pixels if keep else _to_rgb(pixels)
     except DecodeError:
         raise
@@ -334,7 +343,12 @@ def _load(
             scale = min_side / min(full)
             target = (max(1, int(width * scale)), max(1, int(height * scale)))
         if gray:
-            image.draft("L", target)  # a CMYK JPEG stays CMYK (converted after loading)
+            # A baseline colour JPEG is decoded to its YCbCr planes (the same luma as a gray
+            # decode; the chroma for the check, at the reduced size little extra work); a
+            # progressive one to luma alone, from its DC scans when it can (no chroma: the
+            # check then compares it without colour). A CMYK JPEG stays CMYK (converted after).
+            planes = not progressive and image.mode == "RGB"
+            image.draft("YCbCr" if planes else "L", target)
             if progressive and image.decoderconfig[:1] == (8,) and image.mode == "L":
                 image = _from_dc_scans(image, data, target)
         elif target is not None:

@@ -52,19 +52,24 @@ PIXELS = SIZE * SIZE
 # Side of the square grayscale thumbnail of the match.
 FINE = 32
 FINE_PIXELS = FINE * FINE
+# Side of the grid of mean chroma (blue, red; 128 = none) of the content: the colour layout.
+CHROMA = 4
 
 # The layout of a signature: the screen's thumbnail, one byte of detail (255 * thumbnail std /
 # image std), the match's thumbnail, the trimmed border (left, top, right, bottom, each in
 # 1/250 of the side), the capture (milliseconds, signed 64-bit big-endian; flags: 1 = captured
 # time known, 2 = with sub-seconds; CRC-32 of the camera's name, 0 when unknown), the
-# sharpness (16-bit) and the flatness (10 x the image's standard deviation, at most 255).
+# sharpness (16-bit), the flatness (10 x the image's standard deviation, at most 255) and the
+# chroma grid (CHROMA x CHROMA blue values, then as many red; all 128 for a gray image or one
+# decoded without colour).
 _DETAIL = PIXELS
 _FINE_AT = PIXELS + 1
 _TRIM_AT = _FINE_AT + FINE_PIXELS
 _CAPTURE_AT = _TRIM_AT + 4
 _SHARP_AT = _CAPTURE_AT + 13
 _FLAT_AT = _SHARP_AT + 2
-SIGNATURE_BYTES = _FLAT_AT + 1
+_CHROMA_AT = _FLAT_AT + 1
+SIGNATURE_BYTES = _CHROMA_AT + 2 * CHROMA * CHROMA
 _CAPTURE = struct.Struct(">qBI")
 
 # The screen: the smallest best correlation of the 16x16 thumbnails that goes on to the match.
@@ -82,6 +87,16 @@ MATCH = 0.93
 # ... and a gain (contrast ratio) and offset a brightness or contrast edit could make.
 MIN_GAIN, MAX_GAIN = 0.65, 1.55
 MAX_OFFSET = 60.0
+# ... and where both have fine detail (each cell less its neighbours' mean varies by at least
+# DETAIL_LEVELS), that detail correlating at least DETAIL_MATCH: pages of one layout, screens
+# of one app and different textures differ there, whatever their layout shares.
+DETAIL_LEVELS = 1.0
+DETAIL_MATCH = 0.5
+# ... and colour layouts whose cosine is at least CHROMA_MATCH, where both have colour (the
+# root-mean-square chroma of the grid at least CHROMA_LEVELS): one slide template in two
+# colour schemes, a picture and its hue-shifted look-alike, gradients between other colours.
+CHROMA_LEVELS = 4.0
+CHROMA_MATCH = 0.8
 # Similar shots (two captures): as alike as this, whatever is covered.
 SHOT_COVERED = 0.6
 SHOT_MATCH = 0.85
@@ -97,7 +112,7 @@ TRIM_KEEP = 0.4
 # The thumbnail of a whole image is compared with a zoomed view of the other at these scales
 # (crop 5% per side ~ 1.11, border 10% ~ 1.2, crop 15% per side ~ 1.43), and turned by these
 # angles in degrees.
-ZOOMS = (1.11, 1.2, 1.3, 1.43)
+ZOOMS = (1.05, 1.11, 1.2, 1.3, 1.43)
 ANGLES = (-4.0, -2.0, 2.0, 4.0)
 # What the old names meant, kept for the screen's kernels: a pair that correlates this well as
 # it is skips the warps; the screen's cut.
@@ -127,9 +142,17 @@ def _trim(pixels: npt.NDArray[np.uint8]) -> tuple[int, int, int, int]:
     return cut[0], cut[1], cut[2], cut[3]
 
 
-def signature(image: Image.Image, capture: Any = None) -> bytes:
-    """The check signature of an image (any mode): SIGNATURE_BYTES bytes. `capture`: the
-    decode.Capture of the file, if any."""
+def signature(
+    image: Image.Image,
+    capture: Any = None,
+    chroma: tuple[Image.Image, Image.Image] | None = None,
+) -> bytes:
+    """The check signature of an image: SIGNATURE_BYTES bytes. `capture`: the decode.Capture
+    of the file, if any; `chroma`: its blue and red chroma planes (decode.Decoded.chroma; of
+    an image not in mode L, taken from it)."""
+    if chroma is None and image.mode not in ("L", "1", "I", "F", "I;16"):
+        _, blue, red = image.convert("RGB").convert("YCbCr").split()
+        chroma = (blue, red)
     gray = image if image.mode == "L" else image.convert("L")
     pixels = np.asarray(gray)
     h, w = pixels.shape
@@ -143,6 +166,12 @@ def signature(image: Image.Image, capture: Any = None) -> bytes:
     trim = tuple(
         min(250, round(250.0 * v / side)) for v, side in ((left, w), (top, h), (right, w), (bottom, h))
     )
+    colour = None
+    if chroma is not None:
+        box = (left, top, w - right, h - bottom)
+        colour = np.stack(
+            [np.asarray(c.crop(box).resize((CHROMA, CHROMA), Image.Resampling.BOX)) for c in chroma]
+        )
     return pack(
         np.asarray(thumb),
         np.asarray(fine),
@@ -151,6 +180,7 @@ def signature(image: Image.Image, capture: Any = None) -> bytes:
         capture=capture,
         sharpness=_sharpness(content),
         std=whole_std,
+        chroma=colour,
     )
 
 
@@ -163,11 +193,12 @@ def pack(
     capture: Any = None,
     sharpness: float = 0.0,
     std: float | None = None,
+    chroma: npt.NDArray[np.uint8] | None = None,
 ) -> bytes:
     """A signature from its parts (see the layout above): the screen's SIZE x SIZE and the
     match's FINE x FINE gray thumbnails, the detail byte, the trim (each side in 1/250), a
-    decode.Capture, the sharpness and the image's standard deviation (None: the match
-    thumbnail's)."""
+    decode.Capture, the sharpness, the image's standard deviation (None: the match
+    thumbnail's) and the (2, CHROMA, CHROMA) chroma grid (None: no colour)."""
     if screen.shape != (SIZE, SIZE) or match.shape != (FINE, FINE):
         raise ValueError(f"expected {SIZE}x{SIZE} and {FINE}x{FINE} thumbnails")
     if capture is not None:
@@ -185,6 +216,7 @@ def pack(
         + captured
         + struct.pack(">H", min(65535, round(sharpness)))
         + bytes([min(255, round(10.0 * spread))])
+        + (bytes([128]) * (2 * CHROMA * CHROMA) if chroma is None else chroma.astype(np.uint8).tobytes())
     )
 
 
@@ -812,6 +844,12 @@ class Match:
     gain: npt.NDArray[np.float32]
     apart_ms: npt.NDArray[np.int64]
     same_camera: npt.NDArray[np.bool_]
+    # the fine detail at that alignment (each cell less its neighbours' mean): correlation
+    # over the cells not covered, and the smaller of the two details' standard deviations
+    detail: npt.NDArray[np.float32]
+    detail_std: npt.NDArray[np.float32]
+    # colour_similarity of the pair (1 when either has no colour to compare)
+    colour: npt.NDArray[np.float32]
 
     def score(self) -> npt.NDArray[np.float32]:
         """One number per pair, higher for closer copies (joins go strongest first)."""
@@ -880,6 +918,8 @@ def match_rows(
     correlation = np.zeros(n, np.float32)
     which = np.zeros(n, np.int16)
     gain = np.zeros(n, np.float32)
+    detail = np.zeros(n, np.float32)
+    detail_std = np.zeros(n, np.float32)
     if n:
         rows = np.concatenate([a, b])
         fine = np.ascontiguousarray(rows[:, _FINE_AT:_TRIM_AT])
@@ -897,7 +937,7 @@ def match_rows(
                 kernel.match_pass(
                     fine, boxes, left, right, perm, sides, index, weight, mask, on_first,
                     COVER_SIGMAS, COVER_LEVELS, EARLY, span[0], span[1],
-                    covered, correlation, which, gain,
+                    covered, correlation, which, gain, detail, detail_std,
                 )  # fmt: skip
 
             _run_tasks(run, n)
@@ -905,7 +945,8 @@ def match_rows(
             for lo in range(0, n, _PLAIN_MATCHES):
                 part = slice(lo, lo + _PLAIN_MATCHES)
                 found = _match_plain(fine, boxes, left[part], right[part], perm, sides)
-                covered[part], correlation[part], which[part], gain[part] = found
+                covered[part], correlation[part], which[part], gain[part] = found[:4]
+                detail[part], detail_std[part] = found[4:]
     kind = np.zeros(n, np.int8)
     apart, same_camera = _apart(a, b)
     flat = low_information_rows(a) | low_information_rows(b)
@@ -917,11 +958,46 @@ def match_rows(
     mean_a = a[:, _FINE_AT:_TRIM_AT].mean(axis=1)
     mean_b = b[:, _FINE_AT:_TRIM_AT].mean(axis=1)
     copy &= np.abs(mean_a - mean_b) <= MAX_OFFSET
+    # fine detail both have (text, texture, edges) must be the same detail
+    copy &= (detail_std < DETAIL_LEVELS) | (detail >= DETAIL_MATCH)
+    # and colour both have must be laid out alike (a gray copy has none to compare)
+    colour = colour_similarity(a, b, orientation)
+    copy &= colour >= CHROMA_MATCH
     alike = (covered <= SHOT_COVERED) & (correlation >= SHOT_MATCH)
     kind[copy & ~two_shots] = COPY
     kind[alike & two_shots] = SHOTS
     kind[flat] = FLAT
-    return Match(kind, covered, correlation, which, gain, apart, same_camera)
+    return Match(
+        kind, covered, correlation, which, gain, apart, same_camera, detail, detail_std, colour
+    )
+
+
+@lru_cache(maxsize=1)
+def _chroma_orientations() -> dict[int, npt.NDArray[np.intp]]:
+    """Orientation k as an index array over a chroma grid (both planes)."""
+    index = np.arange(CHROMA * CHROMA).reshape(CHROMA, CHROMA)
+    out = {}
+    for k, f in ORIENT.items():
+        one = np.ascontiguousarray(f(index)).reshape(-1)
+        out[k] = np.concatenate([one, one + CHROMA * CHROMA])
+    return out
+
+
+def colour_similarity(
+    a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8], orientation: int = 1
+) -> npt.NDArray[np.float32]:
+    """Per pair of signature rows, how alike their colour layouts are: the cosine of their
+    chroma grids (b under the orientation), which a saturation change leaves as it is; 1
+    where either has too little colour to compare (a gray copy, a gray picture)."""
+    end = _CHROMA_AT + 2 * CHROMA * CHROMA
+    ca = a[:, _CHROMA_AT:end].astype(np.float64) - 128.0
+    cb = b[:, _CHROMA_AT:end][:, _chroma_orientations()[orientation]].astype(np.float64) - 128.0
+    na, nb = np.sqrt((ca * ca).mean(axis=1)), np.sqrt((cb * cb).mean(axis=1))
+    coloured = (na >= CHROMA_LEVELS) & (nb >= CHROMA_LEVELS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cosine = (ca * cb).mean(axis=1) / (na * nb)
+    result: npt.NDArray[np.float32] = np.where(coloured, cosine, 1.0).astype(np.float32)
+    return result
 
 
 # Pairs matched at a time by numpy (each takes about 200 KB of temporary arrays).
@@ -989,9 +1065,7 @@ def _match_plain(
     right: npt.NDArray[np.int64],
     perm: npt.NDArray[np.int64],
     sides: npt.NDArray[np.int64],
-) -> tuple[
-    npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int16], npt.NDArray[np.float32]
-]:
+) -> tuple[npt.NDArray[Any], ...]:
     """_verify_kernel.match_pass with numpy, for the pairs (left[k], right[k])."""
     x = fine[left].astype(np.float64)
     y = fine[right][:, perm].astype(np.float64)
@@ -1040,12 +1114,77 @@ def _match_plain(
         best[chosen] = score[better]
         covered[chosen], correlation[chosen], gain[chosen] = c[better], r[better], g[better]
         which[chosen] = h
+    fine_detail = np.zeros(m)
+    detail_std = np.zeros(m)
+    for h in np.unique(which).tolist():
+        rows = np.flatnonzero(which == h)
+        if h == n_h + 1:
+            u, v, w = xt[rows], yt[rows], every[rows]
+        elif h == 0:
+            u, v, w = x[rows], y[rows], inside[rows]
+        else:
+            k = h - 1
+            src = x[rows] if on_first[k] else y[rows]
+            taps = src[:, index[k]]
+            warped = (
+                taps[:, 0] * weight[k, 0]
+                + taps[:, 1] * weight[k, 1]
+                + taps[:, 2] * weight[k, 2]
+                + taps[:, 3] * weight[k, 3]
+            )
+            w = mask[k][None, :] & inside[rows]
+            u, v = (warped, y[rows]) if on_first[k] else (x[rows], warped)
+        fine_detail[rows], detail_std[rows] = _detail_plain(u, v, w)
     return (
         covered.astype(np.float32),
         correlation.astype(np.float32),
         which,
         gain.astype(np.float32),
+        fine_detail.astype(np.float32),
+        detail_std.astype(np.float32),
     )
+
+
+def _detail_plain(
+    u: npt.NDArray[np.float64], v: npt.NDArray[np.float64], w: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """_verify_kernel._detail for many rows."""
+    m = len(u)
+    wf = w.astype(np.float64)
+    n = wf.sum(axis=1)
+    safe = np.maximum(n, 1.0)
+    mu = (u * wf).sum(axis=1) / safe
+    mv = (v * wf).sum(axis=1) / safe
+    du, dv = (u - mu[:, None]) * wf, (v - mv[:, None]) * wf
+    suu, svv, suv = (du * du).sum(axis=1), (dv * dv).sum(axis=1), (du * dv).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(suu > 0.0, suv / np.where(suu > 0.0, suu, 1.0), 0.0)
+    tolerance = np.maximum(COVER_SIGMAS * np.sqrt(svv / safe), COVER_LEVELS)
+    kept = w & (np.abs(dv - g[:, None] * du) <= tolerance[:, None])
+    grid_w = w.reshape(m, FINE, FINE)
+    whole = np.ones((m, FINE - 2, FINE - 2), dtype=bool)
+    mean_u = np.zeros((m, FINE - 2, FINE - 2))
+    mean_v = np.zeros((m, FINE - 2, FINE - 2))
+    gu, gv = u.reshape(m, FINE, FINE), v.reshape(m, FINE, FINE)
+    for dr in range(3):
+        for dc in range(3):
+            whole &= grid_w[:, dr : dr + FINE - 2, dc : dc + FINE - 2]
+            mean_u += gu[:, dr : dr + FINE - 2, dc : dc + FINE - 2]
+            mean_v += gv[:, dr : dr + FINE - 2, dc : dc + FINE - 2]
+    use = whole & kept.reshape(m, FINE, FINE)[:, 1:-1, 1:-1]
+    a = (gu[:, 1:-1, 1:-1] - mean_u / 9.0).reshape(m, -1)
+    b = (gv[:, 1:-1, 1:-1] - mean_v / 9.0).reshape(m, -1)
+    uf = use.reshape(m, -1).astype(np.float64)
+    k = uf.sum(axis=1)
+    ks = np.maximum(k, 1.0)
+    ma, mb = (a * uf).sum(axis=1) / ks, (b * uf).sum(axis=1) / ks
+    ea, eb = (a - ma[:, None]) * uf, (b - mb[:, None]) * uf
+    caa, cbb, cab = (ea * ea).sum(axis=1), (eb * eb).sum(axis=1), (ea * eb).sum(axis=1)
+    live = (caa > 0.0) & (cbb > 0.0) & (k >= 2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(live, cab / np.sqrt(np.where(live, caa * cbb, 1.0)), 0.0)
+    spread = np.where(k >= 2.0, np.sqrt(np.maximum(np.minimum(caa, cbb), 0.0) / ks), 0.0)
+    return r, spread
 
 
 def match(a: bytes, b: bytes, orientation: int = 1) -> Match:
