@@ -280,9 +280,10 @@ def _verify(
     scores = verify.score_pairs(
         thumbs, i[live], j[live], orientation, compiled=compiled, prune=prune
     )
-    near = distance is not None and radius is not None
-    close = verify.close_hashes(distance[live], radius) if near else False  # type: ignore[index]
-    passed = live[scores.accepted() | close]
+    through = verify.past_screen(signatures, i[live], j[live])
+    if distance is not None and radius is not None:
+        through |= verify.close_hashes(distance[live], radius)
+    passed = live[scores.accepted() | through]
     if len(passed):
         # the match's kernel by the number of pairs (the same verdicts either way)
         found = verify.match_rows(signatures[i[passed]], signatures[j[passed]], orientation)
@@ -692,7 +693,7 @@ def copies_of(
     compiled = len(pairs) >= verify.COMPILED_PAIRS
     for k in range(1, 9 if settings.rotations else 2):
         scores = verify.score_pairs(thumbs, i[live], j[live], k, compiled=compiled)
-        passed = live[scores.accepted()]
+        passed = live[scores.accepted() | verify.past_screen(rows, i[live], j[live])]
         if len(passed):
             kind = verify.match_rows(rows[i[passed]], rows[j[passed]], k).kind
             found[passed[kind == verify.COPY]] = True
@@ -871,6 +872,7 @@ def check_pair(a: ImageRecord, b: ImageRecord, settings: Settings) -> PairCheck:
         a.hash - (b.hash if k == 1 else b.fingerprint.variants[k - 2]) for k in orientations
     ]
     close = verify.close_hashes(np.array(distances), settings.max_distance)
+    close |= verify.past_screen(rows, np.array([0]), np.array([1]))
     screened = (scores.accepted() | close) & live
     matches = [
         verify.judge_rows(rows[:1], rows[1:], screened[n : n + 1], k)

@@ -713,6 +713,24 @@ def similarity(a: bytes, b: bytes, orientation: int = 1) -> float:
     return float(_pair(a, b, orientation).best[0])
 
 
+# A thumbnail showing less than this share of its image's contrast (the detail byte) sees
+# little of the picture: fine texture, small text, thin lines.
+FINE_DETAIL_RATIO = 0.45
+
+
+def past_screen(
+    signatures: npt.NDArray[np.uint8],
+    i: npt.NDArray[np.integer[Any]],
+    j: npt.NDArray[np.integer[Any]],
+) -> npt.NDArray[np.bool_]:
+    """Pairs the screen cannot judge, which go on to the match whatever it says: either
+    picture's detail is finer than its 16x16 thumbnail shows (a caption over fine texture
+    changes that thumbnail's correlation more than the picture)."""
+    fine = signatures[:, _DETAIL] < round(255 * FINE_DETAIL_RATIO)
+    result: npt.NDArray[np.bool_] = fine[i] | fine[j]
+    return result
+
+
 def close_hashes(
     distance: npt.NDArray[np.integer[Any]], radius: int
 ) -> npt.NDArray[np.bool_]:
@@ -730,7 +748,8 @@ def judge(a: bytes, b: bytes, orientation: int = 1) -> tuple[Scores, Match]:
     (see judge_rows)."""
     screen = _pair(a, b, orientation)
     rows = signature_array([a, b])
-    return screen, judge_rows(rows[:1], rows[1:], screen.accepted(), orientation)
+    screened = screen.accepted() | past_screen(rows, np.array([0]), np.array([1]))
+    return screen, judge_rows(rows[:1], rows[1:], screened, orientation)
 
 
 def judge_rows(

@@ -11,7 +11,7 @@ from dedupe.cli import options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes, write_data
 from dedupe.groups import build_groups, check_invariants
 from dedupe.report import Report
-from dedupe.review import marks
+from dedupe.review import facts, marks
 
 # How many groups the terminal summary lists before pointing at the report.
 SHOWN_GROUPS = 20
@@ -76,7 +76,8 @@ def print_summary(ui: UI, report: Report, report_path: str) -> None:
     err = ui.err
     for group in report.groups[:SHOWN_GROUPS]:
         err.print(
-            f"[bold]Group {group.id}[/] · {group.kind} · {len(group.members)} files · "
+            f"[bold]Group {group.id}[/] · {facts.KIND_WORDS.get(group.kind, group.kind)} · "
+            f"{len(group.members)} files · "
             f"max distance {group.max_distance} · frees {human_bytes(group.reclaimable_bytes)}"
         )
         for m in group.members:
