@@ -125,8 +125,10 @@ def join(
             kept = _better(anchor_a, anchor_b, pixels, sizes)
         else:
             several = size_a > 1 and size_b > 1  # a single file joins on its verified pair
-            if several and not (anchor_a == a and anchor_b == b) and not matches(
-                check, anchor_a, anchor_b
+            if (
+                several
+                and not (anchor_a == a and anchor_b == b)
+                and not matches(check, anchor_a, anchor_b)
             ):
                 blocked += 1
                 continue

@@ -432,7 +432,12 @@ def _robust(
 
 @_njit
 def _detail(
-    u: np.ndarray, v: np.ndarray, w: np.ndarray, side: int, sigmas: float, levels: float,
+    u: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    side: int,
+    sigmas: float,
+    levels: float,
     out: np.ndarray,
 ) -> None:
     """The fine detail of an alignment: each cell less the mean of its 3x3 neighbours (all

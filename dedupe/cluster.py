@@ -573,9 +573,9 @@ def cluster(
         checked = _check(
             thumbs, columns.signatures, low_info, search, radius, key, n, compiled, known
         )
-    within = checked.distance <= radius
-    shot_pairs = np.flatnonzero(within & (checked.kind == verify.SHOTS))
-    within = np.flatnonzero(within & (checked.kind == verify.COPY))
+    near = checked.distance <= radius
+    shot_pairs = np.flatnonzero(near & (checked.kind == verify.SHOTS))
+    within = np.flatnonzero(near & (checked.kind == verify.COPY))
     low, high, score = checked.low[within], checked.high[within], checked.score[within]
     candidates = sum(checked.found[: radius + 1])
     order = np.lexsort((high, low, -score))  # strongest first, then by index: deterministic
@@ -697,7 +697,7 @@ def copies_of(
         if len(passed):
             kind = verify.match_rows(rows[i[passed]], rows[j[passed]], k).kind
             found[passed[kind == verify.COPY]] = True
-    return found.tolist()
+    return [bool(f) for f in found]
 
 
 def matches_plain(

@@ -74,9 +74,11 @@ def _build(
     groups = []
     for kind, decided in drafts:
         members_idx = [index[id(m.record)] for m in decided]
-        largest = max(
-            (distance(decided[0].record, m.record) for m in decided[1:]), default=0
-        ) if kind == "shots" else _largest(members_idx, records, settings)
+        largest = (
+            max((distance(decided[0].record, m.record) for m in decided[1:]), default=0)
+            if kind == "shots"
+            else _largest(members_idx, records, settings)
+        )
         # the others follow the keeper in path order: the first path is one of the first two
         first = min(os.fsencode(m.record.path) for m in decided[:2])
         groups.append((first, kind, largest, decided))
@@ -140,7 +142,9 @@ def _verified(a: int, b: int, records: Sequence[ImageRecord], pairs: Pairs) -> b
     return (min(a, b), max(a, b)) in pairs
 
 
-def _components(members: Sequence[int], records: Sequence[ImageRecord], pairs: Pairs) -> list[list[int]]:
+def _components(
+    members: Sequence[int], records: Sequence[ImageRecord], pairs: Pairs
+) -> list[list[int]]:
     """The sets of `members` connected by verified pairs (or equal bytes), each in order."""
     uf = cluster.UnionFind(len(members))
     at = {m: k for k, m in enumerate(members)}

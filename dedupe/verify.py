@@ -138,7 +138,10 @@ def _trim(pixels: npt.NDArray[np.uint8]) -> tuple[int, int, int, int]:
     left, right = run(cols), run(cols[::-1])
     if top + bottom > (1 - TRIM_KEEP) * h or left + right > (1 - TRIM_KEEP) * w:
         return 0, 0, 0, 0  # mostly uniform: nothing to trim it down to
-    cut = [v if v >= TRIM_MIN * side else 0 for v, side in ((left, w), (top, h), (right, w), (bottom, h))]
+    cut = [
+        v if v >= TRIM_MIN * side else 0
+        for v, side in ((left, w), (top, h), (right, w), (bottom, h))
+    ]
     return cut[0], cut[1], cut[2], cut[3]
 
 
@@ -157,14 +160,17 @@ def signature(
     pixels = np.asarray(gray)
     h, w = pixels.shape
     left, top, right, bottom = _trim(pixels) if h >= 8 and w >= 8 else (0, 0, 0, 0)
-    content = gray.crop((left, top, w - right, h - bottom)) if left or top or right or bottom else gray
+    content = (
+        gray.crop((left, top, w - right, h - bottom)) if left or top or right or bottom else gray
+    )
     thumb = gray.resize((SIZE, SIZE), Image.Resampling.BOX)
     fine = gray.resize((FINE, FINE), Image.Resampling.BOX)
     whole_std = float(pixels.std())
     detail = float(np.asarray(thumb, dtype=np.float64).std())
     ratio = 0 if whole_std == 0.0 else min(255, round(255.0 * detail / whole_std))
     trim = tuple(
-        min(250, round(250.0 * v / side)) for v, side in ((left, w), (top, h), (right, w), (bottom, h))
+        min(250, round(250.0 * v / side))
+        for v, side in ((left, w), (top, h), (right, w), (bottom, h))
     )
     colour = None
     if chroma is not None:
@@ -216,7 +222,11 @@ def pack(
         + captured
         + struct.pack(">H", min(65535, round(sharpness)))
         + bytes([min(255, round(10.0 * spread))])
-        + (bytes([128]) * (2 * CHROMA * CHROMA) if chroma is None else chroma.astype(np.uint8).tobytes())
+        + (
+            bytes([128]) * (2 * CHROMA * CHROMA)
+            if chroma is None
+            else chroma.astype(np.uint8).tobytes()
+        )
     )
 
 
@@ -317,8 +327,8 @@ class Warp:
 def _warp(zoom: float, angle: float, size: int = SIZE) -> Warp:
     """Output pixel p samples the input at p zoomed in by `zoom` and turned by `angle` degrees,
     both about the centre, on a `size` x `size` thumbnail."""
-    SIZE = size  # noqa: N806  (the formulas below read as for the screen's thumbnail)
-    PIXELS = size * size  # noqa: N806
+    SIZE = size
+    PIXELS = size * size
     centre = (SIZE - 1) / 2.0
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
     x, y = (xx - centre) / zoom, (yy - centre) / zoom
@@ -731,9 +741,7 @@ def past_screen(
     return result
 
 
-def close_hashes(
-    distance: npt.NDArray[np.integer[Any]], radius: int
-) -> npt.NDArray[np.bool_]:
+def close_hashes(distance: npt.NDArray[np.integer[Any]], radius: int) -> npt.NDArray[np.bool_]:
     """Candidate pairs whose hashes are this close (within half the search radius) go on to
     the match even when the screen would stop them: a stamp or caption over a picture of
     little contrast (texture, a page, a night sky) changes its 16x16 thumbnail's correlation

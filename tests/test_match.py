@@ -36,7 +36,21 @@ def page(seed: int) -> Image.Image:
     rng = np.random.default_rng(seed)
     image = Image.new("RGB", (850, 1100), "white")
     draw = ImageDraw.Draw(image)
-    words = "the of copies and picture which keeps a file every scan in one".split()
+    words = [
+        "the",
+        "of",
+        "copies",
+        "and",
+        "picture",
+        "which",
+        "keeps",
+        "a",
+        "file",
+        "every",
+        "scan",
+        "in",
+        "one",
+    ]
     y = 70
     while y < 1020:
         line = " ".join(rng.choice(words, int(rng.integers(5, 11))))
@@ -111,7 +125,9 @@ def test_only_a_one_colour_picture_is_too_flat_to_compare() -> None:
     signature = signature_of(gradient, "PNG")
     assert not verify.is_low_information(signature)
     assert verify.accept(signature, signature_of(half(gradient), quality=90))
-    assert not verify.accept(signature, signature_of(gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT), "PNG"))
+    assert not verify.accept(
+        signature, signature_of(gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT), "PNG")
+    )
 
 
 def test_a_border_is_trimmed_and_a_shared_border_is_no_likeness() -> None:
@@ -179,10 +195,10 @@ def test_capture_times_tell_two_shots_from_two_copies(library: Library) -> None:
     assert verify.judge(b, c)[1].kind[0] == verify.COPY  # the copy keeps the shot's time
 
 
-def scanned(root: Path, rules: KeepRules = KeepRules()) -> list[tuple[str, list[tuple[str, str]]]]:
+def scanned(root: Path, rules: KeepRules | None = None) -> list[tuple[str, list[tuple[str, str]]]]:
     settings = Settings()
     result = scan((str(root),), settings, HashCache.memory(settings))
-    groups = build_groups(result.records, settings, rules)
+    groups = build_groups(result.records, settings, rules or KeepRules())
     return [
         (g.kind, [(str(Path(m.record.path).relative_to(root)), m.action) for m in g.members])
         for g in groups
@@ -290,9 +306,16 @@ def video_frames(tmp_path: Path) -> Iterator[Path]:
         check=True,
     )  # fmt: skip
     first, later, small = tmp_path / "f0.png", tmp_path / "f60.png", tmp_path / "f0-small.jpg"
-    subprocess.run([*run, "-i", str(film), "-vf", "select=eq(n\\,0)", "-frames:v", "1", str(first)], check=True)
-    subprocess.run([*run, "-i", str(film), "-vf", "select=eq(n\\,60)", "-frames:v", "1", str(later)], check=True)
-    subprocess.run([*run, "-i", str(first), "-vf", "scale=320:240", "-q:v", "4", str(small)], check=True)
+    subprocess.run(
+        [*run, "-i", str(film), "-vf", "select=eq(n\\,0)", "-frames:v", "1", str(first)], check=True
+    )
+    subprocess.run(
+        [*run, "-i", str(film), "-vf", "select=eq(n\\,60)", "-frames:v", "1", str(later)],
+        check=True,
+    )
+    subprocess.run(
+        [*run, "-i", str(first), "-vf", "scale=320:240", "-q:v", "4", str(small)], check=True
+    )
     yield from (first, later, small)
 
 
@@ -303,7 +326,9 @@ def test_video_frames(tmp_path: Path) -> None:
     for path in (first, later, small):
         outcome = fingerprint_file(str(path), settings)
         assert outcome is not None and hasattr(outcome, "fingerprint")
-        records.append(ImageRecord(str(path), outcome.size, outcome.mtime_ns, 0, 0, outcome.fingerprint))  # type: ignore[union-attr]
+        records.append(
+            ImageRecord(str(path), outcome.size, outcome.mtime_ns, 0, 0, outcome.fingerprint)
+        )  # type: ignore[union-attr]
     a, b, c = (r.fingerprint.check for r in records)
     assert verify.accept(a, c)  # ffmpeg's own rescale is a copy
     assert not verify.accept(a, b)  # two seconds later the zoom shows another picture
@@ -322,7 +347,9 @@ def test_real_photos_and_their_heic_twins(real_images: Path) -> None:
         buffer = io.BytesIO()
         half(picture).save(buffer, "WEBP", quality=80)
         copy = decode.decode(buffer.getvalue(), gray=True)
-        assert verify.accept(signatures[-1], verify.signature(copy.image, copy.capture, copy.chroma)), name
+        assert verify.accept(
+            signatures[-1], verify.signature(copy.image, copy.capture, copy.chroma)
+        ), name
     for x in range(len(names)):
         for y in range(x + 1, len(names)):
             assert not verify.accept(signatures[x], signatures[y]), (names[x], names[y])

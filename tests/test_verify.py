@@ -122,7 +122,9 @@ def test_real_hdr_pair_is_two_shots(real_images) -> None:  # type: ignore[no-unt
     captured 0.53 s (iPhone) and 26 s (Canon) apart: similar shots, never copies."""
     folder = real_images / "exif-samples" / "jpg" / "hdr"
     for name in ("iphone", "canon"):
-        decoded = [decode.decode((folder / f"{name}_hdr_{s}.jpg").read_bytes()) for s in "NO,YES".split(",")]
+        decoded = [
+            decode.decode((folder / f"{name}_hdr_{s}.jpg").read_bytes()) for s in ("NO", "YES")
+        ]
         a, b = (verify.signature(d.image, d.capture) for d in decoded)
         assert not verify.accept(a, b)
         assert verify.judge(a, b)[1].kind[0] == verify.SHOTS

@@ -114,7 +114,9 @@ def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
     warped = check.hypothesis not in (0, verify.TRIMMED)
     allowed = verify.MAX_COVERED_WARPED if warped else verify.MAX_COVERED
     if check.covered > allowed:
-        return f"different pictures: {covered}% of the picture differs (a copy: {allowed:.0%} at most)"
+        return (
+            f"different pictures: {covered}% of the picture differs (a copy: {allowed:.0%} at most)"
+        )
     if check.correlation < verify.MATCH:
         return (
             f"different pictures: the rest correlates {check.correlation:.3f} "
@@ -180,9 +182,7 @@ def _text(
         )
     plain, turned = current[False], current[True]
     lines.append("")
-    lines.append(
-        f"check      {explain(plain, a, b)}: " + ("passes" if plain.verified else "fails")
-    )
+    lines.append(f"check      {explain(plain, a, b)}: " + ("passes" if plain.verified else "fails"))
     lines.append(
         f"           (screen: correlation {plain.same:.4f} as they are, {plain.best:.4f} best "
         f"aligned; match: {plain.covered:.1%} covered, the rest {plain.correlation:.4f})"
