@@ -221,11 +221,9 @@ def _shot_groups(
     pairs: Pairs,
     sharp: np.ndarray,
 ) -> list[tuple[Member, ...]]:
-    """Similar shots: by default one group in which every file is kept; with
-    rules.bursts == "keep-sharpest", groups around the sharpest shot, whose verified partners
-    are proposed for trash (the others split off and grouped the same way)."""
-    if rules.bursts != "keep-sharpest":
-        return [policy.keep_all_shots([records[k] for k in members])]
+    """Similar shots as groups around the sharpest shot and its checked shots (the others
+    split off and grouped the same way): every file kept, or with rules.bursts ==
+    "keep-sharpest" all but the sharpest proposed for trash."""
     found: list[tuple[Member, ...]] = []
     pending = [members]
     while pending:
@@ -234,9 +232,12 @@ def _shot_groups(
             continue
         keeper = max(part, key=lambda k: (int(sharp[k]), -k))
         stay = [k for k in part if k == keeper or _verified(keeper, k, records, pairs)]
-        found.append(
-            policy.keep_sharpest(records[keeper], [records[k] for k in stay if k != keeper], rules)
-        )
+        if len(stay) >= 2:
+            others = [records[k] for k in stay if k != keeper]
+            if rules.bursts == "keep-sharpest":
+                found.append(policy.keep_sharpest(records[keeper], others, rules))
+            else:
+                found.append(policy.keep_all_shots([records[keeper], *others]))
         rest = [k for k in part if k not in set(stay)]
         pending.extend(_components(rest, records, pairs))
     return found

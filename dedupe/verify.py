@@ -97,9 +97,10 @@ DETAIL_MATCH = 0.5
 # colour schemes, a picture and its hue-shifted look-alike, gradients between other colours.
 CHROMA_LEVELS = 4.0
 CHROMA_MATCH = 0.8
-# Similar shots (two captures): as alike as this, whatever is covered.
-SHOT_COVERED = 0.6
-SHOT_MATCH = 0.85
+# Similar shots (two captures): at most this much covered (a moving subject), the rest
+# correlating this well, in colours laid out alike.
+SHOT_COVERED = 0.25
+SHOT_MATCH = 0.93
 # Flat: an image whose gray levels vary less than this (standard deviation) is one colour.
 FLAT_STD = 1.5
 # Borders: rows and columns at the edges whose pixels are (almost all) within TRIM_LEVELS of
@@ -991,6 +992,7 @@ def match_rows(
     colour = colour_similarity(a, b, orientation)
     copy &= colour >= CHROMA_MATCH
     alike = (covered <= SHOT_COVERED) & (correlation >= SHOT_MATCH)
+    alike &= (gain >= MIN_GAIN) & (gain <= MAX_GAIN) & (colour >= CHROMA_MATCH)
     kind[copy & ~two_shots] = COPY
     kind[alike & two_shots] = SHOTS
     kind[flat] = FLAT
