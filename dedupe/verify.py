@@ -743,11 +743,11 @@ def past_screen(
 
 
 def close_hashes(distance: npt.NDArray[np.integer[Any]], radius: int) -> npt.NDArray[np.bool_]:
-    """Candidate pairs whose hashes are this close (within half the search radius) go on to
-    the match even when the screen would stop them: a stamp or caption over a picture of
-    little contrast (texture, a page, a night sky) changes its 16x16 thumbnail's correlation
-    far more than its hash."""
-    result: npt.NDArray[np.bool_] = np.asarray(distance) <= radius // 2
+    """Candidate pairs whose hashes are this close (within a quarter of the search radius) go
+    on to the match even when the screen would stop them: a stamp or caption over a picture
+    of little contrast (a page, a night sky) changes its 16x16 thumbnail's correlation far
+    more than its hash."""
+    result: npt.NDArray[np.bool_] = np.asarray(distance) <= radius // 4
     return result
 
 
