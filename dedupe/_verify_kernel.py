@@ -359,7 +359,7 @@ def _content(
 ) -> None:
     """``src`` (a side x side thumbnail, flattened) resampled from its content box (left, top,
     right, bottom shares trimmed) to the whole grid, bilinear; ``inside`` |= the cells of the
-    grid within the box (as verify._content_views and verify._content_mask)."""
+    grid within the box (as verify._content_plain)."""
     left, top, right, bottom = box[0], box[1], box[2], box[3]
     for r in range(side):
         t = (r + 0.5) / side
@@ -382,22 +382,18 @@ def _content(
 
 
 @_njit
-def _robust(
-    u: np.ndarray, v: np.ndarray, w: np.ndarray, sigmas: float, levels: float, out: np.ndarray
-) -> None:
-    """Fit v ~ gain * u + offset over the cells where w; out = (covered share, correlation of
-    the cells not covered, their gain) (as verify._robust_fit)."""
-    n = 0.0
-    su = sv = 0.0
+def _fit(
+    u: np.ndarray, v: np.ndarray, w: np.ndarray, sigmas: float, levels: float
+) -> tuple[float, float, float, float, float]:
+    """Fit v ~ gain * u + offset over the cells where w: (cells, mean of u, mean of v, gain,
+    the error beyond which a cell is covered)."""
+    n = su = sv = 0.0
     for p in range(u.shape[0]):
         if w[p]:
             n += 1.0
             su += u[p]
             sv += v[p]
-    if n < 1.0:
-        out[0], out[1], out[2] = 1.0, 0.0, 0.0
-        return
-    mu, mv = su / n, sv / n
+    mu, mv = su / max(n, 1.0), sv / max(n, 1.0)
     suu = svv = suv = 0.0
     for p in range(u.shape[0]):
         if w[p]:
@@ -406,7 +402,19 @@ def _robust(
             svv += dv * dv
             suv += du * dv
     g = suv / suu if suu > 0.0 else 0.0
-    tolerance = max(sigmas * np.sqrt(svv / n), levels)
+    return n, mu, mv, g, max(sigmas * np.sqrt(svv / max(n, 1.0)), levels)
+
+
+@_njit
+def _robust(
+    u: np.ndarray, v: np.ndarray, w: np.ndarray, sigmas: float, levels: float, out: np.ndarray
+) -> None:
+    """Fit v ~ gain * u + offset over the cells where w (_fit); out = (covered share, the
+    correlation of the cells not covered, their gain) (as verify._robust_plain)."""
+    n, mu, mv, g, tolerance = _fit(u, v, w, sigmas, levels)
+    if n < 1.0:
+        out[0], out[1], out[2] = 1.0, 0.0, 0.0
+        return
     covered = 0.0
     k = su2 = sv2 = 0.0
     for p in range(u.shape[0]):
@@ -443,25 +451,10 @@ def _detail(
     """The fine detail of an alignment: each cell less the mean of its 3x3 neighbours (all
     compared), correlated between u and v over the cells not covered (as _robust decides);
     out = (that correlation, the smaller standard deviation of the two details)."""
-    n = su = sv = 0.0
-    for p in range(u.shape[0]):
-        if w[p]:
-            n += 1.0
-            su += u[p]
-            sv += v[p]
+    n, mu, mv, g, tolerance = _fit(u, v, w, sigmas, levels)
     if n < 1.0:
         out[0], out[1] = 0.0, 0.0
         return
-    mu, mv = su / n, sv / n
-    suu = suv = svv = 0.0
-    for p in range(u.shape[0]):
-        if w[p]:
-            du, dv = u[p] - mu, v[p] - mv
-            suu += du * du
-            suv += du * dv
-            svv += dv * dv
-    g = suv / suu if suu > 0.0 else 0.0
-    tolerance = max(sigmas * np.sqrt(svv / n), levels)
     k = sa = sb = saa = sbb = sab = 0.0
     for r in range(1, side - 1):
         for c in range(1, side - 1):
@@ -495,6 +488,29 @@ def _detail(
     cab = sab - sa * sb / k
     out[0] = cab / np.sqrt(caa * cbb) if caa > 0.0 and cbb > 0.0 else 0.0
     out[1] = np.sqrt(max(min(caa, cbb), 0.0) / k)
+
+
+@_njit
+def _warp_into(
+    src: np.ndarray,
+    index: np.ndarray,
+    weight: np.ndarray,
+    mask: np.ndarray,
+    inside: np.ndarray,
+    g: int,
+    warped: np.ndarray,
+    w: np.ndarray,
+) -> None:
+    """``src`` under warp g (four bilinear taps) into ``warped``, and the cells it compares
+    (its mask within the content) into ``w``."""
+    for p in range(src.shape[0]):
+        warped[p] = (
+            src[index[g, 0, p]] * weight[g, 0, p]
+            + src[index[g, 1, p]] * weight[g, 1, p]
+            + src[index[g, 2, p]] * weight[g, 2, p]
+            + src[index[g, 3, p]] * weight[g, 3, p]
+        )
+        w[p] = mask[g, p] and inside[p]
 
 
 @_njit
@@ -564,15 +580,7 @@ def match_pass(
                 if best >= early:
                     break
                 g = step - 2
-                src = x if on_first[g] else y
-                for p in range(pixels):
-                    warped[p] = (
-                        src[index[g, 0, p]] * weight[g, 0, p]
-                        + src[index[g, 1, p]] * weight[g, 1, p]
-                        + src[index[g, 2, p]] * weight[g, 2, p]
-                        + src[index[g, 3, p]] * weight[g, 3, p]
-                    )
-                    w[p] = mask[g, p] and inside[p]
+                _warp_into(x if on_first[g] else y, index, weight, mask, inside, g, warped, w)
                 if on_first[g]:
                     _robust(warped, y, w, sigmas, levels, res)
                 else:
@@ -593,15 +601,7 @@ def match_pass(
             _detail(x, y, inside, side, sigmas, levels, fine_detail)
         else:
             g = h - 1
-            src = x if on_first[g] else y
-            for p in range(pixels):
-                warped[p] = (
-                    src[index[g, 0, p]] * weight[g, 0, p]
-                    + src[index[g, 1, p]] * weight[g, 1, p]
-                    + src[index[g, 2, p]] * weight[g, 2, p]
-                    + src[index[g, 3, p]] * weight[g, 3, p]
-                )
-                w[p] = mask[g, p] and inside[p]
+            _warp_into(x if on_first[g] else y, index, weight, mask, inside, g, warped, w)
             if on_first[g]:
                 _detail(warped, y, w, side, sigmas, levels, fine_detail)
             else:

@@ -262,9 +262,8 @@ def decode(
     """
     decoded = _decode(data, min_side, raw, gray)
     if gray and decoded.image.mode != "L":
-        colour = decoded.image.convert("YCbCr")  # RGB's luma is L's; its chroma for the check
-        luma, blue, red = colour.split()
-        return replace(decoded, image=luma, chroma=(blue, red))
+        _, blue, red = decoded.image.convert("YCbCr").split()  # the chroma, for the check
+        return replace(decoded, image=decoded.image.convert("L"), chroma=(blue, red))
     return decoded
 
 

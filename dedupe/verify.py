@@ -301,11 +301,16 @@ ORIENT: dict[int, Callable[[npt.NDArray[np.generic]], npt.NDArray[np.generic]]] 
 }
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def _orientation_indices(side: int) -> dict[int, npt.NDArray[np.intp]]:
+    """Orientation k as an index array over a side x side grid, flattened."""
+    index = np.arange(side * side).reshape(side, side)
+    return {k: np.ascontiguousarray(f(index)).reshape(-1) for k, f in ORIENT.items()}
+
+
 def orientation_permutations() -> dict[int, npt.NDArray[np.intp]]:
     """Orientation k as an index array: `thumb[:, perm]` is the flattened oriented thumbnail."""
-    index = np.arange(PIXELS).reshape(SIZE, SIZE)
-    return {k: np.ascontiguousarray(f(index)).reshape(-1) for k, f in ORIENT.items()}
+    return _orientation_indices(SIZE)
 
 
 # ---------------------------------------------------------------- geometric hypotheses
@@ -811,11 +816,9 @@ def _sides(orientation: int) -> tuple[int, int, int, int]:
     return int(turned[1, 0]), int(turned[0, 1]), int(turned[1, 2]), int(turned[2, 1])
 
 
-@lru_cache(maxsize=1)
 def _fine_orientations() -> dict[int, npt.NDArray[np.intp]]:
     """Orientation k as an index array over the match's thumbnail (as orientation_permutations)."""
-    index = np.arange(FINE_PIXELS).reshape(FINE, FINE)
-    return {k: np.ascontiguousarray(f(index)).reshape(-1) for k, f in ORIENT.items()}
+    return _orientation_indices(FINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1004,12 +1007,10 @@ def match_rows(
 @lru_cache(maxsize=1)
 def _chroma_orientations() -> dict[int, npt.NDArray[np.intp]]:
     """Orientation k as an index array over a chroma grid (both planes)."""
-    index = np.arange(CHROMA * CHROMA).reshape(CHROMA, CHROMA)
-    out = {}
-    for k, f in ORIENT.items():
-        one = np.ascontiguousarray(f(index)).reshape(-1)
-        out[k] = np.concatenate([one, one + CHROMA * CHROMA])
-    return out
+    cells = CHROMA * CHROMA
+    return {
+        k: np.concatenate([one, one + cells]) for k, one in _orientation_indices(CHROMA).items()
+    }
 
 
 def colour_similarity(
@@ -1058,11 +1059,11 @@ def _content_plain(
     return out, inside
 
 
-def _robust_plain(
+def _fit_plain(
     u: npt.NDArray[np.float64], v: npt.NDArray[np.float64], w: npt.NDArray[np.bool_]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """_verify_kernel._robust for many rows: (covered share, correlation of the cells not
-    covered, their gain)."""
+) -> tuple[npt.NDArray[np.float64], ...]:
+    """_verify_kernel._fit for many rows: (cells, at least 1 of them, u and v less their means
+    over the cells (0 elsewhere), the gain, the error beyond which a cell is covered)."""
     wf = w.astype(np.float64)
     n = wf.sum(axis=1)
     safe = np.maximum(n, 1.0)
@@ -1071,8 +1072,17 @@ def _robust_plain(
     du, dv = (u - mu[:, None]) * wf, (v - mv[:, None]) * wf
     suu, svv, suv = (du * du).sum(axis=1), (dv * dv).sum(axis=1), (du * dv).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        g = np.where(suu > 0.0, suv / suu, 0.0)
+        g = np.where(suu > 0.0, suv / np.where(suu > 0.0, suu, 1.0), 0.0)
     tolerance = np.maximum(COVER_SIGMAS * np.sqrt(svv / safe), COVER_LEVELS)
+    return n, safe, du, dv, g, tolerance
+
+
+def _robust_plain(
+    u: npt.NDArray[np.float64], v: npt.NDArray[np.float64], w: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """_verify_kernel._robust for many rows: (covered share, correlation of the cells not
+    covered, their gain)."""
+    n, safe, du, dv, g, tolerance = _fit_plain(u, v, w)
     out = (np.abs(dv - g[:, None] * du) > tolerance[:, None]) & w
     keep = (w & ~out).astype(np.float64)
     k = np.maximum(keep.sum(axis=1), 1.0)
@@ -1123,14 +1133,7 @@ def _match_plain(
             if not len(rows):
                 break
             k = step - 2
-            src = x[rows] if on_first[k] else y[rows]
-            taps = src[:, index[k]]  # (rows, 4, pixels)
-            warped = (
-                taps[:, 0] * weight[k, 0]
-                + taps[:, 1] * weight[k, 1]
-                + taps[:, 2] * weight[k, 2]
-                + taps[:, 3] * weight[k, 3]
-            )
+            warped = _warp_rows(x[rows] if on_first[k] else y[rows], index[k], weight[k])
             w = mask[k][None, :] & inside[rows]
             if on_first[k]:
                 c, r, g = _robust_plain(warped, y[rows], w)
@@ -1153,14 +1156,7 @@ def _match_plain(
             u, v, w = x[rows], y[rows], inside[rows]
         else:
             k = h - 1
-            src = x[rows] if on_first[k] else y[rows]
-            taps = src[:, index[k]]
-            warped = (
-                taps[:, 0] * weight[k, 0]
-                + taps[:, 1] * weight[k, 1]
-                + taps[:, 2] * weight[k, 2]
-                + taps[:, 3] * weight[k, 3]
-            )
+            warped = _warp_rows(x[rows] if on_first[k] else y[rows], index[k], weight[k])
             w = mask[k][None, :] & inside[rows]
             u, v = (warped, y[rows]) if on_first[k] else (x[rows], warped)
         fine_detail[rows], detail_std[rows] = _detail_plain(u, v, w)
@@ -1174,21 +1170,23 @@ def _match_plain(
     )
 
 
+def _warp_rows(
+    src: npt.NDArray[np.float64], index: npt.NDArray[np.int64], weight: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Rows of `src` under one warp: the four bilinear taps (as _verify_kernel._warp_into)."""
+    taps = src[:, index]  # (rows, 4, pixels)
+    warped: npt.NDArray[np.float64] = (
+        taps[:, 0] * weight[0] + taps[:, 1] * weight[1] + taps[:, 2] * weight[2]
+    ) + taps[:, 3] * weight[3]
+    return warped
+
+
 def _detail_plain(
     u: npt.NDArray[np.float64], v: npt.NDArray[np.float64], w: npt.NDArray[np.bool_]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """_verify_kernel._detail for many rows."""
     m = len(u)
-    wf = w.astype(np.float64)
-    n = wf.sum(axis=1)
-    safe = np.maximum(n, 1.0)
-    mu = (u * wf).sum(axis=1) / safe
-    mv = (v * wf).sum(axis=1) / safe
-    du, dv = (u - mu[:, None]) * wf, (v - mv[:, None]) * wf
-    suu, svv, suv = (du * du).sum(axis=1), (dv * dv).sum(axis=1), (du * dv).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = np.where(suu > 0.0, suv / np.where(suu > 0.0, suu, 1.0), 0.0)
-    tolerance = np.maximum(COVER_SIGMAS * np.sqrt(svv / safe), COVER_LEVELS)
+    _, _, du, dv, g, tolerance = _fit_plain(u, v, w)
     kept = w & (np.abs(dv - g[:, None] * du) <= tolerance[:, None])
     grid_w = w.reshape(m, FINE, FINE)
     whole = np.ones((m, FINE - 2, FINE - 2), dtype=bool)

@@ -26,7 +26,7 @@ from dedupe.regroup import regroup
 def test_grouping_from_checked_pairs_is_grouping_from_scratch(
     seed: int, rotations: bool, compiled: bool
 ) -> None:
-    records = library_records(seed, 500)
+    records = library_records(seed, 240)
     distinct = frozenset({(records[4].path, records[5].path)})
 
     def at(threshold: float, checked: cluster.Checked | None = None) -> cluster.Clusters:
