@@ -71,14 +71,13 @@ def _build(
         for indices in found.shots:
             for decided in _shot_groups(list(indices), records, rules, shots, sharp):
                 drafts.append(("shots", decided))
+    known = {frozenset(g): d for g, d in zip(found.groups, found.max_distances, strict=True)}
     groups = []
     for kind, decided in drafts:
-        members_idx = [index[id(m.record)] for m in decided]
-        largest = (
-            max((distance(decided[0].record, m.record) for m in decided[1:]), default=0)
-            if kind == "shots"
-            else _largest(members_idx, records, settings)
-        )
+        members_idx = frozenset(index[id(m.record)] for m in decided)
+        largest = known.get(members_idx)
+        if largest is None:  # a group split around its keeper, or similar shots
+            largest = _largest(sorted(members_idx), records, settings)
         # the others follow the keeper in path order: the first path is one of the first two
         first = min(os.fsencode(m.record.path) for m in decided[:2])
         groups.append((first, kind, largest, decided))
@@ -153,11 +152,17 @@ def _components(
         first = by_digest.setdefault(records[m].fingerprint.digest, k)
         if first != k:
             uf.union(first, k)
-    for a, b in pairs:
-        if a in at and b in at:
-            uf.union(at[a], at[b])
-    sets = [[members[k] for k in part] for part in uf.components()]
-    return sets
+    if len(members) * len(members) < len(pairs):  # few members: look their pairs up
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                a, b = members[x], members[y]
+                if (min(a, b), max(a, b)) in pairs:
+                    uf.union(x, y)
+    else:
+        for a, b in pairs:
+            if a in at and b in at:
+                uf.union(at[a], at[b])
+    return [[members[k] for k in part] for part in uf.components()]
 
 
 def _split(

@@ -31,6 +31,7 @@ margins of a page):
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -959,7 +960,8 @@ def match_rows(
         right = left + n
         perm = _fine_orientations()[orientation].astype(np.int64)
         sides = np.array(_sides(orientation), dtype=np.int64)
-        if compiled if compiled is not None else n >= COMPILED_MATCHES:
+        loaded = "dedupe._verify_kernel" in sys.modules  # (then the kernel costs nothing)
+        if compiled if compiled is not None else n >= COMPILED_MATCHES or loaded:
             from dedupe import _verify_kernel as kernel  # numba
 
             index, weight, mask, on_first = _match_tables()
