@@ -103,9 +103,11 @@ def join(
     group's anchor (``anchor[root]``); returns how many pairs were blocked.
 
     Forced pairs (byte copies) always join, and its group's anchor becomes the better of the
-    two (see _better). Any other pair joins two groups only when their anchors are the pair
-    itself or pass the check (see matches); the joined group keeps the anchor of the larger
-    group, or the better one when they are the same size.
+    two (see _better). A single file joins a group on its verified pair; a pair joins two
+    groups of several files only when their anchors are the pair itself or pass the screen
+    (see matches). The joined group keeps the anchor of the larger group, or the better one
+    when they are the same size. (The groups are split around their keepers afterwards,
+    groups.py: a file proposed for trash is always checked against the kept one.)
     """
     blocked = 0
     for e in range(low.shape[0]):
@@ -122,7 +124,12 @@ def join(
         if forced:
             kept = _better(anchor_a, anchor_b, pixels, sizes)
         else:
-            if not (anchor_a == a and anchor_b == b) and not matches(check, anchor_a, anchor_b):
+            several = size_a > 1 and size_b > 1  # a single file joins on its verified pair
+            if (
+                several
+                and not (anchor_a == a and anchor_b == b)
+                and not matches(check, anchor_a, anchor_b)
+            ):
                 blocked += 1
                 continue
             if size_a != size_b:

@@ -348,3 +348,263 @@ def score_pass(
             if found > top:
                 top = found
         best[p] = top
+
+
+# ---------------------------------------------------------------- the match (verify.match_rows)
+
+
+@_njit
+def _content(
+    src: np.ndarray, box: np.ndarray, side: int, out: np.ndarray, inside: np.ndarray
+) -> None:
+    """``src`` (a side x side thumbnail, flattened) resampled from its content box (left, top,
+    right, bottom shares trimmed) to the whole grid, bilinear; ``inside`` |= the cells of the
+    grid within the box (as verify._content_plain)."""
+    left, top, right, bottom = box[0], box[1], box[2], box[3]
+    for r in range(side):
+        t = (r + 0.5) / side
+        ys = (top + t * (1.0 - top - bottom)) * side - 0.5
+        ys = min(max(ys, 0.0), side - 1.0)
+        y0 = min(int(np.floor(ys)), side - 2)
+        fy = ys - y0
+        row_in = t > top and t < 1.0 - bottom
+        for c in range(side):
+            u = (c + 0.5) / side
+            xs = (left + u * (1.0 - left - right)) * side - 0.5
+            xs = min(max(xs, 0.0), side - 1.0)
+            x0 = min(int(np.floor(xs)), side - 2)
+            fx = xs - x0
+            a = src[y0 * side + x0] * (1.0 - fx) + src[y0 * side + x0 + 1] * fx
+            b = src[(y0 + 1) * side + x0] * (1.0 - fx) + src[(y0 + 1) * side + x0 + 1] * fx
+            out[r * side + c] = a * (1.0 - fy) + b * fy
+            if row_in and u > left and u < 1.0 - right:
+                inside[r * side + c] = True
+
+
+@_njit
+def _fit(
+    u: np.ndarray, v: np.ndarray, w: np.ndarray, sigmas: float, levels: float
+) -> tuple[float, float, float, float, float]:
+    """Fit v ~ gain * u + offset over the cells where w: (cells, mean of u, mean of v, gain,
+    the error beyond which a cell is covered)."""
+    n = su = sv = 0.0
+    for p in range(u.shape[0]):
+        if w[p]:
+            n += 1.0
+            su += u[p]
+            sv += v[p]
+    mu, mv = su / max(n, 1.0), sv / max(n, 1.0)
+    suu = svv = suv = 0.0
+    for p in range(u.shape[0]):
+        if w[p]:
+            du, dv = u[p] - mu, v[p] - mv
+            suu += du * du
+            svv += dv * dv
+            suv += du * dv
+    g = suv / suu if suu > 0.0 else 0.0
+    return n, mu, mv, g, max(sigmas * np.sqrt(svv / max(n, 1.0)), levels)
+
+
+@_njit
+def _robust(
+    u: np.ndarray, v: np.ndarray, w: np.ndarray, sigmas: float, levels: float, out: np.ndarray
+) -> None:
+    """Fit v ~ gain * u + offset over the cells where w (_fit); out = (covered share, the
+    correlation of the cells not covered, their gain) (as verify._robust_plain)."""
+    n, mu, mv, g, tolerance = _fit(u, v, w, sigmas, levels)
+    if n < 1.0:
+        out[0], out[1], out[2] = 1.0, 0.0, 0.0
+        return
+    covered = 0.0
+    k = su2 = sv2 = 0.0
+    for p in range(u.shape[0]):
+        if w[p]:
+            if abs((v[p] - mv) - g * (u[p] - mu)) > tolerance:
+                covered += 1.0
+            else:
+                k += 1.0
+                su2 += u[p]
+                sv2 += v[p]
+    mu2, mv2 = su2 / max(k, 1.0), sv2 / max(k, 1.0)
+    cuu = cvv = cuv = 0.0
+    for p in range(u.shape[0]):
+        if w[p] and abs((v[p] - mv) - g * (u[p] - mu)) <= tolerance:
+            eu, ev = u[p] - mu2, v[p] - mv2
+            cuu += eu * eu
+            cvv += ev * ev
+            cuv += eu * ev
+    out[0] = covered / n
+    out[1] = cuv / np.sqrt(cuu * cvv) if cuu > 0.0 and cvv > 0.0 else 0.0
+    out[2] = cuv / cuu if cuu > 0.0 else 0.0
+
+
+@_njit
+def _detail(
+    u: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    side: int,
+    sigmas: float,
+    levels: float,
+    out: np.ndarray,
+) -> None:
+    """The fine detail of an alignment: each cell less the mean of its 3x3 neighbours (all
+    compared), correlated between u and v over the cells not covered (as _robust decides);
+    out = (that correlation, the smaller standard deviation of the two details)."""
+    n, mu, mv, g, tolerance = _fit(u, v, w, sigmas, levels)
+    if n < 1.0:
+        out[0], out[1] = 0.0, 0.0
+        return
+    k = sa = sb = saa = sbb = sab = 0.0
+    for r in range(1, side - 1):
+        for c in range(1, side - 1):
+            p = r * side + c
+            if not w[p] or abs((v[p] - mv) - g * (u[p] - mu)) > tolerance:
+                continue
+            whole = True
+            mean_u = mean_v = 0.0
+            for dr in range(-1, 2):
+                for dc in range(-1, 2):
+                    q = (r + dr) * side + c + dc
+                    if not w[q]:
+                        whole = False
+                    mean_u += u[q]
+                    mean_v += v[q]
+            if not whole:
+                continue
+            a = u[p] - mean_u / 9.0
+            b = v[p] - mean_v / 9.0
+            k += 1.0
+            sa += a
+            sb += b
+            saa += a * a
+            sbb += b * b
+            sab += a * b
+    if k < 2.0:
+        out[0], out[1] = 0.0, 0.0
+        return
+    caa = saa - sa * sa / k
+    cbb = sbb - sb * sb / k
+    cab = sab - sa * sb / k
+    out[0] = cab / np.sqrt(caa * cbb) if caa > 0.0 and cbb > 0.0 else 0.0
+    out[1] = np.sqrt(max(min(caa, cbb), 0.0) / k)
+
+
+@_njit
+def _warp_into(
+    src: np.ndarray,
+    index: np.ndarray,
+    weight: np.ndarray,
+    mask: np.ndarray,
+    inside: np.ndarray,
+    g: int,
+    warped: np.ndarray,
+    w: np.ndarray,
+) -> None:
+    """``src`` under warp g (four bilinear taps) into ``warped``, and the cells it compares
+    (its mask within the content) into ``w``."""
+    for p in range(src.shape[0]):
+        warped[p] = (
+            src[index[g, 0, p]] * weight[g, 0, p]
+            + src[index[g, 1, p]] * weight[g, 1, p]
+            + src[index[g, 2, p]] * weight[g, 2, p]
+            + src[index[g, 3, p]] * weight[g, 3, p]
+        )
+        w[p] = mask[g, p] and inside[p]
+
+
+@_njit
+def match_pass(
+    fine: np.ndarray,
+    boxes: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    perm: np.ndarray,
+    sides: np.ndarray,
+    index: np.ndarray,
+    weight: np.ndarray,
+    mask: np.ndarray,
+    on_first: np.ndarray,
+    sigmas: float,
+    levels: float,
+    early: float,
+    lo: int,
+    hi: int,
+    covered: np.ndarray,
+    correlation: np.ndarray,
+    which: np.ndarray,
+    gain: np.ndarray,
+    detail: np.ndarray,
+    detail_std: np.ndarray,
+) -> None:
+    """The match of pairs lo..hi-1: row left[k] against row right[k] seen through ``perm``
+    (its trim box through ``sides``), under as they are, both trimmed to their content, then
+    (unless that already scores ``early``: correlation less covered) every warp; the best
+    alignment's measures into the outputs, and its fine detail (_detail). ``which``: 0 as they
+    are, 1 + h for warp h, 1 + H for trimmed (verify.TRIMMED)."""
+    pixels = fine.shape[1]
+    side = int(np.sqrt(pixels))
+    n_h = index.shape[0]
+    x = np.empty(pixels, np.float64)
+    y = np.empty(pixels, np.float64)
+    xt = np.empty(pixels, np.float64)
+    yt = np.empty(pixels, np.float64)
+    warped = np.empty(pixels, np.float64)
+    inside = np.zeros(pixels, np.bool_)
+    every = np.ones(pixels, np.bool_)
+    w = np.zeros(pixels, np.bool_)
+    box = np.empty(4, np.float64)
+    res = np.empty(3, np.float64)
+    fine_detail = np.empty(2, np.float64)
+    for t in range(lo, hi):
+        a, b = left[t], right[t]
+        for p in range(pixels):
+            x[p] = fine[a, p]
+            y[p] = fine[b, perm[p]]
+            inside[p] = False
+        for s in range(4):
+            box[s] = boxes[a, s]
+        _content(x, box, side, xt, inside)
+        for s in range(4):
+            box[s] = boxes[b, sides[s]]
+        _content(y, box, side, yt, inside)
+        best = -3.0
+        for step in range(n_h + 2):
+            if step == 0:
+                _robust(xt, yt, every, sigmas, levels, res)
+                h = n_h + 1
+            elif step == 1:
+                _robust(x, y, inside, sigmas, levels, res)
+                h = 0
+            else:
+                if best >= early:
+                    break
+                g = step - 2
+                _warp_into(x if on_first[g] else y, index, weight, mask, inside, g, warped, w)
+                if on_first[g]:
+                    _robust(warped, y, w, sigmas, levels, res)
+                else:
+                    _robust(x, warped, w, sigmas, levels, res)
+                h = g + 1
+            score = res[1] - res[0]
+            if score > best + 1e-9:  # a tie keeps the earlier alignment (also in numpy)
+                best = score
+                covered[t] = res[0]
+                correlation[t] = res[1]
+                gain[t] = res[2]
+                which[t] = h
+        # the fine detail of the chosen alignment
+        h = which[t]
+        if h == n_h + 1:
+            _detail(xt, yt, every, side, sigmas, levels, fine_detail)
+        elif h == 0:
+            _detail(x, y, inside, side, sigmas, levels, fine_detail)
+        else:
+            g = h - 1
+            _warp_into(x if on_first[g] else y, index, weight, mask, inside, g, warped, w)
+            if on_first[g]:
+                _detail(warped, y, w, side, sigmas, levels, fine_detail)
+            else:
+                _detail(x, warped, w, side, sigmas, levels, fine_detail)
+        detail[t] = fine_detail[0]
+        detail_std[t] = fine_detail[1]

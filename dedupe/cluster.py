@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
@@ -70,7 +70,7 @@ class UnionFind:
 
 # Bump whenever cluster() could give another result for the same inputs (a memo of its results,
 # kept in the hash cache, is keyed by this and by inputs_digest()).
-VERSION = 2
+VERSION = 3
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -92,15 +92,21 @@ class Checked:
     found: tuple[int, ...]  # candidate pairs at each distance 0..radius
     # the records with too little detail to be checked (verify.low_information_rows)
     low_information: npt.NDArray[np.int64]
+    # per pair: verify.COPY (one picture) or verify.SHOTS (two captures of one scene)
+    kind: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+
+    def __post_init__(self) -> None:
+        if len(self.kind) != len(self.low):
+            object.__setattr__(self, "kind", np.full(len(self.low), verify.COPY, np.int8))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Checked):
             return NotImplemented
         mine: tuple[npt.NDArray[Any], ...] = (
-            self.low, self.high, self.distance, self.score, self.low_information
+            self.low, self.high, self.distance, self.score, self.low_information, self.kind
         )  # fmt: skip
         theirs: tuple[npt.NDArray[Any], ...] = (
-            other.low, other.high, other.distance, other.score, other.low_information
+            other.low, other.high, other.distance, other.score, other.low_information, other.kind
         )  # fmt: skip
         return (self.key, self.radius, self.found) == (other.key, other.radius, other.found) and (
             all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
@@ -118,6 +124,7 @@ class Checked:
             "distance": self.distance.tolist(),
             "score": self.score.tolist(),  # float32 values: exact as JSON doubles
             "low_information": self.low_information.tolist(),
+            "kind": self.kind.tolist(),
         }
 
     @classmethod
@@ -132,13 +139,15 @@ class Checked:
             distance = np.array(value["distance"], dtype=np.int64)
             score = np.array(value["score"], dtype=np.float32)
             low_information = np.array(value["low_information"], dtype=np.int64)
+            kind = np.array(value["kind"], dtype=np.int8)
         except (ValueError, TypeError, KeyError, OverflowError):
             return None
         entries = len(low)
         if (
             len(found) != radius + 1
             or min(found, default=-1) < 0
-            or any(a.ndim != 1 or len(a) != entries for a in (high, distance, score))
+            or any(a.ndim != 1 or len(a) != entries for a in (high, distance, score, kind))
+            or not np.isin(kind, (verify.COPY, verify.SHOTS)).all()
             or (entries and not (low.min() >= 0 and high.max() < n and (low < high).all()))
             or (entries and not (distance.min() >= 0 and distance.max() <= radius))
             or not np.isfinite(score).all()
@@ -148,7 +157,7 @@ class Checked:
             )
         ):
             return None
-        return cls(key, radius, low, high, distance, score, found, low_information)
+        return cls(key, radius, low, high, distance, score, found, low_information, kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +171,15 @@ class Clusters:
     blocked: int = 0  # verified pairs not joined: their groups' anchors did not match
     # the verdicts this grouping drew on (at its threshold or a looser one), for regrouping
     checked: Checked | None = None
+    # similar shots: records that match as pictures but were captured at different times
+    # (bursts), each set sorted, none of them in `groups`
+    shots: tuple[tuple[int, ...], ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(
             {
                 "groups": self.groups,
+                "shots": self.shots,
                 "max_distances": self.max_distances,
                 "counts": [self.candidates, self.rejected, self.blocked],
                 "checked": None if self.checked is None else self.checked.to_json_value(),
@@ -180,17 +193,20 @@ class Clusters:
         try:
             data = json.loads(text)
             groups = tuple(tuple(int(k) for k in g) for g in data["groups"])
+            shots = tuple(tuple(int(k) for k in g) for g in data["shots"])
             max_distances = tuple(int(d) for d in data["max_distances"])
             candidates, rejected, blocked = (int(v) for v in data["counts"])
             raw_checked = data["checked"]
         except (ValueError, TypeError, KeyError):
             return None
-        if len(max_distances) != len(groups) or any(not 0 <= k < n for g in groups for k in g):
+        if len(max_distances) != len(groups) or any(
+            not 0 <= k < n for g in groups + shots for k in g
+        ):
             return None
         checked = None if raw_checked is None else Checked.from_json_value(raw_checked, n)
         if raw_checked is not None and checked is None:
             return None
-        return cls(groups, max_distances, candidates, rejected, blocked, checked)
+        return cls(groups, max_distances, candidates, rejected, blocked, checked, shots)
 
 
 def inputs_digest(
@@ -244,24 +260,36 @@ def compiles(n: int) -> bool:
 
 def _verify(
     thumbs: verify.Thumbs,
+    signatures: npt.NDArray[np.uint8],
     low_info: npt.NDArray[np.bool_],
     i: npt.NDArray[np.int64],
     j: npt.NDArray[np.int64],
     orientation: int,
     compiled: bool,
     prune: bool = False,
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
-    """verify.accept for pairs (i, j), j seen under `orientation`: (ok, best score; exact
-    where ok)."""
-    ok = np.zeros(len(i), dtype=bool)
-    best = np.zeros(len(i), dtype=np.float32)
+    distance: npt.NDArray[np.integer[Any]] | None = None,
+    radius: int | None = None,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32]]:
+    """The check of pairs (i, j), j seen under `orientation`: the screen on every pair, the
+    match on those it lets through and on those whose hashes are close (`distance` within
+    half the `radius`, verify.close_hashes): (verdict, score; exact where the verdict is COPY
+    or SHOTS)."""
+    kind = np.zeros(len(i), dtype=np.int8)
+    score = np.zeros(len(i), dtype=np.float32)
     live = np.flatnonzero(~low_info[i] & ~low_info[j])
     scores = verify.score_pairs(
         thumbs, i[live], j[live], orientation, compiled=compiled, prune=prune
     )
-    ok[live] = scores.accepted()
-    best[live] = scores.best
-    return ok, best
+    through = verify.past_screen(signatures, i[live], j[live])
+    if distance is not None and radius is not None:
+        through |= verify.close_hashes(distance[live], radius)
+    passed = live[scores.accepted() | through]
+    if len(passed):
+        # the match's kernel by the number of pairs (the same verdicts either way)
+        found = verify.match_rows(signatures[i[passed]], signatures[j[passed]], orientation)
+        kind[passed] = found.kind
+        score[passed] = found.score()
+    return kind, score
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,8 +570,12 @@ def cluster(
     join(columns.first[copies], copies, True)
 
     if checked is None:
-        checked = _check(thumbs, low_info, search, radius, key, n, compiled, known)
-    within = np.flatnonzero(checked.distance <= radius)
+        checked = _check(
+            thumbs, columns.signatures, low_info, search, radius, key, n, compiled, known
+        )
+    near = checked.distance <= radius
+    shot_pairs = np.flatnonzero(near & (checked.kind == verify.SHOTS))
+    within = np.flatnonzero(near & (checked.kind == verify.COPY))
     low, high, score = checked.low[within], checked.high[within], checked.score[within]
     candidates = sum(checked.found[: radius + 1])
     order = np.lexsort((high, low, -score))  # strongest first, then by index: deterministic
@@ -553,11 +585,37 @@ def cluster(
 
     groups = tuple(tuple(members) for members in uf.components())
     max_distances = _max_distances(groups, columns)
-    return Clusters(groups, max_distances, candidates, candidates - len(within), blocked, checked)
+    shots = _shot_sets(
+        n, groups, checked.low[shot_pairs], checked.high[shot_pairs], records, distinct
+    )
+    rejected = candidates - len(within) - len(shot_pairs)
+    return Clusters(groups, max_distances, candidates, rejected, blocked, checked, shots)
+
+
+def _shot_sets(
+    n: int,
+    groups: Sequence[Sequence[int]],
+    low: npt.NDArray[np.int64],
+    high: npt.NDArray[np.int64],
+    records: Sequence[ImageRecord],
+    distinct: frozenset[tuple[str, str]],
+) -> tuple[tuple[int, ...], ...]:
+    """Sets of similar shots: connected by SHOTS pairs, among the records in no group of
+    copies (a shot that has copies is in its copies' group)."""
+    grouped = np.zeros(n, dtype=bool)
+    for members in groups:
+        grouped[list(members)] = True
+    free = ~grouped[low] & ~grouped[high]
+    uf = UnionFind(n)
+    for a, b in zip(low[free].tolist(), high[free].tolist(), strict=True):
+        if not _is_distinct(records, a, b, distinct):
+            uf.union(a, b)
+    return tuple(tuple(members) for members in uf.components())
 
 
 def _check(
     thumbs: verify.Thumbs,
+    signatures: npt.NDArray[np.uint8],
     low_info: npt.NDArray[np.bool_],
     search: Iterator[_Found],
     radius: int,
@@ -570,13 +628,14 @@ def _check(
     at each distance. Candidates within the radius of `known` (an earlier search of the same
     records at a tighter threshold) are not checked again: its accepted pairs are taken."""
     found = np.zeros(radius + 1, dtype=np.int64)
-    found_i, found_j, found_score = [], [], []
+    found_i, found_j, found_score, found_kind = [], [], [], []
     found_d: list[npt.NDArray[np.int64]] = []
     if known is not None:
         found_i.append(known.low)  # (which of the two is i does not matter: see below)
         found_j.append(known.high)
         found_d.append(known.distance)
         found_score.append(known.score)
+        found_kind.append(known.kind)
     candidates = 0
     for i, j, orientation, distance in search:
         candidates += len(i)
@@ -585,17 +644,22 @@ def _check(
             beyond = np.flatnonzero(distance > known.radius)
             i, j, distance = i[beyond], j[beyond], distance[beyond]
         prune = compiled and candidates >= _PRUNE_FROM * n
-        ok, best = _verify(thumbs, low_info, i, j, orientation, compiled, prune)
+        kind, best = _verify(
+            thumbs, signatures, low_info, i, j, orientation, compiled, prune, distance, radius
+        )
+        ok = (kind == verify.COPY) | (kind == verify.SHOTS)
         found_i.append(i[ok])
         found_j.append(j[ok])
         found_d.append(distance[ok].astype(np.int64))
         found_score.append(best[ok])
+        found_kind.append(kind[ok])
     edge_i = np.concatenate(found_i) if found_i else np.zeros(0, np.int64)
     edge_j = np.concatenate(found_j) if found_j else np.zeros(0, np.int64)
     distances = np.concatenate(found_d) if found_d else np.zeros(0, np.int64)
     score = np.concatenate(found_score) if found_score else np.zeros(0, np.float32)
+    kinds = np.concatenate(found_kind) if found_kind else np.zeros(0, np.int8)
     low, high = np.minimum(edge_i, edge_j), np.maximum(edge_i, edge_j)
-    order = np.lexsort((-score, distances, high, low))  # the same order however searched
+    order = np.lexsort((-score, kinds, distances, high, low))  # the same order however searched
     return Checked(
         key=key,
         radius=radius,
@@ -605,7 +669,35 @@ def _check(
         score=score[order].astype(np.float32),
         found=tuple(int(c) for c in found),
         low_information=np.flatnonzero(low_info).astype(np.int64),
+        kind=kinds[order].astype(np.int8),
     )
+
+
+def copies_of(
+    records: Sequence[ImageRecord], pairs: Sequence[tuple[int, int]], settings: Settings
+) -> list[bool]:
+    """For pairs of records (a, b): whether the check finds one picture (b under any
+    orientation --rotations allows), whatever their hash distance. groups.py asks this of a
+    group's keeper and a file that joined the group through others."""
+    if not pairs:
+        return []
+    needed = sorted({k for pair in pairs for k in pair})
+    at = {k: n for n, k in enumerate(needed)}
+    rows = verify.signature_array([records[k].fingerprint.check for k in needed])
+    thumbs = verify.Thumbs.from_signatures(rows, compiled=False)
+    flat = verify.low_information_rows(rows)
+    i = np.array([at[a] for a, _ in pairs], dtype=np.int64)
+    j = np.array([at[b] for _, b in pairs], dtype=np.int64)
+    found = np.zeros(len(pairs), dtype=bool)
+    live = np.flatnonzero(~flat[i] & ~flat[j])
+    compiled = len(pairs) >= verify.COMPILED_PAIRS
+    for k in range(1, 9 if settings.rotations else 2):
+        scores = verify.score_pairs(thumbs, i[live], j[live], k, compiled=compiled)
+        passed = live[scores.accepted() | verify.past_screen(rows, i[live], j[live])]
+        if len(passed):
+            kind = verify.match_rows(rows[i[passed]], rows[j[passed]], k).kind
+            found[passed[kind == verify.COPY]] = True
+    return [bool(f) for f in found]
 
 
 def matches_plain(
@@ -648,7 +740,8 @@ def join_plain(
         if forced:
             kept = better(anchor_a, anchor_b)
         else:
-            if (anchor_a, anchor_b) != (a, b) and not matches(anchor_a, anchor_b):
+            several = size_a > 1 and size_b > 1  # a single file joins on its verified pair
+            if several and (anchor_a, anchor_b) != (a, b) and not matches(anchor_a, anchor_b):
                 blocked += 1
                 continue
             if size_a != size_b:
@@ -745,32 +838,56 @@ class PairCheck:
     distance: int  # hash distance as they are
     orientation: int  # EXIF orientation of b (1 = as it is) that the verdict is about
     oriented_distance: int  # hash distance of a to b under that orientation
-    same: float  # thumbnail correlation as they are (b under `orientation`)
-    best: float  # best correlation over the zoom and turn hypotheses
-    low_information: tuple[bool, bool]
-    verified: bool  # the check in verify.py accepts the pair (under `orientation`)
-    grouped: bool  # settings would put the two in one group
+    same: float  # the screen's thumbnail correlation as they are (b under `orientation`)
+    best: float  # the screen's best correlation over the zoom and turn hypotheses
+    low_information: tuple[bool, bool]  # flat: one colour
+    verified: bool  # the check in verify.py finds one picture (under `orientation`)
+    grouped: bool  # settings would put the two in one group of copies
+    # the match: verify.COPY, SHOTS, DIFFERENT or FLAT, and its measures (see verify.Match)
+    kind: int = 0
+    screened: bool = False  # the screen let the pair through to the match
+    covered: float = 1.0
+    correlation: float = 0.0
+    hypothesis: int = 0
+    gain: float = 0.0
+    apart_ms: int = -1
+    same_camera: bool = False
+    shots: bool = False  # settings would put the two in one group of similar shots
 
 
 def check_pair(a: ImageRecord, b: ImageRecord, settings: Settings) -> PairCheck:
-    """Judge one pair exactly as cluster() judges a candidate: distance, then verification."""
-    thumbs = verify.thumbnails([a.fingerprint.check, b.fingerprint.check])
-    low = verify.low_information([a.fingerprint.check, b.fingerprint.check])
-    orientations = range(1, 9) if settings.rotations else range(1, 2)
+    """Judge one pair exactly as cluster() judges a candidate: distance, then the check."""
+    checks = [a.fingerprint.check, b.fingerprint.check]
+    thumbs = verify.thumbnails(checks)
+    rows = verify.signature_array(checks)
+    low = verify.low_information(checks)
+    orientations = list(range(1, 9) if settings.rotations else range(1, 2))
     perms = verify.orientation_permutations()
     scores = verify.score(
         np.repeat(thumbs[:1], len(orientations), axis=0),
         np.stack([thumbs[1][perms[k]] for k in orientations]),
     )
-    accepted = scores.accepted() & ~low[0] & ~low[1]
+    live = ~low[0] & ~low[1]
     distances = [
         a.hash - (b.hash if k == 1 else b.fingerprint.variants[k - 2]) for k in orientations
     ]
+    close = verify.close_hashes(np.array(distances), settings.max_distance)
+    close |= verify.past_screen(rows, np.array([0]), np.array([1]))
+    screened = (scores.accepted() | close) & live
+    matches = [
+        verify.judge_rows(rows[:1], rows[1:], screened[n : n + 1], k)
+        for n, k in enumerate(orientations)
+    ]
+    kinds = [int(m.kind[0]) for m in matches]
     radius = settings.max_distance
+    near = [d <= radius for d in distances]
+    copies = [n for n in range(len(orientations)) if near[n] and kinds[n] == verify.COPY]
+    shots = [n for n in range(len(orientations)) if near[n] and kinds[n] == verify.SHOTS]
     # the verdict is about the first orientation that groups them, else the closest one
-    grouping = [n for n, d in enumerate(distances) if d <= radius and accepted[n]]
-    n = grouping[0] if grouping else int(np.argmin(distances))
+    matched = [n for n, k in enumerate(kinds) if k in (verify.COPY, verify.SHOTS)]
+    n = (copies or shots or matched or [int(np.argmin(distances))])[0]
     exact = a.fingerprint.digest == b.fingerprint.digest
+    found = matches[n]
     return PairCheck(
         exact=exact,
         distance=distances[0],
@@ -779,6 +896,15 @@ def check_pair(a: ImageRecord, b: ImageRecord, settings: Settings) -> PairCheck:
         same=float(scores.same[n]),
         best=float(scores.best[n]),
         low_information=(bool(low[0]), bool(low[1])),
-        verified=bool(accepted[n]),
-        grouped=exact or bool(grouping),
+        verified=kinds[n] == verify.COPY,
+        grouped=exact or bool(copies),
+        kind=kinds[n],
+        screened=bool(screened[n]),
+        covered=float(found.covered[0]),
+        correlation=float(found.correlation[0]),
+        hypothesis=int(found.hypothesis[0]),
+        gain=float(found.gain[0]),
+        apart_ms=int(found.apart_ms[0]),
+        same_camera=bool(found.same_camera[0]),
+        shots=not exact and not copies and bool(shots),
     )

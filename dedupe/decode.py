@@ -42,11 +42,11 @@ import re
 import struct
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
@@ -76,7 +76,9 @@ def _heif_support() -> bool:
 
 # Bump when a change here can change a hash or a verdict: the cache namespaces entries by it.
 # 4: the scan decodes colour JPEGs straight to gray (libjpeg's luma, not RGB made gray).
-DECODER_VERSION = 4
+# 5: the EXIF capture time to the millisecond and the camera (Decoded.capture), and the
+# chroma planes (Decoded.chroma).
+DECODER_VERSION = 5
 
 # Images are decoded so that their short side is at least this many pixels before hashing:
 # enough for 16x16 pHash to agree with full-resolution decoding (see NOTES-performance.md).
@@ -189,6 +191,23 @@ class Decoded:
     height: int
     format: str
     taken_at: str | None
+    # When and by what the picture was captured (EXIF), for telling two shots from two copies
+    # of one shot (see verify.py); None / "" when the file does not say.
+    capture: Capture | None = None
+    # With `gray`: the blue and red chroma planes (mode L, the image's size) of a colour
+    # image, for the check's colour comparison; None for gray images and progressive JPEGs.
+    chroma: tuple[Image.Image, Image.Image] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """EXIF capture facts: DateTimeOriginal with SubSecTimeOriginal as milliseconds since
+    1970 (local time as the camera recorded it, read as UTC: only differences matter), whether
+    the sub-seconds were recorded, and the camera (make, model and serial number when given)."""
+
+    millis: int
+    subseconds: bool
+    camera: str
 
 
 def sniff(head: bytes) -> str | None:
@@ -262,7 +281,8 @@ def decode(
     """
     decoded = _decode(data, min_side, raw, gray)
     if gray and decoded.image.mode != "L":
-        return replace(decoded, image=decoded.image.convert("L"))
+        _, blue, red = decoded.image.convert("YCbCr").split()  # the chroma, for the check
+        return replace(decoded, image=decoded.image.convert("L"), chroma=(blue, red))
     return decoded
 
 
@@ -287,9 +307,13 @@ def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
             if cost > MAX_DECODE_BYTES:
                 _check_pixels(image.size, image.size)  # Pillow's limit, when it is why
                 raise DecodeError(_too_much_memory(image.size, cost))
+            capture = _capture_of(image)
             with _turn(cost):
                 pixels, width, height = _load(image, min_side, data, gray)
                 keep = gray and pixels.mode == "L" and "transparency" not in pixels.info
+                if gray and pixels.mode == "YCbCr":  # a colour JPEG decoded to its own planes
+                    luma, blue, red = pixels.split()
+                    return Decoded(luma, width, height, fmt, taken_at, capture, (blue, red))
                 rgb = pixels if keep else _to_rgb(pixels)
     except DecodeError:
         raise
@@ -301,7 +325,7 @@ def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
         raise DecodeError(_describe(error, kind)) from None
     except MemoryError:
         raise DecodeError(f"{_name(kind)} image too large for the memory available") from None
-    return Decoded(rgb, width, height, fmt, taken_at)
+    return Decoded(rgb, width, height, fmt, taken_at, capture)
 
 
 def _open(data: bytes, kind: str) -> Image.Image:
@@ -342,7 +366,12 @@ def _load(
             scale = min_side / min(full)
             target = (max(1, int(width * scale)), max(1, int(height * scale)))
         if gray:
-            image.draft("L", target)  # a CMYK JPEG stays CMYK (converted after loading)
+            # A baseline colour JPEG is decoded to its YCbCr planes (the same luma as a gray
+            # decode; the chroma for the check, at the reduced size little extra work); a
+            # progressive one to luma alone, from its DC scans when it can (no chroma: the
+            # check then compares it without colour). A CMYK JPEG stays CMYK (converted after).
+            planes = not progressive and image.mode == "RGB"
+            image.draft("YCbCr" if planes else "L", target)
             if progressive and image.decoderconfig[:1] == (8,) and image.mode == "L":
                 image = _from_dc_scans(image, data, target)
         elif target is not None:
@@ -571,6 +600,40 @@ def _taken_at_of(image: Image.Image) -> str | None:
         return None
 
 
+# EXIF tags: DateTimeOriginal, SubSecTimeOriginal (in the Exif IFD); Make, Model (IFD0);
+# BodySerialNumber (Exif IFD).
+_DATE_TIME_ORIGINAL = 36867
+_SUBSEC_ORIGINAL = 0x9291
+_MAKE, _MODEL, _SERIAL = 0x010F, 0x0110, 0xA431
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _capture_of(image: Image.Image) -> Capture | None:
+    """The EXIF capture time (to the millisecond when SubSecTimeOriginal says) and camera, or
+    None when there is no DateTimeOriginal."""
+    try:
+        exif = image.getexif()
+        ifd = exif.get_ifd(0x8769)
+        raw = ifd.get(_DATE_TIME_ORIGINAL)
+        sub = ifd.get(_SUBSEC_ORIGINAL)
+        names = [exif.get(_MAKE), exif.get(_MODEL), ifd.get(_SERIAL)]
+    except DECODE_ERRORS:
+        return None
+    if not isinstance(raw, str):
+        return None
+    try:
+        when = datetime.strptime(raw.strip("\x00 ").strip(), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    millis = int((when - _EPOCH).total_seconds()) * 1000
+    digits = sub.strip("\x00 ").strip() if isinstance(sub, str) else ""
+    subseconds = digits.isdigit()
+    if subseconds:
+        millis += int((digits + "000")[:3])
+    camera = " ".join(str(n).strip("\x00 ").strip() for n in names if isinstance(n, str))
+    return Capture(millis, subseconds, camera.strip())
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Any mode -> RGB, compositing alpha onto BACKGROUND and scaling 16-bit/float to 8 bits."""
     mode = image.mode
@@ -674,7 +737,7 @@ def _decode_raw(data: bytes, min_side: int, fmt: str, kind: str | None) -> Decod
     assert picture.pixels is not None
     image = _orient_as(_reduce(picture.pixels, min_side), picture.orientation)
     width, height = _oriented_size(picture)
-    return Decoded(_to_rgb(image), width, height, fmt, _raw_taken_at(data))
+    return Decoded(_to_rgb(image), width, height, fmt, _raw_taken_at(data), _raw_capture(data))
 
 
 def _from_preview(data: bytes, picture: raw_module.RawPicture, min_side: int, fmt: str) -> Decoded:
@@ -685,7 +748,8 @@ def _from_preview(data: bytes, picture: raw_module.RawPicture, min_side: int, fm
     if _orientation_of_bytes(picture.preview) == 1:
         image = _orient_as(image, picture.orientation)
     width, height = _oriented_size(picture)
-    return Decoded(image, width, height, fmt, preview.taken_at or _raw_taken_at(data))
+    taken_at = preview.taken_at or _raw_taken_at(data)
+    return Decoded(image, width, height, fmt, taken_at, preview.capture or _raw_capture(data))
 
 
 def _oriented_size(picture: raw_module.RawPicture) -> tuple[int, int]:
@@ -707,12 +771,24 @@ def _orientation_of_bytes(data: bytes) -> int:
 
 def _raw_taken_at(data: bytes) -> str | None:
     """The capture time from a TIFF-based RAW file's EXIF (CR2, NEF, ARW, DNG, ...)."""
+    return _raw_exif(data, _taken_at_of)
+
+
+def _raw_capture(data: bytes) -> Capture | None:
+    """The capture facts from a TIFF-based RAW file's EXIF."""
+    return _raw_exif(data, _capture_of)
+
+
+_R = TypeVar("_R")
+
+
+def _raw_exif(data: bytes, read: Callable[[Image.Image], _R | None]) -> _R | None:
     if sniff(data[:SNIFF_BYTES]) != "TIFF":
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _taken_at_of(Image.open(io.BytesIO(data), formats=["TIFF"]))
+            return read(Image.open(io.BytesIO(data), formats=["TIFF"]))
     except Image.DecompressionBombError:
         return None
     except DECODE_ERRORS:  # UnidentifiedImageError is an OSError

@@ -2,6 +2,13 @@
 
 Used by `scan` for the first proposal and by `review --threshold` to regroup from stored
 hashes without decoding any image.
+
+The invariant that makes a proposal safe: every file proposed for trash forms a *verified
+pair* with the file kept in its place (the same bytes, or a pair within the threshold that the
+check in verify.py found to be one picture; for similar shots, two shots it found to be of one
+scene). A union-find group can hold files that were joined through others (A~B, B~C); such a
+group is split around its keeper until the invariant holds (see _split), and build_groups
+asserts it before returning.
 """
 
 from __future__ import annotations
@@ -9,9 +16,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from dedupe import cluster, policy
+import numpy as np
+
+from dedupe import cluster, policy, verify
 from dedupe.gcpause import collector_paused
-from dedupe.models import Group, GroupKind, ImageRecord, KeepRules, Settings
+from dedupe.models import Group, GroupKind, ImageRecord, KeepRules, Member, Settings
 
 
 def build_groups(
@@ -46,22 +55,197 @@ def _build(
     def distance(a: ImageRecord, b: ImageRecord) -> int:
         return cluster.pair_distance(a, b, settings)
 
-    drafts = []
-    for indices, max_distance in zip(found.groups, found.max_distances, strict=True):
-        members = [records[k] for k in indices]
+    copies, shots = verified_pairs(records, settings, found, distinct)
+    index = {id(r): k for k, r in enumerate(records)} if found.groups or found.shots else {}
+
+    drafts: list[tuple[GroupKind, tuple[Member, ...]]] = []
+    for members, decided in _split(
+        [list(g) for g in found.groups], records, settings, rules, distance, copies, proposed
+    ):
         kind: GroupKind = (
-            "exact" if len({m.fingerprint.digest for m in members}) == 1 else "similar"
+            "exact" if len({records[k].fingerprint.digest for k in members}) == 1 else "similar"
         )
-        before = proposed.get(frozenset(m.path for m in members)) if proposed else None
-        decided = before.members if before is not None else policy.decide(members, rules, distance)
+        drafts.append((kind, decided))
+    if found.shots:
+        sharp = verify.sharpness(verify.signature_array([r.fingerprint.check for r in records]))
+        for indices in found.shots:
+            for decided in _shot_groups(list(indices), records, rules, shots, sharp):
+                drafts.append(("shots", decided))
+    known = {frozenset(g): d for g, d in zip(found.groups, found.max_distances, strict=True)}
+    groups = []
+    for kind, decided in drafts:
+        members_idx = frozenset(index[id(m.record)] for m in decided)
+        largest = known.get(members_idx)
+        if largest is None:  # a group split around its keeper, or similar shots
+            largest = _largest(sorted(members_idx), records, settings)
         # the others follow the keeper in path order: the first path is one of the first two
         first = min(os.fsencode(m.record.path) for m in decided[:2])
-        drafts.append((first, kind, max_distance, decided))
-    drafts.sort(key=lambda d: d[0])
-    return tuple(
+        groups.append((first, kind, largest, decided))
+    groups.sort(key=lambda d: d[0])
+    result = tuple(
         Group(id=k, kind=kind, max_distance=md, members=decided)
-        for k, (_, kind, md, decided) in enumerate(drafts, start=1)
+        for k, (_, kind, md, decided) in enumerate(groups, start=1)
     )
+    pairs = {"similar": copies, "exact": copies, "shots": shots}
+    for group in result:
+        keeper = index[id(group.members[0].record)]
+        for member in group.members[1:]:
+            if member.action == "trash" and not _verified(
+                keeper, index[id(member.record)], records, pairs[group.kind]
+            ):
+                raise AssertionError(
+                    f"group {group.id}: {member.record.path} is proposed for trash but was "
+                    f"never checked against the kept {group.members[0].record.path}"
+                )
+    return result
+
+
+def _largest(members: Sequence[int], records: Sequence[ImageRecord], settings: Settings) -> int:
+    return cluster.group_max_distance([records[k] for k in members], settings)
+
+
+Pairs = set[tuple[int, int]]
+
+
+def verified_pairs(
+    records: Sequence[ImageRecord],
+    settings: Settings,
+    found: cluster.Clusters,
+    distinct: frozenset[tuple[str, str]] = frozenset(),
+) -> tuple[Pairs, Pairs]:
+    """The pairs (low, high record index) within the threshold that the check found to be one
+    picture, and those it found to be two shots of one scene (not marked "not duplicates")."""
+    checked = found.checked
+    if checked is None:
+        return set(), set()
+    within = checked.distance <= settings.max_distance
+    result: list[Pairs] = []
+    for kind in (verify.COPY, verify.SHOTS):
+        chosen = np.flatnonzero(within & (checked.kind == kind))
+        pairs = set(zip(checked.low[chosen].tolist(), checked.high[chosen].tolist(), strict=True))
+        if distinct and pairs:
+            pairs = {
+                (a, b)
+                for a, b in pairs
+                if (min(records[a].path, records[b].path), max(records[a].path, records[b].path))
+                not in distinct
+            }
+        result.append(pairs)
+    return result[0], result[1]
+
+
+def _verified(a: int, b: int, records: Sequence[ImageRecord], pairs: Pairs) -> bool:
+    """Whether records a and b form a verified pair: the same bytes, or a checked pair."""
+    if records[a].fingerprint.digest == records[b].fingerprint.digest:
+        return True
+    return (min(a, b), max(a, b)) in pairs
+
+
+def _components(
+    members: Sequence[int], records: Sequence[ImageRecord], pairs: Pairs
+) -> list[list[int]]:
+    """The sets of `members` connected by verified pairs (or equal bytes), each in order."""
+    uf = cluster.UnionFind(len(members))
+    at = {m: k for k, m in enumerate(members)}
+    by_digest: dict[str, int] = {}
+    for k, m in enumerate(members):
+        first = by_digest.setdefault(records[m].fingerprint.digest, k)
+        if first != k:
+            uf.union(first, k)
+    if len(members) * len(members) < len(pairs):  # few members: look their pairs up
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                a, b = members[x], members[y]
+                if (min(a, b), max(a, b)) in pairs:
+                    uf.union(x, y)
+    else:
+        for a, b in pairs:
+            if a in at and b in at:
+                uf.union(at[a], at[b])
+    return [[members[k] for k in part] for part in uf.components()]
+
+
+def _split(
+    components: list[list[int]],
+    records: Sequence[ImageRecord],
+    settings: Settings,
+    rules: KeepRules,
+    distance: policy.Distance,
+    pairs: Pairs,
+    proposed: Mapping[frozenset[str], Group],
+) -> list[tuple[list[int], tuple[Member, ...]]]:
+    """Union-find groups as groups in which each file forms a verified pair with the keeper.
+    A file that joined through others is checked against the keeper directly (whatever their
+    hash distance; cluster.copies_of), all such pairs of a round at once; a file that is not
+    one picture with the keeper is split off, and the files split off (connected among
+    themselves) are grouped the same way in the next round. `pairs` gains the pairs found."""
+    done: list[tuple[list[int], tuple[Member, ...]]] = []
+    pending = [part for part in components if len(part) >= 2]
+    while pending:
+        decisions = []
+        for part in pending:
+            before = proposed.get(frozenset(records[k].path for k in part)) if proposed else None
+            if before is not None and before.reviewed:
+                before = None  # a person's choice: regroup puts it back (see regroup.regroup)
+            decided = (
+                before.members
+                if before is not None
+                else policy.decide([records[k] for k in part], rules, distance)
+            )
+            at = {id(records[k]): k for k in part}
+            decisions.append((part, decided, at[id(decided[0].record)]))
+        ask = sorted(
+            {
+                (min(keeper, k), max(keeper, k))
+                for part, _, keeper in decisions
+                for k in part
+                if k != keeper and not _verified(keeper, k, records, pairs)
+            }
+        )
+        for pair, same in zip(ask, cluster.copies_of(records, ask, settings), strict=True):
+            if same:
+                pairs.add(pair)
+        pending = []
+        for part, decided, keeper in decisions:
+            stay = [k for k in part if k == keeper or _verified(keeper, k, records, pairs)]
+            if len(stay) == len(part):
+                done.append((part, decided))
+                continue
+            if len(stay) >= 2:
+                done.append((stay, policy.decide([records[k] for k in stay], rules, distance)))
+            left = set(stay)
+            rest = [k for k in part if k not in left]
+            pending.extend(c for c in _components(rest, records, pairs) if len(c) >= 2)
+    return done
+
+
+def _shot_groups(
+    members: list[int],
+    records: Sequence[ImageRecord],
+    rules: KeepRules,
+    pairs: Pairs,
+    sharp: np.ndarray,
+) -> list[tuple[Member, ...]]:
+    """Similar shots as groups around the sharpest shot and its checked shots (the others
+    split off and grouped the same way): every file kept, or with rules.bursts ==
+    "keep-sharpest" all but the sharpest proposed for trash."""
+    found: list[tuple[Member, ...]] = []
+    pending = [members]
+    while pending:
+        part = pending.pop()
+        if len(part) < 2:
+            continue
+        keeper = max(part, key=lambda k: (int(sharp[k]), -k))
+        stay = [k for k in part if k == keeper or _verified(keeper, k, records, pairs)]
+        if len(stay) >= 2:
+            others = [records[k] for k in stay if k != keeper]
+            if rules.bursts == "keep-sharpest":
+                found.append(policy.keep_sharpest(records[keeper], others, rules))
+            else:
+                found.append(policy.keep_all_shots([records[keeper], *others]))
+        rest = [k for k in part if k not in set(stay)]
+        pending.extend(_components(rest, records, pairs))
+    return found
 
 
 def check_invariants(groups: Sequence[Group]) -> None:

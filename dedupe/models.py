@@ -14,7 +14,12 @@ from typing import Literal
 from dedupe.hashing import ALGORITHMS, HASH_SIZES, ImageHash
 
 Action = Literal["keep", "trash"]
-GroupKind = Literal["exact", "similar"]
+# exact: byte-identical files; similar: copies of one picture; shots: similar shots of one
+# scene captured at different times (a burst), never proposed for trash unless asked for.
+GroupKind = Literal["exact", "similar", "shots"]
+GROUP_KINDS: tuple[GroupKind, ...] = ("exact", "similar", "shots")
+# What to do with similar shots (KeepRules.bursts): keep them all, or keep the sharpest.
+BURSTS = ("keep-all", "keep-sharpest")
 
 DEFAULT_ALGORITHM = "dhash"
 DEFAULT_HASH_SIZE = 8
@@ -191,3 +196,6 @@ class KeepRules:
     order: tuple[str, ...] = ("resolution", "size", "date", "path")
     protect: tuple[str, ...] = ()
     prefer: tuple[str, ...] = ()
+    # similar shots (bursts): "keep-all" (the default: none is proposed for trash) or
+    # "keep-sharpest" (the sharpest of each set is kept, the others proposed for trash)
+    bursts: str = "keep-all"

@@ -149,6 +149,40 @@ def _ranking(
     return tuple(names), lambda r: tuple([part(r) for part in parts])
 
 
+Distance = Callable[[ImageRecord, ImageRecord], int]
+
+
+def keep_all_shots(records: Sequence[ImageRecord]) -> tuple[Member, ...]:
+    """A set of similar shots as a group that keeps every file (in path order)."""
+    ordered = sorted(records, key=lambda r: os.fsencode(r.path))
+    n = len(ordered)
+    reason = (
+        f"one of {n} similar shots (captured at different times): not a copy, kept "
+        "(use --bursts keep-sharpest to keep only the sharpest)"
+    )
+    return tuple(Member(r, 0, "keep", reason) for r in ordered)
+
+
+def keep_sharpest(
+    keeper: ImageRecord,
+    others: Sequence[ImageRecord],
+    rules: KeepRules,
+) -> tuple[Member, ...]:
+    """Similar shots with --bursts keep-sharpest: `keeper` (the sharpest) kept, the others
+    proposed for trash (unless protected)."""
+    n = len(others) + 1
+    members = [Member(keeper, 0, "keep", f"the sharpest of {n} similar shots")]
+    for other in sorted(others, key=lambda r: os.fsencode(r.path)):
+        protected = is_under(other.path, rules.protect) if rules.protect else None
+        if protected is not None:
+            members.append(Member(other, 0, "keep", f"protected: under {protected}"))
+            continue
+        members.append(
+            Member(other, 0, "trash", "a similar shot; keeps the sharpest (--bursts keep-sharpest)")
+        )
+    return tuple(members)
+
+
 def decide(
     records: Sequence[ImageRecord],
     rules: KeepRules,

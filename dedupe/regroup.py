@@ -198,14 +198,18 @@ def regroup(
 
 
 def repropose(report: Report, rules: KeepRules) -> Report:
-    """New keep rules without regrouping: fresh proposals for every group not yet reviewed."""
+    """New keep rules without regrouping: fresh proposals for every group not yet reviewed.
+    (Another choice for similar shots regroups from the checked pairs: keeping the sharpest
+    splits a set of shots around it, see groups.py.)"""
+    if rules.bursts != report.keep.bursts and any(g.kind == "shots" for g in report.groups):
+        return regroup(report, rules=rules)[0]
 
     def distance(a: ImageRecord, b: ImageRecord) -> int:
         return cluster.pair_distance(a, b, report.settings)
 
     groups = []
     for group in report.groups:
-        if not group.reviewed:
+        if not group.reviewed and group.kind != "shots":  # shots: by rules.bursts alone
             members = policy.decide([m.record for m in group.members], rules, distance)
             group = replace(group, members=members)
         groups.append(group)

@@ -38,6 +38,8 @@ from dedupe.durable import write_chunks_atomic
 from dedupe.gcpause import collector_paused, settle
 from dedupe.hashing import HASH_SIZES, ImageHash
 from dedupe.models import (
+    BURSTS,
+    GROUP_KINDS,
     Fingerprint,
     Group,
     ImageRecord,
@@ -212,6 +214,7 @@ def _header(report: Report) -> dict[str, Any]:
             "keep": list(report.keep.order),
             "protect": list(report.keep.protect),
             "prefer": list(report.keep.prefer),
+            "bursts": report.keep.bursts,
         },
         "stats": {
             "files": report.stats.files,
@@ -720,7 +723,12 @@ def _settings_from(data: dict[str, Any]) -> tuple[Settings, KeepRules]:
             _path(d, f"settings.prefer[{k}]")
             for k, d in enumerate(_list_of(raw, "prefer", "settings"))
         ),
+        bursts=_optional(raw, "bursts", str, "settings") or "keep-all",
     )
+    if keep.bursts not in BURSTS:
+        raise ReportError(
+            f"settings.bursts: {_show(keep.bursts)} is not one of {', '.join(BURSTS)}"
+        )
     return settings, keep
 
 
@@ -736,8 +744,10 @@ def _groups_from(data: dict[str, Any], by_path: dict[str, ImageRecord], bits: in
         where = f"{where} (group {gid})"
         _integer(raw_group, "reclaimable_bytes", where, 0, _I64, default=0)  # for people only
         kind = _require(raw_group, "kind", str, where)
-        if kind not in ("exact", "similar"):
-            raise ReportError(f"{where}: kind must be 'exact' or 'similar', not {_show(kind)}")
+        if kind not in GROUP_KINDS:
+            raise ReportError(
+                f"{where}: kind must be one of {', '.join(GROUP_KINDS)}, not {_show(kind)}"
+            )
         members = []
         for f, item in enumerate(_require(raw_group, "files", list, where)):
             fwhere = f"{where}.files[{f}]"
@@ -810,6 +820,7 @@ def _checked_digest(checked: Checked) -> str:
         (checked.distance, "<i8"),
         (checked.score, "<f4"),
         (checked.low_information, "<i8"),
+        (checked.kind, "<i1"),
     ):
         h.update(np.ascontiguousarray(array, dtype=dtype).tobytes())
     return h.hexdigest()

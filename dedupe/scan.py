@@ -88,7 +88,7 @@ def fingerprint_bytes(data: bytes, settings: Settings, *, raw: str | None = None
         digest=hashlib.sha256(data).hexdigest(),
         hash=value,
         variant_bits=Fingerprint.pack_variants(variants),
-        check=verify.signature(gray),
+        check=verify.signature(gray, decoded.capture, decoded.chroma),
         taken_at=decoded.taken_at,
     )
 

@@ -2,27 +2,37 @@
 
 A hash threshold alone chains unrelated photos together (A~B, B~C, A far from C), and a loose
 threshold is needed to catch cropped or rotated copies. So every candidate pair is verified on
-a second signature before union-find may join it: a 16x16 grayscale thumbnail (BOX filter, the
-image squeezed to a square) plus one byte saying how much of the image's contrast the thumbnail
-can see. Two thumbnails are compared by Pearson correlation, which ignores global brightness and
-contrast changes, under a few geometric hypotheses: as they are, one zoomed into the other
-(a crop, or a border added), and one turned by a few degrees.
+a second signature before it may join a group. The signature (see signature()) holds, of the
+image's content after trimming uniform borders (a frame or letterbox added to a copy, or the
+margins of a page):
 
-The decision has two branches:
-- same geometry: the best hypothesis is "as they are"; then the thumbnails must agree almost
-  perfectly (SAME_GEOMETRY). Format changes, re-encoding, resizing, gray, brightness, contrast,
-  saturation, blur, noise and small watermarks stay above it; two shots of one scene (an HDR
-  on/off pair, a burst) fall just below it.
-- edited geometry: a zoom or turn explains the pair clearly better than "as they are" (by at
-  least GEOMETRY_GAIN); then the aligned thumbnails must agree well (EDITED_GEOMETRY).
-
-Images with almost no detail at this scale (blank, solid or gradient backgrounds, a page of
-small text, a line drawing) have no meaningful signature and never match perceptually, only as
-exact byte copies.
+- a 16x16 grayscale thumbnail of the whole image (BOX filter, squeezed to a square): the
+  *screen*. Two thumbnails
+  are compared by Pearson correlation under a few geometric hypotheses (as they are, one
+  zoomed into the other for crops, one turned by a few degrees), on compiled kernels that
+  bound what cannot pass (cheap enough for millions of candidate pairs). A pair whose best
+  correlation is below SCREEN is different; the others go on to
+- a 32x32 grayscale thumbnail of the whole image and the box of its content inside uniform
+  borders: the *match*. Under the same hypotheses, and with both trimmed to their content
+  (a border added, a page's margins), the second is fitted to
+  the first by a gain and an offset (brightness and contrast edits), and every cell whose
+  error is large against the picture's own contrast counts as *covered* (a watermark, a date
+  stamp, a caption, a moved subject, another screen's content). Same picture: at most
+  MAX_COVERED of the cells covered, the rest correlating at least MATCH, a gain and an offset
+  that a brightness or contrast edit could make. A page of text, line art, fine texture or a
+  gradient is compared like any other picture; only a flat image (one colour) is not.
+- capture facts from EXIF (time to the millisecond, camera): two files that match but were
+  captured at different times are two *shots* of one scene (a burst), never copies; they form
+  a group of their own kind, which proposes nothing for trash (see groups.py).
+- the picture's sharpness (for keeping the sharpest of a burst, when a person asks for that)
+  and how much border was trimmed (for saying so).
 """
 
 from __future__ import annotations
 
+import struct
+import sys
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,41 +44,203 @@ from PIL import Image
 
 from dedupe.parallel import thread_map
 
-# Bump whenever signature() or its layout changes: the cache namespaces fingerprints by it.
-VERSION = 2
-# Side of the square grayscale thumbnail.
+# Bump whenever signature() or its layout, or the verdict, changes: the cache namespaces
+# fingerprints by it. 3: trimmed content, the 32x32 match, capture facts, flat-only refusal.
+VERSION = 3
+# Side of the square grayscale thumbnail of the screen.
 SIZE = 16
 PIXELS = SIZE * SIZE
-# Thumbnail bytes, then one byte: 255 * (thumbnail std / image std), capped at 255.
-SIGNATURE_BYTES = PIXELS + 1
+# Side of the square grayscale thumbnail of the match.
+FINE = 32
+FINE_PIXELS = FINE * FINE
+# Side of the grid of mean chroma (blue, red; 128 = none) of the content: the colour layout.
+CHROMA = 4
 
-# Same geometry: the smallest correlation that still means "the same picture".
-SAME_GEOMETRY = 0.991
-# Edited geometry: the smallest correlation after alignment, and how much better the alignment
-# must be than comparing the thumbnails as they are.
-EDITED_GEOMETRY = 0.93
-GEOMETRY_GAIN = 0.01
-# Low information: below this standard deviation (0..255 gray levels) of the thumbnail after
-# removing its best-fitting smooth surface (a quadratic: solid colours and gradients)...
-MIN_DETAIL = 4.0
-# ... or when the thumbnail shows less than this share of the image's own contrast (small text
-# on a page, line drawings: the detail is finer than the signature can see).
-MIN_DETAIL_RATIO = 0.45
+# The layout of a signature: the screen's thumbnail, one byte of detail (255 * thumbnail std /
+# image std), the match's thumbnail, the trimmed border (left, top, right, bottom, each in
+# 1/250 of the side), the capture (milliseconds, signed 64-bit big-endian; flags: 1 = captured
+# time known, 2 = with sub-seconds; CRC-32 of the camera's name, 0 when unknown), the
+# sharpness (16-bit), the flatness (10 x the image's standard deviation, at most 255) and the
+# chroma grid (CHROMA x CHROMA blue values, then as many red; all 128 for a gray image or one
+# decoded without colour).
+_DETAIL = PIXELS
+_FINE_AT = PIXELS + 1
+_TRIM_AT = _FINE_AT + FINE_PIXELS
+_CAPTURE_AT = _TRIM_AT + 4
+_SHARP_AT = _CAPTURE_AT + 13
+_FLAT_AT = _SHARP_AT + 2
+_CHROMA_AT = _FLAT_AT + 1
+SIGNATURE_BYTES = _CHROMA_AT + 2 * CHROMA * CHROMA
+_CAPTURE = struct.Struct(">qBI")
+
+# The screen: the smallest best correlation of the 16x16 thumbnails that goes on to the match.
+SCREEN = 0.75
+# The match (32x32): a cell is covered when its error after the gain/offset fit is more than
+# COVER_SIGMAS times the picture's standard deviation (and at least COVER_LEVELS gray levels).
+COVER_SIGMAS = 0.6
+COVER_LEVELS = 10.0
+# Same picture: at most this share of the compared cells covered (aligned by a zoom or a
+# turn: MAX_COVERED_WARPED, for the resampling's own error at edges), ...
+MAX_COVERED = 0.06
+MAX_COVERED_WARPED = 0.1
+# ... the others correlating at least this much, ...
+MATCH = 0.93
+# ... and a gain (contrast ratio) and offset a brightness or contrast edit could make.
+MIN_GAIN, MAX_GAIN = 0.65, 1.55
+MAX_OFFSET = 60.0
+# ... and where both have fine detail (each cell less its neighbours' mean varies by at least
+# DETAIL_LEVELS), that detail correlating at least DETAIL_MATCH: pages of one layout, screens
+# of one app and different textures differ there, whatever their layout shares.
+DETAIL_LEVELS = 1.0
+DETAIL_MATCH = 0.5
+# ... and colour layouts whose cosine is at least CHROMA_MATCH, where both have colour (the
+# root-mean-square chroma of the grid at least CHROMA_LEVELS): one slide template in two
+# colour schemes, a picture and its hue-shifted look-alike, gradients between other colours.
+CHROMA_LEVELS = 4.0
+CHROMA_MATCH = 0.8
+# Similar shots (two captures): at most this much covered (a moving subject), the rest
+# correlating this well, in colours laid out alike.
+SHOT_COVERED = 0.25
+SHOT_MATCH = 0.93
+# Flat: an image whose gray levels vary less than this (standard deviation) is one colour.
+FLAT_STD = 1.5
+# Borders: rows and columns at the edges whose pixels are (almost all) within TRIM_LEVELS of
+# the edge colour are trimmed, when that is at least TRIM_MIN of the side and leaves at least
+# TRIM_KEEP of it.
+TRIM_LEVELS = 12
+TRIM_SHARE = 0.999
+TRIM_MIN = 0.005
+TRIM_KEEP = 0.4
 # The thumbnail of a whole image is compared with a zoomed view of the other at these scales
 # (crop 5% per side ~ 1.11, border 10% ~ 1.2, crop 15% per side ~ 1.43), and turned by these
 # angles in degrees.
-ZOOMS = (1.1, 1.2, 1.3, 1.43)
+ZOOMS = (1.05, 1.11, 1.2, 1.3, 1.43)
 ANGLES = (-4.0, -2.0, 2.0, 4.0)
+# What the old names meant, kept for the screen's kernels: a pair that correlates this well as
+# it is skips the warps; the screen's cut.
+SAME_GEOMETRY = 0.991
+EDITED_GEOMETRY = SCREEN
+GEOMETRY_GAIN = -1.0
 
 
-def signature(image: Image.Image) -> bytes:
-    """The check signature of an image (any mode): SIGNATURE_BYTES bytes."""
+def _trim(pixels: npt.NDArray[np.uint8]) -> tuple[int, int, int, int]:
+    """The uniform border of a gray image: rows/columns to drop at (left, top, right, bottom)."""
+    h, w = pixels.shape
+    ring = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    edge = int(np.median(ring))
+    close = np.abs(pixels.astype(np.int16) - edge) <= TRIM_LEVELS
+    rows = close.mean(axis=1) >= TRIM_SHARE
+    cols = close.mean(axis=0) >= TRIM_SHARE
+
+    def run(flags: npt.NDArray[np.bool_]) -> int:
+        off = np.flatnonzero(~flags)
+        return int(off[0]) if len(off) else len(flags)
+
+    top, bottom = run(rows), run(rows[::-1])
+    left, right = run(cols), run(cols[::-1])
+    if top + bottom > (1 - TRIM_KEEP) * h or left + right > (1 - TRIM_KEEP) * w:
+        return 0, 0, 0, 0  # mostly uniform: nothing to trim it down to
+    cut = [
+        v if v >= TRIM_MIN * side else 0
+        for v, side in ((left, w), (top, h), (right, w), (bottom, h))
+    ]
+    return cut[0], cut[1], cut[2], cut[3]
+
+
+def signature(
+    image: Image.Image,
+    capture: Any = None,
+    chroma: tuple[Image.Image, Image.Image] | None = None,
+) -> bytes:
+    """The check signature of an image: SIGNATURE_BYTES bytes. `capture`: the decode.Capture
+    of the file, if any; `chroma`: its blue and red chroma planes (decode.Decoded.chroma; of
+    an image not in mode L, taken from it)."""
+    if chroma is None and image.mode not in ("L", "1", "I", "F", "I;16"):
+        _, blue, red = image.convert("RGB").convert("YCbCr").split()
+        chroma = (blue, red)
     gray = image if image.mode == "L" else image.convert("L")
+    pixels = np.asarray(gray)
+    h, w = pixels.shape
+    left, top, right, bottom = _trim(pixels) if h >= 8 and w >= 8 else (0, 0, 0, 0)
+    content = (
+        gray.crop((left, top, w - right, h - bottom)) if left or top or right or bottom else gray
+    )
     thumb = gray.resize((SIZE, SIZE), Image.Resampling.BOX)
+    fine = gray.resize((FINE, FINE), Image.Resampling.BOX)
+    whole_std = float(pixels.std())
     detail = float(np.asarray(thumb, dtype=np.float64).std())
-    whole = float(np.asarray(gray, dtype=np.float64).std())
-    ratio = 0 if whole == 0.0 else min(255, round(255.0 * detail / whole))
-    return thumb.tobytes() + bytes([ratio])
+    ratio = 0 if whole_std == 0.0 else min(255, round(255.0 * detail / whole_std))
+    trim = tuple(
+        min(250, round(250.0 * v / side))
+        for v, side in ((left, w), (top, h), (right, w), (bottom, h))
+    )
+    colour = None
+    if chroma is not None:
+        box = (left, top, w - right, h - bottom)
+        colour = np.stack(
+            [np.asarray(c.crop(box).resize((CHROMA, CHROMA), Image.Resampling.BOX)) for c in chroma]
+        )
+    return pack(
+        np.asarray(thumb),
+        np.asarray(fine),
+        detail=ratio,
+        trim=trim,
+        capture=capture,
+        sharpness=_sharpness(content),
+        std=whole_std,
+        chroma=colour,
+    )
+
+
+def pack(
+    screen: npt.NDArray[np.uint8],
+    match: npt.NDArray[np.uint8],
+    *,
+    detail: int = 255,
+    trim: tuple[int, int, int, int] = (0, 0, 0, 0),
+    capture: Any = None,
+    sharpness: float = 0.0,
+    std: float | None = None,
+    chroma: npt.NDArray[np.uint8] | None = None,
+) -> bytes:
+    """A signature from its parts (see the layout above): the screen's SIZE x SIZE and the
+    match's FINE x FINE gray thumbnails, the detail byte, the trim (each side in 1/250), a
+    decode.Capture, the sharpness, the image's standard deviation (None: the match
+    thumbnail's) and the (2, CHROMA, CHROMA) chroma grid (None: no colour)."""
+    if screen.shape != (SIZE, SIZE) or match.shape != (FINE, FINE):
+        raise ValueError(f"expected {SIZE}x{SIZE} and {FINE}x{FINE} thumbnails")
+    if capture is not None:
+        flags = 1 | (2 if capture.subseconds else 0)
+        camera = zlib.crc32(capture.camera.encode()) if capture.camera else 0
+        captured = _CAPTURE.pack(int(capture.millis), flags, camera)
+    else:
+        captured = _CAPTURE.pack(0, 0, 0)
+    spread = float(match.astype(np.float64).std()) if std is None else std
+    return (
+        screen.astype(np.uint8).tobytes()
+        + bytes([detail])
+        + match.astype(np.uint8).tobytes()
+        + bytes(trim)
+        + captured
+        + struct.pack(">H", min(65535, round(sharpness)))
+        + bytes([min(255, round(10.0 * spread))])
+        + (
+            bytes([128]) * (2 * CHROMA * CHROMA)
+            if chroma is None
+            else chroma.astype(np.uint8).tobytes()
+        )
+    )
+
+
+def _sharpness(content: Image.Image) -> float:
+    """Mean squared Laplacian of the content at 256 px on its long side (blur lowers it)."""
+    small = content.copy()
+    small.thumbnail((256, 256), Image.Resampling.BOX)
+    a = np.asarray(small, dtype=np.float32)
+    if a.shape[0] < 3 or a.shape[1] < 3:
+        return 0.0
+    lap = a[1:-1, :-2] + a[1:-1, 2:] + a[:-2, 1:-1] + a[2:, 1:-1] - 4.0 * a[1:-1, 1:-1]
+    return float(np.mean(lap * lap)) / 4.0
 
 
 def _split(check: bytes) -> tuple[npt.NDArray[np.float64], int]:
@@ -93,47 +265,24 @@ def thumbnails(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.float3
     return signature_array(checks)[:, :PIXELS].astype(np.float32)
 
 
-@lru_cache(maxsize=1)
-def _smooth_basis() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Quadratic surfaces over the thumbnail grid (they describe gradients) and their
-    pseudo-inverse: ``x @ inverse.T @ basis.T`` is the best-fitting smooth surface of x."""
-    gy, gx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64) / (SIZE - 1) - 0.5
-    x, y = gx.reshape(-1), gy.reshape(-1)
-    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
-    return basis, np.linalg.pinv(basis)
-
-
 # Rows converted to floating point at a time (bounds the temporary arrays to a few MB).
 _ROWS = 2048
 
 
 def low_information_rows(signatures: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
-    """low_information for the rows of a signature_array."""
-    basis, inverse = _smooth_basis()
-    gram = basis.T @ basis
-    flat = np.zeros(len(signatures), dtype=bool)
-    for lo in range(0, len(signatures), _ROWS):
-        x = signatures[lo : lo + _ROWS, :PIXELS].astype(np.float64)
-        # The residual after removing the fitted surface has mean 0 (the surfaces include the
-        # constant), so its variance is what the fit leaves of the sum of squares.
-        # einsum, not `@`: a multi-threaded BLAS wakes its threads for every small product,
-        # which measured 4x slower than this on 2 busy cores.
-        coef = np.einsum("ni,ji->nj", x, inverse)
-        fitted = np.einsum("nj,jk,nk->n", coef, gram, coef)
-        residual = np.sqrt(np.maximum(np.einsum("ij,ij->i", x, x) - fitted, 0.0) / PIXELS)
-        flat[lo : lo + _ROWS] = residual < MIN_DETAIL
-    fine: npt.NDArray[np.bool_] = signatures[:, PIXELS] < round(255 * MIN_DETAIL_RATIO)
-    result: npt.NDArray[np.bool_] = flat | fine
+    """low_information for the rows of a signature_array: the flat (one-colour) images."""
+    result: npt.NDArray[np.bool_] = signatures[:, _FLAT_AT] < round(10 * FLAT_STD)
     return result
 
 
 def low_information(checks: list[bytes] | tuple[bytes, ...]) -> npt.NDArray[np.bool_]:
-    """For many signatures: True where the image is blank or near-uniform at this scale."""
+    """For many signatures: True where the image is flat (one colour): it is never compared,
+    only matched as identical bytes."""
     return low_information_rows(signature_array(checks))
 
 
 def is_low_information(check: bytes) -> bool:
-    """True for blank or near-uniform images, which must not match merely by their hashes."""
+    """True for a flat (one-colour) image, which must not match merely by its hash."""
     return bool(low_information([check])[0])
 
 
@@ -153,11 +302,16 @@ ORIENT: dict[int, Callable[[npt.NDArray[np.generic]], npt.NDArray[np.generic]]] 
 }
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def _orientation_indices(side: int) -> dict[int, npt.NDArray[np.intp]]:
+    """Orientation k as an index array over a side x side grid, flattened."""
+    index = np.arange(side * side).reshape(side, side)
+    return {k: np.ascontiguousarray(f(index)).reshape(-1) for k, f in ORIENT.items()}
+
+
 def orientation_permutations() -> dict[int, npt.NDArray[np.intp]]:
     """Orientation k as an index array: `thumb[:, perm]` is the flattened oriented thumbnail."""
-    index = np.arange(PIXELS).reshape(SIZE, SIZE)
-    return {k: np.ascontiguousarray(f(index)).reshape(-1) for k, f in ORIENT.items()}
+    return _orientation_indices(SIZE)
 
 
 # ---------------------------------------------------------------- geometric hypotheses
@@ -177,9 +331,11 @@ class Warp:
     mask: npt.NDArray[np.bool_]
 
 
-def _warp(zoom: float, angle: float) -> Warp:
+def _warp(zoom: float, angle: float, size: int = SIZE) -> Warp:
     """Output pixel p samples the input at p zoomed in by `zoom` and turned by `angle` degrees,
-    both about the centre."""
+    both about the centre, on a `size` x `size` thumbnail."""
+    SIZE = size
+    PIXELS = size * size
     centre = (SIZE - 1) / 2.0
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
     x, y = (xx - centre) / zoom, (yy - centre) / zoom
@@ -574,8 +730,493 @@ def similarity(a: bytes, b: bytes, orientation: int = 1) -> float:
     return float(_pair(a, b, orientation).best[0])
 
 
+# A thumbnail showing less than this share of its image's contrast (the detail byte) sees
+# little of the picture: fine texture, small text, thin lines.
+FINE_DETAIL_RATIO = 0.45
+
+
+def past_screen(
+    signatures: npt.NDArray[np.uint8],
+    i: npt.NDArray[np.integer[Any]],
+    j: npt.NDArray[np.integer[Any]],
+) -> npt.NDArray[np.bool_]:
+    """Pairs the screen cannot judge, which go on to the match whatever it says: either
+    picture's detail is finer than its 16x16 thumbnail shows (a caption over fine texture
+    changes that thumbnail's correlation more than the picture)."""
+    fine = signatures[:, _DETAIL] < round(255 * FINE_DETAIL_RATIO)
+    result: npt.NDArray[np.bool_] = fine[i] | fine[j]
+    return result
+
+
+def close_hashes(distance: npt.NDArray[np.integer[Any]], radius: int) -> npt.NDArray[np.bool_]:
+    """Candidate pairs whose hashes are this close (within a quarter of the search radius) go
+    on to the match even when the screen would stop them: a stamp or caption over a picture
+    of little contrast (a page, a night sky) changes its 16x16 thumbnail's correlation far
+    more than its hash."""
+    result: npt.NDArray[np.bool_] = np.asarray(distance) <= radius // 4
+    return result
+
+
+def judge(a: bytes, b: bytes, orientation: int = 1) -> tuple[Scores, Match]:
+    """The whole check of two signatures (b seen under the EXIF orientation): the screen's
+    scores, and the match, whose verdict is DIFFERENT whenever the screen rules the pair out
+    (see judge_rows)."""
+    screen = _pair(a, b, orientation)
+    rows = signature_array([a, b])
+    screened = screen.accepted() | past_screen(rows, np.array([0]), np.array([1]))
+    return screen, judge_rows(rows[:1], rows[1:], screened, orientation)
+
+
+def judge_rows(
+    a: npt.NDArray[np.uint8],
+    b: npt.NDArray[np.uint8],
+    screened: npt.NDArray[np.bool_],
+    orientation: int = 1,
+) -> Match:
+    """match_rows of the pairs the screen let through (`screened`); the others DIFFERENT (or
+    FLAT), as cluster() decides every candidate pair."""
+    found = match_rows(a, b, orientation, compiled=False)
+    stopped = ~screened & (found.kind != FLAT)
+    found.kind[stopped] = DIFFERENT
+    return found
+
+
 def accept(a: bytes, b: bytes, orientation: int = 1) -> bool:
-    """Whether a candidate pair passes verification (b seen under the EXIF orientation)."""
-    if is_low_information(a) or is_low_information(b):
-        return False
-    return bool(_pair(a, b, orientation).accepted()[0])
+    """Whether a candidate pair is one picture (b seen under the EXIF orientation)."""
+    return bool(judge(a, b, orientation)[1].kind[0] == COPY)
+
+
+# ---------------------------------------------------------------- the match (32x32)
+
+
+# A pair that scores this well (correlation less covered) as it is, or trimmed, is not
+# warped: a plain copy needs no other alignment.
+EARLY = 0.97
+
+
+@lru_cache(maxsize=1)
+def _match_tables() -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]
+]:
+    """The warps of hypotheses() as flat arrays for the kernel: taps, weights, compared
+    cells, and whether each warps the first thumbnail."""
+    warped = [h for h in hypotheses() if h.warp is not None]
+    index = np.stack([h.warp.index for h in warped if h.warp]).astype(np.int64)
+    weight = np.stack([h.warp.weight for h in warped if h.warp]).astype(np.float64)
+    mask = np.stack([h.warp.mask for h in warped if h.warp])
+    on_first = np.array([h.on_first for h in warped], dtype=np.bool_)
+    return index, weight, mask, on_first
+
+
+def _sides(orientation: int) -> tuple[int, int, int, int]:
+    """Which stored side (left 0, top 1, right 2, bottom 3) becomes each side (left, top,
+    right, bottom) of the image seen under the EXIF orientation."""
+    probe = np.full((3, 3), -1)
+    probe[1, 0], probe[0, 1], probe[1, 2], probe[2, 1] = 0, 1, 2, 3
+    turned = ORIENT[orientation](probe)
+    return int(turned[1, 0]), int(turned[0, 1]), int(turned[1, 2]), int(turned[2, 1])
+
+
+def _fine_orientations() -> dict[int, npt.NDArray[np.intp]]:
+    """Orientation k as an index array over the match's thumbnail (as orientation_permutations)."""
+    return _orientation_indices(FINE)
+
+
+@dataclass(frozen=True, slots=True)
+class Hypothesis:
+    """How the match aligns a pair: `warp` applied to the first (`on_first`) or the second."""
+
+    zoom: float
+    angle: float
+    on_first: bool
+    warp: Warp | None  # None: as they are
+
+
+@lru_cache(maxsize=1)
+def hypotheses() -> tuple[Hypothesis, ...]:
+    """The match's alignments: as they are; the second a crop of the first (the first zoomed),
+    the first a crop of the second; the first turned."""
+    found = [Hypothesis(1.0, 0.0, True, None)]
+    found += [Hypothesis(z, 0.0, True, _warp(z, 0.0, FINE)) for z in ZOOMS]
+    found += [Hypothesis(z, 0.0, False, _warp(z, 0.0, FINE)) for z in ZOOMS]
+    found += [Hypothesis(1.0, a, True, _turn(a)) for a in ANGLES]
+    return tuple(found)
+
+
+# The hypothesis that compares both thumbnails trimmed to their content (after hypotheses()).
+TRIMMED = len(ZOOMS) * 2 + len(ANGLES) + 1
+# Cells of the outer ring a turn leaves out (the fill of a turned copy's corners).
+_TURN_RING = 4
+
+
+def _turn(angle: float) -> Warp:
+    warp = _warp(1.0, angle, FINE)
+    yy, xx = np.mgrid[0:FINE, 0:FINE]
+    ring = _TURN_RING
+    inner = (yy >= ring) & (yy < FINE - ring) & (xx >= ring) & (xx < FINE - ring)
+    return Warp(warp.zoom, warp.angle, warp.index, warp.weight, warp.mask & inner.reshape(-1))
+
+
+# Kinds of verdict.
+DIFFERENT, COPY, SHOTS, FLAT = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The match of pairs (a[k], b[k]), per pair: the verdict (DIFFERENT, COPY, SHOTS or FLAT),
+    the share of cells covered and the correlation of the others at the best alignment (which
+    hypothesis: 0 as they are, h for hypotheses()[h], TRIMMED both trimmed to their content),
+    the gain of the fit, and the capture times apart in milliseconds (-1: not both known) and
+    whether by the same camera."""
+
+    kind: npt.NDArray[np.int8]
+    covered: npt.NDArray[np.float32]
+    correlation: npt.NDArray[np.float32]
+    hypothesis: npt.NDArray[np.int16]
+    gain: npt.NDArray[np.float32]
+    apart_ms: npt.NDArray[np.int64]
+    same_camera: npt.NDArray[np.bool_]
+    # the fine detail at that alignment (each cell less its neighbours' mean): correlation
+    # over the cells not covered, and the smaller of the two details' standard deviations
+    detail: npt.NDArray[np.float32]
+    detail_std: npt.NDArray[np.float32]
+    # colour_similarity of the pair (1 when either has no colour to compare)
+    colour: npt.NDArray[np.float32]
+
+    def score(self) -> npt.NDArray[np.float32]:
+        """One number per pair, higher for closer copies (joins go strongest first)."""
+        result: npt.NDArray[np.float32] = (self.correlation - self.covered).astype(np.float32)
+        return result
+
+
+def captures(
+    signatures: npt.NDArray[np.uint8],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.uint32]]:
+    """The capture facts of signature rows: milliseconds, flags, camera CRC."""
+    raw = np.ascontiguousarray(signatures[:, _CAPTURE_AT : _CAPTURE_AT + _CAPTURE.size])
+    millis = raw[:, :8].copy().view(">i8").reshape(-1).astype(np.int64)
+    flags = raw[:, 8].astype(np.uint8)
+    camera = raw[:, 9:13].copy().view(">u4").reshape(-1).astype(np.uint32)
+    return millis, flags, camera
+
+
+def sharpness(signatures: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    """The sharpness of signature rows (larger is sharper)."""
+    raw = np.ascontiguousarray(signatures[:, _SHARP_AT : _SHARP_AT + 2])
+    result: npt.NDArray[np.int64] = raw.copy().view(">u2").reshape(-1).astype(np.int64)
+    return result
+
+
+def trimmed(check: bytes) -> tuple[float, float, float, float]:
+    """The share of each side (left, top, right, bottom) trimmed as a uniform border."""
+    left, top, right, bottom = (v / 250.0 for v in check[_TRIM_AT : _TRIM_AT + 4])
+    return left, top, right, bottom
+
+
+def _apart(
+    a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Capture times apart (ms; -1 when not both known; to the second unless both have
+    sub-seconds) and whether the cameras are known to be the same."""
+    ma, fa, ca = captures(a)
+    mb, fb, cb = captures(b)
+    both = ((fa & 1) > 0) & ((fb & 1) > 0)
+    fine = ((fa & 2) > 0) & ((fb & 2) > 0)
+    diff = np.abs(ma - mb)
+    coarse = np.abs(ma // 1000 - mb // 1000) * 1000
+    apart = np.where(both, np.where(fine, diff, coarse), -1).astype(np.int64)
+    same_camera = (ca == cb) & (ca != 0)
+    return apart, same_camera
+
+
+# From how many pairs match_rows uses the compiled kernel when the caller does not say (numpy
+# takes about 0.5 ms a pair, the kernel 30-110 us, and loading numba about a second once).
+COMPILED_MATCHES = 2000
+
+
+def match_rows(
+    a: npt.NDArray[np.uint8],
+    b: npt.NDArray[np.uint8],
+    orientation: int = 1,
+    *,
+    compiled: bool | None = None,
+) -> Match:
+    """The match of signature rows a[k] and b[k] (b seen under the EXIF orientation): on the
+    compiled kernel (_verify_kernel.match_pass), or with numpy (_match_plain: the same
+    arithmetic, for a few pairs without loading numba); `compiled` None: by the number of
+    pairs (COMPILED_MATCHES)."""
+    n = len(a)
+    covered = np.ones(n, np.float32)
+    correlation = np.zeros(n, np.float32)
+    which = np.zeros(n, np.int16)
+    gain = np.zeros(n, np.float32)
+    detail = np.zeros(n, np.float32)
+    detail_std = np.zeros(n, np.float32)
+    if n:
+        rows = np.concatenate([a, b])
+        fine = np.ascontiguousarray(rows[:, _FINE_AT:_TRIM_AT])
+        boxes = rows[:, _TRIM_AT : _TRIM_AT + 4].astype(np.float64) / 250.0
+        left = np.arange(n, dtype=np.int64)
+        right = left + n
+        perm = _fine_orientations()[orientation].astype(np.int64)
+        sides = np.array(_sides(orientation), dtype=np.int64)
+        loaded = "dedupe._verify_kernel" in sys.modules  # (then the kernel costs nothing)
+        if compiled if compiled is not None else n >= COMPILED_MATCHES or loaded:
+            from dedupe import _verify_kernel as kernel  # numba
+
+            index, weight, mask, on_first = _match_tables()
+
+            def run(span: tuple[int, int]) -> None:
+                kernel.match_pass(
+                    fine, boxes, left, right, perm, sides, index, weight, mask, on_first,
+                    COVER_SIGMAS, COVER_LEVELS, EARLY, span[0], span[1],
+                    covered, correlation, which, gain, detail, detail_std,
+                )  # fmt: skip
+
+            _run_tasks(run, n)
+        else:
+            for lo in range(0, n, _PLAIN_MATCHES):
+                part = slice(lo, lo + _PLAIN_MATCHES)
+                found = _match_plain(fine, boxes, left[part], right[part], perm, sides)
+                covered[part], correlation[part], which[part], gain[part] = found[:4]
+                detail[part], detail_std[part] = found[4:]
+    kind = np.zeros(n, np.int8)
+    apart, same_camera = _apart(a, b)
+    flat = low_information_rows(a) | low_information_rows(b)
+    two_shots = apart > 0
+    warped = (which != 0) & (which != TRIMMED)
+    allowed = np.where(warped, MAX_COVERED_WARPED, MAX_COVERED)
+    copy = (covered <= allowed) & (correlation >= MATCH) & (gain >= MIN_GAIN)
+    copy &= gain <= MAX_GAIN
+    mean_a = a[:, _FINE_AT:_TRIM_AT].mean(axis=1)
+    mean_b = b[:, _FINE_AT:_TRIM_AT].mean(axis=1)
+    copy &= np.abs(mean_a - mean_b) <= MAX_OFFSET
+    # fine detail both have (text, texture, edges) must be the same detail
+    copy &= (detail_std < DETAIL_LEVELS) | (detail >= DETAIL_MATCH)
+    # and colour both have must be laid out alike (a gray copy has none to compare)
+    colour = colour_similarity(a, b, orientation)
+    copy &= colour >= CHROMA_MATCH
+    alike = (covered <= SHOT_COVERED) & (correlation >= SHOT_MATCH)
+    alike &= (gain >= MIN_GAIN) & (gain <= MAX_GAIN) & (colour >= CHROMA_MATCH)
+    kind[copy & ~two_shots] = COPY
+    kind[alike & two_shots] = SHOTS
+    kind[flat] = FLAT
+    return Match(
+        kind, covered, correlation, which, gain, apart, same_camera, detail, detail_std, colour
+    )
+
+
+@lru_cache(maxsize=1)
+def _chroma_orientations() -> dict[int, npt.NDArray[np.intp]]:
+    """Orientation k as an index array over a chroma grid (both planes)."""
+    cells = CHROMA * CHROMA
+    return {
+        k: np.concatenate([one, one + cells]) for k, one in _orientation_indices(CHROMA).items()
+    }
+
+
+def colour_similarity(
+    a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8], orientation: int = 1
+) -> npt.NDArray[np.float32]:
+    """Per pair of signature rows, how alike their colour layouts are: the cosine of their
+    chroma grids (b under the orientation), which a saturation change leaves as it is; 1
+    where either has too little colour to compare (a gray copy, a gray picture)."""
+    end = _CHROMA_AT + 2 * CHROMA * CHROMA
+    ca = a[:, _CHROMA_AT:end].astype(np.float64) - 128.0
+    cb = b[:, _CHROMA_AT:end][:, _chroma_orientations()[orientation]].astype(np.float64) - 128.0
+    na, nb = np.sqrt((ca * ca).mean(axis=1)), np.sqrt((cb * cb).mean(axis=1))
+    coloured = (na >= CHROMA_LEVELS) & (nb >= CHROMA_LEVELS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cosine = (ca * cb).mean(axis=1) / (na * nb)
+    result: npt.NDArray[np.float32] = np.where(coloured, cosine, 1.0).astype(np.float32)
+    return result
+
+
+# Pairs matched at a time by numpy (each takes about 200 KB of temporary arrays).
+_PLAIN_MATCHES = 256
+
+
+def _content_plain(
+    src: npt.NDArray[np.float64], box: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """_verify_kernel._content for many rows: each FINE x FINE thumbnail resampled from its
+    content box to the whole grid, and the cells of the grid within the box."""
+    m = len(src)
+    t = (np.arange(FINE, dtype=np.float64) + 0.5) / FINE
+    left, top, right, bottom = box[:, 0:1], box[:, 1:2], box[:, 2:3], box[:, 3:4]
+    ys = np.clip((top + t[None, :] * (1.0 - top - bottom)) * FINE - 0.5, 0.0, FINE - 1.0)
+    xs = np.clip((left + t[None, :] * (1.0 - left - right)) * FINE - 0.5, 0.0, FINE - 1.0)
+    y0 = np.minimum(np.floor(ys).astype(np.intp), FINE - 2)
+    x0 = np.minimum(np.floor(xs).astype(np.intp), FINE - 2)
+    fy, fx = (ys - y0)[:, :, None], (xs - x0)[:, None, :]
+    grid = src.reshape(m, FINE, FINE)
+    n = np.arange(m)[:, None, None]
+    r0, c0 = y0[:, :, None], x0[:, None, :]
+    a = grid[n, r0, c0] * (1.0 - fx) + grid[n, r0, c0 + 1] * fx
+    b = grid[n, r0 + 1, c0] * (1.0 - fx) + grid[n, r0 + 1, c0 + 1] * fx
+    out = (a * (1.0 - fy) + b * fy).reshape(m, FINE_PIXELS)
+    rows_in = (t[None, :] > top) & (t[None, :] < 1.0 - bottom)
+    cols_in = (t[None, :] > left) & (t[None, :] < 1.0 - right)
+    inside = (rows_in[:, :, None] & cols_in[:, None, :]).reshape(m, FINE_PIXELS)
+    return out, inside
+
+
+def _fit_plain(
+    u: npt.NDArray[np.float64], v: npt.NDArray[np.float64], w: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.float64], ...]:
+    """_verify_kernel._fit for many rows: (cells, at least 1 of them, u and v less their means
+    over the cells (0 elsewhere), the gain, the error beyond which a cell is covered)."""
+    wf = w.astype(np.float64)
+    n = wf.sum(axis=1)
+    safe = np.maximum(n, 1.0)
+    mu = (u * wf).sum(axis=1) / safe
+    mv = (v * wf).sum(axis=1) / safe
+    du, dv = (u - mu[:, None]) * wf, (v - mv[:, None]) * wf
+    suu, svv, suv = (du * du).sum(axis=1), (dv * dv).sum(axis=1), (du * dv).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = np.where(suu > 0.0, suv / np.where(suu > 0.0, suu, 1.0), 0.0)
+    tolerance = np.maximum(COVER_SIGMAS * np.sqrt(svv / safe), COVER_LEVELS)
+    return n, safe, du, dv, g, tolerance
+
+
+def _robust_plain(
+    u: npt.NDArray[np.float64], v: npt.NDArray[np.float64], w: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """_verify_kernel._robust for many rows: (covered share, correlation of the cells not
+    covered, their gain)."""
+    n, safe, du, dv, g, tolerance = _fit_plain(u, v, w)
+    out = (np.abs(dv - g[:, None] * du) > tolerance[:, None]) & w
+    keep = (w & ~out).astype(np.float64)
+    k = np.maximum(keep.sum(axis=1), 1.0)
+    mu2, mv2 = (u * keep).sum(axis=1) / k, (v * keep).sum(axis=1) / k
+    eu, ev = (u - mu2[:, None]) * keep, (v - mv2[:, None]) * keep
+    cuu, cvv, cuv = (eu * eu).sum(axis=1), (ev * ev).sum(axis=1), (eu * ev).sum(axis=1)
+    live = (cuu > 0.0) & (cvv > 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(live, cuv / np.sqrt(np.where(live, cuu * cvv, 1.0)), 0.0)
+        g2 = np.where(cuu > 0.0, cuv / np.where(cuu > 0.0, cuu, 1.0), 0.0)
+    covered = np.where(n >= 1.0, out.sum(axis=1) / safe, 1.0)
+    return covered, np.where(n >= 1.0, r, 0.0), np.where(n >= 1.0, g2, 0.0)
+
+
+def _match_plain(
+    fine: npt.NDArray[np.uint8],
+    boxes: npt.NDArray[np.float64],
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    perm: npt.NDArray[np.int64],
+    sides: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[Any], ...]:
+    """_verify_kernel.match_pass with numpy, for the pairs (left[k], right[k])."""
+    x = fine[left].astype(np.float64)
+    y = fine[right][:, perm].astype(np.float64)
+    xt, inside_a = _content_plain(x, boxes[left])
+    yt, inside_b = _content_plain(y, boxes[right][:, sides])
+    inside = inside_a | inside_b
+    index, weight, mask, on_first = _match_tables()
+    m = len(left)
+    best = np.full(m, -3.0)
+    covered = np.ones(m)
+    correlation = np.zeros(m)
+    gain = np.zeros(m)
+    which = np.zeros(m, np.int16)
+    every = np.ones((m, FINE_PIXELS), dtype=bool)
+    n_h = len(index)
+    for step in range(n_h + 2):
+        rows = np.arange(m)
+        if step == 0:
+            c, r, g = _robust_plain(xt, yt, every)
+            h = n_h + 1
+        elif step == 1:
+            c, r, g = _robust_plain(x, y, inside)
+            h = 0
+        else:
+            rows = np.flatnonzero(best < EARLY)
+            if not len(rows):
+                break
+            k = step - 2
+            warped = _warp_rows(x[rows] if on_first[k] else y[rows], index[k], weight[k])
+            w = mask[k][None, :] & inside[rows]
+            if on_first[k]:
+                c, r, g = _robust_plain(warped, y[rows], w)
+            else:
+                c, r, g = _robust_plain(x[rows], warped, w)
+            h = k + 1
+        score = r - c
+        better = score > best[rows] + 1e-9  # a tie keeps the earlier alignment (as the kernel)
+        chosen = rows[better]
+        best[chosen] = score[better]
+        covered[chosen], correlation[chosen], gain[chosen] = c[better], r[better], g[better]
+        which[chosen] = h
+    fine_detail = np.zeros(m)
+    detail_std = np.zeros(m)
+    for h in np.unique(which).tolist():
+        rows = np.flatnonzero(which == h)
+        if h == n_h + 1:
+            u, v, w = xt[rows], yt[rows], every[rows]
+        elif h == 0:
+            u, v, w = x[rows], y[rows], inside[rows]
+        else:
+            k = h - 1
+            warped = _warp_rows(x[rows] if on_first[k] else y[rows], index[k], weight[k])
+            w = mask[k][None, :] & inside[rows]
+            u, v = (warped, y[rows]) if on_first[k] else (x[rows], warped)
+        fine_detail[rows], detail_std[rows] = _detail_plain(u, v, w)
+    return (
+        covered.astype(np.float32),
+        correlation.astype(np.float32),
+        which,
+        gain.astype(np.float32),
+        fine_detail.astype(np.float32),
+        detail_std.astype(np.float32),
+    )
+
+
+def _warp_rows(
+    src: npt.NDArray[np.float64], index: npt.NDArray[np.int64], weight: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Rows of `src` under one warp: the four bilinear taps (as _verify_kernel._warp_into)."""
+    taps = src[:, index]  # (rows, 4, pixels)
+    warped: npt.NDArray[np.float64] = (
+        taps[:, 0] * weight[0] + taps[:, 1] * weight[1] + taps[:, 2] * weight[2]
+    ) + taps[:, 3] * weight[3]
+    return warped
+
+
+def _detail_plain(
+    u: npt.NDArray[np.float64], v: npt.NDArray[np.float64], w: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """_verify_kernel._detail for many rows."""
+    m = len(u)
+    _, _, du, dv, g, tolerance = _fit_plain(u, v, w)
+    kept = w & (np.abs(dv - g[:, None] * du) <= tolerance[:, None])
+    grid_w = w.reshape(m, FINE, FINE)
+    whole = np.ones((m, FINE - 2, FINE - 2), dtype=bool)
+    mean_u = np.zeros((m, FINE - 2, FINE - 2))
+    mean_v = np.zeros((m, FINE - 2, FINE - 2))
+    gu, gv = u.reshape(m, FINE, FINE), v.reshape(m, FINE, FINE)
+    for dr in range(3):
+        for dc in range(3):
+            whole &= grid_w[:, dr : dr + FINE - 2, dc : dc + FINE - 2]
+            mean_u += gu[:, dr : dr + FINE - 2, dc : dc + FINE - 2]
+            mean_v += gv[:, dr : dr + FINE - 2, dc : dc + FINE - 2]
+    use = whole & kept.reshape(m, FINE, FINE)[:, 1:-1, 1:-1]
+    a = (gu[:, 1:-1, 1:-1] - mean_u / 9.0).reshape(m, -1)
+    b = (gv[:, 1:-1, 1:-1] - mean_v / 9.0).reshape(m, -1)
+    uf = use.reshape(m, -1).astype(np.float64)
+    k = uf.sum(axis=1)
+    ks = np.maximum(k, 1.0)
+    ma, mb = (a * uf).sum(axis=1) / ks, (b * uf).sum(axis=1) / ks
+    ea, eb = (a - ma[:, None]) * uf, (b - mb[:, None]) * uf
+    caa, cbb, cab = (ea * ea).sum(axis=1), (eb * eb).sum(axis=1), (ea * eb).sum(axis=1)
+    live = (caa > 0.0) & (cbb > 0.0) & (k >= 2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(live, cab / np.sqrt(np.where(live, caa * cbb, 1.0)), 0.0)
+    spread = np.where(k >= 2.0, np.sqrt(np.maximum(np.minimum(caa, cbb), 0.0) / ks), 0.0)
+    return r, spread
+
+
+def match(a: bytes, b: bytes, orientation: int = 1) -> Match:
+    """The match of two signatures (b seen under the EXIF orientation)."""
+    rows = signature_array([a, b])
+    return match_rows(rows[:1], rows[1:], orientation)

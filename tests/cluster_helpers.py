@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import numpy.typing as npt
 
+from dedupe import verify
 from dedupe.cluster import Clusters
 
 
@@ -19,3 +21,10 @@ def same_clusters(a: Clusters, b: Clusters) -> bool:
             return False
         b = replace(b, checked=replace(b.checked, score=a.checked.score))
     return a == b
+
+
+def check_of(gray: npt.NDArray[np.uint8]) -> bytes:
+    """A check signature (verify.pack) whose screen thumbnail is `gray` (16x16, or 256 values)
+    and whose match thumbnail is the same picture at 32x32 (each pixel doubled)."""
+    screen = np.asarray(gray, dtype=np.uint8).reshape(verify.SIZE, verify.SIZE)
+    return verify.pack(screen, np.kron(screen, np.ones((2, 2), np.uint8)))

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from dedupe import hashing
+from dedupe import hashing, verify
 from dedupe.cli import options
 from dedupe.cli.ui import UI, printable, write_data
 from dedupe.cluster import PairCheck, check_pair
@@ -52,7 +52,77 @@ def _verdict(check: PairCheck) -> str:
     how = "" if check.orientation == 1 else f" (B {ORIENTATION_NAMES[check.orientation]})"
     if check.grouped:
         return "grouped" + how
+    if check.shots:
+        return "grouped as similar shots, all kept" + how
     return "not grouped" + how
+
+
+def _seconds(ms: int) -> str:
+    if ms < 1000:
+        return f"{ms / 1000:.2g} s"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    if ms < 3_600_000:
+        return f"{ms / 60_000:.0f} min"
+    if ms < 86_400_000:
+        return f"{ms / 3_600_000:.1f} h"
+    return f"{ms / 86_400_000:.0f} days"
+
+
+def _alignment(check: PairCheck, a: ImageRecord, b: ImageRecord) -> list[str]:
+    """How the match aligned the two, in words (nothing for "as they are")."""
+    if check.hypothesis == verify.TRIMMED:
+        trims = [verify.trimmed(r.fingerprint.check) for r in (a, b)]
+        shown = [
+            f"{name} {round(100 * max(t))}%" for name, t in zip("AB", trims, strict=True) if max(t)
+        ]
+        return ["a border trimmed (" + ", ".join(shown) + ")"] if shown else []
+    if check.hypothesis == 0:
+        return []
+    h = verify.hypotheses()[check.hypothesis]
+    if h.angle:
+        return [f"turned {abs(h.angle):g} degrees"]
+    return [f"one cropped or framed from the other (zoom {h.zoom:g}x)"]
+
+
+def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
+    """The check's verdict on a pair in words, e.g. "same picture, 4% covered" or "different
+    shots: captured 0.3 s apart by the same camera"."""
+    if check.kind == verify.FLAT:
+        flat = [name for name, f in zip("AB", check.low_information, strict=True) if f]
+        which = " and ".join(flat)
+        return f"too flat to compare: {which} {'is' if len(flat) == 1 else 'are'} one colour"
+    if not check.screened:
+        return (
+            f"different pictures: their 16x16 thumbnails correlate {check.best:.2f} at best "
+            f"(the match needs {verify.SCREEN})"
+        )
+    covered = round(100 * check.covered)
+    if check.kind == verify.SHOTS:
+        by = " by the same camera" if check.same_camera else ""
+        return f"different shots: captured {_seconds(check.apart_ms)} apart{by}"
+    if check.kind == verify.COPY:
+        parts = ["same picture"]
+        if covered:
+            parts.append(f"{covered}% covered")
+        parts += _alignment(check, a, b)
+        if abs(check.gain - 1) >= 0.05:
+            parts.append(f"contrast x{check.gain:.2f}")
+        return ", ".join(parts)
+    if check.apart_ms > 0:
+        return f"different pictures, captured {_seconds(check.apart_ms)} apart"
+    warped = check.hypothesis not in (0, verify.TRIMMED)
+    allowed = verify.MAX_COVERED_WARPED if warped else verify.MAX_COVERED
+    if check.covered > allowed:
+        return (
+            f"different pictures: {covered}% of the picture differs (a copy: {allowed:.0%} at most)"
+        )
+    if check.correlation < verify.MATCH:
+        return (
+            f"different pictures: the rest correlates {check.correlation:.3f} "
+            f"(a copy: {verify.MATCH} or more)"
+        )
+    return f"different pictures: a contrast change of x{check.gain:.2f} is more than an edit"
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -111,21 +181,23 @@ def _text(
             f"{row['rate']:<6.3f}  {row['rotations_distance']:>3} ({row['rotations_rate']:.3f})"
         )
     plain, turned = current[False], current[True]
-    low = [name for name, flag in zip("AB", plain.low_information, strict=True) if flag]
     lines.append("")
+    lines.append(f"check      {explain(plain, a, b)}: " + ("passes" if plain.verified else "fails"))
     lines.append(
-        f"check      correlation {plain.same:.4f} as they are, {plain.best:.4f} best aligned: "
-        + ("passes" if plain.verified else "fails")
+        f"           (screen: correlation {plain.same:.4f} as they are, {plain.best:.4f} best "
+        f"aligned; match: {plain.covered:.1%} covered, the rest {plain.correlation:.4f})"
     )
-    if low:
+    if any(plain.low_information):
+        lines.append("           a one-colour image is matched only as identical bytes")
+    if plain.verified and not plain.grouped and not plain.exact:
         lines.append(
-            f"           {' and '.join(low)} {'has' if len(low) == 1 else 'have'} too little "
-            "detail to compare (blank, flat or fine text): matched only as identical bytes"
+            f"           but {plain.distance} of {settings.bits} bits apart (more than "
+            f"{settings.max_distance}): not a candidate, grouped only through other copies"
         )
     if turned.orientation != 1:
         lines.append(
-            f"           with B {ORIENTATION_NAMES[turned.orientation]}: correlation "
-            f"{turned.best:.4f}: " + ("passes" if turned.verified else "fails")
+            f"           with B {ORIENTATION_NAMES[turned.orientation]}: "
+            f"{explain(turned, a, b)}: " + ("passes" if turned.verified else "fails")
         )
     lines.append("")
     name = (
@@ -137,9 +209,19 @@ def _text(
     return "\n".join(lines) + "\n"
 
 
-def _check_json(check: PairCheck) -> dict[str, Any]:
+_KINDS = {verify.DIFFERENT: "different", verify.COPY: "copy", verify.SHOTS: "shots",
+          verify.FLAT: "flat"}  # fmt: skip
+
+
+def _check_json(check: PairCheck, a: ImageRecord, b: ImageRecord) -> dict[str, Any]:
     return {
         "grouped": check.grouped,
+        "shots": check.shots,
+        "verdict": _KINDS[check.kind],
+        "why": explain(check, a, b),
+        "covered": round(check.covered, 4),
+        "match_correlation": round(check.correlation, 4),
+        "apart_ms": check.apart_ms if check.apart_ms >= 0 else None,
         "exact": check.exact,
         "orientation": check.orientation,
         "distance": check.oriented_distance,
@@ -166,6 +248,6 @@ def _json(
             "hash_size": settings.hash_size,
             "threshold": settings.threshold,
         },
-        "plain": _check_json(current[False]),
-        "rotations": _check_json(current[True]),
+        "plain": _check_json(current[False], a, b),
+        "rotations": _check_json(current[True], a, b),
     }

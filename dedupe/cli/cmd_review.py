@@ -97,7 +97,7 @@ def read_report(path: str, *, to_regroup: bool = False) -> Report:
 
 def rules_from(args: argparse.Namespace, stored: KeepRules) -> KeepRules | None:
     """The keep rules given on the command line, completed from the report; None if none given."""
-    if args.keep is None and not args.protect and not args.prefer:
+    if args.keep is None and not args.protect and not args.prefer and args.bursts is None:
         return None
     try:
         order = policy.parse_order(args.keep) if args.keep is not None else stored.order
@@ -107,6 +107,7 @@ def rules_from(args: argparse.Namespace, stored: KeepRules) -> KeepRules | None:
         order=order,
         protect=tuple(os.path.abspath(d) for d in args.protect) or stored.protect,
         prefer=tuple(os.path.abspath(d) for d in args.prefer) or stored.prefer,
+        bursts=args.bursts or stored.bursts,
     )
 
 

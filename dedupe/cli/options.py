@@ -16,6 +16,7 @@ from dedupe.cache import HashCache, default_path
 from dedupe.cli.ui import UI, CliError
 from dedupe.hashing import ALGORITHMS, HASH_SIZES
 from dedupe.models import (
+    BURSTS,
     DEFAULT_ALGORITHM,
     DEFAULT_HASH_SIZE,
     DEFAULT_THRESHOLD,
@@ -202,6 +203,14 @@ def add_keep_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="when the rules tie, keep the copy under DIR (repeatable)",
     )
+    parser.add_argument(
+        "--bursts",
+        choices=BURSTS,
+        default=None,
+        help="similar shots (a burst: pictures that match but were captured at different "
+        "times) are grouped but all kept (keep-all, the default); keep-sharpest proposes "
+        "all but the sharpest of each set for trash",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -221,6 +230,7 @@ def keep_rules_from(args: argparse.Namespace) -> KeepRules:
         order=order,
         protect=tuple(os.path.abspath(d) for d in args.protect),
         prefer=tuple(os.path.abspath(d) for d in args.prefer),
+        bursts=args.bursts or "keep-all",
     )
 
 

@@ -61,13 +61,17 @@ def display_path(path: str, root: str) -> str:
     return printable(path)
 
 
+# How each kind of group is named to a person.
+KIND_WORDS = {"exact": "exact", "similar": "similar", "shots": "similar shots (kept)"}
+
+
 def group_title(group: Group, status: str, *, frees: int | None = None, position: str = "") -> str:
     """ "Group 3 · similar · 2 files · largest distance 4 · frees 1.2 MB · to review"."""
     frees = group.reclaimable_bytes if frees is None else frees
     return " · ".join(
         (
             f"Group {group.id}{position}",
-            group.kind,
+            KIND_WORDS.get(group.kind, group.kind),
             plural(len(group.members), "file"),
             f"largest distance {group.max_distance}",
             f"frees {human_bytes(frees)}",
