@@ -221,8 +221,8 @@ def test_similar_shots_are_a_group_that_trashes_nothing_unless_asked(library: Li
 def test_the_bursts_option_and_the_report(cli: Cli, library: Library, tmp_path: Path) -> None:
     burst(library)
     report = tmp_path / "report.json"
-    code, _, err = cli("scan", str(library.root), "--no-cache", "--report", str(report))
-    assert code == 0 and "similar shots" in err
+    code, out, _ = cli("scan", str(library.root), "--no-cache", "--report", str(report))
+    assert code == 0 and "similar shots" in out
     data = json.loads(report.read_text())
     assert data["settings"]["bursts"] == "keep-all"
     shots = [g for g in data["groups"] if g["kind"] == "shots"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from dedupe import policy
+from dedupe import policy, verify
 from dedupe import report as report_mod
 from dedupe.cli import main
 from dedupe.hashing import ImageHash
@@ -22,7 +22,7 @@ T = 1_600_000_000_000_000_000  # 2020-09-13 12:26:40 UTC
 def rec(
     path: str, w: int, h: int, size: int, fmt: str, bits: int, taken: str | None = None
 ) -> ImageRecord:
-    check = bytes(257)  # a check signature's size (verify.SIGNATURE_BYTES): reports hold no other
+    check = bytes(verify.SIGNATURE_BYTES)  # reports hold no other size
     fp = Fingerprint(w, h, fmt, f"d{path}", ImageHash(bits, 8), b"", check, taken)
     return ImageRecord(path, size, T, 1, 1, fp)
 
