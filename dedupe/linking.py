@@ -497,7 +497,8 @@ def _restore_in(
     if not _is_own(folder.lstat_or_none(temporary), intent):
         if folder.lexists(temporary) and not _is_link(folder, temporary, intent):
             return f"a file is in the way at {folder.join(temporary)}; nothing is overwritten"
-        folder.unlink_quietly(temporary)
+        if folder.lexists(temporary):  # a link an undo cut short had taken out
+            folder.unlink(temporary)
         why = _take_from_trash(source, folder, temporary if here_is_link else name, intent)
         if why:
             return why
