@@ -517,6 +517,7 @@ def _restore_in(
         return f"{error} at {path} during the undo; the duplicate is at {folder.join(temporary)}"
     if swapped:
         _drop_link(folder, temporary, path, intent)
+    _drop_trash_name(source, intent)  # an undo cut short between the two names of its move
     folder.sync()
     _remove_info(info_path)
     return Back(source)
@@ -574,11 +575,17 @@ def _clean_after_undo(
         _drop_link(folder, temporary, str(intent["path"]), intent)
     elif _is_own(folder.lstat_or_none(temporary), intent):
         folder.unlink(temporary)
+    _drop_trash_name(source, intent)
+    _remove_info(info)
+    folder.sync()
+
+
+def _drop_trash_name(source: str, intent: Mapping[str, Any]) -> None:
+    """Drop the duplicate's name in the trash if it is still one of the file now back in place
+    (its own inode: a second name, never a copy)."""
     with contextlib.suppress(OSError):
         if source and _is_own(os.lstat(source), intent):
             os.unlink(source)
-    _remove_info(info)
-    folder.sync()
 
 
 def _remove_info(info_path: Any) -> None:

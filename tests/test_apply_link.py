@@ -546,8 +546,14 @@ def test_an_apply_killed_at_each_step_resumes_and_undoes_to_the_last_byte(
 
 @pytest.mark.parametrize(
     ("point", "nth"),
-    # the duplicate taken out of the trash to its temporary name; swapped in; its link dropped
-    [("fsops:place:after", 1), ("linking:exchange:after", 1), ("os:unlink:after", 2)],
+    # the duplicate taken out of the trash to its temporary name (its new name made, its trash
+    # name not yet dropped; both done); swapped in; its link dropped
+    [
+        ("os:link:after", 1),
+        ("fsops:place:after", 1),
+        ("linking:exchange:after", 1),
+        ("os:unlink:after", 2),
+    ],
 )
 def test_an_undo_killed_at_each_step_finishes_when_run_again(
     cli: Cli, tmp_path: Path, point: str, nth: int
