@@ -756,6 +756,22 @@ def _act(
         reason = f"it could not be {verb} ({error.strerror or error})"
     else:
         reason = ""
+    return _ended(writer, removal, seen, seq, reason, destination, info_path, destination)
+
+
+def _ended(
+    writer: journal.Writer,
+    removal: Removal,
+    seen: Seen,
+    seq: int,
+    reason: str,
+    destination: str | None,
+    info_path: str | None,
+    shown: str | None,
+) -> Outcome | str:
+    """Journal how one action ended: "failed" with `reason`, or "done" with where the file went
+    (`destination`, its .trashinfo). Returns the reason, or the outcome (`shown`: the
+    destination people see)."""
     if reason:
         writer.append({"type": "failed", "seq": seq, "reason": reason})
         return reason
@@ -769,7 +785,7 @@ def _act(
             "freed": freed,
         }
     )
-    return Outcome(removal.path, removal.group, seen.size, destination, freed)
+    return Outcome(removal.path, removal.group, seen.size, shown, freed)
 
 
 def _move_checked(
@@ -862,20 +878,9 @@ def _act_link(
         reason = f"it could not be linked ({error.strerror or error})"
     else:
         reason = ""
-    if reason:
-        writer.append({"type": "failed", "seq": seq, "reason": reason})
-        return reason
-    freed = seen.size if seen.nlink == 1 else 0
-    writer.append(
-        {
-            "type": "done",
-            "seq": seq,
-            "destination": held.files_path if held is not None else None,
-            "trashinfo": held.info_path if held is not None else None,
-            "freed": freed,
-        }
-    )
-    return Outcome(removal.path, removal.group, seen.size, keeper.path, freed)
+    destination = held.files_path if held is not None else None
+    info_path = held.info_path if held is not None else None
+    return _ended(writer, removal, seen, seq, reason, destination, info_path, keeper.path)
 
 
 def _link_checked(

@@ -290,8 +290,8 @@ def replace(
             folder.unlink_quietly(temporary)
             _unlink_entry(held)  # nothing was swapped: the duplicate is still at its name
             raise
-        if swapped:
-            folder.unlink(temporary)  # the duplicate's name here: it lives on in the trash
+        if swapped:  # the duplicate's name here: it lives on in the trash. Done either way:
+            folder.unlink_quietly(temporary)  # a failure leaves a hidden second name of it
         folder.sync()
     return held
 
@@ -343,10 +343,11 @@ def _keep_in_trash(dup: Checked) -> trash.TrashedFile:
 
 
 def _unlink_entry(entry: trash.TrashedFile) -> None:
-    """Take a trash entry back (its file name, then its .trashinfo)."""
-    with contextlib.suppress(FileNotFoundError):
+    """Take a trash entry back (its file name, then its .trashinfo), as far as it can be: it is
+    only ever a second name of a file that has its first."""
+    with contextlib.suppress(OSError):
         os.unlink(entry.files_path)
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):
         os.unlink(entry.info_path)
 
 
@@ -430,7 +431,7 @@ def settle(intent: Mapping[str, Any], root: str) -> tuple[dict[str, Any], str]:
         held = trash.locate(path, *_own(intent))
         if _is_own(folder.lstat_or_none(name), intent):  # not swapped: take steps 2-3 back
             if _is_link(folder, temporary, intent):
-                folder.unlink(temporary)
+                folder.unlink_quietly(temporary)
             if held is not None:
                 _unlink_entry(held)  # a second name of the file still in place
             trash.remove_orphan_info(path)
@@ -444,7 +445,7 @@ def settle(intent: Mapping[str, Any], root: str) -> tuple[dict[str, Any], str]:
         spare = folder.lstat_or_none(temporary)
         if spare is not None and _is_own(spare, intent):
             if held is not None:
-                folder.unlink(temporary)  # the duplicate's old name: it is in the trash
+                folder.unlink_quietly(temporary)  # the duplicate's old name: it is in the trash
             else:  # never left without a name: into the trash with it
                 digest = str(intent["digest"])
                 with contextlib.suppress(OSError, fsops.Changed, fsops.TargetExists):
