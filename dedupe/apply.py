@@ -1,4 +1,5 @@
-"""Act on a reviewed report: re-check every file, then trash or move the duplicates, journaled.
+"""Act on a reviewed report: re-check every file, then trash, move or link the duplicates,
+journaled.
 
 Stages: `validate(report)` -> `build_plan(report, action)` -> `open_session(plan)` (lock the
 report and every drive it touches, resume an interrupted journal) -> `execute(plan, session)`
@@ -22,6 +23,8 @@ What is checked, right before each group is acted on:
     check is left in place and reported.
 Every file that is not acted on gets a reason (`Skip`). A failed action (read-only folder or
 trash, immutable file, full disk) is a skip with its reason too; the rest of the plan goes on.
+`--link` replaces a duplicate by a link to a byte-identical kept copy instead (linking.py): the
+same checks, then the steps and crash states that module describes.
 The core never prints.
 """
 
@@ -39,15 +42,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from dedupe import __version__, fsops, journal, trash
+from dedupe import __version__, fsops, journal, linking, trash
 from dedupe import report as report_mod
 from dedupe.fsops import PARTIAL_SUFFIX, TargetExists
 from dedupe.journal import JournalError
+from dedupe.linking import LinkKind
 from dedupe.models import ImageRecord
 from dedupe.report import Report
 from dedupe.scan import NoProgress, Progress
 
-Kind = Literal["trash", "move"]
+Kind = Literal["trash", "move", "link"]
 
 __all__ = ["PARTIAL_SUFFIX", "TargetExists"]
 
@@ -98,6 +102,7 @@ class Plan:
     move_to: str | None
     groups: tuple[PlannedGroup, ...]
     roots: tuple[str, ...] = ()  # the scanned folders (absolute): no symlink is followed below
+    link: LinkKind | None = None  # for kind "link": hard, symlink or reflink
 
     def root_of(self, path: str) -> str:
         """The scanned folder `path` is in (the file system's root for a path in none)."""
@@ -164,13 +169,17 @@ def build_plan(
     move_to: str | None = None,
     *,
     allow_root: bool = False,
+    link: LinkKind | None = None,
 ) -> Plan:
-    """The groups with something to remove, in report order. Raises Refused for a bad report."""
+    """The groups with something to remove, in report order (`link`: the kind of link for
+    kind "link"). Raises Refused for a bad report, or a link kind this system cannot make."""
     problems = validate(report, allow_root=allow_root)
     if problems:
         raise Refused("the report cannot be applied: " + "; ".join(problems[:10]))
     if kind == "move" and not move_to:
         raise Refused("--move needs a folder")
+    if kind == "link" and linking.refusal(str(link)):
+        raise Refused(linking.refusal(str(link)))
     groups = []
     for group in report.groups:
         keepers = tuple(m.record for m in group.members if m.action == "keep")
@@ -193,6 +202,7 @@ def build_plan(
         move_to and os.path.abspath(move_to),
         tuple(groups),
         tuple(os.path.abspath(root) for root in report.roots),
+        link if kind == "link" else None,
     )
 
 
@@ -447,10 +457,15 @@ def _refuse_other_action(state: journal.State, plan: Plan) -> None:
             f"the journal {state.path} records an apply that already finished; "
             "give a new --journal path (or none)"
         )
-    if (state.header.get("action"), state.header.get("move_to")) != (plan.kind, plan.move_to):
-        was = state.header.get("action")
-        if was == "move":
-            was = f"move {state.header.get('move_to')}"
+    header = state.header
+    if (header.get("action"), header.get("move_to"), header.get("link")) != (
+        plan.kind,
+        plan.move_to,
+        plan.link,
+    ):
+        was = header.get("action")
+        if was in ("move", "link"):
+            was = f"{was} {header.get('move_to') or header.get('link')}"
         raise Refused(
             f"an interrupted apply of this report (--{was}) is not finished (journal "
             f"{state.path}); run it again with the same action to finish it, or `dedupe undo "
@@ -534,6 +549,7 @@ def _open_locked(
             "report_digest": _report_digest(plan.report_path),
             "action": plan.kind,
             "move_to": plan.move_to,
+            "link": plan.link,
             "roots": list(plan.roots),
             "started_at": journal.now(),
             "tool_version": __version__,
@@ -599,6 +615,11 @@ def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
         intent = entry.intent
         path = entry.path
         root = anchor_of(path, roots)
+        if intent["action"] == "link":
+            record, note = linking.settle(intent, root)
+            writer.append(record)
+            notes.append(f"{path}: {note}")
+            continue
         dev, ino = int(intent.get("dev", -1)), int(intent.get("ino", -1))
         digest = str(intent["digest"])
         here = os.path.lexists(path)
@@ -735,6 +756,22 @@ def _act(
         reason = f"it could not be {verb} ({error.strerror or error})"
     else:
         reason = ""
+    return _ended(writer, removal, seen, seq, reason, destination, info_path, destination)
+
+
+def _ended(
+    writer: journal.Writer,
+    removal: Removal,
+    seen: Seen,
+    seq: int,
+    reason: str,
+    destination: str | None,
+    info_path: str | None,
+    shown: str | None,
+) -> Outcome | str:
+    """Journal how one action ended: "failed" with `reason`, or "done" with where the file went
+    (`destination`, its .trashinfo). Returns the reason, or the outcome (`shown`: the
+    destination people see)."""
     if reason:
         writer.append({"type": "failed", "seq": seq, "reason": reason})
         return reason
@@ -748,7 +785,7 @@ def _act(
             "freed": freed,
         }
     )
-    return Outcome(removal.path, removal.group, seen.size, destination, freed)
+    return Outcome(removal.path, removal.group, seen.size, shown, freed)
 
 
 def _move_checked(
@@ -774,6 +811,114 @@ def _move_checked(
         return removal.target, None
 
 
+# ---------------------------------------------------------------- linking (apply --link)
+
+
+def _link_keeper(
+    removal: Removal, seen: Seen, group: PlannedGroup, keepers: Sequence[Seen], plan: Plan
+) -> Seen | str | None:
+    """For --link: the verified kept copy with the duplicate's bytes that it becomes a link to
+    (the first in report order), or why it cannot become one. None for --trash and --move."""
+    if plan.kind != "link" or plan.link is None:
+        return None
+    digest = removal.record.fingerprint.digest
+    verified = {k.path: k for k in keepers}
+    same = [
+        verified[k.path]
+        for k in group.keepers
+        if k.fingerprint.digest == digest and k.path in verified
+    ]
+    if not same:
+        return (
+            "it is similar to its kept copy, not identical (its SHA-256 differs): only "
+            "byte-identical copies are replaced by links; use --trash or --move for it"
+        )
+    keeper = same[0]
+    return linking.precheck(plan.link, removal.path, seen.dev, keeper.path, keeper.dev) or keeper
+
+
+def _act_link(
+    removal: Removal, seen: Seen, keeper: Seen, plan: Plan, session: Session, seq: int
+) -> Outcome | str:
+    """Replace one checked duplicate by a link to its checked kept copy, journaled. Returns the
+    outcome (its destination: the kept copy) or why it was not done.
+
+    Raises OSError only when the journal cannot be written (the caller stops there)."""
+    kind = plan.link
+    assert kind is not None
+    target = None
+    if kind == "symlink":
+        target = linking.symlink_target(removal.path, keeper.path, seen.root, keeper.root)
+    writer = session.begin()
+    intent = _intent(removal, seen, "link", seq)
+    intent.update(
+        link=kind,
+        keeper=keeper.path,
+        keeper_dev=keeper.dev,
+        keeper_ino=keeper.ino,
+        link_target=target,
+    )
+    writer.append(intent)
+    held: trash.TrashedFile | None = None
+    try:
+        held = _link_checked(removal, seen, keeper, kind, target)
+    except TargetExists as error:
+        reason = f"{error} is in the way (the temporary name of its link); nothing is overwritten"
+    except fsops.UnsafePath as error:
+        reason = f"it was not linked: {error} now (apply acts only in real folders)"
+    except fsops.Changed as error:
+        reason = f"{error} between its check and the action; nothing was linked"
+        if error.left_at and os.path.basename(error.left_at).startswith(linking.TEMPORARY_PREFIX):
+            reason += f"; the file that took its place is at {error.left_at}"
+        elif error.left_at:
+            reason += f"; the checked file, no longer at its path, is kept at {error.left_at}"
+    except linking.Refusal as error:
+        reason = str(error)
+    except OSError as error:
+        reason = f"it could not be linked ({error.strerror or error})"
+    else:
+        reason = ""
+    destination = held.files_path if held is not None else None
+    info_path = held.info_path if held is not None else None
+    return _ended(writer, removal, seen, seq, reason, destination, info_path, keeper.path)
+
+
+def _link_checked(
+    removal: Removal, seen: Seen, keeper: Seen, kind: LinkKind, target: str | None
+) -> trash.TrashedFile | None:
+    """The link itself, in the two checked folders: where the duplicate's own inode is kept
+    (None for a reflink, which keeps it in place)."""
+    folder, name = fsops.open_parent(removal.path, seen.root)
+    with folder:
+        if folder.identity() != seen.parent:
+            raise fsops.Changed("its folder was replaced")
+        kept_folder, kept_name = fsops.open_parent(keeper.path, keeper.root)
+        with kept_folder:
+            if kept_folder.identity() != keeper.parent:
+                raise fsops.Changed(f"the folder of the kept copy {keeper.path} was replaced")
+            before_action(removal.path)
+            dup = linking.Checked(folder, name, removal.path, seen.identity)
+            kept = linking.Checked(kept_folder, kept_name, keeper.path, keeper.identity)
+            digest = removal.record.fingerprint.digest
+            if kind == "reflink":
+                linking.share(dup, kept, digest)
+                return None
+            return linking.replace(kind, dup, kept, digest, target)
+
+
+def _restore_link(entry: journal.Entry, roots: Sequence[str]) -> Restored | str | None:
+    """Undo of one --link action (linking.restore)."""
+    assert entry.done is not None
+    path = entry.path
+    try:
+        back = linking.restore(entry.intent, entry.done, anchor_of(path, roots))
+    except fsops.UnsafePath as error:
+        return f"it is not put back: {error} now (undo never restores through a symbolic link)"
+    except (OSError, fsops.Changed, TargetExists) as error:
+        return f"could not put it back ({getattr(error, 'strerror', None) or error})"
+    return Restored(path, back.source) if isinstance(back, linking.Back) else back
+
+
 def _run(
     plan: Plan,
     session: Session | None,
@@ -785,7 +930,9 @@ def _run(
     skipped: list[Skip] = []
     previously: list[Outcome] = []
     act = session is not None and plan.kind is not None
-    verb = {"trash": "Trashing", "move": "Moving", None: "Checking"}[plan.kind if act else None]
+    verb = {"trash": "Trashing", "move": "Moving", "link": "Linking", None: "Checking"}[
+        plan.kind if act else None
+    ]
     progress.start(verb, sum(len(g.keepers) + len(g.removals) for g in plan.groups))
     seq = session.next_seq if session is not None else 1
     locked = session.devices if session is not None else frozenset()
@@ -850,7 +997,8 @@ def _run(
                     skip(
                         removal,
                         f"it is a hard link of the kept copy {twin} (the same file on disk); "
-                        "removing it would free nothing",
+                        + ("linking" if plan.kind == "link" else "removing")
+                        + " it would free nothing",
                     )
                     progress.advance()
                     continue
@@ -858,11 +1006,15 @@ def _run(
                     skip(removal, f"{removal.target} already exists; nothing is overwritten")
                     progress.advance()
                     continue
+                link_to = _link_keeper(removal, result, group, keepers, plan)
+                if isinstance(link_to, str):
+                    skip(removal, link_to)
+                    progress.advance()
+                    continue
                 if not act or session is None or plan.kind is None:
                     freed = result.size if result.nlink == 1 else 0
-                    done.append(
-                        Outcome(removal.path, removal.group, result.size, removal.target, freed)
-                    )
+                    where = link_to.path if link_to is not None else removal.target
+                    done.append(Outcome(removal.path, removal.group, result.size, where, freed))
                     progress.advance()
                     continue
                 with _uninterrupted():
@@ -877,7 +1029,11 @@ def _run(
                         )
                         outcome: Outcome | str | None = None
                     else:
-                        outcome = _act(removal, result, plan, session, seq, force_copy)
+                        outcome = (
+                            _act_link(removal, result, link_to, plan, session, seq)
+                            if link_to is not None
+                            else _act(removal, result, plan, session, seq, force_copy)
+                        )
                         seq += 1
                         if isinstance(outcome, str):
                             skip(removal, outcome)
@@ -1013,6 +1169,8 @@ def _restore_one(entry: journal.Entry, roots: Sequence[str]) -> Restored | str |
     never restored into."""
     intent, done = entry.intent, entry.done
     assert done is not None
+    if intent["action"] == "link":
+        return _restore_link(entry, roots)
     path = entry.path
     digest = str(intent["digest"])
     source = done.get("destination")

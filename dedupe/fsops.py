@@ -312,14 +312,34 @@ def place(src: Folder, name: str, dst: Folder, new: str, expect: Identity) -> No
     be dropped, that file is left alone: the checked one is at its new name either way.
     """
     try:
-        _link(src, name, dst, new)
-    except FileExistsError:
-        raise TargetExists(dst.join(new)) from None
+        add_name(src, name, dst, new, expect)
     except OSError as error:
         if error.errno not in _NO_LINKS:
             raise
         _rename_checked(src, name, dst, new, expect)
         return
+    here = src.lstat_or_none(name)
+    if here is not None and expect.same_object(here):
+        try:
+            src.unlink(name)
+        except OSError:
+            dst.unlink_quietly(new)  # the old name cannot go: take the new one back
+            raise
+        # Not synced: if a power cut undoes this unlink, two names of one file are left, which
+        # resume (reconcile) and undo both recognise and settle.
+
+
+def add_name(src: Folder, name: str, dst: Folder, new: str, expect: Identity) -> None:
+    """Give the checked file `src/name` the second name `dst/new` (a hard link, which never
+    replaces anything), keeping its first: the new name is compared with `expect` (device,
+    inode, size, mtime) and taken back if it is another file, then synced.
+
+    Raises TargetExists, Changed (nothing was added) or OSError (EXDEV across file systems;
+    EPERM, ENOTSUP, ... where the file system has no hard links)."""
+    try:
+        _link(src, name, dst, new)
+    except FileExistsError:
+        raise TargetExists(dst.join(new)) from None
     try:
         linked = dst.lstat(new)
     except OSError:
@@ -330,15 +350,6 @@ def place(src: Folder, name: str, dst: Folder, new: str, expect: Identity) -> No
         dst.unlink_quietly(new)  # only the new name goes: that file keeps its old one
         raise Changed(why)
     dst.sync()  # the new name is durable before the caller journals the move as done
-    here = src.lstat_or_none(name)
-    if here is not None and expect.same_object(here):
-        try:
-            src.unlink(name)
-        except OSError:
-            dst.unlink_quietly(new)  # the old name cannot go: take the new one back
-            raise
-        # Not synced: if a power cut undoes this unlink, two names of one file are left, which
-        # resume (reconcile) and undo both recognise and settle.
 
 
 def _rename_checked(src: Folder, name: str, dst: Folder, new: str, expect: Identity) -> None:

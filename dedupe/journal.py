@@ -5,6 +5,9 @@ One journal per apply session (resumed sessions append to the same file). Record
   {"type": "apply", ...header...}              first line: report, action, move target, time
   {"type": "resume", "at": ...}                the same apply was started again
   {"type": "intent", "seq": N, "path": ..., "size": ..., "digest": ..., "action": ...}
+                                               action trash, move, or link (with "link": hard,
+                                               symlink or reflink, "keeper", "keeper_dev",
+                                               "keeper_ino", "link_target": see linking.py)
   {"type": "done", "seq": N, "destination": ..., "trashinfo": ...}
   {"type": "failed", "seq": N, "reason": ...}  the intent did not happen (file left in place)
   {"type": "skip", "group": G, "path": ..., "reason": ...}
@@ -217,7 +220,16 @@ _REQUIRED: dict[str, dict[str, type]] = {
     "skip": {"path": str},
 }
 _OPTIONAL: dict[str, dict[str, tuple[type, ...]]] = {
-    "intent": {"dev": (int,), "ino": (int,), "target": (str, type(None)), "nlink": (int,)},
+    "intent": {
+        "dev": (int,),
+        "ino": (int,),
+        "target": (str, type(None)),
+        "nlink": (int,),
+        "keeper": (str,),
+        "keeper_dev": (int,),
+        "keeper_ino": (int,),
+        "link_target": (str, type(None)),
+    },
     "done": {"destination": (str, type(None)), "trashinfo": (str, type(None))},
 }
 _KNOWN = {"apply", "resume", "interrupted", "end", *_REQUIRED}
@@ -237,10 +249,14 @@ def _problem(record: dict[str, Any]) -> str:
         if name in record and not any(_is(record[name], t) for t in allowed):
             return f"{name!r} of a {kind!r} record has the wrong type"
     if kind == "intent":
-        if record["action"] not in ("trash", "move"):
+        if record["action"] not in ("trash", "move", "link"):
             return f"unknown action {record['action']!r}"
         if record["action"] == "move" and not isinstance(record.get("target"), str):
             return "a move without a target"
+        if record["action"] == "link" and record.get("link") not in ("hard", "symlink", "reflink"):
+            return f"a link of unknown kind {record.get('link')!r}"
+        if record.get("link") == "symlink" and not isinstance(record.get("link_target"), str):
+            return "a symbolic link without a target"
     return ""
 
 

@@ -30,7 +30,7 @@ import errno
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, unquote_to_bytes
@@ -97,20 +97,51 @@ def _move_into(
     digest: str,
     across: bool,
 ) -> TrashedFile:
+    def move(files: fsops.Folder, entry: str) -> None:
+        if across:
+            fsops.copy_across(folder, name, files, entry, expect, digest)
+        else:
+            fsops.place(folder, name, files, entry, expect)
+
+    return _enter(trash, top, name, original, move)
+
+
+def _enter(
+    trash: str, top: str, name: str, original: str, put: Callable[[fsops.Folder, str], None]
+) -> TrashedFile:
+    """Reserve a name for `name` in `trash` (its .trashinfo written and synced), then `put`
+    the file into `files/` under it; if that raises, the reservation is taken back."""
     with (
         _trash_folder(trash, top, "files") as files,
         _trash_folder(trash, top, "info") as info,
     ):
         entry, deleted = _reserve(files, info, name, original, top)
         try:
-            if across:
-                fsops.copy_across(folder, name, files, entry, expect, digest)
-            else:
-                fsops.place(folder, name, files, entry, expect)
+            put(files, entry)
         except BaseException:
             info.unlink_quietly(entry + INFO_SUFFIX)
             raise
         return TrashedFile(files.join(entry), info.join(entry + INFO_SUFFIX), original, deleted)
+
+
+def keep(folder: fsops.Folder, name: str, original: str, expect: fsops.Identity) -> TrashedFile:
+    """Give the checked file `name` of `folder` (at `original`) a second name in the trash of
+    its drive, with its .trashinfo, leaving it where it is (apply --link keeps a duplicate's
+    own inode there until the trash is emptied, see linking.py).
+
+    Only a hard link on the file's own file system: where that trash is on another mount (a
+    bind mount) it raises OSError EXDEV rather than copy, since a copy would not be the
+    file's own inode. Raises fsops.Changed, fsops.TargetExists or OSError as `send` does
+    (then no .trashinfo is left behind); OSError ENOTSUP on macOS and Windows.
+    """
+    if not FREEDESKTOP:
+        raise OSError(errno.ENOTSUP, "the system trash cannot hold a second name of a file")
+    trash, top = _trash_for(original, expect.dev)
+
+    def second_name(files: fsops.Folder, entry: str) -> None:
+        fsops.add_name(folder, name, files, entry, expect)
+
+    return _enter(trash, top, name, original, second_name)
 
 
 def _trash_folder(trash: str, top: str, sub: str) -> fsops.Folder:

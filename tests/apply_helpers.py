@@ -7,7 +7,9 @@ flush) at the N-th time it reaches POINT:
   after-trash   the file is in the trash, the "done" record is not written
   after-link    the target name of a file exists (hard link), its source not yet unlinked
   os:CALL:WHEN  right before or after (WHEN) the N-th call of os.CALL (link, unlink, rename,
-                fsync, write, open, mkdir): a kill at any moment of the run, reproducibly
+                fsync, write, open, mkdir, symlink): a kill at any moment of the run,
+                reproducibly; likewise fcntl:ioctl:WHEN (a reflink's FIDEDUPERANGE) and
+                linking:exchange:WHEN, trash:keep:WHEN, ... (a function of that dedupe module)
   pace          never kill; sleep a little before each trash so another process can kill it
 """
 
@@ -266,6 +268,30 @@ def tmpfs(target: Path, size: str = "16m") -> Iterator[Path]:
         yield where
 
 
+@contextmanager
+def reflink_fs(base: Path) -> Iterator[Path]:
+    """A file system whose files can share blocks (btrfs, else XFS) on a sparse loop image under
+    `base`, mounted for the block at base/mnt. Skips the test where none can be made or mounted
+    (apt-get install btrfs-progs xfsprogs; mounting needs root)."""
+    _root()
+    for tool, megabytes, options in (
+        ("mkfs.btrfs", 128, ["-q"]),
+        ("mkfs.xfs", 300, ["-q", "-m", "reflink=1"]),
+    ):
+        if shutil.which(tool) is None:
+            continue
+        image = base / f"{tool}.img"
+        with open(image, "wb") as handle:
+            handle.truncate(megabytes << 20)  # sparse: a few MB on disk
+        if subprocess.run([tool, *options, str(image)], capture_output=True).returncode == 0:
+            with mounted(base / "mnt", "-o", "loop", str(image)) as where:
+                yield where
+            image.unlink()
+            return
+        image.unlink()
+    skip("no mkfs.btrfs or mkfs.xfs to make a file system with reflinks")
+
+
 def fill(folder: Path) -> Path:
     """Fill the file system of `folder` to the last block; returns the filler (delete it to
     free the space again)."""
@@ -320,9 +346,14 @@ def _install(point: str, nth: int) -> None:
                 _kill()
 
         os.link = link  # the os module dedupe.apply uses: this process only
-    elif point.startswith("os:"):
-        _, name, when = point.split(":")
-        real: Callable[..., Any] = getattr(os, name)
+    elif point.count(":") == 2:
+        import fcntl
+
+        from dedupe import fsops, linking
+
+        where, name, when = point.split(":")
+        module = {"os": os, "fcntl": fcntl, "linking": linking, "trash": trash, "fsops": fsops}
+        real: Callable[..., Any] = getattr(module[where], name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
             hit = counted()
@@ -333,7 +364,7 @@ def _install(point: str, nth: int) -> None:
                 _kill()
             return result
 
-        setattr(os, name, call)
+        setattr(module[where], name, call)
     else:
         raise SystemExit(f"unknown point {point}")
 

@@ -4,16 +4,23 @@ at a random moment, run again until it finishes, then `dedupe undo` (killed too,
 
 Each trial is seeded: its library (groups, copies, folders), its action (trash to the home
 trash, trash to a top-dir `.Trash-UID` on a tmpfs, move on the same file system, move across
-file systems onto a tmpfs) and its kills (right before or after the N-th call of os.link,
-unlink, rename, fsync, write, open or mkdir in the apply: every step of an action, of the
-journal and of a copy across devices) are drawn from `random.Random(seed)`, so a failing trial
-runs again the same way. Between kills every file marked trash must be in exactly one place:
-where it was, or (with its bytes) in the trash or under the --move folder.
+file systems onto a tmpfs; or --link hard, symlink, reflink) and its kills (right before or
+after the N-th call of os.link, unlink, rename, fsync, write, open or mkdir in the apply: every
+step of an action, of the journal and of a copy across devices; for links also os.symlink, the
+exchange of two names, the trash's second name and the FIDEDUPERANGE ioctl) are drawn from
+`random.Random(seed)`, so a failing trial runs again the same way. Between kills every file
+marked trash must be in exactly one place: where it was, or (with its bytes) in the trash or
+under the --move folder. With --link its name is never missing nor holds other bytes, and its
+own inode is in exactly one place (at its name, or in the trash); once finished its name is
+the link; after undo it is its own inode again.
 
-CI runs DEDUPE_CAMPAIGN_TRIALS trials (default 16, seeds from DEDUPE_CAMPAIGN_SEED, default 0);
-set them for a longer campaign (`DEDUPE_CAMPAIGN_TRIALS=200 DEDUPE_CAMPAIGN_SEED=1000 pytest
-tests/test_apply_campaign.py`). The tmpfs trials need `mount` (root); elsewhere the move across
-file systems uses /dev/shm when it is another device, and the top-dir trash trials skip.
+CI runs DEDUPE_CAMPAIGN_TRIALS trials (default 16, seeds from DEDUPE_CAMPAIGN_SEED, default 0)
+and DEDUPE_CAMPAIGN_LINK_TRIALS link trials (default 3, one a kind; test_apply_link.py kills
+every step of a link deterministically); set them for a longer campaign
+(`DEDUPE_CAMPAIGN_TRIALS=200 DEDUPE_CAMPAIGN_SEED=1000 pytest tests/test_apply_campaign.py`).
+The tmpfs trials need `mount` (root); elsewhere the move across file systems uses /dev/shm when
+it is another device, and the top-dir trash trials skip. The reflink trials need a btrfs or
+XFS loop image (root, btrfs-progs or xfsprogs) and skip without one.
 """
 
 from __future__ import annotations
@@ -29,17 +36,31 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apply_helpers import MTIME, png, put, scan_library, sha, tree
+from apply_helpers import MTIME, png, put, reflink_fs, scan_library, sha, tree
 
-from dedupe import journal, trash
+from dedupe import journal, linking, trash
 from dedupe.cli import ExitCode, main
 
 HELPER = Path(__file__).with_name("apply_helpers.py")
 TRIALS = int(os.environ.get("DEDUPE_CAMPAIGN_TRIALS", "16"))
 FIRST_SEED = int(os.environ.get("DEDUPE_CAMPAIGN_SEED", "0"))
+LINK_TRIALS = int(os.environ.get("DEDUPE_CAMPAIGN_LINK_TRIALS", "3"))
 MODES = ("trash", "trash-topdir", "move", "move-across")
+LINK_MODES = ("link-hard", "link-symlink", "link-reflink")
+TRIALS_RUN = [(MODES[s % len(MODES)], s) for s in range(FIRST_SEED, FIRST_SEED + TRIALS)] + [
+    (LINK_MODES[s % len(LINK_MODES)], s) for s in range(FIRST_SEED, FIRST_SEED + LINK_TRIALS)
+]
 # os call -> about how many a file to remove costs (where a kill may land, drawn uniformly)
 CALLS = {"link": 1, "unlink": 1, "rename": 1, "fsync": 4, "write": 3, "open": 12, "mkdir": 1}
+# The same for --link, and the calls of its own steps (MODULE:CALL, see apply_helpers).
+LINK_CALLS = {
+    **CALLS,
+    "link": 2,
+    "symlink": 1,
+    "linking:exchange": 1,
+    "trash:keep": 1,
+    "fcntl:ioctl": 2,
+}
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("home_on_tmp")]
 
@@ -61,6 +82,16 @@ def private_tmpfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | N
         yield base
     finally:
         subprocess.run(["umount", "-l", str(base)], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def cow_fs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | None]:
+    """A file system with reflinks (btrfs or XFS on a loop image), None where none can be made."""
+    try:
+        with reflink_fs(tmp_path_factory.mktemp("cow")) as where:
+            yield where
+    except pytest.skip.Exception:
+        yield None
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +168,44 @@ def place_of(
     return len({(os.stat(n).st_dev, os.stat(n).st_ino) for n in names})
 
 
+def point_for(call: str, when: str) -> str:
+    return f"{call}:{when}" if ":" in call else f"os:{call}:{when}"
+
+
+def check_links(
+    report: Path, own: dict[str, tuple[int, int]], trashes: list[tuple[str, str]], kind: str
+) -> None:
+    """--link: each duplicate's name exists with its bytes (through the link once linked), and
+    its own inode is in exactly one place: at its name, at its temporary name beside it, or in
+    the trash (several names of that one inode count once)."""
+    for f in removals(report):
+        path = f["path"]
+        assert os.path.exists(path), f"{path} is missing"
+        assert sha(path) == f["digest"], f"{path} holds other bytes"
+        if kind == "reflink":
+            assert (os.lstat(path).st_dev, os.lstat(path).st_ino) == own[path]
+            continue
+        spare = os.path.join(os.path.dirname(path), linking.temporary_name(os.path.basename(path)))
+        names = [n for n in (path, spare) if os.path.lexists(n) and not os.path.islink(n)]
+        names += [t.files_path for t in trash.find_by_original(path, trashes=trashes)]
+        inodes = {(os.lstat(n).st_dev, os.lstat(n).st_ino) for n in names}
+        assert own[path] in inodes, f"{path}: its own file is lost"
+        assert sum(1 for i in inodes if i == own[path]) == 1
+
+
+def linked_to_keepers(report: Path, kind: str) -> None:
+    """Once finished: every duplicate's name is the link to its group's kept copy."""
+    for group in json.loads(report.read_text())["groups"]:
+        keep = next(f["path"] for f in group["files"] if f["action"] == "keep")
+        for f in group["files"]:
+            if f["action"] != "trash":
+                continue
+            if kind == "symlink":
+                assert os.path.islink(f["path"]) and os.path.samefile(f["path"], keep)
+            elif kind == "hard":
+                assert os.path.samefile(f["path"], keep) and not os.path.islink(f["path"])
+
+
 def trashes_of(root: Path) -> list[tuple[str, str]]:
     """The trashes a file under root can go to: the home trash and its drive's top-dir trash."""
     return trash.trash_dirs(str(root / "x"))
@@ -176,17 +245,22 @@ def leftovers(root: Path, dest: Path | None) -> list[str]:
                 ]
     places = [root] + ([dest] if dest is not None else [])
     found += [str(p) for place in places for p in place.rglob("*.dedupe-partial")]
+    found += [str(p) for p in root.rglob(f"{linking.TEMPORARY_PREFIX}*")]
     if dest is not None:
         found += [str(p) for p in dest.rglob("*") if p.is_file()]
     return found
 
 
-@pytest.mark.parametrize("seed", range(FIRST_SEED, FIRST_SEED + TRIALS))
+@pytest.mark.parametrize(("mode", "seed"), TRIALS_RUN, ids=[f"{m}-{s}" for m, s in TRIALS_RUN])
 def test_sigkill_at_random_moments_loses_nothing(
-    tmp_path: Path, other_fs: Path | None, private_tmpfs: Path | None, seed: int
+    tmp_path: Path,
+    other_fs: Path | None,
+    private_tmpfs: Path | None,
+    cow_fs: Path | None,
+    mode: str,
+    seed: int,
 ) -> None:
     rng = random.Random(seed)
-    mode = MODES[seed % len(MODES)]
     if mode == "move-across" and other_fs is None:
         pytest.skip("no second file system to move to")
     base = tmp_path
@@ -194,36 +268,62 @@ def test_sigkill_at_random_moments_loses_nothing(
         if private_tmpfs is None:
             pytest.skip("cannot mount a tmpfs for a top-dir trash")
         base = private_tmpfs / f"trial-{seed}-{os.getpid()}"
+    if mode == "link-reflink":
+        if cow_fs is None:
+            pytest.skip("no file system with reflinks (btrfs or XFS on a loop image)")
+        base = cow_fs / f"trial-{seed}-{os.getpid()}"
     root = base / "photos"
     report = build(rng, root)
     before = tree(root)
+    own = {f["path"]: (os.lstat(f["path"]).st_dev, os.lstat(f["path"]).st_ino)
+           for f in removals(report)}  # fmt: skip
     dest: Path | None = None
     action = ["--trash"]
+    calls = CALLS
+    kind = mode.removeprefix("link-") if mode.startswith("link") else ""
     if mode.startswith("move"):
         dest = (other_fs if mode == "move-across" else tmp_path) / f"dupes-{seed}-{os.getpid()}"
         action = ["--move", str(dest)]
+    elif kind:
+        action, calls = ["--link", kind], LINK_CALLS
     argv = ["apply", "--report", str(report), *action, "--yes"]
     files = len(removals(report))
+
+    def accounted(settled: bool) -> None:
+        if kind:
+            check_links(report, own, trashes_of(root), kind)
+            check_accounted(report, root, None, before, settled=False)
+        else:
+            check_accounted(report, root, dest, before, settled=settled)
+
     for _ in range(rng.randint(1, 3)):
-        call = rng.choice(sorted(CALLS))
-        point = f"os:{call}:{rng.choice(('before', 'after'))}"
-        code, err = run(point, rng.randint(1, CALLS[call] * files + 2), *argv)
+        call = rng.choice(sorted(calls))
+        point = point_for(call, rng.choice(("before", "after")))
+        code, err = run(point, rng.randint(1, calls[call] * files + 2), *argv)
         assert code in (-signal.SIGKILL, ExitCode.OK), f"{point}: exit {code}\n{err}"
-        check_accounted(report, root, dest, before, settled=code == ExitCode.OK)
+        accounted(settled=code == ExitCode.OK)
         if finished(report):  # killed after its last record, or not killed at all
             break
     else:
         assert main(argv) == ExitCode.OK  # run again: it finishes what the kills left
-    check_accounted(report, root, dest, before, settled=True)
-    assert all(not os.path.lexists(f["path"]) for f in removals(report))
+    accounted(settled=True)
+    if kind:
+        linked_to_keepers(report, kind)
+    else:
+        assert all(not os.path.lexists(f["path"]) for f in removals(report))
     (path,) = journal.journals_dir().glob("*.jsonl")
     journal_lines(path)  # kills tear at most the last line, never one in the middle
     if rng.random() < 0.5:
-        call = rng.choice(("link", "unlink", "fsync", "write"))
-        point = f"os:{call}:{rng.choice(('before', 'after'))}"
+        undo_calls = ("link", "unlink", "fsync", "write") + (("linking:exchange",) if kind else ())
+        call = rng.choice(undo_calls)
+        point = point_for(call, rng.choice(("before", "after")))
         code, err = run(point, rng.randint(1, 2 * files), "undo")
         assert code in (-signal.SIGKILL, ExitCode.OK), f"undo {point}: exit {code}\n{err}"
+        if kind:
+            check_links(report, own, trashes_of(root), kind)
     code = main(["undo"])
     assert code == ExitCode.OK
     assert tree(root) == before  # every byte and modification time back
+    if kind:  # and each duplicate's own file, not a copy
+        assert all((os.lstat(p).st_dev, os.lstat(p).st_ino) == own[p] for p in own)
     assert leftovers(root, dest) == []

@@ -1,4 +1,5 @@
-"""`dedupe apply`: re-check the report's files, then trash or move the duplicates, journaled."""
+"""`dedupe apply`: re-check the report's files, then trash, move or link the duplicates,
+journaled."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 from typing import Any
 
 from dedupe import apply as core
-from dedupe import journal
+from dedupe import journal, linking
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
@@ -20,12 +21,12 @@ SHOWN_SKIPS = 50
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "apply",
-        help="trash or move the duplicates of a reviewed report (re-checks every file)",
+        help="trash, move or link the duplicates of a reviewed report (re-checks every file)",
         description="Act on the report: every file is re-checked first (exists, same size, "
         "modification time and content digest as at scan time); a group whose kept copy "
         "changed is left alone, a changed duplicate is left alone, and every action is "
         "journaled so it can be resumed after a crash and undone with `dedupe undo`. "
-        "Without --trash or --move it only shows what would happen.",
+        "Without --trash, --move or --link it only shows what would happen.",
     )
     parser.add_argument(
         "--report",
@@ -39,6 +40,15 @@ def register(sub: Any) -> None:
         "--move",
         metavar="DIR",
         help="move duplicates under DIR, keeping their paths relative to the scanned folder",
+    )
+    action.add_argument(
+        "--link",
+        choices=linking.KINDS,
+        metavar="KIND",
+        help="replace each byte-identical duplicate by a link to its kept copy: hard (a hard "
+        "link, same file system), symlink (a symbolic link), reflink (shared data blocks, "
+        "btrfs/XFS/bcachefs); the replaced copy is kept in the trash for undo (a reflinked "
+        "one keeps its own inode); similar, not identical, copies are skipped",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="check and list what would happen; change nothing"
@@ -62,7 +72,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     listing.refuse_format_when_acting(
-        args.format, bool(args.trash or args.move) and not args.dry_run
+        args.format, bool(args.trash or args.move or args.link) and not args.dry_run
     )
     try:
         report = report_mod.read(args.report)
@@ -70,9 +80,13 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         raise CliError(f"refusing to apply: {error}", REFUSED) from None
     if args.move is not None and os.path.exists(args.move) and not os.path.isdir(args.move):
         raise CliError(f"--move: {args.move} exists and is not a folder", REFUSED)
-    kind: core.Kind | None = "trash" if args.trash else "move" if args.move else None
+    kind: core.Kind | None = (
+        "trash" if args.trash else "move" if args.move else "link" if args.link else None
+    )
     try:
-        plan = core.build_plan(report, args.report, kind, args.move, allow_root=args.allow_root)
+        plan = core.build_plan(
+            report, args.report, kind, args.move, allow_root=args.allow_root, link=args.link
+        )
     except core.Refused as error:
         raise CliError(f"refusing to apply {args.report}: {error}", REFUSED) from None
     if not plan.groups:
@@ -147,7 +161,20 @@ def _why(error: OSError) -> str:
 
 
 def _verb(plan: core.Plan) -> str:
-    return "move" if plan.kind == "move" else "trash"
+    return {"move": "move", "link": "link"}.get(str(plan.kind), "trash")
+
+
+# What --link does to the files, as the confirmation says it, and the summary's words.
+_LINKED = {
+    "hard": "replaced by hard links to their kept copies",
+    "symlink": "replaced by symbolic links to their kept copies",
+    "reflink": "reflinked: made to share the data of their kept copies",
+}
+_SUMMARY = {
+    "hard": ("Linked", " (hard links to their kept copies)"),
+    "symlink": ("Linked", " (symbolic links to their kept copies)"),
+    "reflink": ("Reflinked", " (sharing the data of their kept copies)"),
+}
 
 
 def _confirm(plan: core.Plan, ui: UI, report: report_mod.Report) -> bool:
@@ -155,9 +182,13 @@ def _confirm(plan: core.Plan, ui: UI, report: report_mod.Report) -> bool:
 
     # On the console that -q leaves on: a question must be seen to be answered.
     where = "to the trash" if plan.kind == "trash" else f"under {escape(plan.move_to or '')}"
+    what = f"moved {where}"
+    if plan.kind == "link":
+        kept = "" if plan.link == "reflink" else " (each replaced copy is kept in the trash)"
+        what = _LINKED[str(plan.link)] + kept
     ui.alerts.print(
         f"{plan.files} files in {len(plan.groups)} groups ({human_bytes(plan.bytes)}) would be "
-        f"moved {where}. Each file is checked again right before."
+        f"{what}. Each file is checked again right before."
     )
     planned = {g.id for g in plan.groups}
     never = sum(1 for g in report.groups if g.id in planned and not g.reviewed)
@@ -176,16 +207,19 @@ def _dry_run(plan: core.Plan, ui: UI, form: str = "text") -> int:
     previously = core.previously_done(unfinished) if unfinished is not None else {}
     with ui.progress() as progress:
         result = core.preview(plan, progress, previously=previously)
-    verb = {"trash": "trash", "move": "move", None: "remove"}[plan.kind]
-    listing.write_actions(listing.action_rows(result, verb, plan.kind == "move"), form)
+    verb = {"trash": "trash", "move": "move", None: "remove"}.get(plan.kind, "link")
+    row = linking.ROW_ACTIONS.get(str(plan.link), verb)
+    listing.write_actions(listing.action_rows(result, row, plan.kind in ("move", "link")), form)
     freed = sum(o.freed for o in result.done)
+    if plan.kind == "link":
+        verb = {"hard": "hard-link", "symlink": "symlink"}.get(str(plan.link), "reflink")
     ui.err.print(
         f"Dry run: would {verb} [bold]{len(result.done)}[/] files, freeing "
         f"[bold]{human_bytes(freed)}[/]; [bold]{len(result.skipped)}[/] would be skipped. "
         "Nothing was changed."
     )
     if plan.kind is None:
-        ui.err.print("To act, run again with --trash or --move DIR.")
+        ui.err.print("To act, run again with --trash, --move DIR or --link KIND.")
     return OK
 
 
@@ -201,13 +235,17 @@ def _summary(result: core.ApplyResult, plan: core.Plan, ui: UI) -> None:
             else "`--dry-run` lists them all"
         )
         err.print(f"… and {len(result.skipped) - len(shown)} more skipped ({where})")
-    verb = "Trashed" if plan.kind == "trash" else "Moved"
+    verb, how = {"trash": ("Trashed", ""), "move": ("Moved", "")}.get(str(plan.kind), ("", ""))
+    if plan.kind == "link":
+        verb, how = _SUMMARY[str(plan.link)]
     earlier = f" (+{len(result.previously)} by the interrupted run)" if result.previously else ""
     freed = f"[bold]{human_bytes(result.bytes_freed)}[/] freed"
-    if plan.kind == "trash":
+    if plan.kind == "trash" or (plan.kind == "link" and plan.link != "reflink"):
         freed += " once the trash is emptied"
+    elif plan.kind == "link":
+        freed = "up to " + freed  # blocks also held by a snapshot stay in use
     err.print(
-        f"{verb} [bold]{len(result.done)}[/] files{earlier}, {freed}; "
+        f"{verb} [bold]{len(result.done)}[/] files{how}{earlier}, {freed}; "
         f"[bold]{len(result.skipped)}[/] skipped."
     )
     if result.journal:
@@ -215,4 +253,4 @@ def _summary(result: core.ApplyResult, plan: core.Plan, ui: UI) -> None:
         if result.done or result.previously:
             err.print("Undo with: dedupe undo")
     else:
-        err.print("No file was trashed or moved, so no journal was written.")
+        err.print("No file was trashed, moved or linked, so no journal was written.")

@@ -18,9 +18,10 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "undo",
         help="put back the files of the last apply (or of a given journal)",
-        description="Restore every file the last `dedupe apply` trashed or moved to its original "
-        "path, byte-identical. A file that has appeared at an original path since is never "
-        "overwritten. Without --journal, the newest apply that has something left to undo is "
+        description="Restore every file the last `dedupe apply` trashed, moved or linked to its "
+        "original path, byte-identical (a linked duplicate's own file comes back in place of "
+        "its link). A file that has appeared at an original path since is never overwritten. "
+        "Without --journal, the newest apply that has something left to undo is "
         "undone (newer ones with nothing to undo are named). On Linux trashed files are found "
         "in the freedesktop trash; on macOS and Windows only moved files can be put back "
         "(restore trashed ones from the system trash).",
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         )
     if args.dry_run:
         lines = [
-            f"restore\t{entry.path}\t<- {(entry.done or {}).get('destination') or 'the trash'}"
+            f"restore\t{entry.path}\t<- {_restored_from(entry)}"
             for entry in sorted(todo, key=lambda e: -e.seq)
         ]
         if lines:
@@ -131,6 +132,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         )
     if len(result.skipped) > SHOWN_SKIPS:
         ui.err.print(f"… and {len(result.skipped) - SHOWN_SKIPS} more not restored")
+    if state.header.get("link") == "reflink" and result.already:
+        ui.err.print(
+            "A reflinked file kept its own inode, bytes and times all along: there is nothing "
+            "to put back (its shared blocks are copied apart when either file is written)."
+        )
     already = f", {len(result.already)} were already back" if result.already else ""
     ui.err.print(
         f"Put back [bold]{len(result.restored)}[/] files{already}; "
@@ -141,6 +147,13 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.err.print("[yellow]Interrupted.[/] Run `dedupe undo` again to finish.")
         return ExitCode.INTERRUPTED
     return ExitCode.PARTIAL if result.skipped or damage else ExitCode.OK
+
+
+def _restored_from(entry: journal.Entry) -> str:
+    """Where undo takes a file back from, for its dry run."""
+    if entry.intent.get("link") == "reflink":
+        return "itself (a reflinked file kept its own inode and bytes: nothing to put back)"
+    return str((entry.done or {}).get("destination") or "the trash")
 
 
 def _stopped(state: journal.State, error: OSError) -> str:
@@ -163,6 +176,8 @@ def _list(ui: UI) -> int:
         action = str(state.header.get("action", ""))
         if action == "move":
             action = f"move {state.header.get('move_to')}"
+        elif action == "link":
+            action = f"link {state.header.get('link')}"
         undone = sum(e.undone for e in done)
         lines.append(
             f"{state.started_at}\t{status}\t{action}\t{len(done)}\t{undone}\t{state.report}\t{path}"

@@ -153,21 +153,26 @@ def refuse_format_when_acting(form: str, acting: bool) -> None:
 class Row:
     """One line of apply's listing: what would be done to a file, or why it is skipped."""
 
-    action: str  # trash, move, remove (no action chosen), skip, done (by an interrupted run)
+    # trash, move, hardlink, symlink, reflink, remove (no action chosen), skip, done (by an
+    # interrupted run)
+    action: str
     path: str
     size: int | None = None
     destination: str | None = None
     reason: str | None = None
 
 
-def action_rows(result: ApplyResult, verb: str, moving: bool) -> list[Row]:
+def action_rows(result: ApplyResult, verb: str, destinations: bool) -> list[Row]:
     """The rows of a dry run: files an interrupted apply already handled, then the files it
-    would act on (`verb`), then the skipped ones with their reasons."""
+    would act on (`verb`; with `destinations`, where each goes: the --move target, or the kept
+    copy a --link links to), then the skipped ones with their reasons."""
     rows = [
         Row("done", o.path, o.size, o.destination, "by the interrupted apply")
         for o in result.previously
     ]
-    rows.extend(Row(verb, o.path, o.size, o.destination if moving else None) for o in result.done)
+    rows.extend(
+        Row(verb, o.path, o.size, o.destination if destinations else None) for o in result.done
+    )
     rows.extend(Row("skip", s.path, reason=s.reason) for s in result.skipped)
     return rows
 
