@@ -117,6 +117,7 @@ class Score:
         default_factory=Counter
     )  # class -> look-alike pairs there
     flat_bad: int = 0  # pairs with a flat picture that are not identical bytes
+    shots_true: int = 0  # pairs of one burst or scene reported as similar shots (true pairs)
     groups: Counter[str] = field(default_factory=Counter)  # kind -> groups
     grouped_files: int = 0
     largest: int = 0
@@ -154,6 +155,7 @@ class Score:
             "lookalike_false_pairs_grouped_by_class": dict(self.lookalike_grouped_by),
             "lookalike_pairs_by_class": dict(self.lookalike_pairs),
             "flat_grouped_not_identical": self.flat_bad,
+            "shots_pairs_of_one_capture_set": self.shots_true,
             "groups_by_kind": dict(self.groups),
             "grouped_files": self.grouped_files,
             "largest_group": self.largest,
@@ -170,8 +172,28 @@ def _pair_class(a: Item, b: Item) -> str:
     return "~".join(sorted((a.cls, b.cls)))
 
 
+# Look-alike classes whose members are several captures of one scene: a group that reports them
+# as similar shots (every file kept unless the user opts in) says something true of them.
+SHOT_CLASSES = frozenset({"burst", "burst-still", "scene"})
+
+
+def _one_capture_set(a: Item, b: Item) -> bool:
+    """Two shots of one burst (video bursts: the same `bNN` in one set) or of one scene set."""
+    if not (a.lookalike and a.lookalike == b.lookalike and a.cls == b.cls):
+        return False
+    if a.cls not in SHOT_CLASSES:
+        return False
+    if a.cls == "burst":  # family like-burst-VIDEO/bNNsS: one burst is one bNN
+        return a.family.rsplit("/", 1)[-1][:3] == b.family.rsplit("/", 1)[-1][:3]
+    return True
+
+
 def score(groups: Iterable[Grouped], truth: Mapping[str, Item]) -> Score:
-    """Score reported groups against the truth of one split (paths relative to its folder)."""
+    """Score reported groups against the truth of one split (paths relative to its folder).
+
+    A pair is true when its two files are copies of one picture (one family), or when the
+    group is a "shots" group (similar shots: nothing proposed for trash unless asked for) and
+    both are shots of one burst or scene (SHOT_CLASSES). Every other pair is false."""
     s = Score()
     group_of: dict[str, int] = {}
     trash_group: dict[int, bool] = {}
@@ -190,6 +212,10 @@ def score(groups: Iterable[Grouped], truth: Mapping[str, Item]) -> Score:
         s.grouped_files += len(known)
         for a, b in itertools.combinations(known, 2):
             same = a.family == b.family
+            if not same and group.kind == "shots" and _one_capture_set(a, b):
+                s.shots_true += 1
+                s.true_pairs += 1
+                continue
             if (a.flat or b.flat) and not (same and a.sha256 == b.sha256):
                 s.flat_bad += 1
                 s.false_pairs += 1

@@ -179,3 +179,25 @@ def test_ambiguous_finds_two_real_sources_that_are_one_picture(tmp_path: Path) -
     assert not any("like-x/s0.png" in p and "like-x/s1.png" in p for p in pairs)
     # c is the same noise as the look-alike set's members, so those pairs are reported too
     assert ("photo/c/original.png", "like-x/s0.png") in pairs
+
+
+def test_shots_of_one_burst_in_a_shots_group_are_true_pairs_and_nowhere_else() -> None:
+    """A "shots" group that holds shots of one burst says something true; the same shots in a
+    copy group, or shots of two bursts (or a shot and a photo) in a shots group, are false."""
+    truth = truth_of(
+        item("like-burst-v/b00s0.jpg", "like-burst-v/b00s0", cls="burst", lookalike="burst-v"),
+        item("like-burst-v/b00s1.jpg", "like-burst-v/b00s1", cls="burst", lookalike="burst-v"),
+        item("like-burst-v/b03s0.jpg", "like-burst-v/b03s0", cls="burst", lookalike="burst-v"),
+        item("like-app/shot01.png", "like-app/shot01", cls="screenshot", lookalike="app"),
+        item("like-app/shot02.png", "like-app/shot02", cls="screenshot", lookalike="app"),
+    )
+    one_burst = (("like-burst-v/b00s0.jpg", "keep"), ("like-burst-v/b00s1.jpg", "keep"))
+    assert (
+        score([g("shots", *one_burst)], truth).true_pairs,
+        score([g("shots", *one_burst)], truth).false_pairs,
+    ) == (1, 0)
+    assert score([g("similar", *one_burst)], truth).false_pairs == 1
+    two_bursts = (("like-burst-v/b00s0.jpg", "keep"), ("like-burst-v/b03s0.jpg", "keep"))
+    assert score([g("shots", *two_bursts)], truth).false_pairs == 1
+    screens = (("like-app/shot01.png", "keep"), ("like-app/shot02.png", "keep"))
+    assert score([g("shots", *screens)], truth).false_pairs == 1
