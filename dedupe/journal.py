@@ -4,14 +4,22 @@ One journal per apply session (resumed sessions append to the same file). Record
 
   {"type": "apply", ...header...}              first line: report, action, move target, time
   {"type": "resume", "at": ...}                the same apply was started again
-  {"type": "intent", "seq": N, "path": ..., "size": ..., "digest": ..., "action": ...}
+  {"type": "intent", "seq": N, "path": ..., "size": ..., "digest": ..., "action": ...,
+   "unit": U, "role": R}                       (unit, role: the file's unit, see below)
   {"type": "done", "seq": N, "destination": ..., "trashinfo": ...}
   {"type": "failed", "seq": N, "reason": ...}  the intent did not happen (file left in place)
   {"type": "skip", "group": G, "path": ..., "reason": ...}
   {"type": "interrupted", "at": ...}           Ctrl-C between two actions: resumable
   {"type": "end", "status": "finished" | "undone", "at": ...}
-  {"type": "undone", "seq": N}                 undo put the file back (or found it back)
+  {"type": "undone", "seq": N}                 undo put the file back (or found it back);
+                                               "rollback": true when apply itself did, because
+                                               its unit could not be removed whole
   {"type": "undo-skip", "seq": N, "reason": ...}
+
+The files of a unit (an image, its sidecars and Live Photo motion part, a RAW and its JPEG
+twin) share `unit`; `role` is "image" or the companion's role (xmp, aae, takeout, thm, motion).
+Each file has its own intent and done, so a crash between two files of a unit is settled like
+any other action, and the resumed apply finishes the unit or puts it back (apply.py).
 
 Every record is written and flushed, and every record about an action ("intent", "done",
 "failed", "undone") is fsynced before the program goes on, so after a crash (even a power
@@ -217,7 +225,14 @@ _REQUIRED: dict[str, dict[str, type]] = {
     "skip": {"path": str},
 }
 _OPTIONAL: dict[str, dict[str, tuple[type, ...]]] = {
-    "intent": {"dev": (int,), "ino": (int,), "target": (str, type(None)), "nlink": (int,)},
+    "intent": {
+        "dev": (int,),
+        "ino": (int,),
+        "target": (str, type(None)),
+        "nlink": (int,),
+        "unit": (int,),
+        "role": (str,),
+    },
     "done": {"destination": (str, type(None)), "trashinfo": (str, type(None))},
 }
 _KNOWN = {"apply", "resume", "interrupted", "end", *_REQUIRED}
