@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from dedupe.durable import write_text_atomic
-from dedupe.models import Group, Member
+from dedupe.models import NO_FACTS, FileFacts, Group, Member
 from dedupe.report import Report
 from dedupe.review import facts
 from dedupe.review.thumbs import ThumbnailError, jpeg_data_uri, load
@@ -92,7 +92,7 @@ def _esc(text: str) -> str:
     return html.escape(printable(text), quote=True)
 
 
-def _file_html(member: Member, root: str, thumb: str | None) -> str:
+def _file_html(member: Member, root: str, thumb: str | None, carried: FileFacts = NO_FACTS) -> str:
     record = member.record
     fp = record.fingerprint
     when, what = facts.date(record)
@@ -112,6 +112,10 @@ def _file_html(member: Member, root: str, thumb: str | None) -> str:
         ("taken" if what == "taken" else "modified", when),
         ("distance", str(member.distance)),
     ]
+    # what the file carries: its Live Photo motion part, sidecars, twins, capture metadata
+    for line in facts.unit_lines(carried, record.path):
+        name, _, value = line.partition(": ")
+        rows.append((name, value) if value else ("", line))
     details = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in rows)
     return (
         f'<figure class="file {action}">'
@@ -126,11 +130,16 @@ def _file_html(member: Member, root: str, thumb: str | None) -> str:
     )
 
 
-def _group_html(group: Group, root: str, thumbs: Mapping[str, str]) -> str:
+def _group_html(
+    group: Group, root: str, thumbs: Mapping[str, str], known: Mapping[str, FileFacts]
+) -> str:
     status = "reviewed" if group.reviewed else "pending"
     title = facts.group_title(group, status)
     head, _, word = title.rpartition(" · ")
-    files = "".join(_file_html(m, root, thumbs.get(m.record.path)) for m in group.members)
+    files = "".join(
+        _file_html(m, root, thumbs.get(m.record.path), known.get(m.record.path, NO_FACTS))
+        for m in group.members
+    )
     return (
         f'<section class="group" id="group-{group.id}">'
         f'<h2>{_esc(head)} · <span class="status">{_esc(word)}</span></h2>'
@@ -152,7 +161,7 @@ def render(report: Report, thumbs: Mapping[str, str]) -> str:
         + (f"<p>Paths are relative to {_esc(root)}</p>" if root else "")
         + f'<p class="totals">{_esc(facts.totals(report))}</p></header>'
     )
-    body = "".join(_group_html(g, root, thumbs) for g in report.groups)
+    body = "".join(_group_html(g, root, thumbs, report.facts) for g in report.groups)
     if not report.groups:
         body = "<p>No duplicate groups.</p>"
     return (

@@ -178,15 +178,15 @@ def camera_name(path: str) -> bool:
     return CAMERA_NAME.fullmatch(os.path.splitext(os.path.basename(path))[0]) is not None
 
 
-def original_signs(c: Copy) -> tuple[str, ...]:
+def original_signs(path: str, facts: FileFacts) -> tuple[str, ...]:
     """What says a file is a camera original, in words."""
-    m = c.facts.metadata
+    m = facts.metadata
     found = []
     if m.make or m.model:
         found.append("camera EXIF")
-    if (m.make or m.model or m.software) and edited_by(c.facts) is None:
+    if (m.make or m.model or m.software) and edited_by(facts) is None:
         found.append("no editing software")
-    if camera_name(c.path):
+    if camera_name(path):
         found.append("camera file name")
     return tuple(found)
 
@@ -208,7 +208,7 @@ def _original_lacks(c: Copy) -> str:
     editor = edited_by(c.facts)
     if editor:
         why.append(f"edited with {editor}")
-    signs = original_signs(c)
+    signs = original_signs(c.path, c.facts)
     if "camera EXIF" not in signs:
         why.append("no camera EXIF")
     if "camera file name" not in signs:
@@ -259,10 +259,11 @@ _RULES: dict[str, tuple[_Key, _Why, _Why]] = {
         ),
     ),
     "original": (
-        lambda c: -len(original_signs(c)),
-        lambda k, o: f"camera original ({_listed(original_signs(k))})",
+        lambda c: -len(original_signs(c.path, c.facts)),
+        lambda k, o: f"camera original ({_listed(original_signs(k.path, k.facts))})",
         lambda k, o: (
-            f"keeps the camera original ({_listed(original_signs(k))}); this copy: "
+            f"keeps the camera original ({_listed(original_signs(k.path, k.facts))}); "
+            f"this copy: "
             f"{_original_lacks(o)}"
         ),
     ),

@@ -10,7 +10,7 @@ renderer the caller chose (graphics.py): half-blocks unless told otherwise.
 from __future__ import annotations
 
 import concurrent.futures as futures
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from PIL import Image
@@ -171,7 +171,15 @@ class Card(Vertical):
         yield self.thumb
         yield self.facts
 
-    def show(self, member: Member, apart: bool, root: str, count: int, selected: bool) -> None:
+    def show(
+        self,
+        member: Member,
+        apart: bool,
+        root: str,
+        count: int,
+        selected: bool,
+        details: Sequence[str] = (),
+    ) -> None:
         self.member = member
         record = member.record
         label = "NOT A DUPLICATE" if apart else member.action.upper()
@@ -191,6 +199,8 @@ class Card(Vertical):
             f"\n{facts.resolution(record)} {record.fingerprint.format} · "
             f"{human_bytes(record.size)}\n{what} {when}\ndistance {member.distance}\n"
         )
+        for line in details:  # what the file carries: sidecars, Live Photo, metadata
+            text.append(f"{line}\n", style="dim")
         text.append(facts.display_path(record.path, root), style="bold")
         self.facts.update(text)
         self.thumb.show()
@@ -456,6 +466,7 @@ class ReviewApp(App[str]):
                 self.state.root,
                 len(group.members),
                 k == self.file,
+                facts.unit_lines(self.report.facts_of(member.record.path), member.record.path),
             )
         if self._cards:
             self._cards[self.file].scroll_visible(animate=False)
