@@ -1430,9 +1430,16 @@ def undo(
                         already.append(entry.path)
                     else:
                         restored.append(outcome)
-                        move_to = state.header.get("move_to")
-                        if entry.intent["action"] == "move" and isinstance(move_to, str):
-                            _prune_empty_dirs(os.path.dirname(outcome.source), move_to)
+                    # the folders --move made, emptied (also by an undo cut short: "already")
+                    move_to = state.header.get("move_to")
+                    source = outcome.source if outcome is not None else None
+                    source = source or (entry.done or {}).get("destination")
+                    if (
+                        entry.intent["action"] == "move"
+                        and isinstance(move_to, str)
+                        and isinstance(source, str)
+                    ):
+                        _prune_empty_dirs(os.path.dirname(source), move_to)
             progress.advance()
         if state.ended is None:
             writer.append({"type": "end", "status": "undone", "at": journal.now()})
