@@ -382,13 +382,12 @@ def _install(point: str, nth: int) -> None:
 def scan_library(root: Path, report: Path) -> None:
     """What `dedupe scan ROOT --report REPORT --no-cache` writes, through the library (the
     randomized trials build a report per trial; this skips parsing and printing)."""
+    from dedupe import cluster, metadata
     from dedupe import report as report_mod
     from dedupe.cache import HashCache
     from dedupe.groups import build_groups
     from dedupe.models import KeepRules, Settings
     from dedupe.scan import scan as scan_files
-
-    from dedupe import cluster, metadata
 
     settings, rules = Settings(), KeepRules()
     cache = HashCache.memory(settings)

@@ -80,8 +80,6 @@ def movie(content_id: str | None = None) -> bytes:
     if content_id:
         extra = ["-metadata", f"com.apple.quicktime.content.identifier={content_id}"]
         extra += ["-movflags", "use_metadata_tags"]
-    with io.BytesIO() as _:
-        pass
     out = Path(os.environ["XDG_CACHE_HOME"]) / f"movie-{content_id}.mov"
     subprocess.run(
         [ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10"]
@@ -392,7 +390,7 @@ def test_a_live_photo_wins_over_a_plain_export_and_goes_with_its_motion(
         "goes with its motion part IMG_0007.MOV"
     )
     code, out, _ = cli("review", "--report", str(report), "--no-input")
-    assert "Live Photo: IMG_0007.MOV" in out
+    assert code == 0 and "Live Photo: IMG_0007.MOV" in out
     code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.OK, err
     assert sorted(os.listdir(root / "iphone")) == [] and os.listdir(root / "exports") == []
@@ -415,8 +413,6 @@ def test_the_content_identifier_pairs_a_still_and_a_movie_of_another_name(
     cli: Cli, tmp_path: Path
 ) -> None:
     identifier = "8C0D7E2A-5B1F-4E55-9D3C-1A2B3C4D5E6F"
-    still = Image.new("RGB", (1, 1))
-    del still
     tags = Image.Exif()
     tags[0x010F], tags[0x0110] = "Apple", "iPhone 12"
     tags.get_ifd(0x8769)[0x927C] = apple_note(identifier)
@@ -595,6 +591,7 @@ def test_metadata_and_original_rules_with_exif_written_by_exiftool(
         "EXIF and not a camera file name"
     )
     code, out, _ = cli("review", "--report", str(report), "--no-input")
+    assert code == 0
     assert "metadata: date taken, GPS, camera Canon Canon EOS 5D, orientation" in out
     assert "edited with Adobe Photoshop Lightroom Classic 12.0 (Windows)" in out
     html = tmp_path / "r.html"
