@@ -78,19 +78,19 @@ def other_fs(private_tmpfs: Path | None) -> Iterator[Path | None]:
 
 
 def build(rng: random.Random, root: Path) -> Path:
-    """A random library under root, scanned: its report. In about half the groups every copy
-    has sidecars (an XMP written by exiftool, now and then Google Takeout's JSON), which go
+    """A random library under root, scanned: its report. In about a third of the groups every
+    copy has sidecars (an XMP written by exiftool, now and then Google Takeout's JSON), which go
     with their image as one unit."""
     pictures = rng.sample(range(300, 400), 8)
     for g in range(rng.randint(2, 5)):
-        sidecars = rng.random() < 0.5
+        sidecars = rng.random() < 0.35
         for c in range(rng.randint(2, 4)):
             folder = rng.choice(("", "a", "b/c", "d e"))
             name = f"g{g}-{c}.png"
             put(root / folder / name, png(pictures[g]), MTIME + rng.choice((0, g)))
             if sidecars:
                 put(root / folder / f"{name}.xmp", xmp(f"group {g} copy {c}"))
-                if rng.random() < 0.5:
+                if rng.random() < 0.3:
                     put(root / folder / f"{name}.supplemental-metadata.json", takeout_json(name))
     put(root / "lonely.png", png(pictures[7]))
     report = root.parent / f"{root.name}.json"
