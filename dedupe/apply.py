@@ -32,22 +32,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import signal
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from dedupe import __version__, fsops, journal, linking, trash
+from dedupe import __version__, companions, fsops, journal, linking, trash
 from dedupe import report as report_mod
 from dedupe.fsops import PARTIAL_SUFFIX, TargetExists
+from dedupe.hashing import ImageHash
 from dedupe.journal import JournalError
 from dedupe.linking import LinkKind
-from dedupe.models import ImageRecord
+from dedupe.models import Companion, Fingerprint, Group, ImageRecord
 from dedupe.report import Report
 from dedupe.scan import NoProgress, Progress
 
@@ -77,11 +79,17 @@ class Refused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Removal:
-    """One file to trash or move (`target` is the move destination, None for trash)."""
+    """One file to trash or move (`target` is the move destination, None for trash).
+
+    The files of one unit (an image with its companions, a RAW with its JPEG twin: see
+    units_of) share `unit` and are acted on together, all or none; `role` is "image" or the
+    companion's role (a companion's `record` carries its path, size, time and digest)."""
 
     group: int
     record: ImageRecord
     target: str | None = None
+    unit: int = 0
+    role: str = "image"
 
     @property
     def path(self) -> str:
@@ -94,6 +102,14 @@ class PlannedGroup:
     keepers: tuple[ImageRecord, ...]
     removals: tuple[Removal, ...]
 
+    @property
+    def units(self) -> list[list[Removal]]:
+        """The removals by unit, in plan order."""
+        found: dict[int, list[Removal]] = {}
+        for removal in self.removals:
+            found.setdefault(removal.unit, []).append(removal)
+        return list(found.values())
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -103,6 +119,8 @@ class Plan:
     groups: tuple[PlannedGroup, ...]
     roots: tuple[str, ...] = ()  # the scanned folders (absolute): no symlink is followed below
     link: LinkKind | None = None  # for kind "link": hard, symlink or reflink
+    # Companions the report lists for kept images: they stay, whatever else claims them.
+    kept_companions: frozenset[str] = frozenset()
 
     def root_of(self, path: str) -> str:
         """The scanned folder `path` is in (the file system's root for a path in none)."""
@@ -180,19 +198,16 @@ def build_plan(
         raise Refused("--move needs a folder")
     if kind == "link" and linking.refusal(str(link)):
         raise Refused(linking.refusal(str(link)))
+    kept = kept_companions(report)
     groups = []
+    counter = itertools.count(1)
     for group in report.groups:
         keepers = tuple(m.record for m in group.members if m.action == "keep")
         removals = tuple(
-            Removal(
-                group.id,
-                m.record,
-                move_target(m.record.path, report.roots, move_to)
-                if kind == "move" and move_to
-                else None,
-            )
-            for m in group.members
-            if m.action == "trash"
+            replace(r, target=move_target(r.path, report.roots, move_to))
+            if kind == "move" and move_to
+            else r
+            for r in units_of(report, group, kept, counter, alone=kind == "link")
         )
         if removals:
             groups.append(PlannedGroup(group.id, keepers, removals))
@@ -203,7 +218,58 @@ def build_plan(
         tuple(groups),
         tuple(os.path.abspath(root) for root in report.roots),
         link if kind == "link" else None,
+        frozenset(kept),
     )
+
+
+# ---------------------------------------------------------------- units
+
+
+def kept_companions(report: Report) -> set[str]:
+    """The companions of every kept image: they are never removed with another image."""
+    return {
+        c.path
+        for g in report.groups
+        for m in g.members
+        if m.action == "keep"
+        for c in report.facts_of(m.record.path).companions
+    }
+
+
+def companion_record(companion: Companion) -> ImageRecord:
+    """A companion as the record apply checks and journals (path, size, time, digest): it is
+    checked and acted on exactly as an image is."""
+    fingerprint = Fingerprint(0, 0, companion.role, companion.digest, ImageHash(0, 8), b"", b"")
+    return ImageRecord(companion.path, companion.size, companion.mtime_ns, 0, 0, fingerprint)
+
+
+def units_of(
+    report: Report, group: Group, kept: set[str], counter: Iterator[int], *, alone: bool = False
+) -> Iterator[Removal]:
+    """The removals of a group, unit by unit: each image marked trash with its companions (a
+    companion a kept image also has stays), the images of one capture (twins) in one unit when
+    the rules keep twins together. Within a unit the images come first, then the companions.
+
+    `alone` (apply --link): each image is a unit of its own, without its companions: a link
+    takes the image's place at its path, so its sidecars and motion part still belong to it."""
+    trashed = [m.record for m in group.members if m.action == "trash"]
+    if alone:
+        for record in trashed:
+            yield Removal(group.id, record, unit=next(counter))
+        return
+    together = report.keep.twins == "together"
+    twin_of = {r.path: report.facts_of(r.path).twins if together else () for r in trashed}
+    taken: set[str] = set()
+    for indices in companions.capture_units([r.path for r in trashed], twin_of):
+        unit = next(counter)
+        images = [trashed[k] for k in indices]
+        for record in images:
+            yield Removal(group.id, record, unit=unit)
+        for record in images:
+            for c in report.facts_of(record.path).companions:
+                if c.path not in kept and c.path not in taken:
+                    taken.add(c.path)
+                    yield Removal(group.id, companion_record(c), unit=unit, role=c.role)
 
 
 def anchor_of(path: str, roots: Sequence[str]) -> str:
@@ -347,6 +413,7 @@ class Outcome:
     size: int
     destination: str | None  # trash or move path; None when the system trash hides it
     freed: int  # 0 when other hard links keep the data on disk
+    trashinfo: str | None = None  # its .trashinfo in a freedesktop trash
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +493,9 @@ class Session:
     resumed: bool
     next_seq: int = 1
     header: dict[str, Any] = field(default_factory=dict)  # of the journal still to be written
+    # path -> the journal's entry of each file done (by an earlier run, then by this one), so
+    # that the files of a unit that cannot be removed whole are put back.
+    entries: dict[str, journal.Entry] = field(default_factory=dict)
 
     def begin(self) -> journal.Writer:
         """The journal writer, creating the journal on first use."""
@@ -568,8 +638,17 @@ def _open_locked(
     except BaseException:
         writer.close()
         raise
+    entries = {e.path: e for e in state.done if not e.undone}
     return Session(
-        path, writer, locks, devices, previously, notes, resumed=True, next_seq=state.next_seq
+        path,
+        writer,
+        locks,
+        devices,
+        previously,
+        notes,
+        resumed=True,
+        next_seq=state.next_seq,
+        entries=entries,
     )
 
 
@@ -716,6 +795,8 @@ def _intent(removal: Removal, seen: Seen, kind: Kind, seq: int) -> dict[str, Any
         "dev": seen.dev,
         "ino": seen.ino,
         "nlink": seen.nlink,
+        "unit": removal.unit,
+        "role": removal.role,
     }
 
 
@@ -785,7 +866,7 @@ def _ended(
             "freed": freed,
         }
     )
-    return Outcome(removal.path, removal.group, seen.size, shown, freed)
+    return Outcome(removal.path, removal.group, seen.size, shown, freed, info_path)
 
 
 def _move_checked(
@@ -926,135 +1007,301 @@ def _run(
     progress: Progress,
     force_copy: bool,
 ) -> ApplyResult:
-    done: list[Outcome] = []
-    skipped: list[Skip] = []
-    previously: list[Outcome] = []
     act = session is not None and plan.kind is not None
     verb = {"trash": "Trashing", "move": "Moving", "link": "Linking", None: "Checking"}[
         plan.kind if act else None
     ]
     progress.start(verb, sum(len(g.keepers) + len(g.removals) for g in plan.groups))
-    seq = session.next_seq if session is not None else 1
-    locked = session.devices if session is not None else frozenset()
-
-    def skip(removal: Removal, reason: str) -> None:
-        skipped.append(Skip(removal.path, removal.group, reason))
-        if act and session is not None:
-            session.inform(
-                {"type": "skip", "group": removal.group, "path": removal.path, "reason": reason}
-            )
-
-    interrupted = False
+    run = _Run(plan, session if act else None, earlier, progress, force_copy)
     try:
         for group in plan.groups:
-            todo = []
-            for removal in group.removals:
-                record = earlier.get(removal.path)
-                if record is not None:
-                    size = removal.record.size
-                    previously.append(
-                        Outcome(
-                            removal.path,
-                            removal.group,
-                            size,
-                            record.get("destination"),
-                            int(record.get("freed", size)),
-                        )
-                    )
-                    progress.advance()
-                else:
-                    todo.append(removal)
-            keepers: list[Seen] = []
-            problem = None
-            for keeper in group.keepers:
-                result = check(keeper, plan.root_of(keeper.path))
-                progress.advance()
-                if isinstance(result, Seen) and act and result.dev not in locked:
-                    result = _UNLOCKED
-                if isinstance(result, str):
-                    problem = problem or (
-                        f"the kept copy {keeper.path} {result}; the whole group is left alone"
-                    )
-                else:
-                    keepers.append(result)
-            if problem is not None or not keepers:
-                for removal in todo:
-                    skip(removal, problem or "the group has no kept copy; it is left alone")
-                    progress.advance()
-                continue
-            kept_inodes = {(k.dev, k.ino): k.path for k in keepers}
-            kept_links = {link: k.path for k in group.keepers for link in k.links}
-            for removal in todo:
-                result = check(removal.record, plan.root_of(removal.path))
-                if isinstance(result, Seen) and act and result.dev not in locked:
-                    result = _UNLOCKED
-                if isinstance(result, str):
-                    skip(removal, f"it {result}")
-                    progress.advance()
-                    continue
-                twin = kept_inodes.get((result.dev, result.ino)) or kept_links.get(removal.path)
-                if twin is not None:
-                    skip(
-                        removal,
-                        f"it is a hard link of the kept copy {twin} (the same file on disk); "
-                        + ("linking" if plan.kind == "link" else "removing")
-                        + " it would free nothing",
-                    )
-                    progress.advance()
-                    continue
-                if removal.target is not None and os.path.lexists(removal.target):
-                    skip(removal, f"{removal.target} already exists; nothing is overwritten")
-                    progress.advance()
-                    continue
-                link_to = _link_keeper(removal, result, group, keepers, plan)
-                if isinstance(link_to, str):
-                    skip(removal, link_to)
-                    progress.advance()
-                    continue
-                if not act or session is None or plan.kind is None:
-                    freed = result.size if result.nlink == 1 else 0
-                    where = link_to.path if link_to is not None else removal.target
-                    done.append(Outcome(removal.path, removal.group, result.size, where, freed))
-                    progress.advance()
-                    continue
-                with _uninterrupted():
-                    # Under the drive locks, right before the action: no other dedupe can take
-                    # a kept copy away between this look and the action.
-                    if not any(still_there(k) for k in keepers):
-                        skip(
-                            removal,
-                            "no verified kept copy of this group is in place any more "
-                            "(it changed or vanished during the apply); nothing more is "
-                            "removed from this group",
-                        )
-                        outcome: Outcome | str | None = None
-                    else:
-                        outcome = (
-                            _act_link(removal, result, link_to, plan, session, seq)
-                            if link_to is not None
-                            else _act(removal, result, plan, session, seq, force_copy)
-                        )
-                        seq += 1
-                        if isinstance(outcome, str):
-                            skip(removal, outcome)
-                        else:
-                            done.append(outcome)
-                progress.advance()
+            run.group(group)
         if act and session is not None and session.written:
             session.begin().append({"type": "end", "status": "finished", "at": journal.now()})
     except KeyboardInterrupt:
-        interrupted = True
+        run.interrupted = True
         if act and session is not None and session.written:
             session.begin().append({"type": "interrupted", "at": journal.now()})
     return ApplyResult(
         kind=plan.kind,
-        done=tuple(done),
-        skipped=tuple(skipped),
-        previously=tuple(previously),
+        done=tuple(run.done),
+        skipped=tuple(run.skipped),
+        previously=tuple(run.previously),
         notes=tuple(session.notes) if session is not None else (),
-        interrupted=interrupted,
+        interrupted=run.interrupted,
         journal=str(session.path) if session is not None and session.written else None,
     )
+
+
+@dataclass
+class _Run:
+    """One pass over a plan: every group's kept copies checked, then each unit of files to
+    remove checked whole and acted on whole (or, `session` None, only checked)."""
+
+    plan: Plan
+    session: Session | None  # None: a preview
+    earlier: Mapping[str, Mapping[str, Any]]
+    progress: Progress
+    force_copy: bool
+    done: list[Outcome] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    previously: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False
+    seq: int = 0
+    locked: frozenset[int] = frozenset()
+    listings: dict[str, set[str]] = field(default_factory=dict)
+    # apply --link: the verified kept copy each checked duplicate becomes a link to
+    link_to: dict[str, Seen | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.seq = self.session.next_seq if self.session is not None else 1
+        self.locked = self.session.devices if self.session is not None else frozenset()
+
+    def skip(self, removal: Removal, reason: str) -> None:
+        self.skipped.append(Skip(removal.path, removal.group, reason))
+        if self.session is not None:
+            self.session.inform(
+                {"type": "skip", "group": removal.group, "path": removal.path, "reason": reason}
+            )
+
+    def check(self, record: ImageRecord) -> Seen | str:
+        result = check(record, self.plan.root_of(record.path))
+        if isinstance(result, Seen) and self.session is not None and result.dev not in self.locked:
+            return _UNLOCKED
+        return result
+
+    def group(self, group: PlannedGroup) -> None:
+        keepers: list[Seen] = []
+        problem = None
+        for keeper in group.keepers:
+            result = self.check(keeper)
+            self.progress.advance()
+            if isinstance(result, str):
+                problem = problem or (
+                    f"the kept copy {keeper.path} {result}; the whole group is left alone"
+                )
+            else:
+                keepers.append(result)
+        if problem is None and not keepers:
+            problem = "the group has no kept copy; it is left alone"
+        for unit in group.units:
+            self.unit(group, unit, keepers, problem)
+
+    def unit(
+        self, group: PlannedGroup, unit: list[Removal], keepers: list[Seen], problem: str | None
+    ) -> None:
+        """Check every file of the unit, then act on them all, or on none (putting back the
+        ones an interrupted run already moved when the rest cannot follow)."""
+        before = [r for r in unit if r.path in self.earlier]
+        todo = [r for r in unit if r.path not in self.earlier]
+        for removal in before:
+            record = self.earlier[removal.path]
+            size = removal.record.size
+            self.previously.append(
+                Outcome(
+                    removal.path,
+                    removal.group,
+                    size,
+                    record.get("destination"),
+                    int(record.get("freed", size)),
+                )
+            )
+            self.progress.advance()
+        if not todo:
+            return
+        seen: dict[str, Seen] = {}
+        reason = problem
+        if reason is None:
+            reason = self._check_unit(group, unit, todo, keepers, seen)
+        if reason is not None:
+            self._abandon(unit, before, todo, reason)
+            return
+        if self.session is None or self.plan.kind is None:
+            for removal in todo:
+                result = seen[removal.path]
+                freed = result.size if result.nlink == 1 else 0
+                link_to = self.link_to.get(removal.path)
+                where = link_to.path if link_to is not None else removal.target
+                self.done.append(Outcome(removal.path, removal.group, result.size, where, freed))
+                self.progress.advance()
+            return
+        with _uninterrupted():
+            self._act_unit(unit, before, todo, keepers, seen)
+
+    def _check_unit(
+        self,
+        group: PlannedGroup,
+        unit: list[Removal],
+        todo: list[Removal],
+        keepers: list[Seen],
+        seen: dict[str, Seen],
+    ) -> str | None:
+        """Why the unit cannot be acted on (None when every file of it passes its checks)."""
+        kept_inodes = {(k.dev, k.ino): k.path for k in keepers}
+        kept_links = {link: k.path for k in group.keepers for link in k.links}
+        for removal in todo:
+            result = self.check(removal.record)
+            what = _what(removal, unit)
+            if isinstance(result, str):
+                return f"{what} {result}" + _left_together(removal, unit)
+            twin = kept_inodes.get((result.dev, result.ino)) or kept_links.get(removal.path)
+            if twin is not None:
+                verb = "linking" if self.plan.kind == "link" else "removing"
+                return (
+                    f"{what} is a hard link of the kept copy {twin} (the same file on disk); "
+                    f"{verb} it would free nothing" + _left_together(removal, unit)
+                )
+            if removal.target is not None and os.path.lexists(removal.target):
+                return f"{removal.target} already exists; nothing is overwritten" + (
+                    _left_together(removal, unit)
+                )
+            link_to = _link_keeper(removal, result, group, keepers, self.plan)
+            if isinstance(link_to, str):
+                return link_to
+            self.link_to[removal.path] = link_to
+            seen[removal.path] = result
+        unlisted = self._unlisted(unit)
+        if unlisted:
+            return (
+                f"it has sidecars the report does not list ({', '.join(unlisted)}): they "
+                "appeared since the scan, or the report was made by a dedupe that did not know "
+                "them; scan again so they go with it"
+            )
+        return None
+
+    def _unlisted(self, unit: list[Removal]) -> list[str]:
+        """Sidecars on disk now of the unit's images (by name, companions.py) that the unit
+        does not list and no kept image claims."""
+        listed = {r.path for r in unit} | self.plan.kept_companions
+        found = []
+        for removal in unit:
+            if removal.role not in ("image", "motion"):
+                continue
+            head, name = os.path.split(removal.path)
+            names = self.listings.get(head)
+            if names is None:
+                try:
+                    names = set(os.listdir(head))
+                except OSError:
+                    names = set()
+                self.listings[head] = names
+            for other, _ in companions.find(names, [name])[name]:
+                path = os.path.join(head, other)
+                if path not in listed and os.path.isfile(path) and not os.path.islink(path):
+                    found.append(path)
+        return sorted(set(found))
+
+    def _abandon(
+        self, unit: list[Removal], before: list[Removal], todo: list[Removal], reason: str
+    ) -> None:
+        """Leave the unit's files in place; put back what an interrupted run moved of it."""
+        back = ""
+        if before and self.session is not None:
+            back = self._roll_back(before)
+        for removal in todo:
+            self.skip(removal, reason + back)
+            self.progress.advance()
+
+    def _act_unit(
+        self,
+        unit: list[Removal],
+        before: list[Removal],
+        todo: list[Removal],
+        keepers: list[Seen],
+        seen: dict[str, Seen],
+    ) -> None:
+        assert self.session is not None
+        moved: list[Removal] = []
+        for k, removal in enumerate(todo):
+            # Under the drive locks, right before the action: no other dedupe can take a kept
+            # copy away between this look and the action.
+            if not any(still_there(k) for k in keepers):
+                failure = (
+                    "no verified kept copy of this group is in place any more (it changed or "
+                    "vanished during the apply); nothing more is removed from this group"
+                )
+            else:
+                seq, result = self.seq, seen[removal.path]
+                link_to = self.link_to.get(removal.path)
+                outcome = (
+                    _act_link(removal, result, link_to, self.plan, self.session, seq)
+                    if link_to is not None
+                    else _act(removal, result, self.plan, self.session, seq, self.force_copy)
+                )
+                self.seq += 1
+                if not isinstance(outcome, str):
+                    self.done.append(outcome)
+                    moved.append(removal)
+                    assert self.plan.kind is not None
+                    self.session.entries[removal.path] = journal.Entry(
+                        _intent(removal, result, self.plan.kind, seq),
+                        {
+                            "type": "done",
+                            "seq": seq,
+                            "destination": outcome.destination,
+                            "trashinfo": outcome.trashinfo,
+                        },
+                    )
+                    self.progress.advance()
+                    continue
+                failure = outcome if len(unit) == 1 else f"{_what(removal, unit)}: {outcome}"
+            # This file cannot go: the unit stays whole where it was.
+            back = self._roll_back([*before, *moved]) if before or moved else ""
+            for other in todo[k:]:
+                self.skip(
+                    other,
+                    failure + (_left_together(other, unit) if other is not removal else "") + back,
+                )
+                self.progress.advance()
+            return
+
+    def _roll_back(self, removals: list[Removal]) -> str:
+        """Put back files of a unit already trashed or moved (this run's or an interrupted
+        one's), newest first, journaled as undone; what it says, for the skip reasons."""
+        assert self.session is not None
+        writer = self.session.begin()
+        entries = self.session.entries
+        failed = []
+        for removal in reversed(removals):
+            entry = entries.get(removal.path)
+            if entry is None:
+                failed.append(f"{removal.path} (not in the journal)")
+                continue
+            outcome = _restore_one(entry, self.plan.roots)
+            if isinstance(outcome, str):
+                failed.append(f"{removal.path}: {outcome}")
+                continue
+            writer.append({"type": "undone", "seq": entry.seq, "rollback": True})
+            self.done = [o for o in self.done if o.path != removal.path]
+            self.previously = [o for o in self.previously if o.path != removal.path]
+            self.skipped.append(
+                Skip(removal.path, removal.group, "put back: its unit could not be removed whole")
+            )
+        if failed:
+            return (
+                "; the files of its unit already removed could not all be put back ("
+                + "; ".join(failed)
+                + "): `dedupe undo` puts them back"
+            )
+        return "; the files of its unit already removed were put back"
+
+
+def _what(removal: Removal, unit: list[Removal]) -> str:
+    """How a file of a unit is named in a reason: "it" alone, else by its name ("its sidecar
+    X" for a companion)."""
+    if len(unit) == 1:
+        return "it"
+    name = os.path.basename(removal.path)
+    if removal.role == "image":
+        return name
+    return f"its {'motion part' if removal.role == 'motion' else 'sidecar'} {name}"
+
+
+def _left_together(removal: Removal, unit: list[Removal]) -> str:
+    """For a unit of several files: that they all stay."""
+    if len(unit) == 1:
+        return ""
+    return "; the image and its companions stay together where they are"
 
 
 _UNLOCKED = "is on a drive this apply did not lock (mounted after it started?); it is left alone"
@@ -1351,9 +1598,16 @@ def undo(
                         already.append(entry.path)
                     else:
                         restored.append(outcome)
-                        move_to = state.header.get("move_to")
-                        if entry.intent["action"] == "move" and isinstance(move_to, str):
-                            _prune_empty_dirs(os.path.dirname(outcome.source), move_to)
+                    # the folders --move made, emptied (also by an undo cut short: "already")
+                    move_to = state.header.get("move_to")
+                    source = outcome.source if outcome is not None else None
+                    source = source or (entry.done or {}).get("destination")
+                    if (
+                        entry.intent["action"] == "move"
+                        and isinstance(move_to, str)
+                        and isinstance(source, str)
+                    ):
+                        _prune_empty_dirs(os.path.dirname(source), move_to)
             progress.advance()
         if state.ended is None:
             writer.append({"type": "end", "status": "undone", "at": journal.now()})
