@@ -1160,7 +1160,8 @@ class _Run:
                 return link_to
             self.link_to[removal.path] = link_to
             seen[removal.path] = result
-        unlisted = self._unlisted(unit)
+        # A link takes the image's place at its path: its sidecars stay with it, listed or not.
+        unlisted = self._unlisted(unit) if self.plan.kind != "link" else []
         if unlisted:
             return (
                 f"it has sidecars the report does not list ({', '.join(unlisted)}): they "
