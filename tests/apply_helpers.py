@@ -8,11 +8,14 @@ flush) at the N-th time it reaches POINT:
   after-link    the target name of a file exists (hard link), its source not yet unlinked
   os:CALL:WHEN  right before or after (WHEN) the N-th call of os.CALL (link, unlink, rename,
                 fsync, write, open, mkdir): a kill at any moment of the run, reproducibly
+  write-to:END  right before the N-th os.write to a file whose name ends with END (a
+                `.trashinfo` just reserved, a journal's temporary name `.jsonl.tmp`)
   pace          never kill; sleep a little before each trash so another process can kill it
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -320,6 +323,17 @@ def _install(point: str, nth: int) -> None:
                 _kill()
 
         os.link = link  # the os module dedupe.apply uses: this process only
+    elif point.startswith("write-to:"):
+        real_write = os.write
+        suffix = point.removeprefix("write-to:")
+
+        def write(fd: int, data: Any) -> int:
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/self/fd/{fd}").endswith(suffix) and counted():
+                    _kill()
+            return real_write(fd, data)
+
+        os.write = write
     elif point.startswith("os:"):
         _, name, when = point.split(":")
         real: Callable[..., Any] = getattr(os, name)
