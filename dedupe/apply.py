@@ -529,6 +529,7 @@ def _open_locked(
         state = journal.unfinished_for(plan.report_path)
         path = state.path if state is not None else journal.new_path(plan.report_path)
     if state is None:
+        journal.remove_stale_temporaries(plan.report_path)
         header = {
             "report": plan.report_path,
             "report_digest": _report_digest(plan.report_path),

@@ -24,6 +24,7 @@ from apply_helpers import (
     put,
     scan,
     tmpfs,
+    trash_dir,
     trash_infos,
     trashed_files,
     tree,
@@ -109,3 +110,19 @@ def test_a_kill_before_the_trashinfo_is_written_leaves_no_empty_trashinfo(
     assert main(["undo"]) == ExitCode.OK
     assert tree(root) == before
     assert trash_infos() == [] and trashed_files() == []
+
+
+def test_a_kill_while_the_journal_is_created_leaves_no_temporary_file(
+    cli: Cli, tmp_path: Path
+) -> None:
+    from dedupe import journal
+
+    _root, report = library(tmp_path, groups=1, copies=2)
+    argv = ["apply", "--report", str(report), "--trash", "--yes"]
+    assert killed_at("write-to:.jsonl.tmp", *argv) < 0
+    folder = journal.journals_dir()
+    assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] != []
+    code, _, err = cli(*argv)
+    assert code == ExitCode.OK, err
+    assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
+    assert trash_dir().is_dir() and len(trashed_files()) == 1
