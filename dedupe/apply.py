@@ -197,12 +197,14 @@ def build_plan(
 
 
 def anchor_of(path: str, roots: Sequence[str]) -> str:
-    """The longest of `roots` that holds `path`: where a walk with no symlink starts. Outside
-    every root (build_plan refuses such a path; an old journal has no roots) it is the file
-    system's root, so then no folder on the whole path may be a symbolic link."""
+    """The outermost of `roots` that holds `path`: where a walk with no symlink starts, so that
+    a scanned folder inside another one (`scan A A/B`) is walked through as well and can never
+    be a symlink. Outside every root (build_plan refuses such a path; an old journal has no
+    roots) it is the file system's root, so then no folder on the whole path may be one."""
     best = ""
     for root in roots:
-        if (path == root or path.startswith(os.path.join(root, ""))) and len(root) > len(best):
+        inside = path == root or path.startswith(os.path.join(root, ""))
+        if inside and (not best or len(root) < len(best)):
             best = root
     return best or os.path.abspath(os.sep)
 

@@ -11,8 +11,10 @@ Kills are real SIGKILLs of a subprocess (tests/apply_helpers.py) at a chosen cal
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +44,28 @@ def killed_at(point: str, *argv: str) -> int:
     """`dedupe ARGV` in the helper, SIGKILLed at POINT (see apply_helpers): its exit code."""
     command = [sys.executable, str(HELPER), point, "1", "--", *argv]
     return subprocess.run(command, capture_output=True, timeout=120).returncode
+
+
+# ---------------------------------------------------------------- nested scanned folders
+
+
+def test_a_scanned_folder_holding_another_one_replaced_by_a_symlink_is_never_acted_through(
+    cli: Cli, tmp_path: Path
+) -> None:
+    root = tmp_path / "photos"
+    for c in range(2):
+        put(root / "album" / f"{c}.png", png(5))
+    report = tmp_path / "report.json"
+    code = main(["scan", str(root), str(root / "album"), "--report", str(report), "--no-cache"])
+    assert code == 0 and json.loads(report.read_text())["roots"] == [str(root), str(root / "album")]
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)  # the same files, times kept: they pass every check
+    root.rename(tmp_path / "real")
+    os.symlink(copy, root)
+    before = tree(copy)
+    code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
+    assert tree(copy) == before, "acted in a folder outside the scanned ones"
+    assert code == ExitCode.PARTIAL and f"{root} is a symbolic link" in err
 
 
 # ---------------------------------------------------------------- top-dir trashes
