@@ -49,9 +49,10 @@ def _strace() -> str:
     return found
 
 
-def delayed(trace: Path, delay_s: float, *argv: str) -> subprocess.Popen[bytes]:
-    """`dedupe ARGV` in a subprocess whose link and rename calls each wait `delay_s` first;
-    strace writes each call to `trace` as it starts (the line ends when the call returns)."""
+def delayed(trace: Path, delay_s: float, *argv: str, calls: str = MOVES) -> subprocess.Popen[bytes]:
+    """`dedupe ARGV` in a subprocess whose link and rename calls (or `calls`) each wait
+    `delay_s` first; strace writes each call to `trace` as it starts (the line ends when the
+    call returns)."""
     command = [
         _strace(),
         "-f",
@@ -59,9 +60,9 @@ def delayed(trace: Path, delay_s: float, *argv: str) -> subprocess.Popen[bytes]:
         "-o",
         str(trace),
         "-e",
-        f"trace={MOVES}",
+        f"trace={calls}",
         "-e",
-        f"inject={MOVES}:delay_enter={int(delay_s * 1e6)}",
+        f"inject={calls}:delay_enter={int(delay_s * 1e6)}",
         sys.executable,
         "-m",
         "dedupe",
@@ -153,3 +154,21 @@ def test_undo_held_back_while_a_folder_becomes_a_symlink_restores_into_the_real_
     assert tree(outside) == {}, "restored through the symlink"
     assert code == ExitCode.OK, err
     assert sha(moved / os.path.basename(victim)) == digest  # into the folder it checked
+
+
+def test_a_file_renamed_onto_the_checked_name_while_its_removal_is_held_back_keeps_it(
+    tmp_path: Path,
+) -> None:
+    _root, report = library(tmp_path, groups=1, copies=2)
+    (victim,) = (f["path"] for f in trash_members(report))
+    stranger = put(tmp_path / "elsewhere" / "stranger.png", png(78))  # its only copy
+    digest = sha(stranger)
+    trace = tmp_path / "trace"
+    argv = ("apply", "--report", str(report), "--trash", "--yes")
+    takers = "unlink,unlinkat,rename,renameat,renameat2"  # what takes a name away; not link
+    process = delayed(trace, 0.8, *argv, calls=takers)
+    wait_for(held_back(trace, os.path.basename(victim)), process)  # linked; the old name: held
+    os.rename(stranger, victim)  # another program puts its file at the name right then
+    code, err = finish(process)
+    assert code == ExitCode.OK, err  # the checked file is in the trash
+    assert os.path.isfile(victim) and sha(victim) == digest, "the file renamed in was deleted"
