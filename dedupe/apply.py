@@ -1129,10 +1129,12 @@ def _restore_one(entry: journal.Entry, state: journal.State) -> Restored | str |
     assert done is not None
     path = entry.path
     digest = str(intent["digest"])
-    if state.roots and not _inside(path, state.roots):
+    if report_mod.path_problem(path) is not None or (
+        state.roots and not _inside(path, state.roots)
+    ):
         return (
-            "it is outside the scanned folders of that apply; the journal was not written so, "
-            "and nothing is put there"
+            "its path is not a plain path inside the scanned folders of that apply (the "
+            "journal was not written so); nothing is put there"
         )
     if done.get("destination") is None:
         if intent["action"] == "trash" and not trash.FREEDESKTOP:

@@ -201,16 +201,20 @@ def test_undo_of_a_move_takes_back_only_the_move_target(cli: Cli, tmp_path: Path
     assert not os.path.lexists(victim)
 
 
-def test_undo_never_restores_outside_the_scanned_folders(cli: Cli, tmp_path: Path) -> None:
-    _root, report = library(tmp_path, groups=1, copies=2)
+@pytest.mark.parametrize("where", ["outside", "through .."])
+def test_undo_never_restores_outside_the_scanned_folders(
+    cli: Cli, tmp_path: Path, where: str
+) -> None:
+    root, report = library(tmp_path, groups=1, copies=2)
     assert apply(report, "--trash") == ExitCode.OK
     (path,) = journals()
     outside = tmp_path / "outside" / "new.png"
-    _edit(path, "intent", 1, path=str(outside))
+    edited = str(outside) if where == "outside" else f"{root}/../outside/new.png"
+    _edit(path, "intent", 1, path=edited)
     code, _, err = cli("undo")
     assert code == ExitCode.PARTIAL, err
     assert not outside.exists()
-    assert "outside the scanned folders" in err
+    assert "is not a plain path inside the scanned folders of that apply" in err
     assert len(trashed_files()) == 1  # it stays in the trash
 
 
