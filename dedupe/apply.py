@@ -273,12 +273,14 @@ def units_of(
 
 
 def anchor_of(path: str, roots: Sequence[str]) -> str:
-    """The longest of `roots` that holds `path`: where a walk with no symlink starts. Outside
-    every root (build_plan refuses such a path; an old journal has no roots) it is the file
-    system's root, so then no folder on the whole path may be a symbolic link."""
+    """The outermost of `roots` that holds `path`: where a walk with no symlink starts, so that
+    a scanned folder inside another one (`scan A A/B`) is walked through as well and can never
+    be a symlink. Outside every root (build_plan refuses such a path; an old journal has no
+    roots) it is the file system's root, so then no folder on the whole path may be one."""
     best = ""
     for root in roots:
-        if (path == root or path.startswith(os.path.join(root, ""))) and len(root) > len(best):
+        inside = path == root or path.startswith(os.path.join(root, ""))
+        if inside and (not best or len(root) < len(best)):
             best = root
     return best or os.path.abspath(os.sep)
 
@@ -391,14 +393,6 @@ def still_there(seen: Seen) -> bool:
     with folder:
         info = folder.lstat_or_none(name)
     return info is not None and seen.identity.unchanged(info)
-
-
-def _same_inode(path: str, dev: int, ino: int) -> bool:
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    return (info.st_dev, info.st_ino) == (dev, ino)
 
 
 # ---------------------------------------------------------------- results
@@ -614,6 +608,7 @@ def _open_locked(
         state = journal.unfinished_for(plan.report_path)
         path = state.path if state is not None else journal.new_path(plan.report_path)
     if state is None:
+        journal.remove_stale_temporaries(plan.report_path)
         header = {
             "report": plan.report_path,
             "report_digest": _report_digest(plan.report_path),
@@ -678,8 +673,81 @@ def _drop_name(path: str, root: str, dev: int, ino: int, digest: str) -> None:
         if info is None:
             return
         if (info.st_dev, info.st_ino) == (dev, ino) or fsops.digest_in(folder, name) == digest:
-            folder.unlink(name)
+            fsops.drop(folder, name, fsops.Identity.of(info))
             folder.sync()
+
+
+def _look(path: str, anchor: str, *, follow_anchor: bool = False) -> os.stat_result | None:
+    """lstat of `path`, reached from `anchor` one folder at a time (so at any depth, beyond
+    PATH_MAX too); None when it, or a real folder on the way, is not there."""
+    try:
+        folder, name = fsops.open_parent(path, anchor, follow_anchor=follow_anchor)
+    except (OSError, fsops.UnsafePath):
+        return None
+    with folder:
+        try:
+            return folder.lstat_or_none(name)
+        except OSError:
+            return None
+
+
+def _aside(path: str, root: str, dev: int, ino: int, *, settled: bool) -> str | None:
+    """Settle what a crash while the old name of `path` was being dropped (fsops.drop) left
+    under its private name: before the rest of reconcile looks (`settled` False), the file
+    there gets its name back if the name is free (the checked file: two names of one file,
+    which reconcile settles; another file renamed onto the name: back where it was); once the
+    action is recorded as done (`settled`), the checked file's private name goes. Returns a
+    note for a file that cannot be given its name back."""
+    try:
+        folder, name = fsops.open_parent(path, root)
+    except (OSError, fsops.UnsafePath):
+        return None
+    with folder:
+        aside = fsops.aside_name(name)
+        info = folder.lstat_or_none(aside)
+        if info is None:
+            return None
+        ours = (info.st_dev, info.st_ino) == (dev, ino)
+        if settled:
+            if ours:
+                folder.unlink(aside)
+            return None
+        if not folder.lexists(name):
+            fsops.give_back(folder, aside, name)
+        if folder.lexists(aside) and not ours:
+            return f"{folder.join(aside)} was at {path} when apply was interrupted; it is kept"
+    return None
+
+
+def _move_anchor(target: str, move_to: object) -> str:
+    """Where the walk to a --move target starts (a symlink there is the user's): the --move
+    folder, or for a journal that does not name it, the target's own folder."""
+    if isinstance(move_to, str) and target.startswith(os.path.join(move_to, "")):
+        return move_to
+    return os.path.dirname(target)
+
+
+def _digest_at(path: str, anchor: str) -> str | None:
+    try:
+        folder, name = fsops.open_parent(path, anchor, follow_anchor=True)
+    except (OSError, fsops.UnsafePath):
+        return None
+    with folder:
+        return fsops.digest_in(folder, name)
+
+
+def _remove_partial(target: str, anchor: str) -> bool:
+    """Remove the unfinished copy beside a --move target; whether there was one."""
+    try:
+        folder, name = fsops.open_parent(target, anchor, follow_anchor=True)
+    except (OSError, fsops.UnsafePath):
+        return False
+    with folder:
+        partial = fsops.partial_name(name)
+        if not folder.lexists(partial):
+            return False
+        folder.unlink_quietly(partial)
+        return True
 
 
 def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
@@ -687,6 +755,8 @@ def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
 
     Each pending action either happened (the file is at its destination: record "done") or did
     not (the file is still in place: record "failed", so it is tried again). Returns notes.
+    Every look is made from the scanned folder (or the --move folder) one folder at a time,
+    as apply acts, so files deeper than PATH_MAX are settled too.
     """
     notes: list[str] = []
     roots = state.roots
@@ -695,15 +765,22 @@ def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
         path = entry.path
         root = anchor_of(path, roots)
         if intent["action"] == "link":
-            record, note = linking.settle(intent, root)
+            record, settled = linking.settle(intent, root)
             writer.append(record)
-            notes.append(f"{path}: {note}")
+            notes.append(f"{path}: {settled}")
             continue
         dev, ino = int(intent.get("dev", -1)), int(intent.get("ino", -1))
         digest = str(intent["digest"])
-        here = os.path.lexists(path)
+        note = _aside(path, root, dev, ino, settled=False)
+        if note is not None:
+            notes.append(note)
+        info = _look(path, root)
+        here = info is not None
         if intent["action"] == "trash":
-            if here and _same_inode(path, dev, ino):
+            for partial in trash.partial_copies(path):  # a copy into the trash, cut short
+                Path(partial).unlink(missing_ok=True)
+                notes.append(f"{partial}: an unfinished copy into the trash was removed")
+            if info is not None and (info.st_dev, info.st_ino) == (dev, ino):
                 found = trash.locate(path, dev, ino)
                 if found is not None:  # cut between the link into the trash and the unlink
                     _drop_name(path, root, dev, ino, digest)
@@ -714,22 +791,21 @@ def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
                     notes.append(f"{path}: was trashed just before the interruption; recorded")
             if found is not None:
                 writer.append(_done_record(entry.seq, intent, found.files_path, found.info_path))
+                _aside(path, root, dev, ino, settled=True)
                 continue
-            for partial in trash.partial_copies(path):  # a copy into the trash, cut short
-                Path(partial).unlink(missing_ok=True)
-                notes.append(f"{partial}: an unfinished copy into the trash was removed")
         else:
             target = str(intent["target"])
-            partial = partial_path(target)
-            if os.path.lexists(partial):
-                Path(partial).unlink(missing_ok=True)
-                notes.append(f"{partial}: an unfinished copy was removed")
-            if os.path.lexists(target) and (
-                _same_inode(target, dev, ino) or file_digest(target) == digest
+            anchor = _move_anchor(target, state.header.get("move_to"))
+            if _remove_partial(target, anchor):
+                notes.append(f"{partial_path(target)}: an unfinished copy was removed")
+            there = _look(target, anchor, follow_anchor=True)
+            if there is not None and (
+                (there.st_dev, there.st_ino) == (dev, ino) or _digest_at(target, anchor) == digest
             ):
                 if here:
                     _drop_name(path, root, dev, ino, digest)  # the target is complete, verified
                 writer.append(_done_record(entry.seq, intent, target, None))
+                _aside(path, root, dev, ino, settled=True)
                 notes.append(f"{path}: was moved just before the interruption; recorded")
                 continue
         if here:
@@ -1256,6 +1332,13 @@ class _Run:
                 self.progress.advance()
             return
 
+    def _state(self) -> journal.State:
+        """This apply's journal as undo reads it: what rolling a unit back needs (its scanned
+        folders and --move folder, where files may be taken back from)."""
+        assert self.session is not None
+        header = {"roots": list(self.plan.roots), "action": self.plan.kind}
+        return journal.State(self.session.path, {**header, "move_to": self.plan.move_to})
+
     def _roll_back(self, removals: list[Removal]) -> str:
         """Put back files of a unit already trashed or moved (this run's or an interrupted
         one's), newest first, journaled as undone; what it says, for the skip reasons."""
@@ -1268,7 +1351,7 @@ class _Run:
             if entry is None:
                 failed.append(f"{removal.path} (not in the journal)")
                 continue
-            outcome = _restore_one(entry, self.plan.roots)
+            outcome = _restore_one(entry, self._state())
             if isinstance(outcome, str):
                 failed.append(f"{removal.path}: {outcome}")
                 continue
@@ -1409,39 +1492,96 @@ def _in_trash(path: str, digest: str) -> trash.TrashedFile | None:
     )
 
 
-def _restore_one(entry: journal.Entry, roots: Sequence[str]) -> Restored | str | None:
+def _inside(path: str, folders: Sequence[str]) -> bool:
+    return any(path.startswith(os.path.join(folder, "")) for folder in folders)
+
+
+def _recorded_source(
+    intent: dict[str, Any], done: dict[str, Any], header: dict[str, Any]
+) -> tuple[str, str | None, str] | str:
+    """Where the journal says the file went, if that is a place apply puts files: (the file,
+    its .trashinfo, the folder the walk to it starts from), or why undo does not take it from
+    there. Apply puts a trashed file in a trash's `files` folder, its .trashinfo (which names
+    the original path) in `info` beside it, and a moved file at its --move target; a journal
+    that says anything else was not written so, and undo never takes a file from elsewhere."""
+    path, source = str(intent["path"]), str(done["destination"])
+    where = f"the journal says it went to {source}, which is not where apply puts it"
+    if not os.path.isabs(source) or "\0" in source:
+        return f"{where} (not an absolute path)"
+    if intent["action"] == "move":
+        move_to = header.get("move_to")
+        if source != intent.get("target") or not (
+            isinstance(move_to, str) and _inside(source, [move_to])
+        ):
+            return f"{where} (its target under the --move folder); it is not put back"
+        return source, None, move_to
+    files, name = os.path.split(source)
+    folder = os.path.dirname(files)
+    info_path = os.path.join(folder, "info", name + trash.INFO_SUFFIX)
+    if os.path.basename(files) != "files" or done.get("trashinfo") not in (None, info_path):
+        return f"{where} (a trash's files folder, its .trashinfo in info); it is not put back"
+    if os.path.lexists(source):
+        tops = (os.path.dirname(folder), os.path.dirname(os.path.dirname(folder)))
+        if not any((trash.read_info(info_path, top) or ("",))[0] == path for top in tops):
+            return (
+                f"{source} is not known to be the trashed file: its .trashinfo {info_path} "
+                f"is missing or does not say it came from {path}; it is not put back"
+            )
+    return source, info_path, files
+
+
+def _restore_one(entry: journal.Entry, state: journal.State) -> Restored | str | None:
     """Put one file back. Returns Restored, None when it already is back, or why it cannot be.
 
     The original's folder is reached from its scanned folder with no symbolic link on the way
     (missing folders are made again), so a folder replaced by a symlink since the apply is
-    never restored into."""
+    never restored into; the file is taken back only from where apply put it."""
     intent, done = entry.intent, entry.done
     assert done is not None
-    if intent["action"] == "link":
-        return _restore_link(entry, roots)
     path = entry.path
     digest = str(intent["digest"])
-    source = done.get("destination")
-    info_path = done.get("trashinfo")
-    if source is None:
+    if report_mod.path_problem(path) is not None or (
+        state.roots and not _inside(path, state.roots)
+    ):
+        return (
+            "its path is not a plain path inside the scanned folders of that apply (the "
+            "journal was not written so); nothing is put there"
+        )
+    if intent["action"] == "link":
+        return _restore_link(entry, state.roots)
+    if done.get("destination") is None:
         if intent["action"] == "trash" and not trash.FREEDESKTOP:
             return "it was sent to the system trash; restore it from there"
         found = _in_trash(path, digest)
         if found is None:
             return "it cannot be found in the trash (was the trash emptied?)"
-        source, info_path = found.files_path, found.info_path
-    source = str(source)
-    root = anchor_of(path, roots)
+        source, anchor = found.files_path, os.path.dirname(found.files_path)
+        info_path: str | None = found.info_path
+    else:
+        recorded = _recorded_source(intent, done, state.header)
+        if isinstance(recorded, str):
+            return recorded
+        source, info_path, anchor = recorded
+    root = anchor_of(path, state.roots)
     try:
-        return _restore_from(path, root, source, info_path, intent, done, digest)
+        return _restore_from(path, root, source, anchor, info_path, intent, done, digest)
     except fsops.UnsafePath as error:
         return f"it is not put back: {error} now (undo never restores through a symbolic link)"
+
+
+def _open_source(source: str, anchor: str) -> tuple[fsops.Folder | None, str]:
+    """The folder holding `source`, reached from `anchor` (None when it is gone)."""
+    try:
+        return fsops.open_parent(source, anchor, follow_anchor=True)
+    except FileNotFoundError:
+        return None, os.path.basename(source)
 
 
 def _restore_from(
     path: str,
     root: str,
     source: str,
+    anchor: str,
     info_path: str | None,
     intent: dict[str, Any],
     done: dict[str, Any],
@@ -1452,22 +1592,27 @@ def _restore_from(
     except FileNotFoundError:
         target, name = None, os.path.basename(path)  # its folder is gone: made again below
     with contextlib.ExitStack() as stack:
+        try:
+            origin, sname = _open_source(source, anchor)
+        except OSError as error:
+            return f"cannot read {source} ({error.strerror or error})"
+        if origin is not None:
+            stack.enter_context(origin)
         if target is not None:
             stack.enter_context(target)
             if target.lexists(name):
-                return _already_there(target, name, source, info_path, digest, path)
-        if not os.path.lexists(source) and intent["action"] == "trash":
+                return _already_there(target, name, origin, sname, info_path, digest, path)
+        info = origin.lstat_or_none(sname) if origin is not None else None
+        if info is None and intent["action"] == "trash":
             found = _in_trash(path, digest)
             if found is not None:
                 source, info_path = found.files_path, found.info_path
-        head, sname = os.path.split(source)
-        try:
-            origin = stack.enter_context(fsops.open_folder(head, head, follow_anchor=True))
-            info = origin.lstat(sname)
-        except FileNotFoundError:
+                origin, sname = _open_source(source, os.path.dirname(source))
+                if origin is not None:
+                    stack.enter_context(origin)
+                    info = origin.lstat_or_none(sname)
+        if origin is None or info is None:
             return f"it is no longer at {source} (deleted or emptied from the trash?)"
-        except OSError as error:
-            return f"cannot read {source} ({error.strerror or error})"
         actual = fsops.digest_in(origin, sname) if stat.S_ISREG(info.st_mode) else None
         if actual is None or (actual != digest and not done.get("unverified")):
             return f"the file at {source} is not the one that was removed (its content differs)"
@@ -1489,7 +1634,8 @@ def _restore_from(
 def _already_there(
     target: fsops.Folder,
     name: str,
-    source: str,
+    origin: fsops.Folder | None,
+    sname: str,
     info_path: str | None,
     digest: str,
     path: str,
@@ -1499,20 +1645,24 @@ def _already_there(
     partial = target.lstat_or_none(fsops.partial_name(name))
     if partial is not None and (partial.st_dev, partial.st_ino) == (here.st_dev, here.st_ino):
         target.unlink(fsops.partial_name(name))  # an undo cut between its copy's two names
-    there = None
-    with contextlib.suppress(OSError):
-        there = os.lstat(source)
-    if there is not None and (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
-        os.unlink(source)  # an undo interrupted between its two steps
+    there = origin.lstat_or_none(sname) if origin is not None else None
+    if origin is not None and there is not None and fsops.Identity.of(here).same_object(there):
+        fsops.drop(origin, sname, fsops.Identity.of(there))  # an undo cut between two steps
         _remove_trashinfo(info_path)
         return None
     if fsops.digest_in(target, name) == digest:
         # Back in place (restored by hand, or by an undo cut short after its copy across
         # devices): the removed copy, if still there with the same bytes, is redundant.
-        if there is None or (stat.S_ISREG(there.st_mode) and file_digest(source) == digest):
-            Path(source).unlink(missing_ok=True)
+        if origin is None or there is None or fsops.digest_in(origin, sname) == digest:
+            if origin is not None:
+                if there is not None:
+                    fsops.drop(origin, sname, fsops.Identity.of(there))
+                aside = fsops.aside_name(sname)  # an undo cut short while dropping that name
+                if fsops.digest_in(origin, aside) == digest:
+                    origin.unlink_quietly(aside)
             _remove_trashinfo(info_path)
         return None
+    source = origin.join(sname) if origin is not None else sname
     return (
         f"a file has appeared at {path} since the apply; it is not overwritten "
         f"(the removed copy is still at {source})"
@@ -1520,15 +1670,19 @@ def _already_there(
 
 
 def _prune_empty_dirs(directory: str, stop: str) -> None:
-    """Remove the folders `--move` created under `stop` once undo has emptied them."""
-    stop = os.path.abspath(stop)
-    directory = os.path.abspath(directory)
-    while directory.startswith(os.path.join(stop, "")):
+    """Remove the folders `--move` created under `stop` once undo has emptied them (each one
+    reached from `stop`, at any depth)."""
+    try:
+        parts = fsops.components(os.path.abspath(directory), os.path.abspath(stop))
+    except fsops.UnsafePath:
+        return
+    while parts:
+        name = parts.pop()
         try:
-            os.rmdir(directory)  # only ever succeeds on an empty folder
-        except OSError:
+            with fsops.open_folder(os.path.join(stop, *parts), stop, follow_anchor=True) as folder:
+                folder.rmdir(name)  # only ever succeeds on an empty folder
+        except (OSError, fsops.UnsafePath):
             return
-        directory = os.path.dirname(directory)
 
 
 @dataclass
@@ -1578,7 +1732,6 @@ def undo(
     writer = session.writer
     notes = reconcile(state, writer)
     state = journal.read(state.path)
-    roots = state.roots
     todo = sorted((e for e in state.done if not e.undone), key=lambda e: -e.seq)
     progress.start("Restoring", len(todo))
     restored: list[Restored] = []
@@ -1588,7 +1741,7 @@ def undo(
     try:
         for entry in todo:
             with _uninterrupted():
-                outcome = _restore_one(entry, roots)
+                outcome = _restore_one(entry, state)
                 if isinstance(outcome, str):
                     skipped.append(Skip(entry.path, int(entry.intent.get("group", 0)), outcome))
                     skip = {"type": "undo-skip", "seq": entry.seq, "reason": outcome}

@@ -446,6 +446,18 @@ def is_in_use(path: Path) -> bool:
     return False
 
 
+def remove_stale_temporaries(report_path: str) -> None:
+    """Remove the temporary names (`.KEY-TIME.jsonl.tmp`) that journals of this report were being
+    created under when a crash came (see Writer.create). Call it holding the report's lock: then
+    no other apply of the report is creating one."""
+    prefix = f".{report_key(report_path)}-"
+    with contextlib.suppress(OSError):
+        for name in os.listdir(journals_dir()):
+            if name.startswith(prefix) and name.endswith(SUFFIX + ".tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(journals_dir() / name)
+
+
 def unfinished_for(report_path: str) -> State | None:
     """The newest journal of an apply of this report that never finished, if any."""
     absolute = os.path.abspath(report_path)

@@ -10,11 +10,14 @@ flush) at the N-th time it reaches POINT:
                 fsync, write, open, mkdir, symlink): a kill at any moment of the run,
                 reproducibly; likewise fcntl:ioctl:WHEN (a reflink's FIDEDUPERANGE) and
                 linking:exchange:WHEN, trash:keep:WHEN, ... (a function of that dedupe module)
+  write-to:END  right before the N-th os.write to a file whose name ends with END (a
+                `.trashinfo` just reserved, a journal's temporary name `.jsonl.tmp`)
   pace          never kill; sleep a little before each trash so another process can kill it
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -387,6 +390,17 @@ def _install(point: str, nth: int) -> None:
                 _kill()
 
         os.link = link  # the os module dedupe.apply uses: this process only
+    elif point.startswith("write-to:"):
+        real_write = os.write
+        suffix = point.removeprefix("write-to:")
+
+        def write(fd: int, data: Any) -> int:
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/self/fd/{fd}").endswith(suffix) and counted():
+                    _kill()
+            return real_write(fd, data)
+
+        os.write = write
     elif point.count(":") == 2:
         import fcntl
 

@@ -259,8 +259,8 @@ def leftovers(root: Path, dest: Path | None) -> list[str]:
                     str(p)
                     for p in entries.iterdir()
                     if sub == "files"
-                    or (trash.read_info(str(p), top) or ("",))[0].startswith(str(root))
-                ]
+                    or (trash.read_info(str(p), top) or (str(root),))[0].startswith(str(root))
+                ]  # an unreadable .trashinfo (empty: reserved, never written) is one too
     places = [root] + ([dest] if dest is not None else [])
     found += [str(p) for place in places for p in place.rglob("*.dedupe-partial")]
     found += [str(p) for p in root.rglob(f"{linking.TEMPORARY_PREFIX}*")]
