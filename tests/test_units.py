@@ -569,8 +569,13 @@ def test_metadata_and_original_rules_with_exif_written_by_exiftool(
         "-Orientation#=1",
     )  # fmt: skip
     exif(export, "-Software=Adobe Photoshop Lightroom Classic 12.0 (Windows)")
+    # By default capture metadata comes before size: the camera original with its date, GPS
+    # and camera is kept over a larger export that lost them; `--keep size` says otherwise.
     default = group_files(scan(cli, root))
-    assert default["export/beach-edit.jpg"]["action"] == "keep"  # size decides by default
+    assert default["camera/IMG_0021.JPG"]["action"] == "keep"
+    assert default["export/beach-edit.jpg"]["action"] == "trash"
+    by_size = group_files(scan(cli, root, "--keep", "size"))
+    assert by_size["export/beach-edit.jpg"]["action"] == "keep"
     files = group_files(scan(cli, root, "--keep", "metadata"))
     assert files["camera/IMG_0021.JPG"]["reason"] == (
         "most capture metadata (date taken, GPS, camera and orientation)"
@@ -621,7 +626,9 @@ def as_schema_1(report: Path) -> dict[str, Any]:
     data["schema_version"] = 1
     for key in ("reference", "twins", "lose_sidecars"):
         data["settings"].pop(key)
-    data["settings"]["keep"] = [k for k in data["settings"]["keep"] if k != "sidecar"]
+    data["settings"]["keep"] = [
+        k for k in data["settings"]["keep"] if k not in ("sidecar", "metadata")
+    ]
     data["stats"].pop("sidecars")
     for group in data["groups"]:
         for f in group["files"]:
