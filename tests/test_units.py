@@ -597,11 +597,11 @@ def test_metadata_and_original_rules_with_exif_written_by_exiftool(
     )
     code, out, _ = cli("review", "--report", str(report), "--no-input")
     assert code == 0
-    assert "metadata: date taken, GPS, camera Canon Canon EOS 5D, orientation" in out
+    assert "metadata: date taken, GPS, camera Canon EOS 5D, orientation" in out
     assert "edited with Adobe Photoshop Lightroom Classic 12.0 (Windows)" in out
     html = tmp_path / "r.html"
     assert cli("report", "--html", str(html), "--report", str(report))[0] == 0
-    assert "<dt>metadata</dt><dd>date taken, GPS, camera Canon Canon EOS 5D" in html.read_text()
+    assert "<dt>metadata</dt><dd>date taken, GPS, camera Canon EOS 5D" in html.read_text()
 
 
 def test_a_tie_the_rules_cannot_break_is_said(cli: Cli, tmp_path: Path) -> None:
@@ -711,3 +711,21 @@ def test_review_threshold_reads_the_facts_of_files_in_new_groups(cli: Cli, tmp_p
     assert "sidecars: IMG_0030.JPG.xmp (xmp)" in out
     assert "kept too: it carries IMG_0030.JPG.xmp" in out
     assert members(report, "trash") == []
+
+
+@pytest.mark.parametrize(
+    ("make", "model", "shown"),
+    [
+        ("Canon", "Canon EOS 5D", "Canon EOS 5D"),
+        ("NIKON CORPORATION", "NIKON D750", "NIKON D750"),
+        ("Apple", "iPhone 12", "Apple iPhone 12"),
+        ("FUJIFILM", None, "FUJIFILM"),
+        (None, "X-T30", "X-T30"),
+    ],
+)
+def test_the_camera_is_named_as_people_name_it(
+    make: str | None, model: str | None, shown: str
+) -> None:
+    from dedupe.review.facts import camera_name
+
+    assert camera_name(make, model) == shown
