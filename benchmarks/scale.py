@@ -34,8 +34,9 @@ Rows (each measured in this run; the machine is shared, so the load average is p
   (report read, regroup) timed apart;
 - apply: `dedupe apply --dry-run --format csv` subprocess on the report (every trash action
   re-checked on disk: size, time and SHA-256), seconds per 100k actions and peak memory.
-With --profile, each 1M row runs once more under py-spy (the whole process tree), and the
-functions with most samples are printed: where today's code spends the time.
+With --profile, instead of the timed rows, each command of the 1M rows runs under py-spy (the
+whole process tree), and the functions with most samples are printed: where today's code
+spends the time.
 """
 
 from __future__ import annotations
@@ -106,10 +107,14 @@ class Library:
     n: int
     seed: int
     folder: Path
+    threshold: float = THRESHOLD  # the scans run at this threshold
+    tighter: float = TIGHTER  # and review --threshold regroups at this one
+    label: str = ""  # in the rows' tags
+    scanned: Path | None = None  # the folder scanned, when not folder/lib
 
     @property
     def root(self) -> Path:
-        return self.folder / "lib"
+        return self.scanned or self.folder / "lib"
 
     @property
     def cache(self) -> Path:
@@ -290,8 +295,9 @@ def _settings(threshold: float = THRESHOLD) -> Any:
     return Settings(algorithm="dhash", hash_size=8, threshold=threshold)
 
 
-def build_library(n: int, seed: int, jobs: int) -> Library:
-    """The library of n images (reused while its recipe is unchanged)."""
+def build_library(n: int, seed: int, jobs: int, folder: Path | None = None) -> Library:
+    """The library of n images (reused while its recipe is unchanged), in `folder` (default:
+    benchmarks/.corpus-speed/scale-N-sS)."""
     global _SCENES, _SCENE_OF, _KIND_OF
     import multiprocessing
 
@@ -300,7 +306,7 @@ def build_library(n: int, seed: int, jobs: int) -> Library:
     from dedupe.cache import HashCache
     from dedupe.models import FileEntry
 
-    library = Library(n, seed, common.corpus_dir(f"scale-{n}-s{seed}"))
+    library = Library(n, seed, folder or common.corpus_dir(f"scale-{n}-s{seed}"))
     recipe = json.loads(json.dumps(library_recipe(n, seed)))  # as facts.json holds it
     if library.facts_file.is_file() and library.facts().get("recipe") == recipe:
         return library
@@ -339,6 +345,47 @@ def build_library(n: int, seed: int, jobs: int) -> Library:
     _SCENES = _SCENE_OF = _KIND_OF = None
     print(f"  ... done in {facts['build_seconds']:.0f} s: {dict(kinds)}", flush=True)
     return library
+
+
+def real_library(count: int, jobs: int) -> tuple[Library, Row]:
+    """The photo-like corpus of scan_speed.py and regroup.py --scanned (count 64 x 48 JPEGs,
+    distinct pictures whose hashes are as near as a library's), with a hash cache filled by a
+    real cold scan of it at the default threshold (timed: the row returned)."""
+    from dedupe.models import DEFAULT_THRESHOLD
+
+    corpus = common.tiny_corpus(count, 7, jobs)
+    folder = common.corpus_dir(f"scale-real-{count}-s7")
+    folder.mkdir(parents=True, exist_ok=True)
+    library = Library(
+        count, 7, folder, DEFAULT_THRESHOLD, 0.2, "real photo-like, default threshold", corpus
+    )
+    stamp = folder / "facts.json"
+    recipe = {"corpus": str(corpus), "count": count, "namespace": library_recipe(0, 0)["namespace"]}
+    if stamp.is_file() and json.loads(stamp.read_text()).get("recipe") == recipe:
+        facts = json.loads(stamp.read_text())
+    else:
+        library.cache.unlink(missing_ok=True)
+        with tempfile.TemporaryDirectory(prefix="dedupe-scale-") as tmp:
+            print(f"  a real cold scan of {count:,} photo-like files (once) ...", flush=True)
+            run = common.run_timed(
+                dedupe_cmd("scan", str(corpus), "--cache", str(library.cache), "--report",
+                           str(Path(tmp) / "report.json"), "--jobs", str(jobs)),
+                env=clean_env(Path(tmp)),
+            ).check("the real cold scan")  # fmt: skip
+        facts = {"recipe": recipe, "seconds": run.seconds, "peak_mb": run.tree_peak_mb,
+                 "load": os.getloadavg()[0]}  # fmt: skip
+        stamp.write_text(json.dumps(facts))
+    row = Row(
+        f"[real {count // 1000}k] the cold scan that filled the cache (decoding and hashing "
+        "every file; grouping at the default threshold)",
+        str(count),
+        facts["seconds"],
+        f"{facts['seconds'] / count * 1e6:.0f} us/image (load average then {facts['load']:.1f})",
+        facts["peak_mb"],
+        "-",
+        "-",
+    )
+    return library, row
 
 
 def _self_check(library: Library, seed: int) -> None:
@@ -482,10 +529,12 @@ def in_terminal(
     timeout: float,
     linger: float = 2.0,
     size: tuple[int, int] = (200, 50),
+    quit_wait: float = 60.0,
 ) -> Screen:
     """Run `command` in a tmux pane (a real terminal) and time it until every one of `markers`
     is on the screen; sample the memory of the pane's processes meanwhile (and `linger`
-    seconds after), then press q and end the session."""
+    seconds after), then press q, wait up to `quit_wait` seconds for it to end, and end the
+    session."""
     socket = tmp / "tmux.sock"
     tmux = ["tmux", "-S", str(socket), "-f", os.devnull]
     environment = " ".join(
@@ -535,7 +584,7 @@ def in_terminal(
         subprocess.run([*tmux, "send-keys", "q"], capture_output=True)
         ended = None
         quit_at = time.perf_counter()
-        while time.perf_counter() - quit_at < 60:
+        while time.perf_counter() - quit_at < quit_wait:
             if subprocess.run([*tmux, "has-session"], capture_output=True).returncode != 0:
                 ended = time.perf_counter() - quit_at
                 break
@@ -588,10 +637,14 @@ class Profiler:
                 inclusive[frame] += count
             if frames:
                 leaf[frames[-1]] += count
-        lines = [f"  {name}: {total} samples at 50 Hz (profile in {path})", "    inclusive:"]
-        lines += [f"      {100 * c / total:5.1f}%  {f}" for f, c in inclusive.most_common(top)]
+        ours = [(f, c) for f, c in inclusive.most_common() if f.startswith("dedupe/")]
+        lines = [
+            f"  {name}: {total} samples at 50 Hz (profile in {path})",
+            "    dedupe's functions, inclusive:",
+        ]
+        lines += [f"      {100 * c / total:5.1f}%  {f}" for f, c in ours[:top]]
         lines.append("    self (leaf):")
-        lines += [f"      {100 * c / total:5.1f}%  {f}" for f, c in leaf.most_common(top // 2)]
+        lines += [f"      {100 * c / total:5.1f}%  {f}" for f, c in leaf.most_common(top)]
         return "\n".join(lines)
 
 
@@ -605,24 +658,74 @@ def _short(frame: str) -> str:
     return f"{file}:{name}"
 
 
-def measure(library: Library, args: argparse.Namespace, profiler: Profiler) -> list[Row]:
-    n = library.n
-    rows: list[Row] = []
-    tag = f"[{n // 1000:,}k]" if n < 1_000_000 else f"[{n / 1e6:g}M]"
-    profile = profiler.enabled and n >= args.profile_from
+def commands(library: Library, report: Path, jobs: int) -> dict[str, list[str]]:
+    """The command lines of the rows."""
+    return {
+        "scan": dedupe_cmd(
+            "scan",
+            str(library.root),
+            "--cache",
+            str(library.cache),
+            "--threshold",
+            str(library.threshold),
+            "--report",
+            str(report),
+            "--jobs",
+            str(jobs),
+        ),
+        "review": dedupe_cmd("review", "--report", str(report)),
+        "regroup": dedupe_cmd(
+            "review", "--report", str(report), "--threshold", str(library.tighter)
+        ),
+        "apply": dedupe_cmd("apply", "--report", str(report), "--dry-run", "--format", "csv"),
+    }
+
+
+def review_markers(report: Path) -> list[str] | None:
+    """What is on screen once review shows the report's first group (None: no group)."""
+    first = first_report_group(report)
+    if first is None:
+        return None
+    return [f"Group {first[0]} (1 of ", Path(first[1]).name]
+
+
+def profile_only(library: Library, args: argparse.Namespace, profiler: Profiler) -> None:
+    """Each command of the rows under py-spy, and where its samples fell."""
     with tempfile.TemporaryDirectory(prefix="dedupe-scale-") as tmp_text:
         tmp = Path(tmp_text)
         env = clean_env(tmp)
         report = tmp / "report.json"
-        scan_args = [
-            "scan", str(library.root), "--cache", str(library.cache), "--threshold",
-            str(THRESHOLD), "--report", str(report), "--jobs", str(args.jobs),
-        ]  # fmt: skip
+        run = commands(library, report, args.jobs)
+        clear_memo(library.cache)
+        common.run_timed(profiler.wrap("scan-cold", run["scan"]), env=env, cwd=tmp)
+        markers = review_markers(report)
+        if markers is not None:
+            in_terminal(profiler.wrap("review", run["review"]), markers, env, tmp,
+                        timeout=args.timeout)  # fmt: skip
+            in_terminal(profiler.wrap("review-threshold", run["regroup"]), [" (1 of "], env,
+                        tmp, timeout=args.timeout)  # fmt: skip
+            common.run_timed(profiler.wrap("apply-dry-run", run["apply"]), env=env, cwd=tmp)
+    for name in ("scan-cold", "review", "review-threshold", "apply-dry-run"):
+        print(profiler.summary(name), flush=True)
+
+
+def measure(library: Library, args: argparse.Namespace) -> list[Row]:
+    n = library.n
+    rows: list[Row] = []
+    tag = f"[{n // 1000:,}k]" if n < 1_000_000 else f"[{n / 1e6:g}M]"
+    if library.label:
+        tag = f"[{library.label}, {tag[1:]}"
+    threshold, tighter = library.threshold, library.tighter
+    with tempfile.TemporaryDirectory(prefix="dedupe-scale-") as tmp_text:
+        tmp = Path(tmp_text)
+        env = clean_env(tmp)
+        report = tmp / "report.json"
+        cmd = commands(library, report, args.jobs)
         # 1. the hashing-free part of a cold scan: every fingerprint from the cache, the
         # grouping memo cleared
         common.warm_page_cache([library.cache])
         clear_memo(library.cache)
-        run = common.run_timed(dedupe_cmd(*scan_args), env=env, cwd=tmp, timeout=args.timeout)
+        run = common.run_timed(cmd["scan"], env=env, cwd=tmp, timeout=args.timeout)
         if run.timed_out or run.returncode != 0:
             rows.append(Row(f"{tag} scan, warm hashes, grouping from scratch", str(n), None,
                             f"stopped: {'timeout' if run.timed_out else run.stderr[-300:]}",
@@ -643,11 +746,8 @@ def measure(library: Library, args: argparse.Namespace, profiler: Profiler) -> l
             )
         )
         listing_mb = len(run.stdout) / common.MB
-        if profile:
-            clear_memo(library.cache)
-            common.run_timed(profiler.wrap("scan-cold", dedupe_cmd(*scan_args)), env=env, cwd=tmp)
         # 2. a warm rescan: the grouping from the memo the first run left
-        warm = common.run_timed(dedupe_cmd(*scan_args), env=env, cwd=tmp, timeout=args.timeout)
+        warm = common.run_timed(cmd["scan"], env=env, cwd=tmp, timeout=args.timeout)
         rows.append(
             Row(
                 f"{tag} warm rescan: `dedupe scan` of the unchanged tree (grouping from the memo)",
@@ -701,10 +801,8 @@ def measure(library: Library, args: argparse.Namespace, profiler: Profiler) -> l
         gid, first_path, groups = first
         name = Path(first_path).name
         # 3. review: until the first group is on screen
-        review = dedupe_cmd("review", "--report", str(report))
-        markers = [f"Group {gid} (1 of {groups:,}", name]
-        markers[0] = f"Group {gid} (1 of "
-        screen = in_terminal(review, markers, env, tmp, timeout=args.timeout)
+        markers = [f"Group {gid} (1 of ", name]
+        screen = in_terminal(cmd["review"], markers, env, tmp, timeout=args.timeout)
         if screen.seconds is None:
             print(f"  {tag} review screen at the end:\n{screen.text}", flush=True)
         rows.append(
@@ -722,14 +820,11 @@ def measure(library: Library, args: argparse.Namespace, profiler: Profiler) -> l
                 ),
             )
         )
-        if profile:
-            in_terminal(profiler.wrap("review", review), markers, env, tmp, timeout=args.timeout)
         # 4. review --threshold: tighter than the scan's, from its checked pairs
-        tighter = dedupe_cmd("review", "--report", str(report), "--threshold", str(TIGHTER))
-        screen = in_terminal(tighter, [" (1 of "], env, tmp, timeout=args.timeout)
+        screen = in_terminal(cmd["regroup"], [" (1 of "], env, tmp, timeout=args.timeout)
         rows.append(
             Row(
-                f"{tag} `dedupe review --threshold {TIGHTER}` (scan at {THRESHOLD}: from the "
+                f"{tag} `dedupe review --threshold {tighter}` (scan at {threshold}: from the "
                 "checked pairs) in tmux: until the first regrouped group is on screen",
                 str(n),
                 screen.seconds,
@@ -743,14 +838,14 @@ def measure(library: Library, args: argparse.Namespace, profiler: Profiler) -> l
         )
         chain = common.run_timed(
             [sys.executable, str(Path(__file__).resolve()), "--chain", str(report),
-             "--out", str(tmp / "chain.json")],
+             "--out", str(tmp / "chain.json"), "--at", str(tighter)],
             env=env,
         )  # fmt: skip
         if chain.returncode == 0:
             times = json.loads((tmp / "chain.json").read_text())
             rows.append(
                 Row(
-                    f"{tag}   of which in-process: report.read / regroup at {TIGHTER} / "
+                    f"{tag}   of which in-process: report.read / regroup at {tighter} / "
                     "ReviewState.start",
                     str(n),
                     times["read"] + times["regroup"],
@@ -762,12 +857,8 @@ def measure(library: Library, args: argparse.Namespace, profiler: Profiler) -> l
                     "-",
                 )
             )
-        if profile:
-            in_terminal(profiler.wrap("review-threshold", tighter), [" (1 of "], env, tmp,
-                        timeout=args.timeout)  # fmt: skip
         # 5. apply --dry-run: every trash action checked on disk
-        apply = dedupe_cmd("apply", "--report", str(report), "--dry-run", "--format", "csv")
-        run = common.run_timed(apply, env=env, cwd=tmp, timeout=args.timeout)
+        run = common.run_timed(cmd["apply"], env=env, cwd=tmp, timeout=args.timeout)
         actions = max(0, run.stdout.count("\n") - 1)
         would = sum(1 for line in run.stdout.splitlines()[1:] if line.startswith("trash") or
                     line.startswith("remove"))  # fmt: skip
@@ -786,13 +877,12 @@ def measure(library: Library, args: argparse.Namespace, profiler: Profiler) -> l
                 common.verdict(per100k is not None and per100k <= 30 and run.tree_peak_mb <= 2048),
             )
         )
-        if profile:
-            common.run_timed(profiler.wrap("apply-dry-run", apply), env=env, cwd=tmp)
         if args.stages:
             print(f"  {tag} stages, in one process:", flush=True)
             run = common.run_timed(
                 [sys.executable, str(Path(__file__).resolve()), "--stages-of",
-                 str(library.root), str(library.cache), "--out", str(tmp / "stages.json")],
+                 str(library.root), str(library.cache), "--out", str(tmp / "stages.json"),
+                 "--at", str(threshold)],
                 env=env,
             )  # fmt: skip
             if run.returncode == 0:
@@ -832,13 +922,10 @@ def measure(library: Library, args: argparse.Namespace, profiler: Profiler) -> l
             keep = Path(args.keep_reports)
             keep.mkdir(parents=True, exist_ok=True)
             shutil.copy(report, keep / f"report-{n}.json")
-    if profile:
-        for name in ("scan-cold", "review", "review-threshold", "apply-dry-run"):
-            print(profiler.summary(name), flush=True)
     return rows
 
 
-def chain(path: str, out: str) -> None:
+def chain(path: str, out: str, at: float = TIGHTER) -> None:
     """In a fresh process: the call chain `review --threshold` runs before its first frame,
     timed step by step (and the memory the read adds)."""
     from dedupe.regroup import read_to_regroup
@@ -853,7 +940,7 @@ def chain(path: str, out: str) -> None:
         result["read"] = time.perf_counter() - started
     result["read_mb"] = memory.peak - before
     started = time.perf_counter()
-    regrouped, _ = regroup_report(report, threshold=TIGHTER)
+    regrouped, _ = regroup_report(report, threshold=at)
     result["regroup"] = time.perf_counter() - started
     started = time.perf_counter()
     ReviewState.start(regrouped)
@@ -886,7 +973,7 @@ class _Stages:
               f"RSS after {regroup._rss_mb():.0f} MB", flush=True)  # fmt: skip
 
 
-def stages(root: str, cache_path: str, out: str) -> None:
+def stages(root: str, cache_path: str, out: str, at: float = THRESHOLD) -> None:
     """In a fresh process: each stage of a hashing-free scan, then of review and apply
     --dry-run, called as the command line calls them, with time and memory each."""
     from dedupe import apply, cluster
@@ -897,7 +984,7 @@ def stages(root: str, cache_path: str, out: str) -> None:
     from dedupe.review.state import ReviewState
     from dedupe.scan import scan
 
-    settings = _settings()
+    settings = _settings(at)
     timer = _Stages()
     with timer.stage("scan(): walk + cache lookups -> records"):
         cache = HashCache.open(Path(cache_path), settings)
@@ -950,7 +1037,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--timeout", type=float, default=1800.0, help="give up on one command after this long"
     )
     parser.add_argument(
-        "--profile", action="store_true", help="also run each row under py-spy (pip install py-spy)"
+        "--profile",
+        action="store_true",
+        help="instead of the timed rows, run each command of the 1M rows under py-spy and say "
+        "where the time goes (pip install py-spy)",
     )
     parser.add_argument("--profile-from", type=int, default=1_000_000, help=argparse.SUPPRESS)
     parser.add_argument("--build-only", action="store_true", help="build the libraries, no rows")
@@ -966,15 +1056,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also time each stage in one process (scan, grouping, report write and read, "
         "review's state, apply's plan and checks) with the memory each adds",
     )
+    parser.add_argument(
+        "--real",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also the rows on the report of a real scan of N small photo-like files at the "
+        "default threshold (the corpus of scan_speed.py --large; the first run scans them)",
+    )
     parser.add_argument("--chain", help=argparse.SUPPRESS)
+    parser.add_argument("--at", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--stages-of", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.chain:
-        chain(args.chain, args.out)
+        chain(args.chain, args.out, TIGHTER if args.at is None else args.at)
         return 0
     if args.stages_of:
-        stages(args.stages_of[0], args.stages_of[1], args.out)
+        stages(args.stages_of[0], args.stages_of[1], args.out, args.at or THRESHOLD)
         return 0
     if shutil.which("tmux") is None:
         raise SystemExit("scale.py needs tmux (apt-get install tmux) for the review rows")
@@ -982,6 +1081,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     libraries = [build_library(n, args.seed, args.jobs) for n in sizes]
+    rows: list[Row] = []
+    if args.real:
+        real, scanned = real_library(args.real, args.jobs)
+        libraries.append(real)
+        rows.append(scanned)
     for library in libraries:
         print(
             f"  library of {library.n:,}: {disk_use(library.folder) / 1024**3:.2f} GB on disk "
@@ -991,11 +1095,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.build_only:
         return 0
     common.prepare_dedupe()
-    profiler = Profiler(args.profile, common.corpus_dir("scale-profiles"))
-    rows: list[Row] = []
+    if args.profile:
+        profiler = Profiler(True, common.corpus_dir("scale-profiles"))
+        for library in libraries:
+            if library.n >= args.profile_from and profiler.enabled:
+                print(f"\n## profiles of {library.n:,} images", flush=True)
+                profile_only(library, args, profiler)
+        return 0
     for library in libraries:
         print(f"\n## {library.n:,} images (load average {os.getloadavg()[0]:.1f})", flush=True)
-        part = measure(library, args, profiler)
+        part = measure(library, args)
         print(common.table(part), flush=True)
         rows += part
     common.print_machine("Scale: results")
