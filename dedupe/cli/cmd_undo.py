@@ -53,6 +53,22 @@ def _unmark_move_target(move_to: object) -> None:
             unmark_move_target(move_to)
 
 
+def _tidy(state: journal.State) -> None:
+    """Every file is back: the --move folders an undo killed before its end left, empty, go
+    (under the journal's lock; when another run holds it, they stay for the next undo)."""
+    if not isinstance(state.header.get("move_to"), str):
+        return
+    try:
+        session = core.open_undo(state)
+    except (core.Refused, OSError):
+        return
+    try:
+        core.tidy_move_folders(state)
+    finally:
+        session.close()
+    _unmark_move_target(state.header.get("move_to"))
+
+
 def run(args: argparse.Namespace, ui: UI) -> int:
     if args.list:
         return _list(ui)
@@ -109,6 +125,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         )
         hint = "" if args.journal else " To undo another apply, give its --journal (see --list)."
         ui.err.print(f"Nothing to undo: {message}{hint}", soft_wrap=True)
+        _tidy(state)
         return ExitCode.OK
     try:
         session = core.open_undo(state)
