@@ -1692,15 +1692,16 @@ def _prune_empty_dirs(directory: str, stop: str) -> None:
 
 
 def tidy_move_folders(state: journal.State) -> None:
-    """Remove the folders `--move` made for the files undo has put back, once empty (each
-    reached from the --move folder): what an undo killed after its last file, before this,
-    left behind. Only ever removes empty folders."""
+    """Remove the folders `--move` made for the journal's files, where empty (each reached from
+    the --move folder): those an undo put back, also those an undo killed before it removed
+    their folders left behind. Only ever removes empty folders (a file not put back keeps its
+    folders)."""
     move_to = state.header.get("move_to")
     if not isinstance(move_to, str):
         return
     for entry in state.done:
         destination = (entry.done or {}).get("destination") or entry.intent.get("target")
-        if entry.undone and entry.intent["action"] == "move" and isinstance(destination, str):
+        if entry.intent["action"] == "move" and isinstance(destination, str):
             _prune_empty_dirs(os.path.dirname(destination), move_to)
 
 
@@ -1787,6 +1788,7 @@ def undo(
             progress.advance()
         if state.ended is None:
             writer.append({"type": "end", "status": "undone", "at": journal.now()})
+        tidy_move_folders(state)  # and those of files an earlier undo, killed, put back
     except KeyboardInterrupt:
         interrupted = True
     return UndoResult(

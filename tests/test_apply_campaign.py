@@ -62,8 +62,9 @@ LINK_MODES = ("link-hard", "link-symlink", "link-reflink")
 # of its copy across drives was being dropped left that name as a second name of the restored
 # file), 7039 (the same in apply's copy into the --move folder, left there after undo) and 9030
 # (an undo killed after its last file, before it removed the folders --move had made: the next
-# undo found nothing to undo and left them, with the .dedupe-move-target marker).
-REGRESSIONS = [("move-across", 7027), ("move-across", 7039), ("move", 9030)]
+# undo found nothing to undo and left them, with the .dedupe-move-target marker) and 20074 (an
+# undo killed midway: the next one removed only the folders of the files it put back itself).
+REGRESSIONS = [("move-across", 7027), ("move-across", 7039), ("move", 9030), ("move", 20074)]
 TRIALS_RUN = (
     [(MODES[s % len(MODES)], s) for s in range(FIRST_SEED, FIRST_SEED + TRIALS)]
     + [(LINK_MODES[s % len(LINK_MODES)], s) for s in range(FIRST_SEED, FIRST_SEED + LINK_TRIALS)]
