@@ -45,7 +45,6 @@ from dedupe.apply.plan import (
     Kind,
     Plan,
     PlannedGroup,
-    Refused,
     Removal,
     anchor_of,
     build_plan,
@@ -60,6 +59,7 @@ from dedupe.apply.restore import Restored
 from dedupe.apply.session import Session, drive_locks, open_session, previously_done
 from dedupe.apply.transfer import partial_path, transfer
 from dedupe.apply.undo import Found, UndoResult, UndoSession, find_journal, open_undo, undo
+from dedupe.errors import Refused
 from dedupe.fsops import PARTIAL_SUFFIX, TargetExists
 
 __all__ = [

@@ -14,16 +14,13 @@ from typing import Literal
 
 from dedupe import companions, linking
 from dedupe import report as report_mod
+from dedupe.errors import Refused
 from dedupe.hashing import ImageHash
 from dedupe.linking import LinkKind
 from dedupe.models import Companion, Fingerprint, Group, ImageRecord
 from dedupe.report import Report
 
 Kind = Literal["trash", "move", "link"]
-
-
-class Refused(Exception):
-    """The plan must not be acted on; the message says why in plain words."""
 
 
 # ---------------------------------------------------------------- the plan (pure)

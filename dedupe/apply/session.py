@@ -12,8 +12,9 @@ from typing import Any
 
 from dedupe import __version__, journal
 from dedupe.apply.check import file_digest
-from dedupe.apply.plan import Plan, Refused
+from dedupe.apply.plan import Plan
 from dedupe.apply.reconcile import reconcile
+from dedupe.errors import Refused
 from dedupe.journal import JournalError
 
 

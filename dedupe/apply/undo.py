@@ -10,10 +10,10 @@ from pathlib import Path
 
 from dedupe import fsops, journal
 from dedupe.apply.act import Skip, _uninterrupted
-from dedupe.apply.plan import Refused
 from dedupe.apply.reconcile import reconcile
 from dedupe.apply.restore import Restored, _restore_one
 from dedupe.apply.session import drive_locks
+from dedupe.errors import Refused
 from dedupe.journal import JournalError
 from dedupe.scan import NoProgress, Progress
 
