@@ -199,7 +199,7 @@ TWINS = ("together", "duplicate")
 class KeepRules:
     """How the keeper of a group is chosen (see policy.py)."""
 
-    order: tuple[str, ...] = ("resolution", "sidecar", "size", "date", "path")
+    order: tuple[str, ...] = ("resolution", "sidecar", "metadata", "size", "date", "path")
     protect: tuple[str, ...] = ()
     prefer: tuple[str, ...] = ()
     # similar shots (bursts): "keep-all" (the default: none is proposed for trash) or

@@ -1,6 +1,6 @@
 """Which copy of a group to keep: an ordered chain of rules, each explainable in words.
 
-The rules (`--keep`, default `resolution,sidecar,size,date,path`):
+The rules (`--keep`, default `resolution,sidecar,metadata,size,date,path`):
   resolution  more pixels wins
   sidecar     the copy that carries more wins: a Live Photo's motion part, sidecars (XMP edits,
               Apple .AAE edits, Google Takeout metadata, .THM), a RAW + JPEG/HEIC capture
@@ -42,7 +42,7 @@ from dedupe.models import NO_FACTS, Action, FileFacts, ImageRecord, KeepRules, M
 from dedupe.text import human_bytes
 
 RULES = ("resolution", "sidecar", "size", "format", "metadata", "original", "date", "path")
-DEFAULT_ORDER = ("resolution", "sidecar", "size", "date", "path")
+DEFAULT_ORDER = ("resolution", "sidecar", "metadata", "size", "date", "path")
 
 RAW_FORMATS = frozenset({"RAW", "DNG", "CR2", "CR3", "NEF", "ARW", "ORF", "RAF", "RW2", "PEF"})
 

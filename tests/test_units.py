@@ -569,8 +569,13 @@ def test_metadata_and_original_rules_with_exif_written_by_exiftool(
         "-Orientation#=1",
     )  # fmt: skip
     exif(export, "-Software=Adobe Photoshop Lightroom Classic 12.0 (Windows)")
+    # By default capture metadata comes before size: the camera original with its date, GPS
+    # and camera is kept over a larger export that lost them; `--keep size` says otherwise.
     default = group_files(scan(cli, root))
-    assert default["export/beach-edit.jpg"]["action"] == "keep"  # size decides by default
+    assert default["camera/IMG_0021.JPG"]["action"] == "keep"
+    assert default["export/beach-edit.jpg"]["action"] == "trash"
+    by_size = group_files(scan(cli, root, "--keep", "size"))
+    assert by_size["export/beach-edit.jpg"]["action"] == "keep"
     files = group_files(scan(cli, root, "--keep", "metadata"))
     assert files["camera/IMG_0021.JPG"]["reason"] == (
         "most capture metadata (date taken, GPS, camera and orientation)"
@@ -592,11 +597,11 @@ def test_metadata_and_original_rules_with_exif_written_by_exiftool(
     )
     code, out, _ = cli("review", "--report", str(report), "--no-input")
     assert code == 0
-    assert "metadata: date taken, GPS, camera Canon Canon EOS 5D, orientation" in out
+    assert "metadata: date taken, GPS, camera Canon EOS 5D, orientation" in out
     assert "edited with Adobe Photoshop Lightroom Classic 12.0 (Windows)" in out
     html = tmp_path / "r.html"
     assert cli("report", "--html", str(html), "--report", str(report))[0] == 0
-    assert "<dt>metadata</dt><dd>date taken, GPS, camera Canon Canon EOS 5D" in html.read_text()
+    assert "<dt>metadata</dt><dd>date taken, GPS, camera Canon EOS 5D" in html.read_text()
 
 
 def test_a_tie_the_rules_cannot_break_is_said(cli: Cli, tmp_path: Path) -> None:
@@ -621,7 +626,9 @@ def as_schema_1(report: Path) -> dict[str, Any]:
     data["schema_version"] = 1
     for key in ("reference", "twins", "lose_sidecars"):
         data["settings"].pop(key)
-    data["settings"]["keep"] = [k for k in data["settings"]["keep"] if k != "sidecar"]
+    data["settings"]["keep"] = [
+        k for k in data["settings"]["keep"] if k not in ("sidecar", "metadata")
+    ]
     data["stats"].pop("sidecars")
     for group in data["groups"]:
         for f in group["files"]:
@@ -704,3 +711,21 @@ def test_review_threshold_reads_the_facts_of_files_in_new_groups(cli: Cli, tmp_p
     assert "sidecars: IMG_0030.JPG.xmp (xmp)" in out
     assert "kept too: it carries IMG_0030.JPG.xmp" in out
     assert members(report, "trash") == []
+
+
+@pytest.mark.parametrize(
+    ("make", "model", "shown"),
+    [
+        ("Canon", "Canon EOS 5D", "Canon EOS 5D"),
+        ("NIKON CORPORATION", "NIKON D750", "NIKON D750"),
+        ("Apple", "iPhone 12", "Apple iPhone 12"),
+        ("FUJIFILM", None, "FUJIFILM"),
+        (None, "X-T30", "X-T30"),
+    ],
+)
+def test_the_camera_is_named_as_people_name_it(
+    make: str | None, model: str | None, shown: str
+) -> None:
+    from dedupe.review.facts import camera_name
+
+    assert camera_name(make, model) == shown

@@ -103,6 +103,18 @@ def totals(report: Report) -> str:
     return " · ".join(parts)
 
 
+def camera_name(make: str | None, model: str | None) -> str:
+    """The camera as people name it: "Canon EOS 40D", not "Canon Canon EOS 40D" (most models
+    repeat the make; "NIKON CORPORATION" + "NIKON D750" is "NIKON D750")."""
+    make, model = (make or "").strip(), (model or "").strip()
+    if not model:
+        return make
+    brand = make.split()[0].lower() if make else ""
+    if not make or (brand and model.lower().startswith(brand)):
+        return model
+    return f"{make} {model}"
+
+
 def unit_lines(facts: FileFacts, path: str) -> list[str]:
     """What a file carries besides its pixels, a line each (none when it carries nothing):
     its Live Photo motion part, sidecars, capture twins, capture metadata and whether it looks
@@ -120,7 +132,7 @@ def unit_lines(facts: FileFacts, path: str) -> list[str]:
     m = facts.metadata
     found = list(policy.metadata_facts(facts))
     if found:
-        camera = " ".join(x for x in (m.make, m.model) if x)
+        camera = camera_name(m.make, m.model)
         words = [f"camera {camera}" if w == "camera" and camera else w for w in found]
         lines.append("metadata: " + printable(", ".join(words)))
     editor = policy.edited_by(facts)
