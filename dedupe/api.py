@@ -47,14 +47,21 @@ Paths = Union[str, "os.PathLike[str]", Iterable[Union[str, "os.PathLike[str]"]]]
 
 
 def _warner(warn: Warn | None) -> Warn:
-    """`warn`, or a function giving the message to Python's warnings as a DedupeWarning."""
-    if warn is not None:
-        return warn
+    """`warn`, or a function giving the message to Python's warnings as a DedupeWarning; either
+    hears each message once per call of the API (a scan opens the hash cache for each of its
+    phases, and one that cannot be opened would say so each time)."""
+    said: set[str] = set()
 
-    def to_warnings(message: str) -> None:
-        warnings.warn(message, DedupeWarning, stacklevel=3)
+    def once(message: str) -> None:
+        if message in said:
+            return
+        said.add(message)
+        if warn is not None:
+            warn(message)
+        else:
+            warnings.warn(message, DedupeWarning, stacklevel=4)
 
-    return to_warnings
+    return once
 
 
 def _paths(roots: Paths) -> list[str | os.PathLike[str]]:
