@@ -61,6 +61,9 @@ class Skip:
 
 @dataclass(frozen=True, slots=True)
 class ApplyResult:
+    """What an apply (or a dry run: `preview`) did: each file acted on (`done`: path,
+    destination, bytes freed), each left alone with its reason (`skipped`), and its journal."""
+
     kind: Kind | None
     done: tuple[Outcome, ...]
     skipped: tuple[Skip, ...]

@@ -62,6 +62,10 @@ class PlannedGroup:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """What an apply of a report would do (build_plan): per group, the kept copies and the units
+    of files to remove (`groups`), with the action (`kind`: trash, move, link, or None for a
+    plan that can only be previewed); `files` and `bytes` count them."""
+
     report_path: str
     kind: Kind | None  # None: no action chosen (a dry run)
     move_to: str | None

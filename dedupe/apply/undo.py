@@ -20,6 +20,9 @@ from dedupe.scan import NoProgress, Progress
 
 @dataclass(frozen=True, slots=True)
 class UndoResult:
+    """What an undo did: each file put back (`restored`), those already in place, each left
+    where it is with its reason (`skipped`)."""
+
     journal: str
     restored: tuple[Restored, ...]
     already: tuple[str, ...]  # already back in place (restored by hand, or by an earlier undo)
