@@ -22,6 +22,7 @@ _EXPORTS = {
     "rank_similar": "dedupe.api",
     "read_report": "dedupe.api",
     "write_report": "dedupe.api",
+    "write_html": "dedupe.api",
     "regroup_report": "dedupe.api",
     "make_plan": "dedupe.api",
     "start_apply": "dedupe.api",
@@ -34,6 +35,7 @@ _EXPORTS = {
     "HashDistance": "dedupe.api",
     "Regrouped": "dedupe.api",
     "Similar": "dedupe.api",
+    "Written": "dedupe.html_report",
     "Settings": "dedupe.models",
     "KeepRules": "dedupe.models",
     "Selection": "dedupe.models",
@@ -99,6 +101,7 @@ if TYPE_CHECKING:
     from dedupe.api import scan_folders as scan_folders
     from dedupe.api import start_apply as start_apply
     from dedupe.api import undo_apply as undo_apply
+    from dedupe.api import write_html as write_html
     from dedupe.api import write_report as write_report
     from dedupe.apply import ApplyResult as ApplyResult
     from dedupe.apply import Found as Found
@@ -111,6 +114,7 @@ if TYPE_CHECKING:
     from dedupe.errors import Refused as Refused
     from dedupe.errors import UsageError as UsageError
     from dedupe.hashing import ImageHash as ImageHash
+    from dedupe.html_report import Written as Written
     from dedupe.journal import JournalError as JournalError
     from dedupe.models import FileFacts as FileFacts
     from dedupe.models import Fingerprint as Fingerprint

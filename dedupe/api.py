@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from dedupe.apply import ApplyResult, Found, Kind, Plan, Session, UndoResult
     from dedupe.cache import HashCache
     from dedupe.cluster import Clusters, PairCheck
+    from dedupe.html_report import Written
     from dedupe.journal import State
     from dedupe.linking import LinkKind
     from dedupe.regroup import Changes
@@ -473,6 +474,19 @@ def write_report(report: Report, path: str | os.PathLike[str]) -> None:
     from dedupe import report as report_mod
 
     report_mod.write(report, os.fspath(path))
+
+
+def write_html(
+    report: Report, path: str | os.PathLike[str], *, progress: Progress | None = None
+) -> Written:
+    """The report as static HTML pages to look at in a browser (`dedupe report --html`): every
+    group with thumbnails inline, the kept copy marked, distances and reasons, the files the
+    scan could not use; more than 100 groups are split into pages beside `path`. Returns the
+    pages written (`pages`), how many files they show (`files`) and how many of those had no
+    picture to show (`missing`: moved or unreadable). Raises OSError."""
+    from dedupe import html_report
+
+    return html_report.write(report, Path(path), progress=progress)
 
 
 @dataclass(frozen=True, slots=True)
