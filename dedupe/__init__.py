@@ -7,6 +7,24 @@ The Python API (dedupe/api.py; README "Python API"), for example:
     plan = dedupe.make_plan("dedupe-report.json", "trash")
     result = dedupe.apply_plan(plan)              # -> ApplyResult; dedupe.undo_apply() undoes it
 
+The calls (each is a command's work; help(dedupe.scan_folders) and so on say more):
+
+    scan_folders(roots, ...) -> Report            hash every image, group copies (`dedupe scan`)
+    hash_file(path) -> ImageRecord                one image's hash (`dedupe hash`)
+    compare_files(a, b) -> Comparison             two images' distances, verdict (`compare`)
+    rank_similar(query, roots) -> tuple[Similar]  the images closest to one (`similar`)
+    read_report, write_report, write_html         a report from or to a file; its HTML pages
+    regroup_report(report, threshold=...)         new groups, nothing decoded (`review`)
+    make_plan(report, action) -> Plan             what an apply would do, nothing touched
+    apply_plan(plan) -> ApplyResult               check again, act, journal (`dedupe apply`)
+    start_apply(plan) -> Applying                 the same in two steps: lock, then run()
+    find_journal(), undo_apply() -> UndoResult    put an apply's files back (`dedupe undo`)
+
+Progress goes to the `progress` object passed (start(description, total), advance(count)),
+problems that do not stop the work to `warn(message)` (else Python's warnings), and every
+error raised for a caller is a DedupeError (UsageError, ImageError, Refused, ReportError,
+JournalError). The library never prints.
+
 Importing the package imports nothing else: each name below is loaded from its module when it
 is first used, so `import dedupe` (and the command line, which starts with it) stays fast.
 """
