@@ -2,7 +2,7 @@
 
 The Python API (dedupe/api.py; README "Python API"), for example:
 
-    report = dedupe.scan_folders("~/Pictures")    # -> Report: groups, errors, skipped
+    report = dedupe.scan_folders(Path.home() / "Pictures")  # -> Report: groups, errors, ...
     dedupe.write_report(report, "dedupe-report.json")
     plan = dedupe.make_plan("dedupe-report.json", "trash")
     result = dedupe.apply_plan(plan)              # -> ApplyResult; dedupe.undo_apply() undoes it

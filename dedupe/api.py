@@ -218,12 +218,13 @@ def scan_folders(
     """Scan folders for duplicate photos, as `dedupe scan` does, and return the report (not
     written anywhere: see write_report). Nothing under `roots` is written.
 
-    `roots`: a folder or several. `settings`: hash algorithm, hash size, threshold, rotations
-    (default: the scan defaults). `keep`: the keep rules (their folders must exist inside a
-    scanned folder). `selection`: what the walk leaves out (default: hidden files, trash,
-    thumbnail caches). `cache`: True for the default hash cache, a path for another, False for
-    none. `jobs`: worker processes for decoding (default: all cores). `not_duplicates`: path
-    pairs never grouped (`dedupe review` saves them: dedupe.review.marks.load().pairs).
+    `roots`: a folder or several (`~` is not expanded: Path.home() / "Pictures"). `settings`:
+    hash algorithm, hash size, threshold, rotations (default: the scan defaults). `keep`: the
+    keep rules (their folders must exist inside a scanned folder). `selection`: what the walk
+    leaves out (default: hidden files, trash, thumbnail caches). `cache`: True for the default
+    hash cache, a path for another, False for none. `jobs`: worker processes for decoding
+    (default: all cores). `not_duplicates`: path pairs never grouped (`dedupe review` saves
+    them: dedupe.review.marks.load().pairs).
     `passed(reason, path)` hears of every file or folder the walk passes over.
 
     Raises UsageError for a folder that does not exist (or is not one), a keep folder outside
