@@ -364,6 +364,21 @@ def aside_name(name: str) -> str:
     return ASIDE_PREFIX + hashlib.sha256(os.fsencode(name)).hexdigest()[:20]
 
 
+def partial_aside(folder: Folder, name: str) -> str | None:
+    """The private name that the temporary name of a finished copy at `name` took while place()
+    dropped it (copy_across: the copy is made under partial_name(name), given `name`, and the
+    temporary name dropped), when a crash left it there as a second name of that very file: a
+    name that may go. None when there is none, or when it is not a second name of `name`."""
+    aside = aside_name(partial_name(name))
+    left = folder.lstat_or_none(aside)
+    if left is None:
+        return None
+    here = folder.lstat_or_none(name)
+    if here is None or (here.st_dev, here.st_ino) != (left.st_dev, left.st_ino):
+        return None
+    return aside
+
+
 def drop(folder: Folder, name: str, expect: Identity, *, unchanged: bool = False) -> bool:
     """Remove the name `name` from `folder` if, and only if, it names the checked file `expect`;
     a file renamed onto the name since the last look keeps it. Returns whether it was removed.

@@ -434,7 +434,8 @@ def _cut_short(info_path: str, original: str, top: str) -> bool:
 
 def partial_copies(original: str) -> list[str]:
     """Unfinished copies of `original` into a trash (a crash during a copy across devices):
-    the temporary files beside a reserved name whose .trashinfo says it came from there."""
+    the temporary files beside a reserved name whose .trashinfo says it came from there, and
+    the private name such a copy's temporary name was left under as a second name of it."""
     if not FREEDESKTOP:
         return []
     original = os.path.normpath(os.path.abspath(original))
@@ -447,6 +448,14 @@ def partial_copies(original: str) -> list[str]:
                 break
             partial = os.path.join(trash, "files", fsops.partial_name(candidate))
             meta = read_info(info_path, top)
-            if os.path.lexists(partial) and meta is not None and meta[0] == original:
+            if meta is None or meta[0] != original:
+                continue
+            if os.path.lexists(partial):
                 found.append(partial)
+            # the copy's temporary name, left as a second name of it by a crash while it was
+            # being dropped (fsops.place after fsops.copy_across)
+            aside = os.path.join(trash, "files", fsops.aside_name(fsops.partial_name(candidate)))
+            with contextlib.suppress(OSError):
+                if os.path.samefile(aside, files_path) and not os.path.islink(aside):
+                    found.append(aside)
     return found

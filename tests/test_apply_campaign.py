@@ -58,9 +58,15 @@ FIRST_SEED = int(os.environ.get("DEDUPE_CAMPAIGN_SEED", "0"))
 LINK_TRIALS = int(os.environ.get("DEDUPE_CAMPAIGN_LINK_TRIALS", "3"))
 MODES = ("trash", "trash-topdir", "move", "move-across")
 LINK_MODES = ("link-hard", "link-symlink", "link-reflink")
-TRIALS_RUN = [(MODES[s % len(MODES)], s) for s in range(FIRST_SEED, FIRST_SEED + TRIALS)] + [
-    (LINK_MODES[s % len(LINK_MODES)], s) for s in range(FIRST_SEED, FIRST_SEED + LINK_TRIALS)
-]
+# Trials that once found a fault, run every time: 7027 (an undo killed while the temporary name
+# of its copy across drives was being dropped left that name as a second name of the restored
+# file) and 7039 (the same in apply's copy into the --move folder, left there after undo).
+REGRESSIONS = [("move-across", 7027), ("move-across", 7039)]
+TRIALS_RUN = (
+    [(MODES[s % len(MODES)], s) for s in range(FIRST_SEED, FIRST_SEED + TRIALS)]
+    + [(LINK_MODES[s % len(LINK_MODES)], s) for s in range(FIRST_SEED, FIRST_SEED + LINK_TRIALS)]
+    + [trial for trial in REGRESSIONS if trial[1] not in range(FIRST_SEED, FIRST_SEED + TRIALS)]
+)
 # os call -> about how many a file to remove costs (where a kill may land, drawn uniformly)
 CALLS = {"link": 1, "unlink": 1, "rename": 1, "fsync": 4, "write": 3, "open": 12, "mkdir": 1}
 # The same for --link, and the calls of its own steps (MODULE:CALL, see apply_helpers).

@@ -106,8 +106,8 @@ def test_zsh_completes_a_long_option_when_tab_is_pressed(
                    check=True)  # fmt: skip
 
     def screen_once(line: str) -> str:
-        """The screen as soon as one of its lines is `line` (or as it is after 20 seconds)."""
-        deadline = time.monotonic() + 20
+        """The screen as soon as one of its lines is `line` (or after 60 s: a guard only)."""
+        deadline = time.monotonic() + 60
         while True:
             text = subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True, text=True,
                                   check=True).stdout  # fmt: skip

@@ -111,8 +111,11 @@ def _remove_partial(target: str, anchor: str) -> bool:
         return False
     with folder:
         partial = fsops.partial_name(name)
+        aside = fsops.partial_aside(folder, name)  # a crash while that copy's name was dropped
+        if aside is not None:
+            folder.unlink_quietly(aside)
         if not folder.lexists(partial):
-            return False
+            return aside is not None
         folder.unlink_quietly(partial)
         return True
 

@@ -191,6 +191,9 @@ def _already_there(
     partial = target.lstat_or_none(fsops.partial_name(name))
     if partial is not None and (partial.st_dev, partial.st_ino) == (here.st_dev, here.st_ino):
         target.unlink(fsops.partial_name(name))  # an undo cut between its copy's two names
+    aside = fsops.partial_aside(target, name)  # ... or while that copy's first name was dropped
+    if aside is not None:
+        target.unlink_quietly(aside)
     there = origin.lstat_or_none(sname) if origin is not None else None
     if origin is not None and there is not None and fsops.Identity.of(here).same_object(there):
         fsops.drop(origin, sname, fsops.Identity.of(there))  # an undo cut between two steps
