@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Union
 
 from dedupe import filters, inputs
 from dedupe import scan as scan_mod
-from dedupe.errors import DedupeWarning, ImageError, UsageError
+from dedupe.errors import DedupeWarning, ImageError, Refused, UsageError
 from dedupe.models import FileFacts, ImageRecord, KeepRules, ScanResult, Selection, Settings
 from dedupe.scan import Failed, NoProgress, Progress
 
@@ -708,7 +708,9 @@ def undo_apply(
     """Put back every file an apply trashed, moved or linked, at its original path,
     byte-identical, newest first, never over a file that has appeared there since
     (`dedupe undo`). `journal`: the apply to undo (a journal file, or what find_journal found;
-    default: the newest apply with something left to undo).
+    default: the newest apply with something left to undo). An apply with nothing left to
+    undo gives an empty result, once the empty folders a killed undo left in its --move folder
+    are removed.
 
     Raises Refused when the journal cannot be read or another apply or undo is at work on its
     drives, OSError when the journal cannot be written (what was put back is recorded; the same
@@ -724,6 +726,7 @@ def undo_apply(
     else:
         state = apply.find_journal(None if journal is None else os.fspath(journal)).state
     if not state.undoable:
+        _tidy(state)
         return apply.UndoResult(str(state.path), (), (), ())
     session = apply.open_undo(state)
     try:
@@ -732,6 +735,24 @@ def undo_apply(
         session.close()
     _unmark_move_target(state.header.get("move_to"))
     return result
+
+
+def _tidy(state: State) -> None:
+    """Every file is back: the --move folders an undo killed before its end left, empty, go
+    (under the journal's lock; when another run holds it, they stay for the next undo)."""
+    from dedupe import apply
+
+    if not isinstance(state.header.get("move_to"), str):
+        return
+    try:
+        session = apply.open_undo(state)
+    except (Refused, OSError):
+        return
+    try:
+        apply.tidy_move_folders(state)
+    finally:
+        session.close()
+    _unmark_move_target(state.header.get("move_to"))
 
 
 def _unmark_move_target(move_to: object) -> None:

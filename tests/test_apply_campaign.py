@@ -60,8 +60,10 @@ MODES = ("trash", "trash-topdir", "move", "move-across")
 LINK_MODES = ("link-hard", "link-symlink", "link-reflink")
 # Trials that once found a fault, run every time: 7027 (an undo killed while the temporary name
 # of its copy across drives was being dropped left that name as a second name of the restored
-# file) and 7039 (the same in apply's copy into the --move folder, left there after undo).
-REGRESSIONS = [("move-across", 7027), ("move-across", 7039)]
+# file), 7039 (the same in apply's copy into the --move folder, left there after undo) and 9030
+# (an undo killed after its last file, before it removed the folders --move had made: the next
+# undo found nothing to undo and left them, with the .dedupe-move-target marker).
+REGRESSIONS = [("move-across", 7027), ("move-across", 7039), ("move", 9030)]
 TRIALS_RUN = (
     [(MODES[s % len(MODES)], s) for s in range(FIRST_SEED, FIRST_SEED + TRIALS)]
     + [(LINK_MODES[s % len(LINK_MODES)], s) for s in range(FIRST_SEED, FIRST_SEED + LINK_TRIALS)]

@@ -58,7 +58,15 @@ from dedupe.apply.reconcile import reconcile
 from dedupe.apply.restore import Restored
 from dedupe.apply.session import Session, drive_locks, open_session, previously_done
 from dedupe.apply.transfer import partial_path, transfer
-from dedupe.apply.undo import Found, UndoResult, UndoSession, find_journal, open_undo, undo
+from dedupe.apply.undo import (
+    Found,
+    UndoResult,
+    UndoSession,
+    find_journal,
+    open_undo,
+    tidy_move_folders,
+    undo,
+)
 from dedupe.errors import Refused
 from dedupe.fsops import PARTIAL_SUFFIX, TargetExists
 
@@ -96,6 +104,7 @@ __all__ = [
     "previously_done",
     "reconcile",
     "still_there",
+    "tidy_move_folders",
     "transfer",
     "undo",
     "units_of",

@@ -90,6 +90,19 @@ def _prune_empty_dirs(directory: str, stop: str) -> None:
             return
 
 
+def tidy_move_folders(state: journal.State) -> None:
+    """Remove the folders `--move` made for the files undo has put back, once empty (each
+    reached from the --move folder): what an undo killed after its last file, before this,
+    left behind. Only ever removes empty folders."""
+    move_to = state.header.get("move_to")
+    if not isinstance(move_to, str):
+        return
+    for entry in state.done:
+        destination = (entry.done or {}).get("destination") or entry.intent.get("target")
+        if entry.undone and entry.intent["action"] == "move" and isinstance(destination, str):
+            _prune_empty_dirs(os.path.dirname(destination), move_to)
+
+
 @dataclass
 class UndoSession:
     """A journal locked for undo, with the locks of the drives its files are on."""
@@ -111,6 +124,9 @@ def open_undo(state: journal.State) -> UndoSession:
         destination = (entry.done or {}).get("destination") or entry.intent.get("target")
         if isinstance(destination, str):
             paths.append(destination)
+    move_to = state.header.get("move_to")
+    if isinstance(move_to, str):  # the folders undo may remove there (tidy_move_folders)
+        paths.append(move_to)
     drives, _ = drive_locks(paths, f"undo of {state.path}")
     locks = journal.Locks(drives)
     try:

@@ -99,6 +99,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         )
         hint = "" if args.journal else " To undo another apply, give its --journal (see --list)."
         ui.err.print(f"Nothing to undo: {message}{hint}", soft_wrap=True)
+        api.undo_apply(state)  # nothing to put back: it only tidies the empty --move folders
         return ExitCode.OK
     try:
         with ui.progress() as progress:
