@@ -535,7 +535,9 @@ def in_terminal(
     is on the screen; sample the memory of the pane's processes meanwhile (and `linger`
     seconds after), then press q, wait up to `quit_wait` seconds for it to end, and end the
     session."""
-    socket = tmp / "tmux.sock"
+    # A socket of its own each time: a server ended by kill-server can still hold the last
+    # one for a moment, and a session started on it then fails ("server exited unexpectedly").
+    socket = Path(tempfile.mkdtemp(prefix="tmux-", dir=tmp)) / "sock"
     tmux = ["tmux", "-S", str(socket), "-f", os.devnull]
     environment = " ".join(
         f"{k}={shlex.quote(v)}"

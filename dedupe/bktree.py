@@ -35,19 +35,15 @@ from __future__ import annotations
 
 import itertools
 import mmap
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from collections.abc import Iterator
+from typing import Any, Literal
 
-import numba
 import numpy as np
 import numpy.typing as npt
-from numba import types
-from numba.extending import intrinsic
 
+from dedupe import mih
+from dedupe._bits import _grow_out, _njit, _popcount
 from dedupe.parallel import thread_map, usable_cores
-
-if TYPE_CHECKING:
-    from dedupe import mih
 
 __all__ = ["BKTree", "Distance", "Index", "Strategy", "pairs_within", "warm_up"]
 
@@ -57,7 +53,6 @@ Index = npt.NDArray[np.signedinteger[Any]]
 # Distances in results: a code has at most 64 * 1023 bits, which fits 16 bits.
 Distance = npt.NDArray[np.uint16]
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 # One search task's output: query side, stored side, distance, and how many entries are valid.
 _Hits = tuple[np.ndarray, np.ndarray, np.ndarray, int]
 
@@ -76,27 +71,6 @@ _COST_SAMPLE = 512
 _SUBSTRINGS_MIN_CODES = 20_000
 # How the self-join finds its pairs: "auto" asks the cost model; the others force one.
 Strategy = Literal["auto", "tree", "substrings"]
-
-
-def _njit(fn: _F) -> _F:
-    """Compile ``fn`` with numba: no Python objects, GIL released, cached on disk."""
-    return cast(_F, numba.njit(cache=True, nogil=True)(fn))
-
-
-@intrinsic
-def _popcount_intrinsic(typingctx: Any, x: Any) -> Any:
-    """The hardware population count of a uint64 (LLVM ``ctpop``), as an int64."""
-    if x != types.uint64:
-        return None
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.ctpop(args[0])
-
-    return types.int64(types.uint64), codegen
-
-
-# Seen from compiled code only; the cast gives type checkers its call signature.
-_popcount = cast(Callable[[Any], int], _popcount_intrinsic)
 
 
 @_njit
@@ -533,19 +507,6 @@ def _tree_work(
     return total
 
 
-@_njit
-def _grow_out(
-    out_q: np.ndarray, out_p: np.ndarray, out_d: np.ndarray, n: int, cap: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    q2 = np.empty(cap, np.int32)
-    p2 = np.empty(cap, np.int32)
-    d2 = np.empty(cap, np.uint16)
-    q2[:n] = out_q[:n]
-    p2[:n] = out_p[:n]
-    d2[:n] = out_d[:n]
-    return q2, p2, d2
-
-
 # Expanding hits into rows of the output, sorted by (row, column). Writing each pair straight
 # into its row would touch memory at random, so pairs are first appended to the region of their
 # block of 2**_ROW_SHIFT rows (a few thousand sequential streams), and then each block is
@@ -888,8 +849,6 @@ class BKTree:
         m = self._codes.shape[0]
         if strategy == "tree" or (strategy == "auto" and m < _SUBSTRINGS_MIN_CODES):
             return None
-        from dedupe import mih  # here: mih imports this module
-
         plan = mih.plan(self._codes, radius)
         if plan is None:
             return None

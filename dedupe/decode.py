@@ -41,7 +41,6 @@ import io
 import re
 import struct
 import warnings
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -52,6 +51,9 @@ import numpy as np
 from PIL import Image, JpegImagePlugin, UnidentifiedImageError
 
 from dedupe import jpegdc
+from dedupe.errors import DECODE_ERRORS as DECODE_ERRORS
+from dedupe.errors import DecodeError as DecodeError
+from dedupe.errors import UnsupportedError as UnsupportedError
 
 if TYPE_CHECKING:
     from dedupe import raw as raw_module
@@ -155,30 +157,6 @@ _HEIF_BRANDS = frozenset(
     {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 )
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
-
-
-# What Pillow's plugins raise on malformed data (besides UnidentifiedImageError and
-# DecompressionBombError). The fuzz test (tests/test_fuzz.py) keeps this list honest.
-DECODE_ERRORS: tuple[type[Exception], ...] = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    LookupError,
-    TypeError,
-    RuntimeError,  # Pillow's AVIF plugin and pillow-heif on undecodable data
-    ArithmeticError,
-    struct.error,
-    zlib.error,
-)
-
-
-class DecodeError(Exception):
-    """The file is not an image we can read; the message says why in plain words."""
-
-
-class UnsupportedError(DecodeError):
-    """An image we deliberately do not read here (listed as skipped, not as damaged)."""
 
 
 @dataclass(frozen=True, slots=True)

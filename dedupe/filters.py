@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from dedupe.errors import UsageError
 from dedupe.models import Selection
 
 # Why something was passed over: the keys of ScanResult.passed_over.
@@ -103,7 +104,7 @@ def home_folders(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     }
 
 
-class PatternError(ValueError):
+class PatternError(UsageError):
     """An --exclude pattern that is not a valid gitignore pattern."""
 
 

@@ -316,6 +316,9 @@ def _href(target: Path, base: Path) -> str:
 
 @dataclass(frozen=True)
 class Written:
+    """The pages an HTML report was written to (the first is the one asked for), and the files
+    they show."""
+
     pages: list[Path]
     files: int  # files shown
     missing: int  # files shown without a picture (gone, unreadable)

@@ -56,13 +56,14 @@ from pathlib import Path
 from typing import Any
 
 from dedupe.durable import fsync_dir
+from dedupe.errors import DedupeError
 
 JOURNAL_VERSION = 1
 SUFFIX = ".jsonl"
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-class JournalError(Exception):
+class JournalError(DedupeError):
     """The journal cannot be used; the message says why in plain words."""
 
 

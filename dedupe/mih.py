@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dedupe.bktree import _grow_out, _njit, _popcount
+from dedupe._bits import _grow_out, _njit, _popcount
 from dedupe.parallel import thread_map
 
 # Estimated CPU nanoseconds (measured on this machine class: 2 vCPU AMD EPYC, numba 0.68) of

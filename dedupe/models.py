@@ -179,6 +179,10 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Group:
+    """Images found together (`kind`): copies of one picture ("exact": identical bytes, or
+    "similar") or shots of one moment ("shots"); each member with its proposed or decided
+    action and the reason."""
+
     id: int
     kind: GroupKind
     max_distance: int

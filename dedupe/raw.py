@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from dedupe.decode import DECODE_ERRORS, DecodeError, UnsupportedError
+from dedupe.errors import DECODE_ERRORS, DecodeError, UnsupportedError
 
 try:
     import rawpy

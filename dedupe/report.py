@@ -35,6 +35,7 @@ import numpy as np
 from dedupe import __version__, policy, verify
 from dedupe.cluster import Checked
 from dedupe.durable import write_chunks_atomic
+from dedupe.errors import DedupeError
 from dedupe.gcpause import collector_paused, settle
 from dedupe.hashing import HASH_SIZES, ImageHash
 from dedupe.models import (
@@ -66,7 +67,7 @@ READABLE_VERSIONS = (1, 2)
 DEFAULT_PATH = "dedupe-report.json"
 
 
-class ReportError(Exception):
+class ReportError(DedupeError):
     """The report cannot be used; the message says why in plain words."""
 
 

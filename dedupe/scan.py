@@ -39,11 +39,22 @@ IN_FLIGHT = 4
 
 
 class Progress(Protocol):
-    def start(self, description: str, total: int | None) -> None: ...
-    def advance(self, count: int = 1) -> None: ...
+    """Where a long call says how far it is (the command line draws it as a bar on stderr):
+    each phase starts with `start`, then `advance` counts what it has done."""
+
+    def start(self, description: str, total: int | None) -> None:
+        """A new phase: what it does ("Hashing images") and how many steps it has (None: not
+        known, or not counted)."""
+        ...
+
+    def advance(self, count: int = 1) -> None:
+        """`count` more steps of the current phase are done."""
+        ...
 
 
 class NoProgress:
+    """Progress that goes nowhere (the default of the API's calls)."""
+
     def start(self, description: str, total: int | None) -> None:
         pass
 

@@ -40,8 +40,8 @@ from apply_helpers import (
 from clirun import Dedupe
 from conftest import Cli, photo
 
-from dedupe import apply as core
 from dedupe import journal, linking
+from dedupe.apply import act as acting
 from dedupe.cli import ExitCode, main
 from dedupe.cli.ui import human_bytes
 
@@ -429,7 +429,7 @@ def test_a_file_changed_between_check_and_link_is_left_alone(
                 handle.write(b"!")
 
     stranger_digest = sha(stranger)
-    monkeypatch.setattr(core, "before_action", once(act))
+    monkeypatch.setattr(acting, "before_action", once(act))
     code, _, err = cli("apply", "--report", str(report), "--link", kind, "--yes")
     assert code == ExitCode.PARTIAL
     assert err.splitlines()[0] == (

@@ -1,7 +1,7 @@
 """Apply and undo never act on the wrong file: concurrent runs, files swapped between check and
 action, symlinked folders, actions that fail, re-runs (issue 15).
 
-Races are forced at one exact moment through the test seam `dedupe.apply.before_action`
+Races are forced at one exact moment through the test seam `dedupe.apply.act.before_action`
 (called right before each trash or move, after every check); `test_apply_races.py` forces the
 same ones with real processes and strace delays. Read-only folders and trashes are made with
 `chattr +i` (root ignores permissions) or read-only mounts, full disks with a small tmpfs; those
@@ -48,6 +48,7 @@ from conftest import Cli, photo
 
 from dedupe import apply as core
 from dedupe import trash
+from dedupe.apply import act
 from dedupe.cli import ExitCode, main
 from dedupe.filters import MOVE_MARKER
 
@@ -87,7 +88,7 @@ def test_two_applies_of_different_reports_of_one_folder_never_take_the_last_copy
 
     # The second apply starts while the first is about to trash its first file: both have
     # checked that the group keeps a copy.
-    monkeypatch.setattr(core, "before_action", once(run_the_other_apply))
+    monkeypatch.setattr(act, "before_action", once(run_the_other_apply))
     first = apply(report, "--trash")
     assert all(n == 1 for n in copies_left(report).values()), "a group lost its last copy"
     assert first == ExitCode.OK
@@ -96,7 +97,7 @@ def test_two_applies_of_different_reports_of_one_folder_never_take_the_last_copy
     assert "another dedupe is already working on files on the same drive as" in err
     assert f"apply of {report}" in err  # who holds the lock
     # Run after the first one, the second finds its kept copies gone: every group left alone.
-    monkeypatch.setattr(core, "before_action", core._no_hook)
+    monkeypatch.setattr(act, "before_action", act._no_hook)
     assert apply(other, "--trash") == ExitCode.PARTIAL
     assert all(n == 1 for n in copies_left(report).values())
 
@@ -116,7 +117,7 @@ def test_an_undo_cannot_run_on_a_drive_an_apply_is_working_on(
         capsys.readouterr()
         undone.append((main(["undo", "--journal", str(first)]), capsys.readouterr().err))
 
-    monkeypatch.setattr(core, "before_action", once(undo_the_first))
+    monkeypatch.setattr(act, "before_action", once(undo_the_first))
     assert apply(later, "--trash") == ExitCode.OK
     ((code, err),) = undone
     assert code == ExitCode.REFUSED and "on the same drive as" in err
@@ -134,7 +135,7 @@ def test_a_file_moved_into_a_checked_path_before_the_action_is_left_alone(
     (victim,) = trash_members(report)
     stranger = put(tmp_path / "elsewhere" / "stranger.png", png(77))
     digest = sha(stranger)
-    monkeypatch.setattr(core, "before_action", once(lambda path: os.rename(stranger, path)))
+    monkeypatch.setattr(act, "before_action", once(lambda path: os.rename(stranger, path)))
     dest = tmp_path / "dupes"
     if how == "trash":
         result = execute(report)
@@ -161,7 +162,7 @@ def test_a_file_written_to_between_check_and_trash_stays_in_place(
         with open(path, "ab") as handle:
             handle.write(b"more")
 
-    monkeypatch.setattr(core, "before_action", once(append))
+    monkeypatch.setattr(act, "before_action", once(append))
     result = execute(report)
     assert result.done == () and "it was written to" in result.skipped[0].reason
     assert Path(victim["path"]).read_bytes().endswith(b"more")
@@ -571,14 +572,14 @@ def test_a_full_disk_under_the_journal_stops_apply_and_undo_with_a_clear_message
             if len(calls) == 3:  # its intent is written: the disk fills before its "done"
                 fillers.append(fill_up(state))
 
-        monkeypatch.setattr(core, "before_action", fill_at_the_third)
+        monkeypatch.setattr(act, "before_action", fill_at_the_third)
         code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
         assert code == ExitCode.ERROR
         assert "stopped: the journal" in err and "No space left on device" in err
         assert "run the same command again to resume" in err
         assert len(trashed_files()) == 3 and all(n >= 1 for n in copies_left(report).values()), err
         fillers.pop().unlink()
-        monkeypatch.setattr(core, "before_action", core._no_hook)
+        monkeypatch.setattr(act, "before_action", act._no_hook)
         code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
         assert code == ExitCode.OK, err
         assert "Resuming the interrupted apply" in err

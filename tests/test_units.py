@@ -38,8 +38,8 @@ from apply_helpers import (
 from conftest import REAL_IMAGES, Cli, photo
 from PIL import Image
 
-from dedupe import apply as core
 from dedupe import companions, metadata
+from dedupe.apply import act
 from dedupe.cli import ExitCode
 
 pytestmark = pytest.mark.usefixtures("home_on_tmp", "wide_terminal")
@@ -320,7 +320,7 @@ def test_a_sidecar_that_cannot_follow_its_image_puts_the_image_back(
             sidecar.unlink()
             put(sidecar, original)  # the same bytes, another file: not the one checked
 
-    monkeypatch.setattr(core, "before_action", swap)
+    monkeypatch.setattr(act, "before_action", swap)
     before = tree(root)
     code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.PARTIAL

@@ -1,6 +1,9 @@
 """The command line: argument parsing, exit codes, and wiring of the library to the terminal.
 
-Each command lives in its own `cmd_*.py` module with `register(subparsers)` and `run(args, ui)`.
+Each command lives in its own `cmd_*.py` module with `register(subparsers)` and `run(args, ui)`:
+it parses, calls the Python API (dedupe/api.py), formats what it returns, and leaves the
+library's errors (dedupe/errors.py) to main(), which shows each as one line and exits with
+its code (exit_code_of); a command that words an error its own way raises CliError.
 stdout carries data (JSON, hashes, paths); stderr carries messages for people and progress.
 """
 
@@ -15,6 +18,7 @@ from typing import NoReturn
 
 from dedupe import __version__, locations, workers
 from dedupe.cli.ui import COLOR_MODES, UI, CliError
+from dedupe.errors import DedupeError, Refused, UsageError
 from dedupe.gcpause import settle
 
 
@@ -41,6 +45,17 @@ EXIT_STATUS: tuple[tuple[int, str], ...] = (
     (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
     (ExitCode.CLOSED, "stdout was closed before everything was written (e.g. `| head`)"),
 )
+
+
+def exit_code_of(error: DedupeError) -> ExitCode:
+    """The exit code of a library error: an argument that cannot be used is a usage error (2),
+    a refusal to act is 4, anything else a failure (1)."""
+    if isinstance(error, UsageError):
+        return ExitCode.USAGE
+    if isinstance(error, Refused):
+        return ExitCode.REFUSED
+    return ExitCode.ERROR
+
 
 # Command modules under dedupe/cli/, in the order `dedupe --help` lists them.
 COMMANDS = (
@@ -204,6 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         ui.error(str(error))
         return int(error.code)
+    except DedupeError as error:
+        ui.error(str(error))
+        return int(exit_code_of(error))
     except KeyboardInterrupt:
         ui.error("interrupted")
         return int(ExitCode.INTERRUPTED)

@@ -7,11 +7,12 @@ import argparse
 import os
 from typing import Any
 
+from dedupe import api, journal, linking
 from dedupe import apply as core
-from dedupe import journal, linking
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
+from dedupe.errors import Refused
 from dedupe.report import ReportError
 
 OK, PARTIAL, REFUSED = ExitCode.OK, ExitCode.PARTIAL, ExitCode.REFUSED
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         args.format, bool(args.trash or args.move or args.link) and not args.dry_run
     )
     try:
-        report = report_mod.read(args.report)
+        report = api.read_report(args.report)
     except ReportError as error:
         raise CliError(f"refusing to apply: {error}", REFUSED) from None
     if args.move is not None and os.path.exists(args.move) and not os.path.isdir(args.move):
@@ -84,10 +85,15 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         "trash" if args.trash else "move" if args.move else "link" if args.link else None
     )
     try:
-        plan = core.build_plan(
-            report, args.report, kind, args.move, allow_root=args.allow_root, link=args.link
+        plan = api.make_plan(
+            report,
+            kind,
+            report_path=args.report,
+            move_to=args.move,
+            allow_root=args.allow_root,
+            link=args.link,
         )
-    except core.Refused as error:
+    except Refused as error:
         raise CliError(f"refusing to apply {args.report}: {error}", REFUSED) from None
     if not plan.groups:
         ui.err.print("Nothing to do: the report marks no file for removal.")
@@ -105,8 +111,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             ui.err.print("Nothing was changed.")
             return REFUSED
     try:
-        session = core.open_session(plan, args.journal)
-    except core.Refused as error:
+        applying = api.start_apply(plan, journal=args.journal, warn=ui.warn)
+    except Refused as error:
         raise CliError(f"refusing to apply: {error}", REFUSED) from None
     except OSError as error:  # the state folder cannot be written (disk full, ...)
         raise CliError(
@@ -114,24 +120,24 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             "was changed; run the same command again once this is fixed.",
             ExitCode.ERROR,
         ) from None
-    if plan.kind == "move" and plan.move_to:
-        _mark_move_target(plan.move_to, ui)
     try:
-        if session.resumed:
-            ui.err.print(f"Resuming the interrupted apply recorded in {escape(str(session.path))}")
-        for note in session.notes:
+        if applying.resumed:
+            ui.err.print(
+                f"Resuming the interrupted apply recorded in {escape(str(applying.journal))}"
+            )
+        for note in applying.notes:
             ui.err.print(f"[cyan]resumed:[/] {escape(note)}", soft_wrap=True)
         with ui.progress() as progress:
-            result = core.execute(plan, session, progress)
+            result = applying.run(progress)
     except OSError as error:  # the journal cannot be written (disk full, ...): stop at once
         raise CliError(
-            f"stopped: the journal {session.path} cannot be written ({_why(error)}). Every "
+            f"stopped: the journal {applying.journal} cannot be written ({_why(error)}). Every "
             "action so far is recorded there or can be read from the disk; run the same "
             "command again to resume once this is fixed.",
             ExitCode.ERROR,
         ) from None
     finally:
-        session.close()
+        applying.close()
     _summary(result, plan, ui)
     if result.interrupted:
         ui.err.print(
@@ -140,20 +146,6 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         )
         return ExitCode.INTERRUPTED
     return PARTIAL if result.skipped else OK
-
-
-def _mark_move_target(directory: str, ui: UI) -> None:
-    """Mark the --move target so that later scans pass over the moved files (filters.py); a
-    target that cannot take the marker only costs that (a warning)."""
-    from dedupe.filters import mark_move_target
-
-    try:
-        mark_move_target(directory)
-    except OSError as error:
-        ui.warn(
-            f"could not mark {directory} as a dedupe --move target ({error}): scans will "
-            "look inside it"
-        )
 
 
 def _why(error: OSError) -> str:
@@ -203,10 +195,8 @@ def _confirm(plan: core.Plan, ui: UI, report: report_mod.Report) -> bool:
 
 
 def _dry_run(plan: core.Plan, ui: UI, form: str = "text") -> int:
-    unfinished = journal.unfinished_for(plan.report_path)
-    previously = core.previously_done(unfinished) if unfinished is not None else {}
     with ui.progress() as progress:
-        result = core.preview(plan, progress, previously=previously)
+        result = api.apply_plan(plan, dry_run=True, progress=progress)
     verb = {"trash": "trash", "move": "move", None: "remove"}.get(plan.kind, "link")
     row = linking.ROW_ACTIONS.get(str(plan.link), verb)
     listing.write_actions(listing.action_rows(result, row, plan.kind in ("move", "link")), form)

@@ -6,10 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from dedupe import hashing, verify
+from dedupe import api, verify
 from dedupe.cli import options
 from dedupe.cli.ui import UI, printable, write_data
-from dedupe.cluster import PairCheck, check_pair
+from dedupe.cluster import PairCheck
 from dedupe.models import ImageRecord, Settings
 
 # What orientation k (EXIF numbering) does to B, in words.
@@ -39,11 +39,6 @@ def register(sub: Any) -> None:
     options.add_hash_options(parser, threshold=None)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(run=run)
-
-
-def _record(path: str, settings: Settings) -> ImageRecord:
-    outcome = options.fingerprint_one(path, settings)
-    return ImageRecord(path, outcome.size, outcome.mtime_ns, 0, 0, outcome.fingerprint)
 
 
 def _verdict(check: PairCheck) -> str:
@@ -127,33 +122,20 @@ def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     settings = options.settings_from(args)
-    rows: list[dict[str, Any]] = []
-    current: dict[bool, PairCheck] = {}
-    first: tuple[ImageRecord, ImageRecord] | None = None
-    for algorithm in hashing.ALGORITHMS:
-        for size in hashing.HASH_SIZES:
-            plain = Settings(algorithm, size, settings.threshold, False)
-            a, b = _record(args.a, plain), _record(args.b, plain)
-            first = first or (a, b)
-            rows.append(
-                {
-                    "algorithm": algorithm,
-                    "bits": size * size,
-                    "distance": a.hash - b.hash,
-                    "rate": round((a.hash - b.hash) / (size * size), 4),
-                    "rotations_distance": min(
-                        [a.hash - b.hash] + [a.hash - v for v in b.fingerprint.variants]
-                    ),
-                }
-            )
-            rows[-1]["rotations_rate"] = round(rows[-1]["rotations_distance"] / (size * size), 4)
-            if (algorithm, size) == (settings.algorithm, settings.hash_size):
-                for rotations in (False, True):
-                    current[rotations] = check_pair(
-                        a, b, Settings(algorithm, size, settings.threshold, rotations)
-                    )
-    assert first is not None
-    a, b = first
+    compared = api.compare_files(args.a, args.b, settings=settings)
+    rows: list[dict[str, Any]] = [
+        {
+            "algorithm": h.algorithm,
+            "bits": h.bits,
+            "distance": h.distance,
+            "rate": round(h.rate, 4),
+            "rotations_distance": h.rotations_distance,
+            "rotations_rate": round(h.rotations_rate, 4),
+        }
+        for h in compared.hashes
+    ]
+    current = {False: compared.plain, True: compared.rotations}
+    a, b = compared.a, compared.b
     if args.json:
         write_data(json.dumps(_json(a, b, rows, settings, current), indent=2) + "\n")
         return 0

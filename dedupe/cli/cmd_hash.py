@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dedupe import hashing
-from dedupe.cli import options
+from dedupe import api, hashing
 from dedupe.cli.ui import UI, write_data
 from dedupe.models import DEFAULT_ALGORITHM, Settings
 
@@ -37,8 +36,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    outcome = options.fingerprint_one(args.image, Settings(args.algorithm, args.hash_size))
-    value = outcome.fingerprint.hash
+    value = api.hash_file(args.image, settings=Settings(args.algorithm, args.hash_size)).hash
     rows = ["".join("1" if bit else "0" for bit in row) for row in value.to_bool_array()]
     write_data("\n".join(rows) + "\n" + str(value) + "\n")
     return 0

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from dedupe import html_report
+from dedupe import api
 from dedupe import report as report_mod
 from dedupe.cli import options
 from dedupe.cli.cmd_review import read_report
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     report = read_report(args.report)
     try:
         with ui.progress() as progress:
-            written = html_report.write(report, args.html, progress=progress)
+            written = api.write_html(report, args.html, progress=progress)
     except OSError as error:
         raise CliError(f"cannot write {args.html}: {error}", 1) from None
     size = sum(page.stat().st_size for page in written.pages)

@@ -14,22 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from dedupe import journal, policy
+from dedupe import api, inputs, journal, policy
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing, options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
-from dedupe.models import FileFacts, ImageRecord, KeepRules
-from dedupe.regroup import (
-    ANNOUNCE_SEARCH_FROM,
-    read_to_regroup,
-    regroup,
-    repropose,
-    searches_again,
-)
-from dedupe.report import Report, ReportError
+from dedupe.models import KeepRules
+from dedupe.regroup import ANNOUNCE_SEARCH_FROM, searches_again
+from dedupe.report import Report
 from dedupe.review import graphics, marks, quickread
 
 
@@ -88,11 +82,9 @@ def register(sub: Any) -> None:
 
 
 def read_report(path: str, *, to_regroup: bool = False) -> Report:
-    """The report at `path`; `to_regroup`: the grouping kernels load while it is read."""
-    try:
-        return read_to_regroup(path) if to_regroup else report_mod.read(path)
-    except ReportError as error:
-        raise CliError(str(error), 1) from None
+    """The report at `path` (a ReportError fails the command, exit 1); `to_regroup`: the
+    grouping kernels load while it is read."""
+    return api.read_report(path, to_regroup=to_regroup)
 
 
 def _new_rules(args: argparse.Namespace) -> bool:
@@ -110,7 +102,7 @@ def rules_from(
     args: argparse.Namespace, stored: KeepRules, roots: Sequence[str]
 ) -> KeepRules | None:
     """The keep rules given on the command line, completed from the report; None if none given.
-    Folders must be in the report's scanned folders (options.keep_folders)."""
+    Folders must be in the report's scanned folders (inputs.keep_folders)."""
     if not _new_rules(args):
         return None
     try:
@@ -119,9 +111,9 @@ def rules_from(
         raise CliError(str(error)) from None
     return KeepRules(
         order=order,
-        protect=options.keep_folders(args.protect, "--protect", roots) or stored.protect,
-        prefer=options.keep_folders(args.prefer, "--prefer", roots) or stored.prefer,
-        reference=options.keep_folders(args.reference, "--reference", roots) or stored.reference,
+        protect=inputs.keep_folders(args.protect, "--protect", roots) or stored.protect,
+        prefer=inputs.keep_folders(args.prefer, "--prefer", roots) or stored.prefer,
+        reference=inputs.keep_folders(args.reference, "--reference", roots) or stored.reference,
         twins=args.raw_twins or stored.twins,
         lose_sidecars=bool(args.lose_sidecars) or stored.lose_sidecars,
         bursts=args.bursts or stored.bursts,
@@ -193,27 +185,22 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
                 soft_wrap=True,
             )
         with ui.progress() as progress:
-            n = len(report.images)
-            progress.start(f"Regrouping {n:,} image{'' if n == 1 else 's'}", None)
-            images = report.images
-
-            def facts_for(records: Sequence[ImageRecord]) -> Mapping[str, FileFacts]:
-                return options.facts_for(None, report.settings, ui, records, images, progress)
-
-            report, changes = regroup(
+            regrouped = api.regroup_report(
                 report,
                 threshold=args.threshold,
-                rules=rules,
-                distinct=remembered.pairs,
-                facts_for=facts_for,
+                keep=rules,
+                not_duplicates=remembered.pairs,
+                progress=progress,
+                warn=ui.warn,
             )
+        report, changes = regrouped.report, regrouped.changes
         s = report.settings
         notice = (
             f"Regrouped at threshold {s.threshold:g} (largest distance {s.max_distance}): "
             f"{changes.describe()}"
         )
     elif rules is not None and rules != report.keep:
-        report = repropose(report, rules)
+        report = api.regroup_report(report, keep=rules).report
         notice = "New keep rules: the groups not yet reviewed have fresh proposals"
     for problem in report_mod.problems(report):
         ui.warn(problem)
@@ -263,7 +250,7 @@ def review_in_terminal(
     written: list[Report] = []
 
     def save(decided: Report) -> str:
-        report_mod.write(decided, path)
+        api.write_report(decided, path)
         written.append(decided)
         marks.remember(decided.not_duplicates)
         return f"saved to {path}"

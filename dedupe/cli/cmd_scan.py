@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections import Counter
 from typing import Any
 
-from dedupe import filters
+from dedupe import api, filters, inputs
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing, options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
-from dedupe.groups import build_groups, check_invariants
 from dedupe.report import Report
 from dedupe.review import marks
 
@@ -49,48 +49,38 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    roots = options.existing_dirs(args.dirs)
+    roots = inputs.folders(args.dirs)
     settings = options.settings_from(args)
     rules = options.keep_rules_from(args, roots)
-    options.selection_from(args)  # a bad --exclude pattern is refused before the scan
+    selection = options.selection_from(args)  # a bad --exclude pattern is refused before the scan
     options.writable_file(args.report, "--report")  # so is a report that cannot be written
     remembered = marks.load()  # "not duplicates" marks from earlier reviews
     if remembered.warning:
         ui.warn(remembered.warning)
+    passed_over: Counter[str] = Counter()
     with ui.progress() as progress:
-        result = options.run_scan(args, roots, settings, ui, progress, grouping=True)
-        found = options.clusters_with_memo(
-            args, settings, ui, result.records, remembered.pairs, progress
-        )
-        grouped = [result.records[k] for indices in found.groups for k in indices]
-        facts = options.facts_for(args, settings, ui, grouped, result.records, progress)
-        groups = build_groups(
-            result.records,
-            settings,
-            rules,
-            distinct=remembered.pairs,
-            clusters=found,
-            facts=facts,
-        )
-        check_invariants(groups)
-        kept = {m.record.path for g in groups for m in g.members}
-        report = report_mod.from_scan(
-            result,
-            rules,
-            groups,
-            marks.among(remembered.pairs, result.records),
-            found.checked,
-            facts={path: f for path, f in facts.items() if path in kept},
+        report = api.scan_folders(
+            roots,
+            settings=settings,
+            keep=rules,
+            selection=selection,
+            cache=options.cache_from(args),
+            jobs=args.jobs,
+            follow_symlinks=args.follow_symlinks,
+            not_duplicates=remembered.pairs,
+            progress=progress,
+            warn=ui.warn,
+            passed=options.passed_over(ui, passed_over),
         )
         progress.start("Writing the report", None)
         try:
-            report_mod.write(report, args.report)
+            api.write_report(report, args.report)
         except OSError as error:
             raise CliError(f"cannot write the report to {args.report}: {error}", 1) from None
     form = args.format or "text"
     if form != "text" or report.groups:
         listing.write_groups(report, form, ui, totals=False, limit=_shown(ui, form))
-    print_summary(ui, report, args.report, result.passed_over, form)
+    print_summary(ui, report, args.report, tuple(sorted(passed_over.items())), form)
     return ExitCode.FOUND if args.exit_code and report.duplicates else ExitCode.OK
 
 

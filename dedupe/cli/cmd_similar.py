@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dedupe import api, inputs
 from dedupe.cli import options
 from dedupe.cli.ui import UI, write_data
-from dedupe.cluster import pair_distance
-from dedupe.models import ImageRecord
 
 
 def register(sub: Any) -> None:
@@ -30,24 +29,23 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    (root,) = options.existing_dirs([args.dir])
+    (root,) = inputs.folders([args.dir])
     settings = options.settings_from(args)
-    outcome = options.fingerprint_one(args.query, settings)
+    query = api.hash_file(args.query, settings=settings)
     with ui.progress() as progress:
-        result = options.run_scan(args, (root,), settings, ui, progress)
-    query = ImageRecord(args.query, outcome.size, outcome.mtime_ns, 0, 0, outcome.fingerprint)
-    ranked = sorted(
-        ((pair_distance(query, r, settings), r.path) for r in result.records),
-        key=lambda item: (item[0], item[1]),
-    )
-    lines = []
-    for distance, path in ranked:
-        rate = distance / settings.bits
-        if rate > settings.threshold:
-            break
-        lines.append(f"{rate} > {path}")
-        if args.limit and len(lines) >= args.limit:
-            break
-    out = "\n".join(lines)
+        ranked = api.rank_similar(
+            query,
+            root,
+            settings=settings,
+            limit=args.limit,
+            selection=options.selection_from(args),
+            cache=options.cache_from(args),
+            jobs=args.jobs,
+            follow_symlinks=args.follow_symlinks,
+            progress=progress,
+            warn=ui.warn,
+            passed=options.passed_over(ui),
+        )
+    out = "\n".join(f"{found.rate} > {found.path}" for found in ranked)
     write_data(out + ("\n" if out else ""))
     return 0

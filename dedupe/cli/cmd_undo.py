@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from typing import Any
 
-from dedupe import apply as core
-from dedupe import journal
+from dedupe import api, journal
 from dedupe.cli import ExitCode
 from dedupe.cli.ui import UI, CliError, escape, write_data
+from dedupe.errors import Refused
 
 SHOWN_SKIPS = 50
 
@@ -44,37 +43,12 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _unmark_move_target(move_to: object) -> None:
-    """An undo that emptied a --move target also takes away the marker apply left there."""
-    if isinstance(move_to, str):
-        from dedupe.filters import unmark_move_target
-
-        with contextlib.suppress(OSError):
-            unmark_move_target(move_to)
-
-
-def _tidy(state: journal.State) -> None:
-    """Every file is back: the --move folders an undo killed before its end left, empty, go
-    (under the journal's lock; when another run holds it, they stay for the next undo)."""
-    if not isinstance(state.header.get("move_to"), str):
-        return
-    try:
-        session = core.open_undo(state)
-    except (core.Refused, OSError):
-        return
-    try:
-        core.tidy_move_folders(state)
-    finally:
-        session.close()
-    _unmark_move_target(state.header.get("move_to"))
-
-
 def run(args: argparse.Namespace, ui: UI) -> int:
     if args.list:
         return _list(ui)
     try:
-        found = core.find_journal(args.journal)
-    except core.Refused as error:
+        found = api.find_journal(args.journal)
+    except Refused as error:
         raise CliError(f"refusing to undo: {error}", ExitCode.REFUSED) from None
     state = found.state
     todo = [e for e in state.done if not e.undone]
@@ -125,22 +99,15 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         )
         hint = "" if args.journal else " To undo another apply, give its --journal (see --list)."
         ui.err.print(f"Nothing to undo: {message}{hint}", soft_wrap=True)
-        _tidy(state)
+        api.undo_apply(state)  # nothing to put back: it only tidies the empty --move folders
         return ExitCode.OK
     try:
-        session = core.open_undo(state)
-    except core.Refused as error:
-        raise CliError(f"refusing to undo: {error}", ExitCode.REFUSED) from None
-    except OSError as error:
-        raise CliError(_stopped(state, error), ExitCode.ERROR) from None
-    try:
         with ui.progress() as progress:
-            result = core.undo(state, session, progress)
+            result = api.undo_apply(state, progress=progress)
+    except Refused as error:
+        raise CliError(f"refusing to undo: {error}", ExitCode.REFUSED) from None
     except OSError as error:  # the journal cannot be written (disk full, ...): stop at once
         raise CliError(_stopped(state, error), ExitCode.ERROR) from None
-    finally:
-        session.close()
-    _unmark_move_target(state.header.get("move_to"))
     for note in result.notes:
         ui.err.print(f"[cyan]settled:[/] {escape(note)}", soft_wrap=True)
     for skip in result.skipped[:SHOWN_SKIPS]:

@@ -1,18 +1,19 @@
-"""Options several commands share, and turning them into library values with clear errors."""
+"""Options several commands share, and turning them into the library's values (dedupe/inputs.py
+checks them; its UsageErrors become exit 2)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import re
-import stat
 import tempfile
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from dedupe import filters, policy
-from dedupe.cache import HashCache, default_path
+from dedupe import filters, inputs, policy
+from dedupe.api import CacheChoice
+from dedupe.cache import default_path
 from dedupe.cli.ui import UI, CliError
 from dedupe.hashing import ALGORITHMS, HASH_SIZES
 from dedupe.models import (
@@ -21,17 +22,10 @@ from dedupe.models import (
     DEFAULT_HASH_SIZE,
     DEFAULT_THRESHOLD,
     TWINS,
-    FileFacts,
-    ImageRecord,
     KeepRules,
-    ScanResult,
     Selection,
     Settings,
 )
-from dedupe.scan import Failed, Hashed, Progress, fingerprint_file, scan
-
-if TYPE_CHECKING:
-    from dedupe.cluster import Clusters
 
 
 def rate(text: str) -> float:
@@ -166,20 +160,16 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def selection_from(args: argparse.Namespace) -> Selection:
-    if args.max_size is not None and args.max_size < args.min_size:
-        raise CliError(f"--max-size ({args.max_size:,} bytes) is below --min-size")
-    patterns = tuple(args.exclude)
-    try:
-        filters.check_patterns(patterns)
-    except filters.PatternError as error:
-        raise CliError(str(error)) from None
-    return Selection(
-        exclude=patterns,
-        min_size=args.min_size,
-        max_size=args.max_size,
-        max_depth=args.max_depth,
-        one_file_system=bool(args.one_file_system),
-        passed_by_default=not args.include_hidden,
+    """What to leave out, from the options (refused, exit 2, when it cannot be used)."""
+    return inputs.selection(
+        Selection(
+            exclude=tuple(args.exclude),
+            min_size=args.min_size,
+            max_size=args.max_size,
+            max_depth=args.max_depth,
+            one_file_system=bool(args.one_file_system),
+            passed_by_default=not args.include_hidden,
+        )
     )
 
 
@@ -241,42 +231,6 @@ def add_keep_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def keep_folders(paths: Sequence[str], option: str, roots: Sequence[str]) -> tuple[str, ...]:
-    """The folders given to --protect, --prefer or --reference, as absolute paths below the
-    scanned folders (a folder reached through a symlink is named as it is under its scanned
-    folder). A folder that does not exist or is in no scanned folder is a usage error: a
-    misspelled path must not leave unprotected what it was meant to protect."""
-    found = []
-    for path in paths:
-        absolute = os.path.abspath(path)
-        if not os.path.exists(absolute):
-            raise CliError(f"{option} {path}: no such folder")
-        if not os.path.isdir(absolute):
-            raise CliError(f"{option} {path}: not a folder")
-        inside = _inside(absolute, roots)
-        if inside is None:
-            where = ", ".join(roots)
-            raise CliError(
-                f"{option} {path}: not in a scanned folder ({where}), so it would match no file"
-            )
-        found.append(inside)
-    return tuple(found)
-
-
-def _inside(folder: str, roots: Sequence[str]) -> str | None:
-    """`folder` named below one of `roots` (also when one of them is reached through a
-    symlink), or None when it is in none of them."""
-    for root in roots:
-        if folder == root or folder.startswith(os.path.join(root, "")):
-            return folder
-    real = os.path.realpath(folder)
-    for root in roots:
-        base = os.path.realpath(root)
-        if real == base or real.startswith(os.path.join(base, "")):
-            return os.path.normpath(os.path.join(root, os.path.relpath(real, base)))
-    return None
-
-
 def settings_from(args: argparse.Namespace) -> Settings:
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     try:
@@ -292,167 +246,34 @@ def keep_rules_from(args: argparse.Namespace, roots: Sequence[str]) -> KeepRules
         raise CliError(str(error)) from None
     return KeepRules(
         order=order,
-        protect=keep_folders(args.protect, "--protect", roots),
-        prefer=keep_folders(args.prefer, "--prefer", roots),
-        reference=keep_folders(args.reference, "--reference", roots),
+        protect=inputs.keep_folders(args.protect, "--protect", roots),
+        prefer=inputs.keep_folders(args.prefer, "--prefer", roots),
+        reference=inputs.keep_folders(args.reference, "--reference", roots),
         twins=args.raw_twins or "together",
         lose_sidecars=bool(args.lose_sidecars),
         bursts=args.bursts or "keep-all",
     )
 
 
-def open_cache(args: argparse.Namespace, settings: Settings, ui: UI) -> HashCache:
+def cache_from(args: argparse.Namespace) -> CacheChoice:
+    """The hash cache the options name: --no-cache none, --cache PATH that file, else the
+    default one."""
     if args.no_cache:
-        return HashCache.memory(settings)
-    path = args.cache or default_path()
-    try:
-        cache = HashCache.open(path, settings)
-    except OSError as error:
-        ui.warn(f"cannot use the hash cache at {path} ({error}); scanning without it")
-        return HashCache.memory(settings)
-    if cache.warning:
-        ui.warn(cache.warning)
-    return cache
+        return False
+    return args.cache or True
 
 
-def run_scan(
-    args: argparse.Namespace,
-    roots: tuple[str, ...],
-    settings: Settings,
-    ui: UI,
-    progress: Progress,
-    *,
-    grouping: bool = False,
-) -> ScanResult:
-    """Scan `roots` with the cache, job and selection options of `args`, showing progress. With
-    `grouping` (the caller groups next) the grouping code is loaded while the workers decode.
-    With -v each file or folder passed over is named on stderr."""
-    selection = selection_from(args)
-    cache = open_cache(args, settings, ui)
+def passed_over(ui: UI, counts: Counter[str] | None = None) -> Callable[[str, str], None]:
+    """The scan's `passed` callback: counts what the walk passes over by reason (for the
+    summary's "Not scanned" line) and, with -v, names each file or folder on stderr."""
 
     def passed(reason: str, path: str) -> None:
-        ui.note(f"passed over ({filters.WORDS[reason][0]}): {path}")
+        if counts is not None:
+            counts[reason] += 1
+        if ui.verbose:
+            ui.note(f"passed over ({filters.WORDS[reason][0]}): {path}")
 
-    try:
-        result = scan(
-            roots,
-            settings,
-            cache,
-            jobs=args.jobs,
-            follow_symlinks=args.follow_symlinks,
-            progress=progress,
-            while_hashing=_warm_up_grouping if grouping else None,
-            selection=selection,
-            passed=passed if ui.verbose else None,
-        )
-    finally:
-        cache.close()
-    if cache.warning:
-        ui.warn(cache.warning)
-    return result
-
-
-def _warm_up_grouping(images: int) -> None:
-    from dedupe import cluster
-
-    if cluster.compiles(images):  # a smaller library is grouped without the compiled kernels
-        cluster.warm_up()
-
-
-def clusters_with_memo(
-    args: argparse.Namespace,
-    settings: Settings,
-    ui: UI,
-    records: Sequence[ImageRecord],
-    distinct: frozenset[tuple[str, str]],
-    progress: Progress,
-) -> Clusters:
-    """cluster.cluster's result for the records, taken from the hash cache's memo when nothing
-    it depends on changed since an earlier scan (a warm rescan of an unchanged tree verifies no
-    pair again), else computed and remembered. Each phase is shown: loading the compiled
-    kernels (compiled on their first use ever, which takes about a minute), then grouping."""
-    from dedupe import cluster  # the grouping code (numba): only for commands that group
-
-    key = cluster.inputs_digest(records, settings, distinct)
-    cache = open_cache(args, settings, ui)
-    try:
-        text = cache.get_memo(key)
-        found = cluster.Clusters.from_json(text, len(records)) if text is not None else None
-        if found is None:
-            if cluster.compiles(len(records)):
-                # Usually loaded already, beside the decoding; a rescan that decoded nothing,
-                # or a first run that compiles the kernels, waits for them here.
-                progress.start("Loading the grouping code (compiled on first use)", None)
-                cluster.warm_up()
-            progress.start(
-                f"Grouping {len(records):,} image{'' if len(records) == 1 else 's'}", None
-            )
-            found = cluster.cluster(records, settings, distinct=distinct)
-            cache.put_memo(key, found.to_json())
-    finally:
-        cache.close()
-    if cache.warning:
-        ui.warn(cache.warning)
-    return found
-
-
-def facts_for(
-    args: argparse.Namespace | None,
-    settings: Settings,
-    ui: UI,
-    grouped: Sequence[ImageRecord],
-    every: Sequence[ImageRecord],
-    progress: Progress,
-) -> dict[str, FileFacts]:
-    """What the grouped images carry (metadata.gather: companions, twins, capture metadata),
-    read through the hash cache (`args` None: the default cache, as `review` has no --cache)."""
-    from dedupe import metadata
-
-    if not grouped:
-        return {}
-    if args is None:
-        args = argparse.Namespace(no_cache=False, cache=None)
-    cache = open_cache(args, settings, ui)
-    try:
-        return metadata.gather(grouped, every, cache, progress)
-    finally:
-        cache.close()
-        if cache.warning:
-            ui.warn(cache.warning)
-
-
-def fingerprint_one(path: str, settings: Settings) -> Hashed:
-    """Fingerprint one image named on the command line (a symlink is followed), or fail clearly:
-    a path that is missing or a folder is a usage error (2), an unreadable file a failure (1)."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise CliError(
-            f"{path}: no such file" + (" (a broken symbolic link)" if os.path.islink(path) else "")
-        ) from None
-    except OSError as error:
-        raise CliError(f"{path}: cannot read: {error.strerror or error}", 1) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise CliError(f"{path}: is a folder, not an image file")
-    if not stat.S_ISREG(info.st_mode):
-        raise CliError(f"{path}: not a file (a device, FIFO or socket): not read")
-    outcome = fingerprint_file(path, settings, follow_symlinks=True)
-    if outcome is None:
-        raise CliError(f"{path}: not an image", 1)
-    if isinstance(outcome, Failed):
-        raise CliError(f"{path}: {outcome.reason}", 1)
-    return outcome
-
-
-def existing_dirs(paths: list[str]) -> tuple[str, ...]:
-    roots = []
-    for path in paths:
-        if not os.path.exists(path):
-            raise CliError(f"no such folder: {path}")
-        if not os.path.isdir(path):
-            raise CliError(f"not a folder: {path}")
-        roots.append(os.path.abspath(path))
-    return tuple(roots)
+    return passed
 
 
 def writable_file(path: str | Path, option: str) -> None:
