@@ -20,6 +20,7 @@ import numpy as np
 
 from dedupe import cluster, policy, verify
 from dedupe.gcpause import collector_paused
+from dedupe.looks import Look
 from dedupe.models import Group, GroupKind, ImageRecord, KeepRules, Member, Settings
 
 
@@ -31,13 +32,15 @@ def build_groups(
     distinct: frozenset[tuple[str, str]] = frozenset(),
     clusters: cluster.Clusters | None = None,
     proposed: Mapping[frozenset[str], Group] | None = None,
+    look: Look | None = None,
 ) -> tuple[Group, ...]:
     """Groups of duplicates with keep/trash proposals, in a stable order (by first path).
     `clusters`: cluster.cluster's result for these arguments, if already known (a memo).
     `proposed`: groups proposed before under the same rules, by their set of paths: a group of
-    exactly those files takes its proposal from there instead of deciding it again."""
+    exactly those files takes its proposal from there instead of deciding it again.
+    `look`: the records' keypoints for the geometric check (see cluster.cluster)."""
     with collector_paused():  # a group is a few objects, a library's groups a great many
-        return _build(records, settings, rules, distinct, clusters, proposed or {})
+        return _build(records, settings, rules, distinct, clusters, proposed or {}, look)
 
 
 def _build(
@@ -47,9 +50,12 @@ def _build(
     distinct: frozenset[tuple[str, str]],
     clusters: cluster.Clusters | None,
     proposed: Mapping[frozenset[str], Group],
+    look: Look | None,
 ) -> tuple[Group, ...]:
     found = (
-        clusters if clusters is not None else cluster.cluster(records, settings, distinct=distinct)
+        clusters
+        if clusters is not None
+        else cluster.cluster(records, settings, distinct=distinct, look=look)
     )
 
     def distance(a: ImageRecord, b: ImageRecord) -> int:
@@ -60,8 +66,9 @@ def _build(
 
     drafts: list[tuple[GroupKind, tuple[Member, ...]]] = []
     for members, decided in _split(
-        [list(g) for g in found.groups], records, settings, rules, distance, copies, proposed
-    ):
+        [list(g) for g in found.groups], records, settings, rules, distance, copies, proposed,
+        look,
+    ):  # fmt: skip
         kind: GroupKind = (
             "exact" if len({records[k].fingerprint.digest for k in members}) == 1 else "similar"
         )
@@ -173,6 +180,7 @@ def _split(
     distance: policy.Distance,
     pairs: Pairs,
     proposed: Mapping[frozenset[str], Group],
+    look: Look | None = None,
 ) -> list[tuple[list[int], tuple[Member, ...]]]:
     """Union-find groups as groups in which each file forms a verified pair with the keeper.
     A file that joined through others is checked against the keeper directly (whatever their
@@ -202,7 +210,7 @@ def _split(
                 if k != keeper and not _verified(keeper, k, records, pairs)
             }
         )
-        for pair, same in zip(ask, cluster.copies_of(records, ask, settings), strict=True):
+        for pair, same in zip(ask, cluster.copies_of(records, ask, settings, look), strict=True):
             if same:
                 pairs.add(pair)
         pending = []

@@ -19,6 +19,7 @@ from pathlib import Path
 from dedupe import __version__, cluster, policy
 from dedupe import report as report_mod
 from dedupe.groups import build_groups
+from dedupe.looks import Look
 from dedupe.models import Group, ImageRecord, KeepRules
 from dedupe.report import Report
 
@@ -147,10 +148,14 @@ def regroup(
     threshold: float | None = None,
     rules: KeepRules | None = None,
     distinct: frozenset[tuple[str, str]] = frozenset(),
+    look: Look | None = None,
 ) -> tuple[Report, Changes]:
     """The report regrouped from its stored hashes at `threshold` with `rules` (None: as stored).
 
     `distinct` adds path pairs marked "not duplicates" to those the report already holds.
+    `look`: the images' keypoints for the geometric check of pairs the report's search did not
+    check (looks.Looks; it reads the files): without it, or for a file that cannot be read, a
+    pair the thumbnails cannot settle is no copy.
     """
     settings = (
         report.settings if threshold is None else replace(report.settings, threshold=threshold)
@@ -159,7 +164,7 @@ def regroup(
     not_duplicates = report.not_duplicates | distinct
     # from the pairs the report's search checked when they cover the threshold (no search)
     found = cluster.cluster(
-        report.images, settings, distinct=not_duplicates, checked=report.checked
+        report.images, settings, distinct=not_duplicates, checked=report.checked, look=look
     )
     by_paths = {frozenset(m.record.path for m in g.members): g for g in report.groups}
     # A group of the same files keeps its proposal (reviewed or not: see below) when the rules
@@ -172,6 +177,7 @@ def regroup(
         distinct=not_duplicates,
         clusters=found,
         proposed=by_paths if same_proposals else None,
+        look=look,
     )
     reviewed = {paths: g for paths, g in by_paths.items() if g.reviewed}
     groups = []
@@ -197,12 +203,12 @@ def regroup(
     )
 
 
-def repropose(report: Report, rules: KeepRules) -> Report:
+def repropose(report: Report, rules: KeepRules, look: Look | None = None) -> Report:
     """New keep rules without regrouping: fresh proposals for every group not yet reviewed.
     (Another choice for similar shots regroups from the checked pairs: keeping the sharpest
-    splits a set of shots around it, see groups.py.)"""
+    splits a set of shots around it, see groups.py; `look` as for regroup.)"""
     if rules.bursts != report.keep.bursts and any(g.kind == "shots" for g in report.groups):
-        return regroup(report, rules=rules)[0]
+        return regroup(report, rules=rules, look=look)[0]
 
     def distance(a: ImageRecord, b: ImageRecord) -> int:
         return cluster.pair_distance(a, b, report.settings)

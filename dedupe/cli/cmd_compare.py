@@ -6,10 +6,11 @@ import argparse
 import json
 from typing import Any
 
-from dedupe import hashing, verify
+from dedupe import geometry, hashing, verify
 from dedupe.cli import options
 from dedupe.cli.ui import UI, printable, write_data
 from dedupe.cluster import PairCheck, check_pair
+from dedupe.looks import Looks
 from dedupe.models import ImageRecord, Settings
 
 # What orientation k (EXIF numbering) does to B, in words.
@@ -85,6 +86,44 @@ def _alignment(check: PairCheck, a: ImageRecord, b: ImageRecord) -> list[str]:
     return [f"one cropped or framed from the other (zoom {h.zoom:g}x)"]
 
 
+def _framing(found: geometry.Geometry) -> list[str]:
+    """What the geometric check's transform says of how the two differ, in words."""
+    parts = []
+    shows_a, shows_b = found.overlap
+    if shows_a < 0.97:
+        parts.append(f"B cropped from A (it shows {min(shows_a, 1.0):.0%} of A)")
+    elif shows_b < 0.97:
+        parts.append(f"A cropped from B, or B framed (A shows {min(shows_b, 1.0):.0%} of B)")
+    if abs(found.angle) >= 1.0:
+        parts.append(f"turned {abs(found.angle):.0f} degrees")
+    return parts
+
+
+def _looked(check: PairCheck) -> str | None:
+    """The verdict in words when the geometric check settled the pair (else None)."""
+    found = check.geometry
+    if not check.looked:
+        return None
+    if found is None:
+        return (
+            "not settled: the thumbnails cannot tell and a picture could not be read again "
+            "(changed or gone since it was scanned), so it is no copy"
+        )
+    if found.verdict == geometry.SAME and check.kind == verify.COPY:
+        return ", ".join([f"same picture: {found.inliers} matching points", *_framing(found)])
+    if found.verdict == geometry.DIFFERENT:
+        if found.inliers >= geometry.MIN_INLIERS and found.spread < geometry.SPREAD:
+            return (
+                f"different pictures: {found.inliers} matching points, but only in "
+                f"{found.spread:.0%} of the picture (a shared layout, frame or background)"
+            )
+        return (
+            f"different pictures: {found.inliers} of {found.matches} matching points agree "
+            f"on one alignment (a copy: {geometry.MIN_INLIERS} or more, over most of it)"
+        )
+    return None
+
+
 def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
     """The check's verdict on a pair in words, e.g. "same picture, 4% covered" or "different
     shots: captured 0.3 s apart by the same camera"."""
@@ -101,6 +140,9 @@ def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
     if check.kind == verify.SHOTS:
         by = " by the same camera" if check.same_camera else ""
         return f"different shots: captured {_seconds(check.apart_ms)} apart{by}"
+    looked = _looked(check)
+    if looked is not None and check.kind != verify.SHOTS:
+        return looked
     if check.kind == verify.COPY:
         parts = ["same picture"]
         if covered:
@@ -148,9 +190,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             )
             rows[-1]["rotations_rate"] = round(rows[-1]["rotations_distance"] / (size * size), 4)
             if (algorithm, size) == (settings.algorithm, settings.hash_size):
+                look = Looks([a, b])  # the geometric check looks at both again if it must
                 for rotations in (False, True):
                     current[rotations] = check_pair(
-                        a, b, Settings(algorithm, size, settings.threshold, rotations)
+                        a, b, Settings(algorithm, size, settings.threshold, rotations), look
                     )
     assert first is not None
     a, b = first

@@ -21,6 +21,7 @@ from dedupe import journal, policy
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing, options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
+from dedupe.looks import Looks
 from dedupe.models import KeepRules
 from dedupe.regroup import (
     ANNOUNCE_SEARCH_FROM,
@@ -178,8 +179,16 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
         with ui.progress() as progress:
             n = len(report.images)
             progress.start(f"Regrouping {n:,} image{'' if n == 1 else 's'}", None)
+            look = Looks(report.images)  # for pairs the report's search did not check
             report, changes = regroup(
-                report, threshold=args.threshold, rules=rules, distinct=remembered.pairs
+                report, threshold=args.threshold, rules=rules, distinct=remembered.pairs,
+                look=look,
+            )  # fmt: skip
+        if look.missed:
+            ui.warn(
+                f"{look.missed:,} image{' was' if look.missed == 1 else 's were'} not readable "
+                "as scanned (changed, moved or gone): their pairs that only the geometric "
+                "check could settle are not grouped; scan again to check them"
             )
         s = report.settings
         notice = (
@@ -187,7 +196,7 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
             f"{changes.describe()}"
         )
     elif rules is not None and rules != report.keep:
-        report = repropose(report, rules)
+        report = repropose(report, rules, Looks(report.images))
         notice = "New keep rules: the groups not yet reviewed have fresh proposals"
     for problem in report_mod.problems(report):
         ui.warn(problem)

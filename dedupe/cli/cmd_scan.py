@@ -15,6 +15,7 @@ from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing, options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
 from dedupe.groups import build_groups, check_invariants
+from dedupe.looks import Looks
 from dedupe.report import Report
 from dedupe.review import marks
 
@@ -59,11 +60,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.warn(remembered.warning)
     with ui.progress() as progress:
         result = options.run_scan(args, roots, settings, ui, progress, grouping=True)
+        look = Looks(result.records)  # the pictures the geometric check needs, read again
         found = options.clusters_with_memo(
-            args, settings, ui, result.records, remembered.pairs, progress
+            args, settings, ui, result.records, remembered.pairs, progress, look
         )
         groups = build_groups(
-            result.records, settings, rules, distinct=remembered.pairs, clusters=found
+            result.records, settings, rules, distinct=remembered.pairs, clusters=found, look=look
         )
         check_invariants(groups)
         report = report_mod.from_scan(

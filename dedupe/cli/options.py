@@ -15,6 +15,7 @@ from dedupe import filters, policy
 from dedupe.cache import HashCache, default_path
 from dedupe.cli.ui import UI, CliError
 from dedupe.hashing import ALGORITHMS, HASH_SIZES
+from dedupe.looks import Looks
 from dedupe.models import (
     BURSTS,
     DEFAULT_ALGORITHM,
@@ -299,6 +300,7 @@ def clusters_with_memo(
     records: Sequence[ImageRecord],
     distinct: frozenset[tuple[str, str]],
     progress: Progress,
+    look: Looks | None = None,
 ) -> Clusters:
     """cluster.cluster's result for the records, taken from the hash cache's memo when nothing
     it depends on changed since an earlier scan (a warm rescan of an unchanged tree verifies no
@@ -320,8 +322,9 @@ def clusters_with_memo(
             progress.start(
                 f"Grouping {len(records):,} image{'' if len(records) == 1 else 's'}", None
             )
-            found = cluster.cluster(records, settings, distinct=distinct)
-            cache.put_memo(key, found.to_json())
+            found = cluster.cluster(records, settings, distinct=distinct, look=look)
+            if look is None or not look.missed:  # not a grouping short of some pictures
+                cache.put_memo(key, found.to_json())
     finally:
         cache.close()
     if cache.warning:
