@@ -3,14 +3,17 @@
     python benchmarks/run.py            # scan, regroup, search, review: ~20 minutes on 2 cores
     python benchmarks/run.py --large    # adds the 100,000-image scan rows (about 15 more)
     python benchmarks/run.py --quick    # smaller corpora, one round: a smoke test of the setup
+    python benchmarks/run.py --scale    # adds issue 20's rows at 10k, 100k and 1M images
 
 Runs, one after the other, each in its own process: benchmarks/scan_speed.py (cold scan
 against imagehash, imagededup and decoding alone; hash agreement; profile; warm rescan and
 memory), benchmarks/regroup.py (`review --threshold` on a 100k-image report), when it is
 there, benchmarks/search.py (all pairs through the BK-tree), and benchmarks/review.py (the
-first group of a 100k-image review on screen; the HTML pages of 5,000 groups in Chromium).
-Their own output streams through; the rows they report are collected and printed together
-at the end. The accuracy benchmark (benchmarks/accuracy.py) is separate and not run here.
+first group of a 100k-image review on screen; the HTML pages of 5,000 groups in Chromium);
+with --scale, benchmarks/scale.py (report size, review, review --threshold, apply --dry-run,
+scan cost per image and peak memory at 10k, 100k and 1M images). Their own output streams
+through; the rows they report are collected and printed together at the end. The accuracy
+benchmark (benchmarks/accuracy.py) is separate and not run here.
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--quick", action="store_true", help="small corpora and one round (not for the README)"
     )
     parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="add benchmarks/scale.py: issue 20's rows at 10k, 100k and 1M images (the first "
+        "run builds the libraries: about an hour on 2 busy cores; then about 30 minutes)",
+    )
+    parser.add_argument(
         "--only",
         default="scan,regroup,search,review",
         help="comma-separated subset of scan,regroup,search,review (default: all)",
@@ -48,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scan_args: list[str] = []
     regroup_args: list[str] = []
     review_args: list[str] = []
+    scale_args: list[str] = ["--stages", "--store"]
     if args.large:
         scan_args.append("--large")
         regroup_args += ["--scanned", "100000"]
@@ -55,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scan_args += ["--files", "40", "--repeat", "1", "--small", "2000", "--corpora", "camera"]
         regroup_args += ["--images", "20000"]
         review_args += ["--images", "20000", "--groups", "500", "--repeat", "1"]
+        scale_args = ["--sizes", "10000"]
     if args.peer_python:
         scan_args += ["--peer-python", args.peer_python]
     plan: list[tuple[str, Path, list[str]]] = [
@@ -63,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("search", HERE / "search.py", []),
         ("review", HERE / "review.py", review_args),
     ]
+    if args.scale:
+        plan.append(("scale", HERE / "scale.py", scale_args))
+        chosen.add("scale")
 
     started = time.perf_counter()
     common.print_machine("All speed benchmarks")

@@ -32,22 +32,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import signal
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from dedupe import __version__, fsops, journal, linking, trash
+from dedupe import __version__, companions, fsops, journal, linking, trash
 from dedupe import report as report_mod
 from dedupe.fsops import PARTIAL_SUFFIX, TargetExists
+from dedupe.hashing import ImageHash
 from dedupe.journal import JournalError
 from dedupe.linking import LinkKind
-from dedupe.models import ImageRecord
+from dedupe.models import Companion, Fingerprint, Group, ImageRecord
 from dedupe.report import Report
 from dedupe.scan import NoProgress, Progress
 
@@ -77,11 +79,17 @@ class Refused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Removal:
-    """One file to trash or move (`target` is the move destination, None for trash)."""
+    """One file to trash or move (`target` is the move destination, None for trash).
+
+    The files of one unit (an image with its companions, a RAW with its JPEG twin: see
+    units_of) share `unit` and are acted on together, all or none; `role` is "image" or the
+    companion's role (a companion's `record` carries its path, size, time and digest)."""
 
     group: int
     record: ImageRecord
     target: str | None = None
+    unit: int = 0
+    role: str = "image"
 
     @property
     def path(self) -> str:
@@ -94,6 +102,14 @@ class PlannedGroup:
     keepers: tuple[ImageRecord, ...]
     removals: tuple[Removal, ...]
 
+    @property
+    def units(self) -> list[list[Removal]]:
+        """The removals by unit, in plan order."""
+        found: dict[int, list[Removal]] = {}
+        for removal in self.removals:
+            found.setdefault(removal.unit, []).append(removal)
+        return list(found.values())
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -103,6 +119,8 @@ class Plan:
     groups: tuple[PlannedGroup, ...]
     roots: tuple[str, ...] = ()  # the scanned folders (absolute): no symlink is followed below
     link: LinkKind | None = None  # for kind "link": hard, symlink or reflink
+    # Companions the report lists for kept images: they stay, whatever else claims them.
+    kept_companions: frozenset[str] = frozenset()
 
     def root_of(self, path: str) -> str:
         """The scanned folder `path` is in (the file system's root for a path in none)."""
@@ -180,19 +198,16 @@ def build_plan(
         raise Refused("--move needs a folder")
     if kind == "link" and linking.refusal(str(link)):
         raise Refused(linking.refusal(str(link)))
+    kept = kept_companions(report)
     groups = []
+    counter = itertools.count(1)
     for group in report.groups:
         keepers = tuple(m.record for m in group.members if m.action == "keep")
         removals = tuple(
-            Removal(
-                group.id,
-                m.record,
-                move_target(m.record.path, report.roots, move_to)
-                if kind == "move" and move_to
-                else None,
-            )
-            for m in group.members
-            if m.action == "trash"
+            replace(r, target=move_target(r.path, report.roots, move_to))
+            if kind == "move" and move_to
+            else r
+            for r in units_of(report, group, kept, counter, alone=kind == "link")
         )
         if removals:
             groups.append(PlannedGroup(group.id, keepers, removals))
@@ -203,16 +218,69 @@ def build_plan(
         tuple(groups),
         tuple(os.path.abspath(root) for root in report.roots),
         link if kind == "link" else None,
+        frozenset(kept),
     )
 
 
+# ---------------------------------------------------------------- units
+
+
+def kept_companions(report: Report) -> set[str]:
+    """The companions of every kept image: they are never removed with another image."""
+    return {
+        c.path
+        for g in report.groups
+        for m in g.members
+        if m.action == "keep"
+        for c in report.facts_of(m.record.path).companions
+    }
+
+
+def companion_record(companion: Companion) -> ImageRecord:
+    """A companion as the record apply checks and journals (path, size, time, digest): it is
+    checked and acted on exactly as an image is."""
+    fingerprint = Fingerprint(0, 0, companion.role, companion.digest, ImageHash(0, 8), b"", b"")
+    return ImageRecord(companion.path, companion.size, companion.mtime_ns, 0, 0, fingerprint)
+
+
+def units_of(
+    report: Report, group: Group, kept: set[str], counter: Iterator[int], *, alone: bool = False
+) -> Iterator[Removal]:
+    """The removals of a group, unit by unit: each image marked trash with its companions (a
+    companion a kept image also has stays), the images of one capture (twins) in one unit when
+    the rules keep twins together. Within a unit the images come first, then the companions.
+
+    `alone` (apply --link): each image is a unit of its own, without its companions: a link
+    takes the image's place at its path, so its sidecars and motion part still belong to it."""
+    trashed = [m.record for m in group.members if m.action == "trash"]
+    if alone:
+        for record in trashed:
+            yield Removal(group.id, record, unit=next(counter))
+        return
+    together = report.keep.twins == "together"
+    twin_of = {r.path: report.facts_of(r.path).twins if together else () for r in trashed}
+    taken: set[str] = set()
+    for indices in companions.capture_units([r.path for r in trashed], twin_of):
+        unit = next(counter)
+        images = [trashed[k] for k in indices]
+        for record in images:
+            yield Removal(group.id, record, unit=unit)
+        for record in images:
+            for c in report.facts_of(record.path).companions:
+                if c.path not in kept and c.path not in taken:
+                    taken.add(c.path)
+                    yield Removal(group.id, companion_record(c), unit=unit, role=c.role)
+
+
 def anchor_of(path: str, roots: Sequence[str]) -> str:
-    """The longest of `roots` that holds `path`: where a walk with no symlink starts. Outside
-    every root (build_plan refuses such a path; an old journal has no roots) it is the file
-    system's root, so then no folder on the whole path may be a symbolic link."""
+    """The outermost of `roots` that holds `path`: where a walk with no symlink starts, so that
+    a scanned folder inside another one (`scan A A/B`) is walked through as well and can never
+    be a symlink. Outside every root (build_plan refuses such a path; an old journal has no
+    roots) it is the file system's root, so then no folder on the whole path may be one."""
     best = ""
     for root in roots:
-        if (path == root or path.startswith(os.path.join(root, ""))) and len(root) > len(best):
+        inside = path == root or path.startswith(os.path.join(root, ""))
+        if inside and (not best or len(root) < len(best)):
             best = root
     return best or os.path.abspath(os.sep)
 
@@ -327,14 +395,6 @@ def still_there(seen: Seen) -> bool:
     return info is not None and seen.identity.unchanged(info)
 
 
-def _same_inode(path: str, dev: int, ino: int) -> bool:
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    return (info.st_dev, info.st_ino) == (dev, ino)
-
-
 # ---------------------------------------------------------------- results
 
 
@@ -347,6 +407,7 @@ class Outcome:
     size: int
     destination: str | None  # trash or move path; None when the system trash hides it
     freed: int  # 0 when other hard links keep the data on disk
+    trashinfo: str | None = None  # its .trashinfo in a freedesktop trash
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +487,9 @@ class Session:
     resumed: bool
     next_seq: int = 1
     header: dict[str, Any] = field(default_factory=dict)  # of the journal still to be written
+    # path -> the journal's entry of each file done (by an earlier run, then by this one), so
+    # that the files of a unit that cannot be removed whole are put back.
+    entries: dict[str, journal.Entry] = field(default_factory=dict)
 
     def begin(self) -> journal.Writer:
         """The journal writer, creating the journal on first use."""
@@ -544,6 +608,7 @@ def _open_locked(
         state = journal.unfinished_for(plan.report_path)
         path = state.path if state is not None else journal.new_path(plan.report_path)
     if state is None:
+        journal.remove_stale_temporaries(plan.report_path)
         header = {
             "report": plan.report_path,
             "report_digest": _report_digest(plan.report_path),
@@ -568,8 +633,17 @@ def _open_locked(
     except BaseException:
         writer.close()
         raise
+    entries = {e.path: e for e in state.done if not e.undone}
     return Session(
-        path, writer, locks, devices, previously, notes, resumed=True, next_seq=state.next_seq
+        path,
+        writer,
+        locks,
+        devices,
+        previously,
+        notes,
+        resumed=True,
+        next_seq=state.next_seq,
+        entries=entries,
     )
 
 
@@ -599,8 +673,81 @@ def _drop_name(path: str, root: str, dev: int, ino: int, digest: str) -> None:
         if info is None:
             return
         if (info.st_dev, info.st_ino) == (dev, ino) or fsops.digest_in(folder, name) == digest:
-            folder.unlink(name)
+            fsops.drop(folder, name, fsops.Identity.of(info))
             folder.sync()
+
+
+def _look(path: str, anchor: str, *, follow_anchor: bool = False) -> os.stat_result | None:
+    """lstat of `path`, reached from `anchor` one folder at a time (so at any depth, beyond
+    PATH_MAX too); None when it, or a real folder on the way, is not there."""
+    try:
+        folder, name = fsops.open_parent(path, anchor, follow_anchor=follow_anchor)
+    except (OSError, fsops.UnsafePath):
+        return None
+    with folder:
+        try:
+            return folder.lstat_or_none(name)
+        except OSError:
+            return None
+
+
+def _aside(path: str, root: str, dev: int, ino: int, *, settled: bool) -> str | None:
+    """Settle what a crash while the old name of `path` was being dropped (fsops.drop) left
+    under its private name: before the rest of reconcile looks (`settled` False), the file
+    there gets its name back if the name is free (the checked file: two names of one file,
+    which reconcile settles; another file renamed onto the name: back where it was); once the
+    action is recorded as done (`settled`), the checked file's private name goes. Returns a
+    note for a file that cannot be given its name back."""
+    try:
+        folder, name = fsops.open_parent(path, root)
+    except (OSError, fsops.UnsafePath):
+        return None
+    with folder:
+        aside = fsops.aside_name(name)
+        info = folder.lstat_or_none(aside)
+        if info is None:
+            return None
+        ours = (info.st_dev, info.st_ino) == (dev, ino)
+        if settled:
+            if ours:
+                folder.unlink(aside)
+            return None
+        if not folder.lexists(name):
+            fsops.give_back(folder, aside, name)
+        if folder.lexists(aside) and not ours:
+            return f"{folder.join(aside)} was at {path} when apply was interrupted; it is kept"
+    return None
+
+
+def _move_anchor(target: str, move_to: object) -> str:
+    """Where the walk to a --move target starts (a symlink there is the user's): the --move
+    folder, or for a journal that does not name it, the target's own folder."""
+    if isinstance(move_to, str) and target.startswith(os.path.join(move_to, "")):
+        return move_to
+    return os.path.dirname(target)
+
+
+def _digest_at(path: str, anchor: str) -> str | None:
+    try:
+        folder, name = fsops.open_parent(path, anchor, follow_anchor=True)
+    except (OSError, fsops.UnsafePath):
+        return None
+    with folder:
+        return fsops.digest_in(folder, name)
+
+
+def _remove_partial(target: str, anchor: str) -> bool:
+    """Remove the unfinished copy beside a --move target; whether there was one."""
+    try:
+        folder, name = fsops.open_parent(target, anchor, follow_anchor=True)
+    except (OSError, fsops.UnsafePath):
+        return False
+    with folder:
+        partial = fsops.partial_name(name)
+        if not folder.lexists(partial):
+            return False
+        folder.unlink_quietly(partial)
+        return True
 
 
 def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
@@ -608,6 +755,8 @@ def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
 
     Each pending action either happened (the file is at its destination: record "done") or did
     not (the file is still in place: record "failed", so it is tried again). Returns notes.
+    Every look is made from the scanned folder (or the --move folder) one folder at a time,
+    as apply acts, so files deeper than PATH_MAX are settled too.
     """
     notes: list[str] = []
     roots = state.roots
@@ -616,15 +765,22 @@ def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
         path = entry.path
         root = anchor_of(path, roots)
         if intent["action"] == "link":
-            record, note = linking.settle(intent, root)
+            record, settled = linking.settle(intent, root)
             writer.append(record)
-            notes.append(f"{path}: {note}")
+            notes.append(f"{path}: {settled}")
             continue
         dev, ino = int(intent.get("dev", -1)), int(intent.get("ino", -1))
         digest = str(intent["digest"])
-        here = os.path.lexists(path)
+        note = _aside(path, root, dev, ino, settled=False)
+        if note is not None:
+            notes.append(note)
+        info = _look(path, root)
+        here = info is not None
         if intent["action"] == "trash":
-            if here and _same_inode(path, dev, ino):
+            for partial in trash.partial_copies(path):  # a copy into the trash, cut short
+                Path(partial).unlink(missing_ok=True)
+                notes.append(f"{partial}: an unfinished copy into the trash was removed")
+            if info is not None and (info.st_dev, info.st_ino) == (dev, ino):
                 found = trash.locate(path, dev, ino)
                 if found is not None:  # cut between the link into the trash and the unlink
                     _drop_name(path, root, dev, ino, digest)
@@ -635,22 +791,21 @@ def reconcile(state: journal.State, writer: journal.Writer) -> list[str]:
                     notes.append(f"{path}: was trashed just before the interruption; recorded")
             if found is not None:
                 writer.append(_done_record(entry.seq, intent, found.files_path, found.info_path))
+                _aside(path, root, dev, ino, settled=True)
                 continue
-            for partial in trash.partial_copies(path):  # a copy into the trash, cut short
-                Path(partial).unlink(missing_ok=True)
-                notes.append(f"{partial}: an unfinished copy into the trash was removed")
         else:
             target = str(intent["target"])
-            partial = partial_path(target)
-            if os.path.lexists(partial):
-                Path(partial).unlink(missing_ok=True)
-                notes.append(f"{partial}: an unfinished copy was removed")
-            if os.path.lexists(target) and (
-                _same_inode(target, dev, ino) or file_digest(target) == digest
+            anchor = _move_anchor(target, state.header.get("move_to"))
+            if _remove_partial(target, anchor):
+                notes.append(f"{partial_path(target)}: an unfinished copy was removed")
+            there = _look(target, anchor, follow_anchor=True)
+            if there is not None and (
+                (there.st_dev, there.st_ino) == (dev, ino) or _digest_at(target, anchor) == digest
             ):
                 if here:
                     _drop_name(path, root, dev, ino, digest)  # the target is complete, verified
                 writer.append(_done_record(entry.seq, intent, target, None))
+                _aside(path, root, dev, ino, settled=True)
                 notes.append(f"{path}: was moved just before the interruption; recorded")
                 continue
         if here:
@@ -716,6 +871,8 @@ def _intent(removal: Removal, seen: Seen, kind: Kind, seq: int) -> dict[str, Any
         "dev": seen.dev,
         "ino": seen.ino,
         "nlink": seen.nlink,
+        "unit": removal.unit,
+        "role": removal.role,
     }
 
 
@@ -785,7 +942,7 @@ def _ended(
             "freed": freed,
         }
     )
-    return Outcome(removal.path, removal.group, seen.size, shown, freed)
+    return Outcome(removal.path, removal.group, seen.size, shown, freed, info_path)
 
 
 def _move_checked(
@@ -926,135 +1083,309 @@ def _run(
     progress: Progress,
     force_copy: bool,
 ) -> ApplyResult:
-    done: list[Outcome] = []
-    skipped: list[Skip] = []
-    previously: list[Outcome] = []
     act = session is not None and plan.kind is not None
     verb = {"trash": "Trashing", "move": "Moving", "link": "Linking", None: "Checking"}[
         plan.kind if act else None
     ]
     progress.start(verb, sum(len(g.keepers) + len(g.removals) for g in plan.groups))
-    seq = session.next_seq if session is not None else 1
-    locked = session.devices if session is not None else frozenset()
-
-    def skip(removal: Removal, reason: str) -> None:
-        skipped.append(Skip(removal.path, removal.group, reason))
-        if act and session is not None:
-            session.inform(
-                {"type": "skip", "group": removal.group, "path": removal.path, "reason": reason}
-            )
-
-    interrupted = False
+    run = _Run(plan, session if act else None, earlier, progress, force_copy)
     try:
         for group in plan.groups:
-            todo = []
-            for removal in group.removals:
-                record = earlier.get(removal.path)
-                if record is not None:
-                    size = removal.record.size
-                    previously.append(
-                        Outcome(
-                            removal.path,
-                            removal.group,
-                            size,
-                            record.get("destination"),
-                            int(record.get("freed", size)),
-                        )
-                    )
-                    progress.advance()
-                else:
-                    todo.append(removal)
-            keepers: list[Seen] = []
-            problem = None
-            for keeper in group.keepers:
-                result = check(keeper, plan.root_of(keeper.path))
-                progress.advance()
-                if isinstance(result, Seen) and act and result.dev not in locked:
-                    result = _UNLOCKED
-                if isinstance(result, str):
-                    problem = problem or (
-                        f"the kept copy {keeper.path} {result}; the whole group is left alone"
-                    )
-                else:
-                    keepers.append(result)
-            if problem is not None or not keepers:
-                for removal in todo:
-                    skip(removal, problem or "the group has no kept copy; it is left alone")
-                    progress.advance()
-                continue
-            kept_inodes = {(k.dev, k.ino): k.path for k in keepers}
-            kept_links = {link: k.path for k in group.keepers for link in k.links}
-            for removal in todo:
-                result = check(removal.record, plan.root_of(removal.path))
-                if isinstance(result, Seen) and act and result.dev not in locked:
-                    result = _UNLOCKED
-                if isinstance(result, str):
-                    skip(removal, f"it {result}")
-                    progress.advance()
-                    continue
-                twin = kept_inodes.get((result.dev, result.ino)) or kept_links.get(removal.path)
-                if twin is not None:
-                    skip(
-                        removal,
-                        f"it is a hard link of the kept copy {twin} (the same file on disk); "
-                        + ("linking" if plan.kind == "link" else "removing")
-                        + " it would free nothing",
-                    )
-                    progress.advance()
-                    continue
-                if removal.target is not None and os.path.lexists(removal.target):
-                    skip(removal, f"{removal.target} already exists; nothing is overwritten")
-                    progress.advance()
-                    continue
-                link_to = _link_keeper(removal, result, group, keepers, plan)
-                if isinstance(link_to, str):
-                    skip(removal, link_to)
-                    progress.advance()
-                    continue
-                if not act or session is None or plan.kind is None:
-                    freed = result.size if result.nlink == 1 else 0
-                    where = link_to.path if link_to is not None else removal.target
-                    done.append(Outcome(removal.path, removal.group, result.size, where, freed))
-                    progress.advance()
-                    continue
-                with _uninterrupted():
-                    # Under the drive locks, right before the action: no other dedupe can take
-                    # a kept copy away between this look and the action.
-                    if not any(still_there(k) for k in keepers):
-                        skip(
-                            removal,
-                            "no verified kept copy of this group is in place any more "
-                            "(it changed or vanished during the apply); nothing more is "
-                            "removed from this group",
-                        )
-                        outcome: Outcome | str | None = None
-                    else:
-                        outcome = (
-                            _act_link(removal, result, link_to, plan, session, seq)
-                            if link_to is not None
-                            else _act(removal, result, plan, session, seq, force_copy)
-                        )
-                        seq += 1
-                        if isinstance(outcome, str):
-                            skip(removal, outcome)
-                        else:
-                            done.append(outcome)
-                progress.advance()
+            run.group(group)
         if act and session is not None and session.written:
             session.begin().append({"type": "end", "status": "finished", "at": journal.now()})
     except KeyboardInterrupt:
-        interrupted = True
+        run.interrupted = True
         if act and session is not None and session.written:
             session.begin().append({"type": "interrupted", "at": journal.now()})
     return ApplyResult(
         kind=plan.kind,
-        done=tuple(done),
-        skipped=tuple(skipped),
-        previously=tuple(previously),
+        done=tuple(run.done),
+        skipped=tuple(run.skipped),
+        previously=tuple(run.previously),
         notes=tuple(session.notes) if session is not None else (),
-        interrupted=interrupted,
+        interrupted=run.interrupted,
         journal=str(session.path) if session is not None and session.written else None,
     )
+
+
+@dataclass
+class _Run:
+    """One pass over a plan: every group's kept copies checked, then each unit of files to
+    remove checked whole and acted on whole (or, `session` None, only checked)."""
+
+    plan: Plan
+    session: Session | None  # None: a preview
+    earlier: Mapping[str, Mapping[str, Any]]
+    progress: Progress
+    force_copy: bool
+    done: list[Outcome] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    previously: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False
+    seq: int = 0
+    locked: frozenset[int] = frozenset()
+    listings: dict[str, set[str]] = field(default_factory=dict)
+    # apply --link: the verified kept copy each checked duplicate becomes a link to
+    link_to: dict[str, Seen | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.seq = self.session.next_seq if self.session is not None else 1
+        self.locked = self.session.devices if self.session is not None else frozenset()
+
+    def skip(self, removal: Removal, reason: str) -> None:
+        self.skipped.append(Skip(removal.path, removal.group, reason))
+        if self.session is not None:
+            self.session.inform(
+                {"type": "skip", "group": removal.group, "path": removal.path, "reason": reason}
+            )
+
+    def check(self, record: ImageRecord) -> Seen | str:
+        result = check(record, self.plan.root_of(record.path))
+        if isinstance(result, Seen) and self.session is not None and result.dev not in self.locked:
+            return _UNLOCKED
+        return result
+
+    def group(self, group: PlannedGroup) -> None:
+        keepers: list[Seen] = []
+        problem = None
+        for keeper in group.keepers:
+            result = self.check(keeper)
+            self.progress.advance()
+            if isinstance(result, str):
+                problem = problem or (
+                    f"the kept copy {keeper.path} {result}; the whole group is left alone"
+                )
+            else:
+                keepers.append(result)
+        if problem is None and not keepers:
+            problem = "the group has no kept copy; it is left alone"
+        for unit in group.units:
+            self.unit(group, unit, keepers, problem)
+
+    def unit(
+        self, group: PlannedGroup, unit: list[Removal], keepers: list[Seen], problem: str | None
+    ) -> None:
+        """Check every file of the unit, then act on them all, or on none (putting back the
+        ones an interrupted run already moved when the rest cannot follow)."""
+        before = [r for r in unit if r.path in self.earlier]
+        todo = [r for r in unit if r.path not in self.earlier]
+        for removal in before:
+            record = self.earlier[removal.path]
+            size = removal.record.size
+            self.previously.append(
+                Outcome(
+                    removal.path,
+                    removal.group,
+                    size,
+                    record.get("destination"),
+                    int(record.get("freed", size)),
+                )
+            )
+            self.progress.advance()
+        if not todo:
+            return
+        seen: dict[str, Seen] = {}
+        reason = problem
+        if reason is None:
+            reason = self._check_unit(group, unit, todo, keepers, seen)
+        if reason is not None:
+            self._abandon(unit, before, todo, reason)
+            return
+        if self.session is None or self.plan.kind is None:
+            for removal in todo:
+                result = seen[removal.path]
+                freed = result.size if result.nlink == 1 else 0
+                link_to = self.link_to.get(removal.path)
+                where = link_to.path if link_to is not None else removal.target
+                self.done.append(Outcome(removal.path, removal.group, result.size, where, freed))
+                self.progress.advance()
+            return
+        with _uninterrupted():
+            self._act_unit(unit, before, todo, keepers, seen)
+
+    def _check_unit(
+        self,
+        group: PlannedGroup,
+        unit: list[Removal],
+        todo: list[Removal],
+        keepers: list[Seen],
+        seen: dict[str, Seen],
+    ) -> str | None:
+        """Why the unit cannot be acted on (None when every file of it passes its checks)."""
+        kept_inodes = {(k.dev, k.ino): k.path for k in keepers}
+        kept_links = {link: k.path for k in group.keepers for link in k.links}
+        for removal in todo:
+            result = self.check(removal.record)
+            what = _what(removal, unit)
+            if isinstance(result, str):
+                return f"{what} {result}" + _left_together(removal, unit)
+            twin = kept_inodes.get((result.dev, result.ino)) or kept_links.get(removal.path)
+            if twin is not None:
+                verb = "linking" if self.plan.kind == "link" else "removing"
+                return (
+                    f"{what} is a hard link of the kept copy {twin} (the same file on disk); "
+                    f"{verb} it would free nothing" + _left_together(removal, unit)
+                )
+            if removal.target is not None and os.path.lexists(removal.target):
+                return f"{removal.target} already exists; nothing is overwritten" + (
+                    _left_together(removal, unit)
+                )
+            link_to = _link_keeper(removal, result, group, keepers, self.plan)
+            if isinstance(link_to, str):
+                return link_to
+            self.link_to[removal.path] = link_to
+            seen[removal.path] = result
+        # A link takes the image's place at its path: its sidecars stay with it, listed or not.
+        unlisted = self._unlisted(unit) if self.plan.kind != "link" else []
+        if unlisted:
+            return (
+                f"it has sidecars the report does not list ({', '.join(unlisted)}): they "
+                "appeared since the scan, or the report was made by a dedupe that did not know "
+                "them; scan again so they go with it"
+            )
+        return None
+
+    def _unlisted(self, unit: list[Removal]) -> list[str]:
+        """Sidecars on disk now of the unit's images (by name, companions.py) that the unit
+        does not list and no kept image claims."""
+        listed = {r.path for r in unit} | self.plan.kept_companions
+        found = []
+        for removal in unit:
+            if removal.role not in ("image", "motion"):
+                continue
+            head, name = os.path.split(removal.path)
+            names = self.listings.get(head)
+            if names is None:
+                try:
+                    names = set(os.listdir(head))
+                except OSError:
+                    names = set()
+                self.listings[head] = names
+            for other, _ in companions.find(names, [name])[name]:
+                path = os.path.join(head, other)
+                if path not in listed and os.path.isfile(path) and not os.path.islink(path):
+                    found.append(path)
+        return sorted(set(found))
+
+    def _abandon(
+        self, unit: list[Removal], before: list[Removal], todo: list[Removal], reason: str
+    ) -> None:
+        """Leave the unit's files in place; put back what an interrupted run moved of it."""
+        back = ""
+        if before and self.session is not None:
+            back = self._roll_back(before)
+        for removal in todo:
+            self.skip(removal, reason + back)
+            self.progress.advance()
+
+    def _act_unit(
+        self,
+        unit: list[Removal],
+        before: list[Removal],
+        todo: list[Removal],
+        keepers: list[Seen],
+        seen: dict[str, Seen],
+    ) -> None:
+        assert self.session is not None
+        moved: list[Removal] = []
+        for k, removal in enumerate(todo):
+            # Under the drive locks, right before the action: no other dedupe can take a kept
+            # copy away between this look and the action.
+            if not any(still_there(k) for k in keepers):
+                failure = (
+                    "no verified kept copy of this group is in place any more (it changed or "
+                    "vanished during the apply); nothing more is removed from this group"
+                )
+            else:
+                seq, result = self.seq, seen[removal.path]
+                link_to = self.link_to.get(removal.path)
+                outcome = (
+                    _act_link(removal, result, link_to, self.plan, self.session, seq)
+                    if link_to is not None
+                    else _act(removal, result, self.plan, self.session, seq, self.force_copy)
+                )
+                self.seq += 1
+                if not isinstance(outcome, str):
+                    self.done.append(outcome)
+                    moved.append(removal)
+                    assert self.plan.kind is not None
+                    self.session.entries[removal.path] = journal.Entry(
+                        _intent(removal, result, self.plan.kind, seq),
+                        {
+                            "type": "done",
+                            "seq": seq,
+                            "destination": outcome.destination,
+                            "trashinfo": outcome.trashinfo,
+                        },
+                    )
+                    self.progress.advance()
+                    continue
+                failure = outcome if len(unit) == 1 else f"{_what(removal, unit)}: {outcome}"
+            # This file cannot go: the unit stays whole where it was.
+            back = self._roll_back([*before, *moved]) if before or moved else ""
+            for other in todo[k:]:
+                self.skip(
+                    other,
+                    failure + (_left_together(other, unit) if other is not removal else "") + back,
+                )
+                self.progress.advance()
+            return
+
+    def _state(self) -> journal.State:
+        """This apply's journal as undo reads it: what rolling a unit back needs (its scanned
+        folders and --move folder, where files may be taken back from)."""
+        assert self.session is not None
+        header = {"roots": list(self.plan.roots), "action": self.plan.kind}
+        return journal.State(self.session.path, {**header, "move_to": self.plan.move_to})
+
+    def _roll_back(self, removals: list[Removal]) -> str:
+        """Put back files of a unit already trashed or moved (this run's or an interrupted
+        one's), newest first, journaled as undone; what it says, for the skip reasons."""
+        assert self.session is not None
+        writer = self.session.begin()
+        entries = self.session.entries
+        failed = []
+        for removal in reversed(removals):
+            entry = entries.get(removal.path)
+            if entry is None:
+                failed.append(f"{removal.path} (not in the journal)")
+                continue
+            outcome = _restore_one(entry, self._state())
+            if isinstance(outcome, str):
+                failed.append(f"{removal.path}: {outcome}")
+                continue
+            writer.append({"type": "undone", "seq": entry.seq, "rollback": True})
+            self.done = [o for o in self.done if o.path != removal.path]
+            self.previously = [o for o in self.previously if o.path != removal.path]
+            self.skipped.append(
+                Skip(removal.path, removal.group, "put back: its unit could not be removed whole")
+            )
+        if failed:
+            return (
+                "; the files of its unit already removed could not all be put back ("
+                + "; ".join(failed)
+                + "): `dedupe undo` puts them back"
+            )
+        return "; the files of its unit already removed were put back"
+
+
+def _what(removal: Removal, unit: list[Removal]) -> str:
+    """How a file of a unit is named in a reason: "it" alone, else by its name ("its sidecar
+    X" for a companion)."""
+    if len(unit) == 1:
+        return "it"
+    name = os.path.basename(removal.path)
+    if removal.role == "image":
+        return name
+    return f"its {'motion part' if removal.role == 'motion' else 'sidecar'} {name}"
+
+
+def _left_together(removal: Removal, unit: list[Removal]) -> str:
+    """For a unit of several files: that they all stay."""
+    if len(unit) == 1:
+        return ""
+    return "; the image and its companions stay together where they are"
 
 
 _UNLOCKED = "is on a drive this apply did not lock (mounted after it started?); it is left alone"
@@ -1161,39 +1492,96 @@ def _in_trash(path: str, digest: str) -> trash.TrashedFile | None:
     )
 
 
-def _restore_one(entry: journal.Entry, roots: Sequence[str]) -> Restored | str | None:
+def _inside(path: str, folders: Sequence[str]) -> bool:
+    return any(path.startswith(os.path.join(folder, "")) for folder in folders)
+
+
+def _recorded_source(
+    intent: dict[str, Any], done: dict[str, Any], header: dict[str, Any]
+) -> tuple[str, str | None, str] | str:
+    """Where the journal says the file went, if that is a place apply puts files: (the file,
+    its .trashinfo, the folder the walk to it starts from), or why undo does not take it from
+    there. Apply puts a trashed file in a trash's `files` folder, its .trashinfo (which names
+    the original path) in `info` beside it, and a moved file at its --move target; a journal
+    that says anything else was not written so, and undo never takes a file from elsewhere."""
+    path, source = str(intent["path"]), str(done["destination"])
+    where = f"the journal says it went to {source}, which is not where apply puts it"
+    if not os.path.isabs(source) or "\0" in source:
+        return f"{where} (not an absolute path)"
+    if intent["action"] == "move":
+        move_to = header.get("move_to")
+        if source != intent.get("target") or not (
+            isinstance(move_to, str) and _inside(source, [move_to])
+        ):
+            return f"{where} (its target under the --move folder); it is not put back"
+        return source, None, move_to
+    files, name = os.path.split(source)
+    folder = os.path.dirname(files)
+    info_path = os.path.join(folder, "info", name + trash.INFO_SUFFIX)
+    if os.path.basename(files) != "files" or done.get("trashinfo") not in (None, info_path):
+        return f"{where} (a trash's files folder, its .trashinfo in info); it is not put back"
+    if os.path.lexists(source):
+        tops = (os.path.dirname(folder), os.path.dirname(os.path.dirname(folder)))
+        if not any((trash.read_info(info_path, top) or ("",))[0] == path for top in tops):
+            return (
+                f"{source} is not known to be the trashed file: its .trashinfo {info_path} "
+                f"is missing or does not say it came from {path}; it is not put back"
+            )
+    return source, info_path, files
+
+
+def _restore_one(entry: journal.Entry, state: journal.State) -> Restored | str | None:
     """Put one file back. Returns Restored, None when it already is back, or why it cannot be.
 
     The original's folder is reached from its scanned folder with no symbolic link on the way
     (missing folders are made again), so a folder replaced by a symlink since the apply is
-    never restored into."""
+    never restored into; the file is taken back only from where apply put it."""
     intent, done = entry.intent, entry.done
     assert done is not None
-    if intent["action"] == "link":
-        return _restore_link(entry, roots)
     path = entry.path
     digest = str(intent["digest"])
-    source = done.get("destination")
-    info_path = done.get("trashinfo")
-    if source is None:
+    if report_mod.path_problem(path) is not None or (
+        state.roots and not _inside(path, state.roots)
+    ):
+        return (
+            "its path is not a plain path inside the scanned folders of that apply (the "
+            "journal was not written so); nothing is put there"
+        )
+    if intent["action"] == "link":
+        return _restore_link(entry, state.roots)
+    if done.get("destination") is None:
         if intent["action"] == "trash" and not trash.FREEDESKTOP:
             return "it was sent to the system trash; restore it from there"
         found = _in_trash(path, digest)
         if found is None:
             return "it cannot be found in the trash (was the trash emptied?)"
-        source, info_path = found.files_path, found.info_path
-    source = str(source)
-    root = anchor_of(path, roots)
+        source, anchor = found.files_path, os.path.dirname(found.files_path)
+        info_path: str | None = found.info_path
+    else:
+        recorded = _recorded_source(intent, done, state.header)
+        if isinstance(recorded, str):
+            return recorded
+        source, info_path, anchor = recorded
+    root = anchor_of(path, state.roots)
     try:
-        return _restore_from(path, root, source, info_path, intent, done, digest)
+        return _restore_from(path, root, source, anchor, info_path, intent, done, digest)
     except fsops.UnsafePath as error:
         return f"it is not put back: {error} now (undo never restores through a symbolic link)"
+
+
+def _open_source(source: str, anchor: str) -> tuple[fsops.Folder | None, str]:
+    """The folder holding `source`, reached from `anchor` (None when it is gone)."""
+    try:
+        return fsops.open_parent(source, anchor, follow_anchor=True)
+    except FileNotFoundError:
+        return None, os.path.basename(source)
 
 
 def _restore_from(
     path: str,
     root: str,
     source: str,
+    anchor: str,
     info_path: str | None,
     intent: dict[str, Any],
     done: dict[str, Any],
@@ -1204,22 +1592,27 @@ def _restore_from(
     except FileNotFoundError:
         target, name = None, os.path.basename(path)  # its folder is gone: made again below
     with contextlib.ExitStack() as stack:
+        try:
+            origin, sname = _open_source(source, anchor)
+        except OSError as error:
+            return f"cannot read {source} ({error.strerror or error})"
+        if origin is not None:
+            stack.enter_context(origin)
         if target is not None:
             stack.enter_context(target)
             if target.lexists(name):
-                return _already_there(target, name, source, info_path, digest, path)
-        if not os.path.lexists(source) and intent["action"] == "trash":
+                return _already_there(target, name, origin, sname, info_path, digest, path)
+        info = origin.lstat_or_none(sname) if origin is not None else None
+        if info is None and intent["action"] == "trash":
             found = _in_trash(path, digest)
             if found is not None:
                 source, info_path = found.files_path, found.info_path
-        head, sname = os.path.split(source)
-        try:
-            origin = stack.enter_context(fsops.open_folder(head, head, follow_anchor=True))
-            info = origin.lstat(sname)
-        except FileNotFoundError:
+                origin, sname = _open_source(source, os.path.dirname(source))
+                if origin is not None:
+                    stack.enter_context(origin)
+                    info = origin.lstat_or_none(sname)
+        if origin is None or info is None:
             return f"it is no longer at {source} (deleted or emptied from the trash?)"
-        except OSError as error:
-            return f"cannot read {source} ({error.strerror or error})"
         actual = fsops.digest_in(origin, sname) if stat.S_ISREG(info.st_mode) else None
         if actual is None or (actual != digest and not done.get("unverified")):
             return f"the file at {source} is not the one that was removed (its content differs)"
@@ -1241,7 +1634,8 @@ def _restore_from(
 def _already_there(
     target: fsops.Folder,
     name: str,
-    source: str,
+    origin: fsops.Folder | None,
+    sname: str,
     info_path: str | None,
     digest: str,
     path: str,
@@ -1251,20 +1645,24 @@ def _already_there(
     partial = target.lstat_or_none(fsops.partial_name(name))
     if partial is not None and (partial.st_dev, partial.st_ino) == (here.st_dev, here.st_ino):
         target.unlink(fsops.partial_name(name))  # an undo cut between its copy's two names
-    there = None
-    with contextlib.suppress(OSError):
-        there = os.lstat(source)
-    if there is not None and (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
-        os.unlink(source)  # an undo interrupted between its two steps
+    there = origin.lstat_or_none(sname) if origin is not None else None
+    if origin is not None and there is not None and fsops.Identity.of(here).same_object(there):
+        fsops.drop(origin, sname, fsops.Identity.of(there))  # an undo cut between two steps
         _remove_trashinfo(info_path)
         return None
     if fsops.digest_in(target, name) == digest:
         # Back in place (restored by hand, or by an undo cut short after its copy across
         # devices): the removed copy, if still there with the same bytes, is redundant.
-        if there is None or (stat.S_ISREG(there.st_mode) and file_digest(source) == digest):
-            Path(source).unlink(missing_ok=True)
+        if origin is None or there is None or fsops.digest_in(origin, sname) == digest:
+            if origin is not None:
+                if there is not None:
+                    fsops.drop(origin, sname, fsops.Identity.of(there))
+                aside = fsops.aside_name(sname)  # an undo cut short while dropping that name
+                if fsops.digest_in(origin, aside) == digest:
+                    origin.unlink_quietly(aside)
             _remove_trashinfo(info_path)
         return None
+    source = origin.join(sname) if origin is not None else sname
     return (
         f"a file has appeared at {path} since the apply; it is not overwritten "
         f"(the removed copy is still at {source})"
@@ -1272,15 +1670,19 @@ def _already_there(
 
 
 def _prune_empty_dirs(directory: str, stop: str) -> None:
-    """Remove the folders `--move` created under `stop` once undo has emptied them."""
-    stop = os.path.abspath(stop)
-    directory = os.path.abspath(directory)
-    while directory.startswith(os.path.join(stop, "")):
+    """Remove the folders `--move` created under `stop` once undo has emptied them (each one
+    reached from `stop`, at any depth)."""
+    try:
+        parts = fsops.components(os.path.abspath(directory), os.path.abspath(stop))
+    except fsops.UnsafePath:
+        return
+    while parts:
+        name = parts.pop()
         try:
-            os.rmdir(directory)  # only ever succeeds on an empty folder
-        except OSError:
+            with fsops.open_folder(os.path.join(stop, *parts), stop, follow_anchor=True) as folder:
+                folder.rmdir(name)  # only ever succeeds on an empty folder
+        except (OSError, fsops.UnsafePath):
             return
-        directory = os.path.dirname(directory)
 
 
 @dataclass
@@ -1330,7 +1732,6 @@ def undo(
     writer = session.writer
     notes = reconcile(state, writer)
     state = journal.read(state.path)
-    roots = state.roots
     todo = sorted((e for e in state.done if not e.undone), key=lambda e: -e.seq)
     progress.start("Restoring", len(todo))
     restored: list[Restored] = []
@@ -1340,7 +1741,7 @@ def undo(
     try:
         for entry in todo:
             with _uninterrupted():
-                outcome = _restore_one(entry, roots)
+                outcome = _restore_one(entry, state)
                 if isinstance(outcome, str):
                     skipped.append(Skip(entry.path, int(entry.intent.get("group", 0)), outcome))
                     skip = {"type": "undo-skip", "seq": entry.seq, "reason": outcome}
@@ -1351,9 +1752,16 @@ def undo(
                         already.append(entry.path)
                     else:
                         restored.append(outcome)
-                        move_to = state.header.get("move_to")
-                        if entry.intent["action"] == "move" and isinstance(move_to, str):
-                            _prune_empty_dirs(os.path.dirname(outcome.source), move_to)
+                    # the folders --move made, emptied (also by an undo cut short: "already")
+                    move_to = state.header.get("move_to")
+                    source = outcome.source if outcome is not None else None
+                    source = source or (entry.done or {}).get("destination")
+                    if (
+                        entry.intent["action"] == "move"
+                        and isinstance(move_to, str)
+                        and isinstance(source, str)
+                    ):
+                        _prune_empty_dirs(os.path.dirname(source), move_to)
             progress.advance()
         if state.ended is None:
             writer.append({"type": "end", "status": "undone", "at": journal.now()})

@@ -69,6 +69,12 @@ CREATE TABLE IF NOT EXISTS entries (
     PRIMARY KEY (namespace, path)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS memo (key TEXT PRIMARY KEY, value TEXT NOT NULL, used REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS facts (
+    path BLOB PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 # Results kept in the memo table (the most recently used ones).
@@ -253,6 +259,54 @@ class HashCache:
     def put_many(self, items: Iterable[tuple[FileEntry, Fingerprint | str | None]]) -> None:
         for entry, result in items:
             self.put(entry, result)
+
+    # What metadata.py read of a file (an image's capture metadata, a companion's digest): a
+    # table of its own, keyed like the fingerprints by (path, size, mtime_ns) but independent of
+    # the hash settings; the value is metadata.py's JSON, which carries its own version.
+
+    def get_facts(self, entries: Iterable[FileEntry]) -> dict[str, str]:
+        """path -> the stored value, for each of `entries` whose size and mtime are unchanged."""
+        found: dict[str, str] = {}
+        chunk: list[FileEntry] = []
+        for entry in entries:
+            chunk.append(entry)
+            if len(chunk) >= LOOKUP_BATCH:
+                found.update(self._facts_batch(chunk))
+                chunk = []
+        if chunk:
+            found.update(self._facts_batch(chunk))
+        return found
+
+    def _facts_batch(self, chunk: list[FileEntry]) -> dict[str, str]:
+        try:
+            self._db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS wanted_facts (k INTEGER PRIMARY KEY, path BLOB,"
+                " size INTEGER, mtime_ns INTEGER)"
+            )
+            self._db.execute("DELETE FROM temp.wanted_facts")
+            self._db.executemany(
+                "INSERT INTO temp.wanted_facts VALUES (?,?,?,?)",
+                [(k, os.fsencode(e.path), e.size, e.mtime_ns) for k, e in enumerate(chunk)],
+            )
+            rows = self._db.execute(
+                "SELECT w.k, f.value FROM temp.wanted_facts AS w JOIN facts AS f"
+                " ON f.path=w.path AND f.size=w.size AND f.mtime_ns=w.mtime_ns"
+            ).fetchall()
+            self._db.commit()
+        except sqlite3.DatabaseError:
+            return {}
+        return {chunk[k].path: str(value) for k, value in rows}
+
+    def put_facts(self, items: Iterable[tuple[FileEntry, str]]) -> None:
+        """Remember what was read of each file (replacing what an older version stored)."""
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO facts VALUES (?,?,?,?)",
+                [(os.fsencode(e.path), e.size, e.mtime_ns, value) for e, value in items],
+            )
+            self._db.commit()
+        except sqlite3.DatabaseError as error:
+            self.warning = f"could not write to the hash cache: {error}"
 
     def get_memo(self, key: str) -> str | None:
         """A result stored under `key` by put_memo (a digest of everything it depends on)."""

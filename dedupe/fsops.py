@@ -9,8 +9,10 @@ swapped for a symlink after the check changes nothing about which folder is acte
 
 `place` gives a checked file a new name with a hard link (which never replaces anything),
 compares the device and inode of what got the new name with the checked ones, and only then
-drops the old name; a crash in between leaves two names for one file, never none. Where the file
-system has no hard links it renames and puts back what it moved if that was not the checked file.
+drops the old name (`drop`: renamed to a private name, looked at, unlinked only if it is the
+checked file, so a file renamed onto the name meanwhile keeps it); a crash in between leaves
+two names for one file, never none. Where the file system has no hard links it renames and
+puts back what it moved if that was not the checked file.
 `copy_across` does the same across file systems: copy, fsync, verify, link, delete.
 
 Where the platform has no descriptor-relative calls (Windows), the same functions work on paths.
@@ -147,6 +149,9 @@ class Folder:
 
     def unlink(self, name: str) -> None:
         os.unlink(self._at(name), dir_fd=self.fd)
+
+    def rmdir(self, name: str) -> None:
+        os.rmdir(self._at(name), dir_fd=self.fd)
 
     def unlink_quietly(self, name: str) -> None:
         with contextlib.suppress(OSError):
@@ -318,15 +323,13 @@ def place(src: Folder, name: str, dst: Folder, new: str, expect: Identity) -> No
             raise
         _rename_checked(src, name, dst, new, expect)
         return
-    here = src.lstat_or_none(name)
-    if here is not None and expect.same_object(here):
-        try:
-            src.unlink(name)
-        except OSError:
-            dst.unlink_quietly(new)  # the old name cannot go: take the new one back
-            raise
-        # Not synced: if a power cut undoes this unlink, two names of one file are left, which
-        # resume (reconcile) and undo both recognise and settle.
+    try:
+        drop(src, name, expect)
+    except OSError:
+        dst.unlink_quietly(new)  # the old name cannot go: take the new one back
+        raise
+    # Not synced: if a power cut undoes the drop, two names of one file are left, which resume
+    # (reconcile) and undo both recognise and settle.
 
 
 def add_name(src: Folder, name: str, dst: Folder, new: str, expect: Identity) -> None:
@@ -350,6 +353,67 @@ def add_name(src: Folder, name: str, dst: Folder, new: str, expect: Identity) ->
         dst.unlink_quietly(new)  # only the new name goes: that file keeps its old one
         raise Changed(why)
     dst.sync()  # the new name is durable before the caller journals the move as done
+
+
+ASIDE_PREFIX = ".dedupe-drop-"
+
+
+def aside_name(name: str) -> str:
+    """The private name beside `name` that drop() renames it to for an instant (short whatever
+    the name's length, and found again from the name alone after a crash)."""
+    return ASIDE_PREFIX + hashlib.sha256(os.fsencode(name)).hexdigest()[:20]
+
+
+def drop(folder: Folder, name: str, expect: Identity, *, unchanged: bool = False) -> bool:
+    """Remove the name `name` from `folder` if, and only if, it names the checked file `expect`;
+    a file renamed onto the name since the last look keeps it. Returns whether it was removed.
+
+    unlink() would remove whatever the name names at that instant. So the name is renamed to a
+    private name beside it (aside_name: one rename takes exactly what is there), what it took is
+    looked at, and unlinked if it is the checked file, else given its name back with a hard link
+    (which never replaces a file that took the name again meanwhile: then it stays under the
+    private name). With `unchanged`, the checked file written to since (size or time) is given
+    its name back too, and Changed("it was written to") raised. Raises OSError when the name
+    cannot be removed (the file keeps it).
+    """
+    here = folder.lstat_or_none(name)
+    if here is None or not expect.same_object(here):
+        return False
+    if unchanged and not expect.unchanged(here):
+        raise Changed("it was written to")
+    aside = aside_name(name)
+    left = folder.lstat_or_none(aside)
+    if left is not None:  # left by a crash: a second name of this file may go, nothing else
+        if not expect.same_object(left):
+            raise FileExistsError(errno.EEXIST, "a file has the name dedupe drops it under", aside)
+        folder.unlink(aside)
+    _rename(folder, name, folder, aside)
+    try:
+        taken = folder.lstat(aside)
+        if expect.same_object(taken) and not (unchanged and not expect.unchanged(taken)):
+            folder.unlink(aside)
+            return True
+    except BaseException:
+        give_back(folder, aside, name)
+        raise
+    give_back(folder, aside, name)
+    if expect.same_object(taken):
+        raise Changed("it was written to")
+    return False
+
+
+def give_back(folder: Folder, aside: str, name: str) -> None:
+    """Give the file at `aside` its name `name` again, never replacing a file there."""
+    try:
+        _link(folder, aside, folder, name)
+    except FileExistsError:
+        return  # yet another file took the name: this one stays at `aside`, nothing is lost
+    except OSError as error:
+        if error.errno not in _NO_LINKS or folder.lexists(name):
+            return
+        _rename(folder, aside, folder, name)  # no hard links here: look, then rename
+        return
+    folder.unlink(aside)
 
 
 def _rename_checked(src: Folder, name: str, dst: Folder, new: str, expect: Identity) -> None:
@@ -401,17 +465,12 @@ def copy_across(
             raise
     finally:
         os.close(source)
-    here = src.lstat_or_none(name)
-    if here is not None and expect.same_object(here):
-        if not expect.unchanged(here):  # written to since it was copied: keep it, drop the copy
-            dst.unlink_quietly(new)
-            raise Changed("it was written to")
-        try:
-            src.unlink(name)
-        except OSError:
-            dst.unlink_quietly(new)
-            raise
-    # Otherwise the name was taken over since the copy: the copy is the checked file now.
+    try:  # written to since it was copied (Changed): it keeps its name, the copy goes
+        drop(src, name, expect, unchanged=True)
+    except (Changed, OSError):
+        dst.unlink_quietly(new)
+        raise
+    # If the name was taken over since the copy, the copy is the checked file now.
 
 
 def _copy_to(source: int, dst: Folder, partial: str, info: os.stat_result, digest: str) -> None:

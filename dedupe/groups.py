@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from dedupe import cluster, policy, verify
+from dedupe import cluster, companions, policy, verify
 from dedupe.gcpause import collector_paused
 from dedupe.looks import Look
-from dedupe.models import Group, GroupKind, ImageRecord, KeepRules, Member, Settings
+from dedupe.models import FileFacts, Group, GroupKind, ImageRecord, KeepRules, Member, Settings
 
 
 def build_groups(
@@ -32,15 +32,28 @@ def build_groups(
     distinct: frozenset[tuple[str, str]] = frozenset(),
     clusters: cluster.Clusters | None = None,
     proposed: Mapping[frozenset[str], Group] | None = None,
+    facts: Mapping[str, FileFacts] | None = None,
     look: Look | None = None,
 ) -> tuple[Group, ...]:
     """Groups of duplicates with keep/trash proposals, in a stable order (by first path).
     `clusters`: cluster.cluster's result for these arguments, if already known (a memo).
     `proposed`: groups proposed before under the same rules, by their set of paths: a group of
     exactly those files takes its proposal from there instead of deciding it again.
+    `facts`: what the grouped files carry (metadata.gather), for the keep rules; a group that is
+    only the files of one capture (a RAW and its JPEG twin, rules.twins "together") is not a
+    group of duplicates and is left out.
     `look`: the records' keypoints for the geometric check (see cluster.cluster)."""
     with collector_paused():  # a group is a few objects, a library's groups a great many
-        return _build(records, settings, rules, distinct, clusters, proposed or {}, look)
+        return _build(
+            records, settings, rules, distinct, clusters, proposed or {}, facts or {}, look
+        )
+
+
+def one_capture(members: Sequence[ImageRecord], facts: Mapping[str, FileFacts]) -> bool:
+    """Whether these files are all one capture (joined by their twins): not duplicates."""
+    paths = [m.path for m in members]
+    twin_of = {p: facts[p].twins for p in paths if p in facts}
+    return len(companions.capture_units(paths, twin_of)) == 1
 
 
 def _build(
@@ -50,6 +63,7 @@ def _build(
     distinct: frozenset[tuple[str, str]],
     clusters: cluster.Clusters | None,
     proposed: Mapping[frozenset[str], Group],
+    facts: Mapping[str, FileFacts],
     look: Look | None,
 ) -> tuple[Group, ...]:
     found = (
@@ -64,11 +78,16 @@ def _build(
     copies, shots = verified_pairs(records, settings, found, distinct)
     index = {id(r): k for k, r in enumerate(records)} if found.groups or found.shots else {}
 
+    # A group that is only the files of one capture (a RAW and its JPEG twin) is no group.
+    clustered = [
+        list(g)
+        for g in found.groups
+        if not (facts and rules.twins == "together" and one_capture([records[k] for k in g], facts))
+    ]
     drafts: list[tuple[GroupKind, tuple[Member, ...]]] = []
     for members, decided in _split(
-        [list(g) for g in found.groups], records, settings, rules, distance, copies, proposed,
-        look,
-    ):  # fmt: skip
+        clustered, records, settings, rules, distance, copies, proposed, facts, look
+    ):
         kind: GroupKind = (
             "exact" if len({records[k].fingerprint.digest for k in members}) == 1 else "similar"
         )
@@ -180,6 +199,7 @@ def _split(
     distance: policy.Distance,
     pairs: Pairs,
     proposed: Mapping[frozenset[str], Group],
+    facts: Mapping[str, FileFacts],
     look: Look | None = None,
 ) -> list[tuple[list[int], tuple[Member, ...]]]:
     """Union-find groups as groups in which each file forms a verified pair with the keeper.
@@ -198,7 +218,7 @@ def _split(
             decided = (
                 before.members
                 if before is not None
-                else policy.decide([records[k] for k in part], rules, distance)
+                else policy.decide([records[k] for k in part], rules, distance, facts)
             )
             at = {id(records[k]): k for k in part}
             decisions.append((part, decided, at[id(decided[0].record)]))
@@ -220,7 +240,9 @@ def _split(
                 done.append((part, decided))
                 continue
             if len(stay) >= 2:
-                done.append((stay, policy.decide([records[k] for k in stay], rules, distance)))
+                done.append(
+                    (stay, policy.decide([records[k] for k in stay], rules, distance, facts))
+                )
             left = set(stay)
             rest = [k for k in part if k not in left]
             pending.extend(c for c in _components(rest, records, pairs) if len(c) >= 2)

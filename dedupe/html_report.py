@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dedupe.durable import write_text_atomic
-from dedupe.models import Group, Member, Problem
+from dedupe.models import NO_FACTS, FileFacts, Group, Member, Problem
 from dedupe.report import Report
 from dedupe.review import facts
 from dedupe.review.thumbs import ThumbnailError, data_uri, load
@@ -147,7 +147,7 @@ def _path_html(path: str) -> str:
     return "/<wbr>".join(_esc(part) for part in path.split("/"))
 
 
-def _file_html(member: Member, root: str, thumb: str | None) -> str:
+def _file_html(member: Member, root: str, thumb: str | None, carried: FileFacts = NO_FACTS) -> str:
     record = member.record
     fp = record.fingerprint
     when, what = facts.date(record)
@@ -167,6 +167,10 @@ def _file_html(member: Member, root: str, thumb: str | None) -> str:
         ("taken" if what == "taken" else "modified", when),
         ("distance", str(member.distance)),
     ]
+    # what the file carries: its Live Photo motion part, sidecars, twins, capture metadata
+    for line in facts.unit_lines(carried, record.path):
+        name, _, value = line.partition(": ")
+        rows.append((name, value) if value else ("", line))
     details = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in rows)
     return (
         f'<figure class="file {action}">'
@@ -181,11 +185,16 @@ def _file_html(member: Member, root: str, thumb: str | None) -> str:
     )
 
 
-def _group_html(group: Group, root: str, thumbs: Mapping[str, str]) -> str:
+def _group_html(
+    group: Group, root: str, thumbs: Mapping[str, str], known: Mapping[str, FileFacts]
+) -> str:
     status = "reviewed" if group.reviewed else "pending"
     title = facts.group_title(group, status)
     head, _, word = title.rpartition(" · ")
-    files = "".join(_file_html(m, root, thumbs.get(m.record.path)) for m in group.members)
+    files = "".join(
+        _file_html(m, root, thumbs.get(m.record.path), known.get(m.record.path, NO_FACTS))
+        for m in group.members
+    )
     return (
         f'<section class="group" id="group-{group.id}">'
         f'<h2>{_esc(head)} · <span class="status">{_esc(word)}</span></h2>'
@@ -288,7 +297,7 @@ def render(
         first = _problems_html(report.errors, report.skipped, root) + _index_html(
             page, report, ranges
         )
-    body = "".join(_group_html(report.groups[k], root, thumbs) for k in page.groups)
+    body = "".join(_group_html(report.groups[k], root, thumbs, report.facts) for k in page.groups)
     if not report.groups:
         body = "<p>No duplicate groups.</p>"
     where = f" · page {page.number} of {page.count}" if page.count > 1 else ""

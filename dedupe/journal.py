@@ -4,17 +4,25 @@ One journal per apply session (resumed sessions append to the same file). Record
 
   {"type": "apply", ...header...}              first line: report, action, move target, time
   {"type": "resume", "at": ...}                the same apply was started again
-  {"type": "intent", "seq": N, "path": ..., "size": ..., "digest": ..., "action": ...}
-                                               action trash, move, or link (with "link": hard,
+  {"type": "intent", "seq": N, "path": ..., "size": ..., "digest": ..., "action": ...,
+   "unit": U, "role": R}                       action trash, move, or link (with "link": hard,
                                                symlink or reflink, "keeper", "keeper_dev",
-                                               "keeper_ino", "link_target": see linking.py)
+                                               "keeper_ino", "link_target": see linking.py);
+                                               unit, role: the file's unit, see below
   {"type": "done", "seq": N, "destination": ..., "trashinfo": ...}
   {"type": "failed", "seq": N, "reason": ...}  the intent did not happen (file left in place)
   {"type": "skip", "group": G, "path": ..., "reason": ...}
   {"type": "interrupted", "at": ...}           Ctrl-C between two actions: resumable
   {"type": "end", "status": "finished" | "undone", "at": ...}
-  {"type": "undone", "seq": N}                 undo put the file back (or found it back)
+  {"type": "undone", "seq": N}                 undo put the file back (or found it back);
+                                               "rollback": true when apply itself did, because
+                                               its unit could not be removed whole
   {"type": "undo-skip", "seq": N, "reason": ...}
+
+The files of a unit (an image, its sidecars and Live Photo motion part, a RAW and its JPEG
+twin) share `unit`; `role` is "image" or the companion's role (xmp, aae, takeout, thm, motion).
+Each file has its own intent and done, so a crash between two files of a unit is settled like
+any other action, and the resumed apply finishes the unit or puts it back (apply.py).
 
 Every record is written and flushed, and every record about an action ("intent", "done",
 "failed", "undone") is fsynced before the program goes on, so after a crash (even a power
@@ -229,6 +237,8 @@ _OPTIONAL: dict[str, dict[str, tuple[type, ...]]] = {
         "keeper_dev": (int,),
         "keeper_ino": (int,),
         "link_target": (str, type(None)),
+        "unit": (int,),
+        "role": (str,),
     },
     "done": {"destination": (str, type(None)), "trashinfo": (str, type(None))},
 }
@@ -434,6 +444,18 @@ def is_in_use(path: Path) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def remove_stale_temporaries(report_path: str) -> None:
+    """Remove the temporary names (`.KEY-TIME.jsonl.tmp`) that journals of this report were being
+    created under when a crash came (see Writer.create). Call it holding the report's lock: then
+    no other apply of the report is creating one."""
+    prefix = f".{report_key(report_path)}-"
+    with contextlib.suppress(OSError):
+        for name in os.listdir(journals_dir()):
+            if name.startswith(prefix) and name.endswith(SUFFIX + ".tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(journals_dir() / name)
 
 
 def unfinished_for(report_path: str) -> State | None:

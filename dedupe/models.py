@@ -152,6 +152,7 @@ class ScanStats:
     errors: int = 0
     skipped: int = 0
     hardlinks: int = 0
+    sidecars: int = 0  # files recognised by name as sidecars (companions.py): never hashed
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,13 +190,80 @@ class Group:
         return sum(m.record.size for m in self.members if m.action == "trash")
 
 
+# What RAW + JPEG/HEIC pairs of one capture are (KeepRules.twins): one unit kept together, or
+# the rendered twin a duplicate of its RAW.
+TWINS = ("together", "duplicate")
+
+
 @dataclass(frozen=True, slots=True)
 class KeepRules:
     """How the keeper of a group is chosen (see policy.py)."""
 
-    order: tuple[str, ...] = ("resolution", "size", "date", "path")
+    order: tuple[str, ...] = ("resolution", "sidecar", "metadata", "size", "date", "path")
     protect: tuple[str, ...] = ()
     prefer: tuple[str, ...] = ()
     # similar shots (bursts): "keep-all" (the default: none is proposed for trash) or
     # "keep-sharpest" (the sharpest of each set is kept, the others proposed for trash)
     bursts: str = "keep-all"
+    # Files under these folders are always kept and are the group's keeper; every copy outside
+    # them is proposed for trash (--reference).
+    reference: tuple[str, ...] = ()
+    twins: str = "together"
+    # A copy carrying sidecars the keeper lacks may be trashed with them (--lose-sidecars);
+    # by default such a copy is kept too.
+    lose_sidecars: bool = False
+
+
+# ---------------------------------------------------------------- units (companions.py)
+
+# The kinds of companion file (companions.py): XMP sidecars, Apple .AAE edits, Google Takeout
+# JSON metadata, .THM thumbnails, and the motion part (.MOV) of a Live Photo.
+COMPANION_ROLES = ("xmp", "aae", "takeout", "thm", "motion")
+
+
+@dataclass(frozen=True, slots=True)
+class Companion:
+    """A file that belongs to an image and goes wherever it goes: a sidecar or the motion part
+    of a Live Photo. Never hashed as an image, never a duplicate alone."""
+
+    path: str
+    role: str  # one of COMPANION_ROLES
+    size: int
+    mtime_ns: int
+    digest: str  # sha256 of its content, as for images
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """What an image says about its capture (metadata.py reads it): the facts the `metadata`
+    and `original` keep rules weigh."""
+
+    taken_at: str | None = None  # EXIF DateTimeOriginal, ISO 8601
+    gps: bool = False  # EXIF GPS latitude and longitude
+    make: str | None = None
+    model: str | None = None
+    orientation: int | None = None  # the EXIF Orientation tag, when present
+    software: str | None = None  # the EXIF Software tag
+    content_id: str | None = None  # Apple's ContentIdentifier (pairs a Live Photo's parts)
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """What belongs to one image of a group besides its own bytes: its companions, the other
+    images of the same capture (a RAW and its JPEG/HEIC, `twins`), its capture metadata."""
+
+    companions: tuple[Companion, ...] = ()
+    twins: tuple[str, ...] = ()
+    metadata: Metadata = Metadata()
+
+    @property
+    def sidecars(self) -> tuple[Companion, ...]:
+        """The companions that are not the motion part of a Live Photo."""
+        return tuple(c for c in self.companions if c.role != "motion")
+
+    @property
+    def motion(self) -> tuple[Companion, ...]:
+        return tuple(c for c in self.companions if c.role == "motion")
+
+
+NO_FACTS = FileFacts()

@@ -1,29 +1,72 @@
 """Which copy of a group to keep: an ordered chain of rules, each explainable in words.
 
-The rules (`--keep`, default `resolution,size,date,path`):
+The rules (`--keep`, default `resolution,sidecar,metadata,size,date,path`):
   resolution  more pixels wins
+  sidecar     the copy that carries more wins: a Live Photo's motion part, sidecars (XMP edits,
+              Apple .AAE edits, Google Takeout metadata, .THM), a RAW + JPEG/HEIC capture
   size        larger file wins (less compressed)
   format      RAW > HEIC/PNG/TIFF (lossless or original) > JPEG/WebP/AVIF > GIF
+  metadata    the copy with the most capture metadata wins: EXIF date taken, GPS, camera make
+              and model, orientation
+  original    a camera original wins over an export: camera EXIF (make or model), no editing
+              software in the EXIF Software tag, a camera-style file name (IMG_1234, DSC_0001)
   date        older file (mtime) wins: the original usually predates its copies
   path        shorter path wins, then the alphabetically first (always decides)
 `--prefer DIR` breaks a tie left by the rules in favour of a copy under DIR; `--protect DIR`
-files are never proposed for trash. Every group keeps at least one file, always.
+files are never proposed for trash; `--reference DIR` files are always kept and one of them is
+the keeper, so every copy outside the reference folders is proposed for trash. Every group keeps
+at least one file, always.
+
+Units (see companions.py): an image is decided together with its companions (sidecars, a Live
+Photo's motion part), and a RAW and its JPEG/HEIC twin are one unit (`twins="together"`): the
+files of a unit are kept or trashed together, and the rules rank a unit by its best file. With
+`twins="duplicate"` the twin is a copy of its RAW, which always wins over it.
+
+Edits are never lost silently: a unit that carries a sidecar or motion part of a kind the kept
+unit has none of is kept as well, and its reason says why (unless `lose_sidecars`); a unit
+trashed with its companions says so in its reason, and where the kept copy has the same kind of
+sidecar with other content.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
-from dedupe.models import Action, ImageRecord, KeepRules, Member
+from dedupe import companions
+from dedupe.models import NO_FACTS, Action, FileFacts, ImageRecord, KeepRules, Member
 from dedupe.text import human_bytes
 
-RULES = ("resolution", "size", "format", "date", "path")
-DEFAULT_ORDER = ("resolution", "size", "date", "path")
+RULES = ("resolution", "sidecar", "size", "format", "metadata", "original", "date", "path")
+DEFAULT_ORDER = ("resolution", "sidecar", "metadata", "size", "date", "path")
 
 RAW_FORMATS = frozenset({"RAW", "DNG", "CR2", "CR3", "NEF", "ARW", "ORF", "RAF", "RW2", "PEF"})
+
+# EXIF Software values of editors and exporters (compared without case, as parts of the text):
+# a file they wrote is not a camera original. A camera's own firmware version is not here.
+EDITORS = (
+    "photoshop", "lightroom", "gimp", "darktable", "rawtherapee", "capture one", "affinity",
+    "pixelmator", "snapseed", "luminar", "digikam", "picasa", "paint.net", "acdsee",
+    "photoscape", "imagemagick", "graphicsmagick", "photos.app", "windows photo editor",
+    "microsoft photos", "shotwell", "gthumb", "photoprism", "on1 photo", "dxo",
+)  # fmt: skip
+# A camera's or phone's file name: IMG_1234, DSC_0001, _DSC1234, P1010001, PXL_20230101_120000,
+# 20230101_120000 (not Apple's edited IMG_E1234, nor a copy's "IMG_1234 (1)" or "-edited").
+CAMERA_NAME = re.compile(r"(?:[A-Z]{1,5}_?|_[A-Z]{3})?\d{4,}(?:_\d+)*(?:_[A-Z]+)?(?:\.MP|~\d)?")
+# Companion roles whose loss loses something (a .THM is a thumbnail, made again from the image).
+PRECIOUS = ("motion", "xmp", "aae", "takeout")
+ROLE_WORDS = {
+    "motion": "Live Photo motion",
+    "xmp": "XMP edits and ratings",
+    "aae": "Apple Photos edits",
+    "takeout": "Google Takeout metadata",
+    "thm": "thumbnail",
+    "twin": "RAW + JPEG/HEIC capture",
+}
 
 
 def format_rank(fmt: str) -> int:
@@ -93,60 +136,213 @@ def times_apart(a: int, b: int) -> tuple[str, str]:
     return shown
 
 
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """One file of a group as the rules see it: its record, its facts, and what its unit (the
+    file with its companions and capture twins) carries."""
+
+    record: ImageRecord
+    facts: FileFacts
+    carried: tuple[str, ...] = ()  # roles of its unit's companions, and "twin" (sorted)
+    rendered_twin: bool = False  # a JPEG/HEIC whose RAW is in the group (twins="duplicate")
+
+    @property
+    def path(self) -> str:
+        return self.record.path
+
+
+def metadata_facts(facts: FileFacts) -> tuple[str, ...]:
+    """The capture metadata a file has, in words: date taken, GPS, camera, orientation."""
+    m = facts.metadata
+    found = []
+    if m.taken_at:
+        found.append("date taken")
+    if m.gps:
+        found.append("GPS")
+    if m.make or m.model:
+        found.append("camera")
+    if m.orientation is not None:
+        found.append("orientation")
+    return tuple(found)
+
+
+def edited_by(facts: FileFacts) -> str | None:
+    """The editing software the EXIF Software tag names, or None."""
+    software = facts.metadata.software
+    if software and any(editor in software.lower() for editor in EDITORS):
+        return software
+    return None
+
+
+def camera_name(path: str) -> bool:
+    return CAMERA_NAME.fullmatch(os.path.splitext(os.path.basename(path))[0]) is not None
+
+
+def original_signs(path: str, facts: FileFacts) -> tuple[str, ...]:
+    """What says a file is a camera original, in words."""
+    m = facts.metadata
+    found = []
+    if m.make or m.model:
+        found.append("camera EXIF")
+    if (m.make or m.model or m.software) and edited_by(facts) is None:
+        found.append("no editing software")
+    if camera_name(path):
+        found.append("camera file name")
+    return tuple(found)
+
+
+def _listed(words: Sequence[str]) -> str:
+    if not words:
+        return "none"
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def carried_words(carried: Sequence[str]) -> str:
+    return _listed([ROLE_WORDS.get(role, role) for role in carried])
+
+
+def _original_lacks(c: Copy) -> str:
+    why = []
+    editor = edited_by(c.facts)
+    if editor:
+        why.append(f"edited with {editor}")
+    signs = original_signs(c.path, c.facts)
+    if "camera EXIF" not in signs:
+        why.append("no camera EXIF")
+    if "camera file name" not in signs:
+        why.append("not a camera file name")
+    return _listed(why) if why else "fewer signs of a camera original"
+
+
 # Each rule: a sort key (smaller is better), and how to say why `keeper` won (the keeper's
 # reason) and why `other` lost to it (the other's reason).
-_Key = Callable[[ImageRecord], object]
-_Why = Callable[[ImageRecord, ImageRecord], str]
+_Key = Callable[[Copy], object]
+_Why = Callable[[Copy, Copy], str]
 
 _RULES: dict[str, tuple[_Key, _Why, _Why]] = {
     "resolution": (
-        lambda r: -r.pixels,
-        lambda k, o: f"highest resolution ({_res(k)})",
-        lambda k, o: f"keeps the {_res(k)} original; this is a {_res(o)} copy",
+        lambda c: -c.record.pixels,
+        lambda k, o: f"highest resolution ({_res(k.record)})",
+        lambda k, o: f"keeps the {_res(k.record)} original; this is a {_res(o.record)} copy",
+    ),
+    "sidecar": (
+        lambda c: -len(c.carried),
+        lambda k, o: f"carries the most ({carried_words(k.carried)})",
+        lambda k, o: (
+            f"keeps the copy that carries more ({carried_words(k.carried)}); "
+            f"this one has {carried_words(o.carried)}"
+        ),
     ),
     "size": (
-        lambda r: -r.size,
-        lambda k, o: f"largest file ({sizes_apart(k.size, o.size)[0]})",
+        lambda c: -c.record.size,
+        lambda k, o: f"largest file ({sizes_apart(k.record.size, o.record.size)[0]})",
         lambda k, o: "keeps the larger file ({}); this copy is {}".format(
-            *sizes_apart(k.size, o.size)
+            *sizes_apart(k.record.size, o.record.size)
         ),
     ),
     "format": (
-        lambda r: -format_rank(r.fingerprint.format),
-        lambda k, o: f"best format ({k.fingerprint.format})",
-        lambda k, o: f"keeps the {k.fingerprint.format} copy; this one is {o.fingerprint.format}",
+        lambda c: -format_rank(c.record.fingerprint.format),
+        lambda k, o: f"best format ({k.record.fingerprint.format})",
+        lambda k, o: (
+            f"keeps the {k.record.fingerprint.format} copy; this one is "
+            f"{o.record.fingerprint.format}"
+        ),
+    ),
+    "metadata": (
+        lambda c: -len(metadata_facts(c.facts)),
+        lambda k, o: f"most capture metadata ({_listed(metadata_facts(k.facts))})",
+        lambda k, o: (
+            f"keeps the copy with more capture metadata ({_listed(metadata_facts(k.facts))}); "
+            f"this one has {_listed(metadata_facts(o.facts))}"
+        ),
+    ),
+    "original": (
+        lambda c: -len(original_signs(c.path, c.facts)),
+        lambda k, o: f"camera original ({_listed(original_signs(k.path, k.facts))})",
+        lambda k, o: (
+            f"keeps the camera original ({_listed(original_signs(k.path, k.facts))}); "
+            f"this copy: "
+            f"{_original_lacks(o)}"
+        ),
     ),
     "date": (
-        lambda r: r.mtime_ns,
-        lambda k, o: f"oldest file (modified {times_apart(k.mtime_ns, o.mtime_ns)[0]})",
+        lambda c: c.record.mtime_ns,
+        lambda k, o: (
+            f"oldest file (modified {times_apart(k.record.mtime_ns, o.record.mtime_ns)[0]})"
+        ),
         lambda k, o: "keeps the older file (modified {}); this one is newer ({})".format(
-            *times_apart(k.mtime_ns, o.mtime_ns)
+            *times_apart(k.record.mtime_ns, o.record.mtime_ns)
         ),
     ),
     "path": (
-        lambda r: (len(r.path), os.fsencode(r.path)),
+        lambda c: (len(c.path), os.fsencode(c.path)),
         lambda k, o: "shortest path",
         lambda k, o: "keeps the copy with the shorter path",
     ),
 }
 
+# How a tie on each rule is said ("same resolution, size and date: ...").
+_TIE_WORDS = {
+    "resolution": "resolution",
+    "sidecar": "sidecars",
+    "size": "size",
+    "format": "format",
+    "metadata": "capture metadata",
+    "original": "signs of a camera original",
+    "date": "date",
+}
+
 
 @lru_cache(maxsize=16)
-def _ranking(
-    rules: KeepRules,
-) -> tuple[tuple[str, ...], Callable[[ImageRecord], tuple[object, ...]]]:
-    """The parts of a record's ranking key in order (a rule's name, or "prefer" just before
-    "path" when there are preferred folders) and the key itself: smaller is better."""
+def _ranking(rules: KeepRules) -> tuple[tuple[str, ...], Callable[[Copy], tuple[object, ...]]]:
+    """The parts of a file's ranking key in order (a rule's name; "reference" first when there
+    are reference folders, "twin" next with twins="duplicate", "prefer" just before "path" when
+    there are preferred folders) and the key itself: smaller is better."""
     order = rules.order if "path" in rules.order else rules.order + ("path",)
     names: list[str] = []
     parts: list[_Key] = []
+    if rules.reference:
+        names.append("reference")
+        parts.append(lambda c: 0 if is_under(c.path, rules.reference) else 1)
+    if rules.twins == "duplicate":
+        names.append("twin")
+        parts.append(lambda c: 1 if c.rendered_twin else 0)
     for name in order:
         if name == "path" and rules.prefer:
             names.append("prefer")
-            parts.append(lambda r: 0 if is_under(r.path, rules.prefer) else 1)
+            parts.append(lambda c: 0 if is_under(c.path, rules.prefer) else 1)
         names.append(name)
         parts.append(_RULES[name][0])
-    return tuple(names), lambda r: tuple([part(r) for part in parts])
+    return tuple(names), lambda c: tuple([part(c) for part in parts])
+
+
+def _copies(
+    records: Sequence[ImageRecord], rules: KeepRules, facts: Mapping[str, FileFacts]
+) -> tuple[list[Copy], list[list[int]]]:
+    """The group's files as the rules see them, and its units (lists of indices)."""
+    found = [facts.get(r.path, NO_FACTS) for r in records]
+    paths = [r.path for r in records]
+    in_group = set(paths)
+    if rules.twins == "together":
+        units = companions.capture_units(
+            paths, {p: f.twins for p, f in zip(paths, found, strict=True)}
+        )
+    else:
+        units = [[k] for k in range(len(records))]
+    copies: list[Copy] = [Copy(r, f) for r, f in zip(records, found, strict=True)]
+    for unit in units:
+        roles = {c.role for k in unit for c in found[k].companions}
+        if len(unit) > 1:
+            roles.add("twin")
+        carried = tuple(sorted(roles))
+        for k in unit:
+            rendered = rules.twins == "duplicate" and any(
+                companions.is_raw(t) and t in in_group for t in found[k].twins
+            )
+            copies[k] = Copy(records[k], found[k], carried, rendered)
+    return copies, units
 
 
 Distance = Callable[[ImageRecord, ImageRecord], int]
@@ -187,44 +383,113 @@ def decide(
     records: Sequence[ImageRecord],
     rules: KeepRules,
     distance: Callable[[ImageRecord, ImageRecord], int],
+    facts: Mapping[str, FileFacts] | None = None,
 ) -> tuple[Member, ...]:
     """Propose keep/trash for one group: the keeper first, then the others in path order.
 
-    `distance(keeper, other)` gives each member's hash distance to the keeper.
+    `distance(keeper, other)` gives each member's hash distance to the keeper; `facts` (path ->
+    FileFacts, from metadata.gather) what each file carries besides its pixels.
     """
     if not records:
         raise ValueError("a group needs at least one file")
     names, key = _ranking(rules)
-    # each key once (the path, unique in a group, settles every tie); the path rule's part
-    # is (length, bytes of the path)
-    ranked = sorted((key(r), k) for k, r in enumerate(records))
-    keeper_key, keeper = ranked[0][0], records[ranked[0][1]]
-    path = names.index("path")
-    others = sorted(ranked[1:], key=lambda entry: entry[0][path][1])  # type: ignore[index]
-    runner_up = ranked[1] if len(ranked) > 1 else None
-    reason = (
-        "only copy"
-        if runner_up is None
-        else _keeper_reason(
-            keeper,
-            records,
-            _deciding_rule(keeper_key, runner_up[0], names),
-            records[runner_up[1]],
-            rules,
-        )
+    copies, units = _copies(records, rules, facts or {})
+    keys = [key(c) for c in copies]
+    # each unit by its best file (the path, unique in a group, settles every tie)
+    leads = sorted((min((keys[k], k) for k in unit), n) for n, unit in enumerate(units))
+    (keeper_key, lead), keeper_unit = leads[0][0], units[leads[0][1]]
+    keeper = copies[lead]
+    runner_up = leads[1][0] if len(leads) > 1 else None
+    if runner_up is None:
+        reason = "only copy" if len(records) == 1 else "one capture: its files are kept together"
+    else:
+        rule = _deciding_rule(keeper_key, runner_up[0], names)
+        reason = _keeper_reason(keeper, copies, rule, copies[runner_up[1]], rules, names)
+    members = {lead: Member(keeper.record, 0, "keep", reason + _goes_with(keeper, "keep"))}
+    for k in keeper_unit:
+        if k != lead:
+            members[k] = Member(
+                records[k], distance(keeper.record, records[k]), "keep", _kept_with(keeper)
+            )
+    kept_roles = set(keeper.carried)
+    kept_digests = {(c.role, c.digest) for k in keeper_unit for c in copies[k].facts.companions}
+    for (other_key, other_lead), n in leads[1:]:
+        unit = units[n]
+        head = copies[other_lead]
+        lost = [role for role in PRECIOUS if role in head.carried and role not in kept_roles]
+        for k in sorted(unit, key=lambda k: k != other_lead):
+            other = copies[k]
+            action: Action = "trash"
+            protected = is_under(other.path, rules.protect) if rules.protect else None
+            reference = is_under(other.path, rules.reference) if rules.reference else None
+            if protected is not None:
+                action, why = "keep", f"protected: under {protected}"
+            elif reference is not None:
+                action, why = "keep", f"in reference folder {reference}"
+            elif lost and not rules.lose_sidecars:
+                action, why = "keep", _guarded(head, lost)
+            elif k != other_lead:
+                why = f"goes with {os.path.basename(head.path)}: one capture"
+            else:
+                rule = _deciding_rule(keeper_key, other_key, names)
+                why = _trash_reason(keeper, other, rule, rules, names)
+                why += _goes_with(other, "trash", kept_digests)
+                if lost:
+                    why += (
+                        f"; the kept copy has no {carried_words(lost)}: lost with this one "
+                        "(--lose-sidecars)"
+                    )
+            members[k] = Member(records[k], distance(keeper.record, records[k]), action, why)
+    others = sorted((k for k in members if k != lead), key=lambda k: os.fsencode(records[k].path))
+    return (members[lead], *(members[k] for k in others))
+
+
+def _kept_with(keeper: Copy) -> str:
+    return f"kept with {os.path.basename(keeper.path)}: one capture (RAW + JPEG/HEIC)"
+
+
+def _guarded(head: Copy, lost: Sequence[str]) -> str:
+    names = [os.path.basename(c.path) for c in head.facts.companions if c.role in lost] or [
+        os.path.basename(head.path)
+    ]
+    return (
+        f"kept too: it carries {_names(names)} ({carried_words(lost)}), which the kept copy "
+        "has none of (--lose-sidecars would trash it with them)"
     )
-    members = [Member(keeper, 0, "keep", reason)]
-    for other_key, k in others:
-        other = records[k]
-        action: Action = "trash"
-        protected = is_under(other.path, rules.protect) if rules.protect else None
-        if protected is not None:
-            action, reason = "keep", f"protected: under {protected}"
-        else:
-            rule = _deciding_rule(keeper_key, other_key, names)
-            reason = _trash_reason(keeper, other, rule, rules)
-        members.append(Member(other, distance(keeper, other), action, reason))
-    return tuple(members)
+
+
+def _names(names: Sequence[str], most: int = 3) -> str:
+    shown = list(names[:most])
+    if len(names) > most:
+        shown.append(f"{len(names) - most} more")
+    return _listed(shown)
+
+
+def _goes_with(c: Copy, action: str, kept: set[tuple[str, str]] | None = None) -> str:
+    """What a kept or trashed file takes with it: "; with its motion part IMG.MOV and sidecars
+    IMG.xmp" (and, trashed, where the kept copy's sidecar of that kind has other content)."""
+    motion = [os.path.basename(x.path) for x in c.facts.companions if x.role == "motion"]
+    sidecars = [os.path.basename(x.path) for x in c.facts.companions if x.role != "motion"]
+    parts = []
+    if motion:
+        parts.append(f"motion part {_names(motion)}")
+    if sidecars:
+        parts.append(f"sidecar{'s' if len(sidecars) > 1 else ''} {_names(sidecars)}")
+    if not parts:
+        return ""
+    text = f"; {'with' if action == 'keep' else 'goes with'} its " + " and ".join(parts)
+    if kept is not None:
+        kept_roles = {role for role, _ in kept}
+        differ = sorted(
+            {
+                x.role
+                for x in c.facts.companions
+                if x.role in kept_roles and (x.role, x.digest) not in kept and x.role in PRECIOUS
+            }
+        )
+        if differ:
+            text += f" (its {carried_words(differ)} differs from the kept copy's)"
+    return text
 
 
 def _deciding_rule(
@@ -237,27 +502,65 @@ def _deciding_rule(
     return "path"
 
 
+def _tied(keeper: Copy, other: Copy, names: Sequence[str]) -> str:
+    """ "same resolution, size and date: " when `path` decided after those rules tied (rules
+    with nothing to weigh on either side, such as sidecars neither has, are not named)."""
+    tied = []
+    for name in names:
+        if name == "path":
+            break
+        if name not in _TIE_WORDS:
+            continue
+        nothing = {
+            "sidecar": not keeper.carried and not other.carried,
+            "metadata": not metadata_facts(keeper.facts) and not metadata_facts(other.facts),
+        }
+        if not nothing.get(name, False):
+            tied.append(_TIE_WORDS[name])
+    return f"same {_listed(tied)}: " if tied else ""
+
+
 def _keeper_reason(
-    keeper: ImageRecord,
-    records: Sequence[ImageRecord],
+    keeper: Copy,
+    copies: Sequence[Copy],
     rule: str,
-    runner_up: ImageRecord,
+    runner_up: Copy,
     rules: KeepRules,
+    names: Sequence[str],
 ) -> str:
     # Explained by the rule that decided against the closest competitor (the runner-up).
+    if rule == "reference":
+        return f"in reference folder {is_under(keeper.path, rules.reference)}"
+    if rule == "twin":
+        return "the RAW of its JPEG/HEIC twin (--raw-twins duplicate)"
     if rule == "prefer":
         return f"in preferred folder {is_under(keeper.path, rules.prefer)}"
     reason = _RULES[rule][1](keeper, runner_up)
-    if all(r.fingerprint.digest == keeper.fingerprint.digest for r in records):
+    if rule == "path":
+        reason = _tied(keeper, runner_up, names) + f"kept by path ({reason})"
+    digest = keeper.record.fingerprint.digest
+    if all(c.record.fingerprint.digest == digest for c in copies):
         return f"byte-identical copies; {reason}"
     return reason
 
 
-def _trash_reason(keeper: ImageRecord, other: ImageRecord, rule: str, rules: KeepRules) -> str:
-    if rule == "prefer":
+def _trash_reason(
+    keeper: Copy, other: Copy, rule: str, rules: KeepRules, names: Sequence[str]
+) -> str:
+    if rule == "reference":
+        why = (
+            f"a copy of {keeper.path} in reference folder {is_under(keeper.path, rules.reference)}"
+        )
+    elif rule == "twin":
+        why = (
+            f"the JPEG/HEIC twin of the RAW {os.path.basename(keeper.path)} (--raw-twins duplicate)"
+        )
+    elif rule == "prefer":
         why = f"keeps the copy in preferred folder {is_under(keeper.path, rules.prefer)}"
     else:
         why = _RULES[rule][2](keeper, other)
-    if other.fingerprint.digest == keeper.fingerprint.digest:
+        if rule == "path":
+            why = _tied(keeper, other, names) + why
+    if other.record.fingerprint.digest == keeper.record.fingerprint.digest:
         return f"byte-identical copy; {why}"
     return why

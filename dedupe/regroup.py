@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from dedupe import __version__, cluster, policy
 from dedupe import report as report_mod
 from dedupe.groups import build_groups
 from dedupe.looks import Look
-from dedupe.models import Group, ImageRecord, KeepRules
+from dedupe.models import FileFacts, Group, ImageRecord, KeepRules
 from dedupe.report import Report
 
 
@@ -148,11 +148,14 @@ def regroup(
     threshold: float | None = None,
     rules: KeepRules | None = None,
     distinct: frozenset[tuple[str, str]] = frozenset(),
+    facts_for: Callable[[Sequence[ImageRecord]], Mapping[str, FileFacts]] | None = None,
     look: Look | None = None,
 ) -> tuple[Report, Changes]:
     """The report regrouped from its stored hashes at `threshold` with `rules` (None: as stored).
 
     `distinct` adds path pairs marked "not duplicates" to those the report already holds.
+    `facts_for(records)` reads what the files of new groups carry (metadata.gather; None: they
+    are taken to carry nothing); the files of the report's groups keep the facts it holds.
     `look`: the images' keypoints for the geometric check of pairs the report's search did not
     check (looks.Looks; it reads the files): without it, or for a file that cannot be read, a
     pair the thumbnails cannot settle is no copy.
@@ -166,6 +169,13 @@ def regroup(
     found = cluster.cluster(
         report.images, settings, distinct=not_duplicates, checked=report.checked, look=look
     )
+    facts = dict(report.facts)
+    if facts_for is not None:
+        grouped = {m.record.path for g in report.groups for m in g.members}
+        new = [report.images[k] for g in found.groups for k in g]
+        new = [r for r in new if r.path not in grouped]
+        if new:
+            facts.update(facts_for(new))
     by_paths = {frozenset(m.record.path for m in g.members): g for g in report.groups}
     # A group of the same files keeps its proposal (reviewed or not: see below) when the rules
     # are the same and this version of dedupe proposed it.
@@ -177,6 +187,7 @@ def regroup(
         distinct=not_duplicates,
         clusters=found,
         proposed=by_paths if same_proposals else None,
+        facts=facts,
         look=look,
     )
     reviewed = {paths: g for paths, g in by_paths.items() if g.reviewed}
@@ -198,9 +209,20 @@ def regroup(
             groups=tuple(groups),
             not_duplicates=not_duplicates,
             checked=found.checked,
+            facts=_among(facts, groups),
         ),
         changes,
     )
+
+
+def _among(facts: Mapping[str, FileFacts], groups: Sequence[Group]) -> dict[str, FileFacts]:
+    """The facts of the files of `groups` (a report keeps no others)."""
+    return {
+        m.record.path: facts[m.record.path]
+        for g in groups
+        for m in g.members
+        if m.record.path in facts
+    }
 
 
 def repropose(report: Report, rules: KeepRules, look: Look | None = None) -> Report:
@@ -216,7 +238,9 @@ def repropose(report: Report, rules: KeepRules, look: Look | None = None) -> Rep
     groups = []
     for group in report.groups:
         if not group.reviewed and group.kind != "shots":  # shots: by rules.bursts alone
-            members = policy.decide([m.record for m in group.members], rules, distance)
+            members = policy.decide(
+                [m.record for m in group.members], rules, distance, report.facts
+            )
             group = replace(group, members=members)
         groups.append(group)
     return replace(report, keep=rules, groups=tuple(groups))

@@ -22,8 +22,8 @@ import json
 import os
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from itertools import chain, repeat
 from operator import itemgetter
@@ -39,19 +39,30 @@ from dedupe.gcpause import collector_paused, settle
 from dedupe.hashing import HASH_SIZES, ImageHash
 from dedupe.models import (
     BURSTS,
+    COMPANION_ROLES,
     GROUP_KINDS,
+    NO_FACTS,
+    TWINS,
+    Companion,
+    FileFacts,
     Fingerprint,
     Group,
     ImageRecord,
     KeepRules,
     Member,
+    Metadata,
     Problem,
     ScanResult,
     ScanStats,
     Settings,
 )
 
-SCHEMA_VERSION = 1
+# 2: each file of a group lists its companions (sidecars, a Live Photo's motion part), its
+# capture twins and its capture metadata; settings hold the reference folders, what twins are
+# and whether sidecars may be lost. Reports of schema 1 are still read (they list no companions:
+# apply then skips any file it finds with sidecars, see apply.py).
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 DEFAULT_PATH = "dedupe-report.json"
 
 
@@ -79,6 +90,13 @@ class Report:
     # The pairs the check accepted when the images were last searched, so that regrouping at
     # that threshold or a tighter one neither searches nor checks again (cluster.Checked).
     checked: Checked | None = None
+    # What the files of groups carry besides their pixels (metadata.gather), by path.
+    facts: Mapping[str, FileFacts] = field(default_factory=dict)
+    # The schema version the report was read as (SCHEMA_VERSION for one made here).
+    read_version: int = SCHEMA_VERSION
+
+    def facts_of(self, path: str) -> FileFacts:
+        return self.facts.get(path, NO_FACTS)
 
     @property
     def duplicates(self) -> int:
@@ -95,9 +113,10 @@ def from_scan(
     groups: Sequence[Group],
     not_duplicates: frozenset[tuple[str, str]] = frozenset(),
     checked: Checked | None = None,
+    facts: Mapping[str, FileFacts] | None = None,
 ) -> Report:
     """The report of a finished scan: its images, problems and the proposed groups (and the
-    checked pairs they were drawn from)."""
+    checked pairs they were drawn from, and what the grouped files carry)."""
     return Report(
         roots=result.roots,
         settings=result.settings,
@@ -110,6 +129,7 @@ def from_scan(
         not_duplicates=not_duplicates,
         created_at=now(),
         checked=checked,
+        facts=dict(facts or {}),
     )
 
 
@@ -120,7 +140,24 @@ def now() -> str:
 # ---------------------------------------------------------------- to JSON
 
 
-def _file_json(member: Member) -> dict[str, Any]:
+def _facts_json(facts: FileFacts) -> dict[str, Any]:
+    """A group file's companions, twins and metadata (only what it has)."""
+    out: dict[str, Any] = {}
+    if facts.companions:
+        out["companions"] = [
+            {"path": c.path, "role": c.role, "size": c.size, "mtime_ns": c.mtime_ns,
+             "digest": c.digest}
+            for c in facts.companions
+        ]  # fmt: skip
+    if facts.twins:
+        out["twins"] = list(facts.twins)
+    m = facts.metadata
+    if m != Metadata():
+        out["metadata"] = {k: v for k, v in asdict(m).items() if v is not None and v is not False}
+    return out
+
+
+def _file_json(member: Member, facts: FileFacts = NO_FACTS) -> dict[str, Any]:
     r = member.record
     f = r.fingerprint
     out: dict[str, Any] = {
@@ -139,6 +176,8 @@ def _file_json(member: Member) -> dict[str, Any]:
     }
     if r.links:
         out["hardlinks"] = list(r.links)
+    if facts is not NO_FACTS:
+        out.update(_facts_json(facts))
     return out
 
 
@@ -215,6 +254,9 @@ def _header(report: Report) -> dict[str, Any]:
             "protect": list(report.keep.protect),
             "prefer": list(report.keep.prefer),
             "bursts": report.keep.bursts,
+            "reference": list(report.keep.reference),
+            "twins": report.keep.twins,
+            "lose_sidecars": report.keep.lose_sidecars,
         },
         "stats": {
             "files": report.stats.files,
@@ -224,6 +266,7 @@ def _header(report: Report) -> dict[str, Any]:
             "errors": len(report.errors),
             "skipped": len(report.skipped),
             "hardlinks": report.stats.hardlinks,
+            "sidecars": report.stats.sidecars,
             "groups": len(report.groups),
             "duplicates": report.duplicates,
             "reclaimable_bytes": report.reclaimable_bytes,
@@ -231,21 +274,21 @@ def _header(report: Report) -> dict[str, Any]:
     }
 
 
-def _group_json(g: Group) -> dict[str, Any]:
+def _group_json(g: Group, facts: Mapping[str, FileFacts]) -> dict[str, Any]:
     return {
         "id": g.id,
         "kind": g.kind,
         "max_distance": g.max_distance,
         "reviewed": g.reviewed,
         "reclaimable_bytes": g.reclaimable_bytes,
-        "files": [_file_json(m) for m in g.members],
+        "files": [_file_json(m, facts.get(m.record.path, NO_FACTS)) for m in g.members],
     }
 
 
 def to_json(report: Report) -> dict[str, Any]:
     """The report as one JSON value (write() and dumps() produce the same value, streamed)."""
     return _header(report) | {
-        "groups": [_group_json(g) for g in report.groups],
+        "groups": [_group_json(g, report.facts) for g in report.groups],
         "errors": [{"path": p.path, "error": p.reason} for p in report.errors],
         "skipped": [{"path": p.path, "reason": p.reason} for p in report.skipped],
         "not_duplicates": [list(pair) for pair in sorted(report.not_duplicates)],
@@ -282,7 +325,7 @@ def _chunks(report: Report) -> Iterator[str]:
             separator = ",\n"
         yield "]" if separator == "\n" else "\n]"
 
-    yield from array("groups", map(_group_json, report.groups))
+    yield from array("groups", (_group_json(g, report.facts) for g in report.groups))
     yield from array("errors", ({"path": p.path, "error": p.reason} for p in report.errors))
     yield from array("skipped", ({"path": p.path, "reason": p.reason} for p in report.skipped))
     yield from array("not_duplicates", (list(pair) for pair in sorted(report.not_duplicates)))
@@ -321,7 +364,7 @@ def write(report: Report, path: str | Path) -> None:
 # whatever the schema refuses, this reader refuses too. Validating with a JSON Schema library
 # instead would cost about 4 s (fastjsonschema) to a minute (jsonschema) on a 100k-image report.
 
-SCHEMA_FILE = Path(__file__).parent / "schema" / "report-1.schema.json"
+SCHEMA_FILE = Path(__file__).parent / "schema" / f"report-{SCHEMA_VERSION}.schema.json"
 
 _I64 = 2**63 - 1
 _U64 = 2**64 - 1
@@ -723,17 +766,90 @@ def _settings_from(data: dict[str, Any]) -> tuple[Settings, KeepRules]:
             _path(d, f"settings.prefer[{k}]")
             for k, d in enumerate(_list_of(raw, "prefer", "settings"))
         ),
+        reference=tuple(
+            _path(d, f"settings.reference[{k}]")
+            for k, d in enumerate(_list_of(raw, "reference", "settings"))
+        ),
+        twins=_text(raw, "twins", "settings", default="together"),
+        lose_sidecars=_optional(raw, "lose_sidecars", bool, "settings") or False,
         bursts=_optional(raw, "bursts", str, "settings") or "keep-all",
     )
     if keep.bursts not in BURSTS:
         raise ReportError(
             f"settings.bursts: {_show(keep.bursts)} is not one of {', '.join(BURSTS)}"
         )
+    if keep.twins not in TWINS:
+        raise ReportError(
+            f"settings: 'twins' is {_show(keep.twins)}, not one of {', '.join(TWINS)}"
+        )
     return settings, keep
 
 
-def _groups_from(data: dict[str, Any], by_path: dict[str, ImageRecord], bits: int) -> list[Group]:
+_METADATA_TEXT = ("taken_at", "make", "model", "software", "content_id")
+
+
+def _metadata_from(item: dict[str, Any], where: str) -> Metadata:
+    raw = _optional(item, "metadata", dict, where)
+    if raw is None:
+        return Metadata()
+    where = f"{where}.metadata"
+    text = {
+        key: _text(raw, key, where) if raw.get(key) is not None else None for key in _METADATA_TEXT
+    }
+    orientation = raw.get("orientation")
+    return Metadata(
+        gps=_optional(raw, "gps", bool, where) or False,
+        orientation=None if orientation is None else _integer(raw, "orientation", where, 0, 65535),
+        **text,
+    )
+
+
+def _facts_from(
+    item: dict[str, Any], path: str, by_path: dict[str, ImageRecord], where: str
+) -> FileFacts:
+    """A group file's companions, twins and metadata (schema 2), every one checked: a companion
+    is a file of the image's own folder that is not an image of the report, a twin an image of
+    the report in the same folder."""
+    folder = os.path.dirname(path)
+    found = []
+    for k, raw in enumerate(_list_of(item, "companions", where)):
+        here = f"{where}.companions[{k}]"
+        cpath = _path(_require(raw, "path", str, here), f"{here}.path")
+        if os.path.dirname(cpath) != folder:
+            raise ReportError(f"{here}: {_show(cpath)} is not in the folder of {_show(path)}")
+        if cpath in by_path:
+            raise ReportError(f"{here}: {_show(cpath)} is an image of the report, not a sidecar")
+        role = _require(raw, "role", str, here)
+        if role not in COMPANION_ROLES:
+            raise ReportError(
+                f"{here}: role {_show(role)} is not one of {', '.join(COMPANION_ROLES)}"
+            )
+        found.append(
+            Companion(
+                cpath,
+                role,
+                _integer(raw, "size", here, 0, _I64),
+                _integer(raw, "mtime_ns", here, -_I64 - 1, _I64),
+                _text(raw, "digest", here),
+            )
+        )
+    if len({c.path for c in found}) != len(found):
+        raise ReportError(f"{where}: a companion is listed twice")
+    twins = []
+    for k, twin in enumerate(_list_of(item, "twins", where)):
+        here = f"{where}.twins[{k}]"
+        twin = _path(twin, here)
+        if twin not in by_path or os.path.dirname(twin) != folder or twin == path:
+            raise ReportError(f"{here}: {_show(twin)} is not another image of the same folder")
+        twins.append(twin)
+    return FileFacts(tuple(found), tuple(twins), _metadata_from(item, where))
+
+
+def _groups_from(
+    data: dict[str, Any], by_path: dict[str, ImageRecord], bits: int, version: int
+) -> tuple[list[Group], dict[str, FileFacts]]:
     groups = []
+    facts: dict[str, FileFacts] = {}
     ids: dict[int, int] = {}
     for k, raw_group in enumerate(_require(data, "groups", list, "report")):
         where = f"groups[{k}]"
@@ -755,6 +871,10 @@ def _groups_from(data: dict[str, Any], by_path: dict[str, ImageRecord], bits: in
             record = by_path.get(path)
             if record is None:
                 raise ReportError(f"{fwhere}: {_show(path)} is not among the report's images")
+            if version >= 2:
+                found = _facts_from(item, path, by_path, fwhere)
+                if found != NO_FACTS:
+                    facts[path] = found
             action = _require(item, "action", str, fwhere)
             if action not in ("keep", "trash"):
                 raise ReportError(
@@ -777,10 +897,10 @@ def _groups_from(data: dict[str, Any], by_path: dict[str, ImageRecord], bits: in
                 reviewed=_optional(raw_group, "reviewed", bool, where) or False,
             )
         )
-    return groups
+    return groups, facts
 
 
-_STATS = ("files", "images", "hashed", "from_cache", "errors", "skipped", "hardlinks")
+_STATS = ("files", "images", "hashed", "from_cache", "errors", "skipped", "hardlinks", "sidecars")
 
 
 def _stats_from(data: dict[str, Any]) -> ScanStats:
@@ -859,10 +979,16 @@ def _from_json(data: Any, *, consume: bool) -> Report:
     if not isinstance(data, dict):
         raise ReportError("not a dedupe report (expected a JSON object)")
     version = data.get("schema_version")
-    if type(version) is not int or version != SCHEMA_VERSION:
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        newer = type(version) is int and version > SCHEMA_VERSION
         raise ReportError(
-            f"unsupported report schema version {_show(version)} "
-            f"(this dedupe reads {SCHEMA_VERSION})"
+            f"unsupported report schema version {_show(version)} (this dedupe reads "
+            f"{' and '.join(map(str, READABLE_VERSIONS))}"
+            + (
+                "; the report was written by a newer dedupe: upgrade, or scan again)"
+                if newer
+                else ")"
+            )
         )
     tool = _optional(data, "tool", dict, "report") or {}
     tool_version = _text(tool, "version", "tool", default="")
@@ -886,7 +1012,7 @@ def _from_json(data: Any, *, consume: bool) -> Report:
             if r.path in seen:
                 raise ReportError(f"images[{k}]: {_show(r.path)} is listed twice")
             seen.add(r.path)
-    groups = _groups_from(data, by_path, settings.bits)
+    groups, facts = _groups_from(data, by_path, settings.bits, version)
     return Report(
         roots=roots,
         settings=settings,
@@ -900,6 +1026,8 @@ def _from_json(data: Any, *, consume: bool) -> Report:
         created_at=created_at,
         tool_version=tool_version,
         checked=_checked_from(data, len(images)),
+        facts=facts,
+        read_version=version,
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from dedupe import decode, hashing, verify, workers
+from dedupe import companions, decode, hashing, verify, workers
 from dedupe.cache import KIND_ERROR, KIND_IMAGE, HashCache
 from dedupe.gcpause import collector_paused
 from dedupe.models import (
@@ -274,6 +274,21 @@ class _Links:
         return {path: tuple(others) for path, others in self.others.items()}
 
 
+class _Sidecars:
+    """Leave the sidecars (by name, companions.py) out of what is hashed, counting them: they
+    travel with their images and are never duplicates themselves."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def leave_out(self, entries: Iterable[FileEntry]) -> Iterator[FileEntry]:
+        for entry in entries:
+            if companions.is_sidecar(entry.path):
+                self.count += 1
+            else:
+                yield entry
+
+
 def scan(
     roots: Iterable[str],
     settings: Settings,
@@ -302,6 +317,7 @@ def scan(
     errors: list[Problem] = []
     skipped: list[Problem] = []
     links = _Links()
+    sidecars = _Sidecars()
     records: list[ImageRecord] = []
     misses: list[FileEntry] = []
     from_cache = 0
@@ -314,9 +330,11 @@ def scan(
             passed(reason, path)
 
     progress.start("Finding files", None)
-    walked = links.unique(
-        walk(roots_t, follow_symlinks=follow_symlinks, selection=selection, passed=pass_over),
-        errors,
+    walked = sidecars.leave_out(
+        links.unique(
+            walk(roots_t, follow_symlinks=follow_symlinks, selection=selection, passed=pass_over),
+            errors,
+        )
     )
     found = 0
     # A scan creates about ten container objects per image and no reference cycles: at 100k
@@ -374,6 +392,7 @@ def scan(
         errors=len(errors),
         skipped=len(skipped),
         hardlinks=sum(len(v) for v in linked.values()),
+        sidecars=sidecars.count,
     )
     return ScanResult(
         roots_t,

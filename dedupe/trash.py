@@ -6,7 +6,9 @@ text), but acting on the checked file and not on whatever is at its path by then
 
   * the trash folder: `$XDG_DATA_HOME/Trash` for a file on the same device as the home folder;
     otherwise, at the top of the file's mount, `$topdir/.Trash/$UID` when `$topdir/.Trash` is a
-    real folder with the sticky bit, else `$topdir/.Trash-$UID` (folders made 0700);
+    real folder with the sticky bit, else `$topdir/.Trash-$UID` (folders made 0700); a top-dir
+    trash (or its files or info folder) another user owns or everyone may write to is not used
+    (as glib, which checks the owner);
   * the name: NAME, or 'BASE 1.EXT', 'BASE 2.EXT'... while either `files/NAME` or
     `info/NAME.trashinfo` exists; the .trashinfo is created with O_EXCL (the spec's way of
     reserving a name, so two trashing programs never pick the same one), written
@@ -115,6 +117,12 @@ def _enter(
         _trash_folder(trash, top, "files") as files,
         _trash_folder(trash, top, "info") as info,
     ):
+        if trash != home_trash():  # the files and info folders too: as they are now, opened
+            for sub in (files, info):
+                seen = os.fstat(sub.fd) if sub.fd is not None else os.lstat(sub.path)
+                why = _unusable(trash, seen)
+                if why is not None:
+                    raise OSError(errno.EACCES, why)
         entry, deleted = _reserve(files, info, name, original, top)
         try:
             put(files, entry)
@@ -174,9 +182,34 @@ def _trash_for(original: str, dev: int) -> tuple[str, str]:
             mine = os.path.join(shared, uid)
             if not os.path.lexists(mine):
                 os.mkdir(mine, 0o700)
-            if os.path.isdir(mine) and not os.path.islink(mine):
+            if _unusable(mine, os.lstat(mine)) is None:
                 return mine, top
-    return os.path.join(top, f".Trash-{uid}"), top
+    private = os.path.join(top, f".Trash-{uid}")
+    with contextlib.suppress(FileNotFoundError):  # made (0700) when it is used
+        why = _unusable(private, os.lstat(private))
+        if why is not None:
+            raise OSError(errno.EACCES, why)
+    return private, top
+
+
+def _unusable(folder: str, info: os.stat_result) -> str | None:
+    """Why the top-dir trash `folder` (as lstat or fstat saw it) must not be used, or None.
+
+    A trash is the user's own folder, as glib's trash requires (owner) and, further, one that
+    nobody else may write to: a trash another user owns or may write to could be emptied or
+    read by them. Without it, trashing on that drive is a skip with this reason."""
+    if stat.S_ISLNK(info.st_mode):
+        return f"the trash {folder} is a symbolic link"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"the trash {folder} is not a folder"
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return (
+            f"the trash {folder} is owned by another user (uid {info.st_uid}); only a trash "
+            "of your own is used"
+        )
+    if info.st_mode & stat.S_IWOTH:
+        return f"the trash {folder} is writable by everyone; only a trash of your own is used"
+    return None
 
 
 def info_text(original: str, top: str, when: datetime) -> bytes:
@@ -360,8 +393,8 @@ def find_by_original(
 def remove_orphan_info(original: str) -> int:
     """Delete .trashinfo files for `original` whose trashed file does not exist.
 
-    send2trash writes the .trashinfo before it moves the file; a crash in between leaves one.
-    Returns how many were removed.
+    send2trash writes the .trashinfo before it moves the file; a crash in between leaves one
+    (empty or cut short, if it came while the name was reserved). Returns how many were removed.
     """
     if not FREEDESKTOP:
         return 0
@@ -378,13 +411,25 @@ def remove_orphan_info(original: str) -> int:
             if os.path.lexists(files_path) or not os.path.lexists(info_path):
                 continue
             meta = read_info(info_path, top)
-            if meta is not None and meta[0] == original:
+            if (meta is not None and meta[0] == original) or _cut_short(info_path, original, top):
                 try:
                     os.unlink(info_path)
                     removed += 1
                 except OSError:
                     pass
     return removed
+
+
+def _cut_short(info_path: str, original: str, top: str) -> bool:
+    """Whether `info_path` is a .trashinfo reserved for `original` whose text a crash cut short
+    (empty, or a beginning of the text dedupe writes for it, which has no date yet)."""
+    try:
+        with open(info_path, "rb") as handle:
+            data = handle.read(64 * 1024)
+    except OSError:
+        return False
+    text = info_text(original, top, datetime.now())
+    return text[: text.index(b"DeletionDate=") + len(b"DeletionDate=")].startswith(data)
 
 
 def partial_copies(original: str) -> list[str]:

@@ -10,11 +10,14 @@ flush) at the N-th time it reaches POINT:
                 fsync, write, open, mkdir, symlink): a kill at any moment of the run,
                 reproducibly; likewise fcntl:ioctl:WHEN (a reflink's FIDEDUPERANGE) and
                 linking:exchange:WHEN, trash:keep:WHEN, ... (a function of that dedupe module)
+  write-to:END  right before the N-th os.write to a file whose name ends with END (a
+                `.trashinfo` just reserved, a journal's temporary name `.jsonl.tmp`)
   pace          never kill; sleep a little before each trash so another process can kill it
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -48,6 +51,41 @@ def png(seed: int) -> bytes:
 
 
 MTIME = 1_600_000_000_000_000_000
+
+
+@cache
+def xmp(title: str) -> bytes:
+    """An XMP sidecar as exiftool writes one from scratch (a title and a rating), or a skip of
+    the test where exiftool is missing."""
+    exiftool = shutil.which("exiftool")
+    if exiftool is None:
+        skip("needs exiftool (apt-get install libimage-exiftool-perl)")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder, "sidecar.xmp")
+        subprocess.run(
+            [exiftool, "-q", f"-XMP-dc:Title={title}", "-XMP-xmp:Rating=4", "-o", str(out)],
+            check=True,
+        )
+        return out.read_bytes()
+
+
+def takeout_json(name: str, taken: int = 1_600_000_000) -> bytes:
+    """Google Takeout's metadata for the file `name` (the fields its JSON files hold)."""
+    value = {
+        "title": name,
+        "description": "",
+        "photoTakenTime": {"timestamp": str(taken), "formatted": "Sep 13, 2020"},
+        "geoData": {"latitude": 48.85, "longitude": 2.35, "altitude": 0.0},
+        "url": "https://photos.google.com/photo/AF1Qip",
+    }
+    return json.dumps(value, indent=2).encode()
+
+
+def companions_of(report: Path) -> list[dict[str, Any]]:
+    """The companions the report lists for the files marked trash (they go with them)."""
+    return [c for f in members(report, "trash") for c in f.get("companions", [])]
 
 
 def put(path: Path, data: bytes, mtime_ns: int = MTIME) -> Path:
@@ -123,6 +161,12 @@ def members(report: Path, action: str) -> list[dict[str, Any]]:
 
 def trash_members(report: Path) -> list[dict[str, Any]]:
     return members(report, "trash")
+
+
+def removed_files(report: Path) -> list[dict[str, Any]]:
+    """Every file an apply of the report removes: the files marked trash and their companions
+    (path and digest each)."""
+    return trash_members(report) + companions_of(report)
 
 
 def keepers(report: Path) -> list[str]:
@@ -346,6 +390,17 @@ def _install(point: str, nth: int) -> None:
                 _kill()
 
         os.link = link  # the os module dedupe.apply uses: this process only
+    elif point.startswith("write-to:"):
+        real_write = os.write
+        suffix = point.removeprefix("write-to:")
+
+        def write(fd: int, data: Any) -> int:
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/self/fd/{fd}").endswith(suffix) and counted():
+                    _kill()
+            return real_write(fd, data)
+
+        os.write = write
     elif point.count(":") == 2:
         import fcntl
 
@@ -372,6 +427,7 @@ def _install(point: str, nth: int) -> None:
 def scan_library(root: Path, report: Path) -> None:
     """What `dedupe scan ROOT --report REPORT --no-cache` writes, through the library (the
     randomized trials build a report per trial; this skips parsing and printing)."""
+    from dedupe import cluster, metadata
     from dedupe import report as report_mod
     from dedupe.cache import HashCache
     from dedupe.groups import build_groups
@@ -379,9 +435,13 @@ def scan_library(root: Path, report: Path) -> None:
     from dedupe.scan import scan as scan_files
 
     settings, rules = Settings(), KeepRules()
-    result = scan_files([str(root)], settings, HashCache.memory(settings))
-    groups = build_groups(result.records, settings, rules)
-    report_mod.write(report_mod.from_scan(result, rules, groups), report)
+    cache = HashCache.memory(settings)
+    result = scan_files([str(root)], settings, cache)
+    found = cluster.cluster(result.records, settings)
+    grouped = [result.records[k] for indices in found.groups for k in indices]
+    facts = metadata.gather(grouped, result.records, cache)
+    groups = build_groups(result.records, settings, rules, clusters=found, facts=facts)
+    report_mod.write(report_mod.from_scan(result, rules, groups, facts=facts), report)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apply_helpers import MTIME, png, put, reflink_fs, scan_library, sha, tree
+from apply_helpers import (
+    MTIME,
+    png,
+    put,
+    reflink_fs,
+    removed_files,
+    scan_library,
+    sha,
+    takeout_json,
+    tree,
+    xmp,
+)
 
 from dedupe import journal, linking, trash
 from dedupe.cli import ExitCode, main
@@ -109,12 +120,20 @@ def other_fs(private_tmpfs: Path | None) -> Iterator[Path | None]:
 
 
 def build(rng: random.Random, root: Path) -> Path:
-    """A random library under root, scanned: its report."""
+    """A random library under root, scanned: its report. In about a third of the groups every
+    copy has sidecars (an XMP written by exiftool, now and then Google Takeout's JSON), which go
+    with their image as one unit."""
     pictures = rng.sample(range(300, 400), 8)
     for g in range(rng.randint(2, 5)):
+        sidecars = rng.random() < 0.35
         for c in range(rng.randint(2, 4)):
             folder = rng.choice(("", "a", "b/c", "d e"))
-            put(root / folder / f"g{g}-{c}.png", png(pictures[g]), MTIME + rng.choice((0, g)))
+            name = f"g{g}-{c}.png"
+            put(root / folder / name, png(pictures[g]), MTIME + rng.choice((0, g)))
+            if sidecars:
+                put(root / folder / f"{name}.xmp", xmp(f"group {g} copy {c}"))
+                if rng.random() < 0.3:
+                    put(root / folder / f"{name}.supplemental-metadata.json", takeout_json(name))
     put(root / "lonely.png", png(pictures[7]))
     report = root.parent / f"{root.name}.json"
     scan_library(root, report)
@@ -122,9 +141,8 @@ def build(rng: random.Random, root: Path) -> Path:
 
 
 def removals(report: Path) -> list[dict[str, str]]:
-    from apply_helpers import trash_members
-
-    return trash_members(report)
+    """The files an apply removes: those marked trash and their companions."""
+    return removed_files(report)
 
 
 def run(point: str, nth: int, *argv: str) -> tuple[int, str]:
@@ -241,8 +259,8 @@ def leftovers(root: Path, dest: Path | None) -> list[str]:
                     str(p)
                     for p in entries.iterdir()
                     if sub == "files"
-                    or (trash.read_info(str(p), top) or ("",))[0].startswith(str(root))
-                ]
+                    or (trash.read_info(str(p), top) or (str(root),))[0].startswith(str(root))
+                ]  # an unreadable .trashinfo (empty: reserved, never written) is one too
     places = [root] + ([dest] if dest is not None else [])
     found += [str(p) for place in places for p in place.rglob("*.dedupe-partial")]
     found += [str(p) for p in root.rglob(f"{linking.TEMPORARY_PREFIX}*")]
@@ -327,3 +345,37 @@ def test_sigkill_at_random_moments_loses_nothing(
     if kind:  # and each duplicate's own file, not a copy
         assert all((os.lstat(p).st_dev, os.lstat(p).st_ino) == own[p] for p in own)
     assert leftovers(root, dest) == []
+
+
+@pytest.mark.parametrize("action", ["trash", "move"])
+def test_sigkill_between_an_image_and_its_sidecar_then_resume_then_undo(
+    tmp_path: Path, action: str
+) -> None:
+    """The image is trashed (or moved), its sidecars not yet: killed there, the library holds
+    half a unit. The next run finishes the unit; undo puts every file back byte-identical."""
+    root = tmp_path / "photos"
+    for c, folder in enumerate(("a", "b/c")):
+        put(root / folder / "IMG_0001.png", png(7), MTIME + c)  # a/ is older: kept
+        put(root / folder / "IMG_0001.png.xmp", xmp(f"copy {c}"))
+        put(root / folder / "IMG_0001.png.supplemental-metadata.json", takeout_json(folder))
+    report = tmp_path / "photos.json"
+    scan_library(root, report)
+    (image,) = (f["path"] for f in removals(report) if f["path"].endswith(".png"))
+    sidecars = sorted(f["path"] for f in removals(report) if f["path"] != image)
+    assert sidecars == [f"{image}.supplemental-metadata.json", f"{image}.xmp"]
+    before = tree(root)
+    dest = tmp_path / "dupes"
+    argv = ["apply", "--report", str(report), "--yes"]
+    argv += ["--trash"] if action == "trash" else ["--move", str(dest)]
+    # the image's action is the first link of a file; its first sidecar's the second
+    code, err = run("after-link" if action == "move" else "before-trash", 2, *argv)
+    assert code == -signal.SIGKILL, err
+    assert not os.path.lexists(image) and all(os.path.isfile(p) for p in sidecars)
+    check_accounted(report, root, dest if action == "move" else None, before, settled=False)
+    code, err = run("pace", 0, *argv)  # resumed: the unit is finished
+    assert code == ExitCode.OK, err
+    assert not any(os.path.lexists(p) for p in [image, *sidecars])
+    check_accounted(report, root, dest if action == "move" else None, before, settled=True)
+    assert main(["undo"]) == ExitCode.OK
+    assert tree(root) == before
+    assert leftovers(root, dest if action == "move" else None) == []

@@ -236,3 +236,21 @@ def test_a_write_while_a_reflink_is_held_back_is_never_overwritten(
         "between its check and the action; nothing was linked"
     ) in err.splitlines()
     assert Path(victim).read_bytes() == bytes(written)
+
+
+def test_a_file_renamed_onto_the_checked_name_while_its_removal_is_held_back_keeps_it(
+    tmp_path: Path,
+) -> None:
+    _root, report = library(tmp_path, groups=1, copies=2)
+    (victim,) = (f["path"] for f in trash_members(report))
+    stranger = put(tmp_path / "elsewhere" / "stranger.png", png(78))  # its only copy
+    digest = sha(stranger)
+    trace = tmp_path / "trace"
+    argv = ("apply", "--report", str(report), "--trash", "--yes")
+    takers = "unlink,unlinkat,rename,renameat,renameat2"  # what takes a name away; not link
+    process = delayed(trace, 0.8, *argv, calls=takers)
+    wait_for(held_back(trace, os.path.basename(victim)), process)  # linked; the old name: held
+    os.rename(stranger, victim)  # another program puts its file at the name right then
+    code, err = finish(process)
+    assert code == ExitCode.OK, err  # the checked file is in the trash
+    assert os.path.isfile(victim) and sha(victim) == digest, "the file renamed in was deleted"

@@ -256,9 +256,11 @@ def test_scanning_a_home_folder_lists_no_trash_or_thumbnail(dedupe: Dedupe, home
     size = (home / "Pictures" / "beach.jpg").stat().st_size
     assert done.text.splitlines() == [
         "group,kind,action,path,size,reason",
-        f"1,exact,keep,{home}/Pictures/beach.jpg,{size},byte-identical copies; shortest path",
+        f"1,exact,keep,{home}/Pictures/beach.jpg,{size},"
+        '"byte-identical copies; same resolution, size and date: kept by path (shortest path)"',
         f"1,exact,trash,{home}/Pictures/2019/beach-copy.jpg,{size},"
-        "byte-identical copy; keeps the copy with the shorter path",
+        '"byte-identical copy; same resolution, size and date: keeps the copy with the shorter'
+        ' path"',
     ]
     images = [i["path"] for i in json.loads((home / "r.json").read_text())["images"]]
     assert [os.path.relpath(p, home) for p in images] == [

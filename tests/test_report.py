@@ -33,7 +33,7 @@ def scanned(library: Library, tmp_path: Path) -> Path:
 
 def test_report_has_the_documented_keys(library: Library, tmp_path: Path) -> None:
     data = json.loads(scanned(library, tmp_path).read_text())
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["tool"] == {"name": "dedupe", "version": "0.1.0"}
     assert data["roots"] == [str(library.root)]
     settings = data["settings"]
@@ -190,7 +190,7 @@ def test_written_report_reads_back_equal_and_is_one_value_per_line(tmp_path: Pat
     assert json.loads(text) == report_mod.to_json(report)
     assert text == report_mod.dumps(report) + "\n"  # the file is what --json prints
     lines = text.splitlines()
-    assert lines[0] == '{"schema_version": 1,'
+    assert lines[0] == '{"schema_version": 2,'
     assert lines.index('"images": [') == len(lines) - 42 and lines[-1] == "]}"
     assert "caf\\udce9-0.jpg" in text  # the undecodable byte as an escape: the file is valid UTF-8
     again = report_mod.read(path)

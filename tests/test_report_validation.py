@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,16 @@ from dedupe import apply, cluster, html_report, regroup, scan
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode
 from dedupe.groups import build_groups
-from dedupe.models import ImageRecord, KeepRules, ScanStats, Settings
+from dedupe.models import (
+    Companion,
+    FileFacts,
+    Group,
+    ImageRecord,
+    KeepRules,
+    Metadata,
+    ScanStats,
+    Settings,
+)
 from dedupe.report import ReportError, path_problem
 from dedupe.review import plain
 
@@ -322,7 +331,23 @@ def base_report() -> report_mod.Report:
         not_duplicates=frozenset({(records[0].path, records[-1].path)}),
         created_at="2024-06-01T00:00:00+00:00",
         checked=found.checked,
+        facts=_facts(groups),
     )
+
+
+def _facts(groups: Sequence[Group]) -> dict[str, FileFacts]:
+    """Companions and capture metadata for the files of the first group (schema 2 fields)."""
+    first, second = (m.record.path for m in groups[0].members[:2])
+    return {
+        first: FileFacts(
+            companions=(
+                Companion(first + ".xmp", "xmp", 120, 10**18, "ab" * 32),
+                Companion(os.path.splitext(first)[0] + ".MOV", "motion", 9000, 10**18, "cd" * 32),
+            ),
+            metadata=Metadata("2020-01-02T03:04:05", True, "Canon", "EOS 5D", 1, None, "ID-1"),
+        ),
+        second: FileFacts(metadata=Metadata(software="Adobe Photoshop 25.0")),
+    }
 
 
 GARBAGE = st.one_of(

@@ -230,11 +230,13 @@ def test_cli_review_with_new_keep_rules_reproposes(
 ) -> None:
     path = tmp_path / "report.json"
     report_mod.write(sample(), path)
-    args = ["review", "--report", str(path), "--keep", "path", "--protect", "/photos/copies"]
+    args = ["review", "--report", str(path), "--keep", "path"]
+    # a --protect folder must exist in a scanned folder (the sample's /photos is nowhere)
+    assert main([*args, "--protect", "/photos/copies", "--no-input"]) == 2
+    assert "--protect /photos/copies: no such folder" in capsys.readouterr().err
     assert main([*args, "--no-input"]) == 0
     out, err = capsys.readouterr()
     assert "fresh proposals" in err and "not saved" in err
     # Group 1 was not reviewed: new proposal. Group 2 was reviewed: unchanged.
-    assert "shortest path" in out and "protected: under /photos/copies" in out
-    assert "frees 0 bytes · to review" in out
+    assert "shortest path" in out and "keeps the copy with the shorter path" in out
     assert "keeps the larger file (4.8 MB)" in out

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dedupe import journal, policy
@@ -22,7 +22,7 @@ from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing, options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
 from dedupe.looks import Looks
-from dedupe.models import KeepRules
+from dedupe.models import FileFacts, ImageRecord, KeepRules
 from dedupe.regroup import (
     ANNOUNCE_SEARCH_FROM,
     read_to_regroup,
@@ -96,9 +96,23 @@ def read_report(path: str, *, to_regroup: bool = False) -> Report:
         raise CliError(str(error), 1) from None
 
 
-def rules_from(args: argparse.Namespace, stored: KeepRules) -> KeepRules | None:
-    """The keep rules given on the command line, completed from the report; None if none given."""
-    if args.keep is None and not args.protect and not args.prefer and args.bursts is None:
+def _new_rules(args: argparse.Namespace) -> bool:
+    """Whether the command line gives keep rules of its own (else the report's stand)."""
+    return (
+        args.keep is not None
+        or any((args.protect, args.prefer, args.reference))
+        or args.raw_twins is not None
+        or bool(args.lose_sidecars)
+        or args.bursts is not None
+    )
+
+
+def rules_from(
+    args: argparse.Namespace, stored: KeepRules, roots: Sequence[str]
+) -> KeepRules | None:
+    """The keep rules given on the command line, completed from the report; None if none given.
+    Folders must be in the report's scanned folders (options.keep_folders)."""
+    if not _new_rules(args):
         return None
     try:
         order = policy.parse_order(args.keep) if args.keep is not None else stored.order
@@ -106,8 +120,11 @@ def rules_from(args: argparse.Namespace, stored: KeepRules) -> KeepRules | None:
         raise CliError(str(error)) from None
     return KeepRules(
         order=order,
-        protect=tuple(os.path.abspath(d) for d in args.protect) or stored.protect,
-        prefer=tuple(os.path.abspath(d) for d in args.prefer) or stored.prefer,
+        protect=options.keep_folders(args.protect, "--protect", roots) or stored.protect,
+        prefer=options.keep_folders(args.prefer, "--prefer", roots) or stored.prefer,
+        reference=options.keep_folders(args.reference, "--reference", roots) or stored.reference,
+        twins=args.raw_twins or stored.twins,
+        lose_sidecars=bool(args.lose_sidecars) or stored.lose_sidecars,
         bursts=args.bursts or stored.bursts,
     )
 
@@ -141,7 +158,7 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
     remembered = marks.load()
     if remembered.warning:
         ui.warn(remembered.warning)
-    as_is = args.threshold is None and args.keep is None and not args.protect and not args.prefer
+    as_is = args.threshold is None and not _new_rules(args)
     preview = quickread.read(args.report) if interactive and as_is else None
     if preview is not None:
         # The first group is shown from the preview while the whole report is read.
@@ -161,7 +178,7 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
     with ui.progress() as progress:
         progress.start("Reading the report", None)
         report = read_report(args.report, to_regroup=args.threshold is not None)
-    rules = rules_from(args, report.keep)
+    rules = rules_from(args, report.keep, report.roots)
     notice = None
     if args.threshold is not None:
         if searches_again(report, args.threshold) and len(report.images) >= ANNOUNCE_SEARCH_FROM:
@@ -179,11 +196,20 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
         with ui.progress() as progress:
             n = len(report.images)
             progress.start(f"Regrouping {n:,} image{'' if n == 1 else 's'}", None)
-            look = Looks(report.images)  # for pairs the report's search did not check
+            images = report.images
+            look = Looks(images)  # for pairs the report's search did not check
+
+            def facts_for(records: Sequence[ImageRecord]) -> Mapping[str, FileFacts]:
+                return options.facts_for(None, report.settings, ui, records, images, progress)
+
             report, changes = regroup(
-                report, threshold=args.threshold, rules=rules, distinct=remembered.pairs,
+                report,
+                threshold=args.threshold,
+                rules=rules,
+                distinct=remembered.pairs,
+                facts_for=facts_for,
                 look=look,
-            )  # fmt: skip
+            )
         if look.missed:
             ui.warn(
                 f"{look.missed:,} image{' was' if look.missed == 1 else 's were'} not readable "

@@ -52,7 +52,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, ui: UI) -> int:
     roots = options.existing_dirs(args.dirs)
     settings = options.settings_from(args)
-    rules = options.keep_rules_from(args)
+    rules = options.keep_rules_from(args, roots)
     options.selection_from(args)  # a bad --exclude pattern is refused before the scan
     options.writable_file(args.report, "--report")  # so is a report that cannot be written
     remembered = marks.load()  # "not duplicates" marks from earlier reviews
@@ -64,12 +64,26 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         found = options.clusters_with_memo(
             args, settings, ui, result.records, remembered.pairs, progress, look
         )
+        grouped = [result.records[k] for indices in found.groups for k in indices]
+        facts = options.facts_for(args, settings, ui, grouped, result.records, progress)
         groups = build_groups(
-            result.records, settings, rules, distinct=remembered.pairs, clusters=found, look=look
+            result.records,
+            settings,
+            rules,
+            distinct=remembered.pairs,
+            clusters=found,
+            facts=facts,
+            look=look,
         )
         check_invariants(groups)
+        kept = {m.record.path for g in groups for m in g.members}
         report = report_mod.from_scan(
-            result, rules, groups, marks.among(remembered.pairs, result.records), found.checked
+            result,
+            rules,
+            groups,
+            marks.among(remembered.pairs, result.records),
+            found.checked,
+            facts={path: f for path, f in facts.items() if path in kept},
         )
         progress.start("Writing the report", None)
         try:

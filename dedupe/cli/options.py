@@ -21,6 +21,8 @@ from dedupe.models import (
     DEFAULT_ALGORITHM,
     DEFAULT_HASH_SIZE,
     DEFAULT_THRESHOLD,
+    TWINS,
+    FileFacts,
     ImageRecord,
     KeepRules,
     ScanResult,
@@ -195,7 +197,17 @@ def add_keep_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="DIR",
-        help="never propose trashing anything under DIR (repeatable)",
+        help="never propose trashing anything under DIR; the best copy outside it is kept as "
+        "well (repeatable; the folder must exist under a scanned folder)",
+    )
+    parser.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="DIR holds the originals: its files are always kept and one of them is the "
+        "group's keeper, so every copy outside the reference folders is proposed for trash "
+        "(repeatable; unlike --protect, which keeps the best copy outside DIR too)",
     )
     parser.add_argument(
         "--prefer",
@@ -212,6 +224,58 @@ def add_keep_options(parser: argparse.ArgumentParser) -> None:
         "times) are grouped but all kept (keep-all, the default); keep-sharpest proposes "
         "all but the sharpest of each set for trash",
     )
+    parser.add_argument(
+        "--raw-twins",
+        choices=TWINS,
+        default=None,
+        help="a camera RAW and its JPEG/HEIC of the same name in one folder are one capture: "
+        "kept (or trashed) together and never duplicates of each other (together, the "
+        "default), or the JPEG/HEIC is the duplicate of its RAW (duplicate)",
+    )
+    parser.add_argument(
+        "--lose-sidecars",
+        action="store_true",
+        default=None,
+        help="let a copy that carries sidecars (XMP edits and ratings, Apple .AAE edits, Google "
+        "Takeout metadata) or a Live Photo motion part the kept copy lacks go to the trash "
+        "with them; by default such a copy is kept too, so no edit is lost",
+    )
+
+
+def keep_folders(paths: Sequence[str], option: str, roots: Sequence[str]) -> tuple[str, ...]:
+    """The folders given to --protect, --prefer or --reference, as absolute paths below the
+    scanned folders (a folder reached through a symlink is named as it is under its scanned
+    folder). A folder that does not exist or is in no scanned folder is a usage error: a
+    misspelled path must not leave unprotected what it was meant to protect."""
+    found = []
+    for path in paths:
+        absolute = os.path.abspath(path)
+        if not os.path.exists(absolute):
+            raise CliError(f"{option} {path}: no such folder")
+        if not os.path.isdir(absolute):
+            raise CliError(f"{option} {path}: not a folder")
+        inside = _inside(absolute, roots)
+        if inside is None:
+            where = ", ".join(roots)
+            raise CliError(
+                f"{option} {path}: not in a scanned folder ({where}), so it would match no file"
+            )
+        found.append(inside)
+    return tuple(found)
+
+
+def _inside(folder: str, roots: Sequence[str]) -> str | None:
+    """`folder` named below one of `roots` (also when one of them is reached through a
+    symlink), or None when it is in none of them."""
+    for root in roots:
+        if folder == root or folder.startswith(os.path.join(root, "")):
+            return folder
+    real = os.path.realpath(folder)
+    for root in roots:
+        base = os.path.realpath(root)
+        if real == base or real.startswith(os.path.join(base, "")):
+            return os.path.normpath(os.path.join(root, os.path.relpath(real, base)))
+    return None
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -222,15 +286,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
         raise CliError(str(error)) from None
 
 
-def keep_rules_from(args: argparse.Namespace) -> KeepRules:
+def keep_rules_from(args: argparse.Namespace, roots: Sequence[str]) -> KeepRules:
     try:
         order = policy.parse_order(args.keep)
     except ValueError as error:
         raise CliError(str(error)) from None
     return KeepRules(
         order=order,
-        protect=tuple(os.path.abspath(d) for d in args.protect),
-        prefer=tuple(os.path.abspath(d) for d in args.prefer),
+        protect=keep_folders(args.protect, "--protect", roots),
+        prefer=keep_folders(args.prefer, "--prefer", roots),
+        reference=keep_folders(args.reference, "--reference", roots),
+        twins=args.raw_twins or "together",
+        lose_sidecars=bool(args.lose_sidecars),
         bursts=args.bursts or "keep-all",
     )
 
@@ -330,6 +397,31 @@ def clusters_with_memo(
     if cache.warning:
         ui.warn(cache.warning)
     return found
+
+
+def facts_for(
+    args: argparse.Namespace | None,
+    settings: Settings,
+    ui: UI,
+    grouped: Sequence[ImageRecord],
+    every: Sequence[ImageRecord],
+    progress: Progress,
+) -> dict[str, FileFacts]:
+    """What the grouped images carry (metadata.gather: companions, twins, capture metadata),
+    read through the hash cache (`args` None: the default cache, as `review` has no --cache)."""
+    from dedupe import metadata
+
+    if not grouped:
+        return {}
+    if args is None:
+        args = argparse.Namespace(no_cache=False, cache=None)
+    cache = open_cache(args, settings, ui)
+    try:
+        return metadata.gather(grouped, every, cache, progress)
+    finally:
+        cache.close()
+        if cache.warning:
+            ui.warn(cache.warning)
 
 
 def fingerprint_one(path: str, settings: Settings) -> Hashed:

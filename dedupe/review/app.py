@@ -424,6 +424,9 @@ class ReviewApp(App[str]):
                 count=count,
                 selected=k == self.file,
                 note=note,
+                details=facts.unit_lines(
+                    self.report.facts_of(member.record.path), member.record.path
+                ),
             )
         # The same layout for every group of a size class (it only changes between small
         # and big groups): laying the screen out again on every key made moving slow.

@@ -12,7 +12,8 @@ import os
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from dedupe.models import Group, ImageRecord
+from dedupe import policy
+from dedupe.models import FileFacts, Group, ImageRecord
 from dedupe.report import Report
 from dedupe.text import human_bytes, printable
 
@@ -100,3 +101,44 @@ def totals(report: Report) -> str:
     if report.skipped:
         parts.append(f"{len(report.skipped)} skipped")
     return " · ".join(parts)
+
+
+def camera_name(make: str | None, model: str | None) -> str:
+    """The camera as people name it: "Canon EOS 40D", not "Canon Canon EOS 40D" (most models
+    repeat the make; "NIKON CORPORATION" + "NIKON D750" is "NIKON D750")."""
+    make, model = (make or "").strip(), (model or "").strip()
+    if not model:
+        return make
+    brand = make.split()[0].lower() if make else ""
+    if not make or (brand and model.lower().startswith(brand)):
+        return model
+    return f"{make} {model}"
+
+
+def unit_lines(facts: FileFacts, path: str) -> list[str]:
+    """What a file carries besides its pixels, a line each (none when it carries nothing):
+    its Live Photo motion part, sidecars, capture twins, capture metadata and whether it looks
+    like a camera original (the facts the `sidecar`, `metadata` and `original` rules weigh)."""
+    lines = []
+    motion = [os.path.basename(c.path) for c in facts.motion]
+    if motion:
+        lines.append(f"Live Photo: {', '.join(printable(m) for m in motion)}")
+    sidecars = [f"{os.path.basename(c.path)} ({c.role})" for c in facts.sidecars]
+    if sidecars:
+        lines.append(f"sidecars: {', '.join(printable(s) for s in sidecars)}")
+    if facts.twins:
+        twins = ", ".join(printable(os.path.basename(t)) for t in facts.twins)
+        lines.append(f"one capture with {twins}")
+    m = facts.metadata
+    found = list(policy.metadata_facts(facts))
+    if found:
+        camera = camera_name(m.make, m.model)
+        words = [f"camera {camera}" if w == "camera" and camera else w for w in found]
+        lines.append("metadata: " + printable(", ".join(words)))
+    editor = policy.edited_by(facts)
+    signs = policy.original_signs(path, facts)
+    if editor:
+        lines.append(f"edited with {printable(editor)}")
+    elif len(signs) == 3:
+        lines.append("camera original (" + ", ".join(signs) + ")")
+    return lines

@@ -18,7 +18,7 @@ markup is read from a name.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from rich.cells import cell_len, chop_cells
 from rich.console import Console
@@ -26,7 +26,7 @@ from rich.segment import Segment, Segments
 from rich.style import Style
 from rich.text import Text
 
-from dedupe.models import Group
+from dedupe.models import NO_FACTS, FileFacts, Group
 from dedupe.report import Report
 from dedupe.review import facts
 from dedupe.text import human_bytes, printable
@@ -68,26 +68,31 @@ def render(
         console.print(Text(f"Paths are relative to {printable(root)}"), soft_wrap=not fold)
         console.print()
     for group in report.groups[:limit]:
-        lines = group_lines(group, root, width)
+        lines = group_lines(group, root, width, report.facts)
         lines.append([])
         write(console, lines)
     if totals:
         write(console, wrap([(facts.totals(report), BOLD)], width))
 
 
-def group_lines(group: Group, root: str, width: int) -> list[Line]:
+def group_lines(
+    group: Group, root: str, width: int, known: Mapping[str, FileFacts] | None = None
+) -> list[Line]:
     """The lines of one group for a console `width` cells wide: a table, or below NARROW
-    cells a few lines per file."""
+    cells a few lines per file. `known`: what the files carry (sidecars, metadata), shown
+    under each file's reason."""
     if width < NARROW:
-        return stacked_lines(group, root, width)
-    return table_lines(group, root, width)
+        return stacked_lines(group, root, width, known or {})
+    return table_lines(group, root, width, known or {})
 
 
 def title(group: Group) -> str:
     return facts.group_title(group, "reviewed" if group.reviewed else "pending")
 
 
-def table_lines(group: Group, root: str, width: int) -> list[Line]:
+def table_lines(
+    group: Group, root: str, width: int, known: Mapping[str, FileFacts] | None = None
+) -> list[Line]:
     """The group as a table: a title, a header, a rule, then two or more lines per file."""
     cells: list[list[list[Piece]]] = []  # per file: per column, its lines
     for member in group.members:
@@ -103,7 +108,11 @@ def table_lines(group: Group, root: str, width: int) -> list[Line]:
                 ],
                 [(when, None), (what, None)],
                 [(str(member.distance), None)],
-                [(facts.display_path(record.path, root), None), (printable(member.reason), DIM)],
+                [
+                    (facts.display_path(record.path, root), None),
+                    (printable(member.reason), DIM),
+                    *_unit_pieces(record.path, known),
+                ],
             ]
         )
     header: list[list[Piece]] = [[(name, BOLD)] for name in HEADERS]
@@ -153,7 +162,14 @@ def table_row(widths: Sequence[int], row: list[list[Piece]]) -> list[Line]:
     return lines
 
 
-def stacked_lines(group: Group, root: str, width: int) -> list[Line]:
+def _unit_pieces(path: str, known: Mapping[str, FileFacts] | None) -> list[Piece]:
+    found = (known or {}).get(path, NO_FACTS)
+    return [(line, DIM) for line in facts.unit_lines(found, path)]
+
+
+def stacked_lines(
+    group: Group, root: str, width: int, known: Mapping[str, FileFacts] | None = None
+) -> list[Line]:
     """The narrow form: each file as a few lines instead of a table row."""
     inner = max(1, width - INDENT)
     lines = wrap([(title(group), BOLD)], width)
@@ -167,7 +183,8 @@ def stacked_lines(group: Group, root: str, width: int) -> list[Line]:
             f"{facts.resolution(record)} {record.fingerprint.format} · "
             f"{human_bytes(record.size)} · {what} {when} · distance {member.distance}"
         )
-        for piece in (details, None), (printable(member.reason), DIM):
+        pieces = [(details, None), (printable(member.reason), DIM)]
+        for piece in [*pieces, *_unit_pieces(record.path, known)]:
             lines.extend(trimmed([(" " * INDENT, None), *row]) for row in wrap([piece], inner))
     return lines
 

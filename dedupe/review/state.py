@@ -23,7 +23,16 @@ from typing import Literal
 
 from dedupe import cluster, policy
 from dedupe.groups import check_invariants
-from dedupe.models import Action, Group, GroupKind, ImageRecord, KeepRules, Member, Settings
+from dedupe.models import (
+    Action,
+    FileFacts,
+    Group,
+    GroupKind,
+    ImageRecord,
+    KeepRules,
+    Member,
+    Settings,
+)
 from dedupe.report import Report
 from dedupe.review.facts import common_root, display_path
 
@@ -139,6 +148,8 @@ class ReviewState:
     # One entry per change, oldest first: the groups it replaced, as (index, group before).
     history: tuple[tuple[tuple[int, GroupReview], ...], ...] = ()
     baseline: tuple[GroupReview, ...] = ()  # the groups as last loaded or saved
+    # What the files carry (sidecars, twins, metadata), for the keep rules' proposals.
+    facts: Mapping[str, FileFacts] = field(default_factory=dict)
 
     @classmethod
     def start(cls, report: Report, rules: KeepRules | None = None) -> ReviewState:
@@ -149,6 +160,7 @@ class ReviewState:
             rules=report.keep if rules is None else rules,
             root=common_root(report.roots),
             baseline=groups,
+            facts=report.facts,
         )
 
     # ------------------------------------------------------------ queries
@@ -191,7 +203,9 @@ class ReviewState:
             return remaining
         decided = {
             m.record.path: m
-            for m in policy.decide([m.record for m in remaining], self.rules, self.distance)
+            for m in policy.decide(
+                [m.record for m in remaining], self.rules, self.distance, self.facts
+            )
         }
         return tuple(decided[m.record.path] for m in remaining)
 
@@ -406,7 +420,9 @@ class ReviewState:
             # The kept copy left the group: the rules choose again among the files left.
             decided = {
                 m.record.path: m
-                for m in policy.decide([m.record for m in remaining], self.rules, self.distance)
+                for m in policy.decide(
+                    [m.record for m in remaining], self.rules, self.distance, self.facts
+                )
             }
             basis = tuple(decided.get(m.record.path, m) for m in basis)
             for path in decided:

@@ -315,8 +315,11 @@ class Card(Vertical):
         count: int,
         selected: bool,
         note: str = "",
+        details: Sequence[str] = (),
     ) -> None:
-        """Show `member` (file `number` of `count`); `note` goes in the frame (e.g. "pinned")."""
+        """Show `member` (file `number` of `count`); `note` goes in the frame (e.g. "pinned");
+        `details`: what the file carries (sidecars, a Live Photo's motion part, metadata:
+        facts.unit_lines), on one line of a big card."""
         self.member = member
         record = member.record
         words, key = label_of(member, apart)
@@ -354,11 +357,14 @@ class Card(Vertical):
             when, what = facts.date(record)
             lines.append(Text(f"{size} · {human_bytes(record.size)}"))
             lines.append(Text(f"{what} {when} · distance {member.distance}"))
+            carried = Text(printable(" · ".join(details)), style="dim")
+            carried.truncate(width, overflow="ellipsis")
+            lines.append(carried)
             path = wrap_path(name, width).split("\n")
             if len(path) > 2:
                 path = [path[0], left_cut("".join(path[1:]), width)]
             lines.extend(Text(line, style="bold") for line in path)
-        height = 4 if compact else 7
+        height = 4 if compact else 8
         lines += [Text("")] * (height - len(lines))
         self.facts.show(Text("\n").join(lines[:height]), 0, most=height)
         self.thumb.show(record.path)
