@@ -310,15 +310,20 @@ def decide(
     close: npt.NDArray[np.bool_],
     look: Look | None,
     compiled: bool | None = None,
+    screened: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[
     verify.Match, npt.NDArray[np.int8], list[geometry.Geometry | None], npt.NDArray[np.bool_]
 ]:
     """The match of pairs (i, j) past the screen (rows of `signatures`, j under the
     orientation), then the geometric check of those it cannot settle: the match, the
     verdicts, per pair the geometric check (None where it did not look) and which pairs the
-    match left to it."""
+    match left to it. `screened`: which pairs passed the screen (None: all); the others go
+    to the geometric check whatever the match says, their verdict DIFFERENT without it."""
     found = verify.match_rows(signatures[i], signatures[j], orientation, compiled=compiled)
     asked = verify.to_look(found, fine, close)
+    if screened is not None:
+        found.kind[~screened & (found.kind != verify.FLAT)] = verify.DIFFERENT
+        asked |= ~screened & (found.kind != verify.FLAT)
     at = np.flatnonzero(asked)
     looked, checks = looks.compare_pairs(look, i[at], j[at], orientation)
     per_pair: list[geometry.Geometry | None] = [None] * len(i)
@@ -381,10 +386,11 @@ def _candidates(
     radius = settings.max_distance
     codes = columns.codes[usable]
     every = None if columns.variants is None else columns.variants[usable]
+    framing = verify.framing_codes(columns.signatures)
     if not compiled:
         i, j, d = _within(codes, codes, radius, upper=True)
-        yield usable[i], usable[j], 1, d
-        yield from _framed(columns, settings, usable, compiled)
+        yield usable[i], usable[j], 1, _nearest(framing, settings, usable[i], usable[j], d)
+        yield from _framed(columns, framing, settings, usable, compiled)
         if every is not None:
             for k in range(2, 9):
                 turned = np.ascontiguousarray(every[:, k - 2, :])
@@ -399,8 +405,9 @@ def _candidates(
     for i, j, dist in tree.iter_pairs_within(radius):
         for lo in range(0, len(i), _PAIRS):  # bounds the verification's temporary arrays
             part = slice(lo, lo + _PAIRS)
-            yield usable[i[part]], usable[j[part]], 1, dist[part]
-    yield from _framed(columns, settings, usable, compiled)
+            a, b = usable[i[part]], usable[j[part]]
+            yield a, b, 1, _nearest(framing, settings, a, b, dist[part])
+    yield from _framed(columns, framing, settings, usable, compiled)
     if every is not None and len(usable):
         for k in range(2, 9):
             variants = np.ascontiguousarray(every[:, k - 2, :])
@@ -431,24 +438,53 @@ def framing_distance(a: bytes, b: bytes) -> int:
     """The smallest distance of two signatures' framing codes under the framing searches
     (either way round), in bits of 64."""
     codes = verify.framing_codes(verify.signature_array([a, b]))
-    return min(
-        int(np.bitwise_count(codes[x, q] ^ codes[y, s]))
-        for q, s in FRAMING_SEARCHES
-        for x, y in ((0, 1), (1, 0))
-    )
+    return int(_framing_distances(codes, np.array([0]), np.array([1]))[0])
+
+
+def _framing_distances(
+    framing: npt.NDArray[np.uint64], i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """The smallest distance of the framing codes (rows of `framing`) of pairs (i, j) under
+    the framing searches, either way round, in bits of 64."""
+    best = np.full(len(i), 64, dtype=np.int64)
+    for q, s in FRAMING_SEARCHES:
+        for x, y in ((i, j), (j, i)):
+            bits = np.bitwise_count(framing[x, q] ^ framing[y, s]).astype(np.int64)
+            np.minimum(best, bits, out=best)
+    return best
+
+
+def _nearest(
+    framing: npt.NDArray[np.uint64],
+    settings: Settings,
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    distance: npt.NDArray[np.integer[Any]],
+) -> npt.NDArray[np.int64]:
+    """The distance of pairs (i, j) the hash search found (orientation 1): the smaller of
+    their hashes' and their framing codes' (in bits of the settings' hash), so that a pair's
+    distance is the same whichever search finds it (a Checked of a looser search then serves
+    a tighter one exactly, see cluster())."""
+    framed = _framing_distances(framing, i, j) * max(1, settings.bits // 64)
+    result: npt.NDArray[np.int64] = np.minimum(np.asarray(distance, dtype=np.int64), framed)
+    return result
 
 
 def _framed(
-    columns: _Columns, settings: Settings, usable: npt.NDArray[np.int64], compiled: bool
+    columns: _Columns,
+    every_framing: npt.NDArray[np.uint64],
+    settings: Settings,
+    usable: npt.NDArray[np.int64],
+    compiled: bool,
 ) -> Iterator[_Found]:
     """The candidate pairs of the framing searches among the `usable` records that the hash
     search does not find (their hashes more than the radius apart): (i, j, 1, distance), the
     distance being the smallest framing distance in bits of the settings' hash (the framing
-    codes have 64)."""
+    codes have 64; `every_framing`: the framing codes of every record)."""
     radius = framing_radius(settings)
     if len(usable) < 2:
         return
-    framing = verify.framing_codes(columns.signatures[usable])
+    framing = every_framing[usable]
     n = len(usable)
     keys: list[npt.NDArray[np.int64]] = []
     dists: list[npt.NDArray[np.int64]] = []
@@ -824,10 +860,16 @@ def copies_of(
         scores = verify.score_pairs(thumbs, i[todo], j[todo], k, compiled=compiled)
         fine = verify.past_screen(rows, i[todo], j[todo])
         through = scores.accepted() | fine
-        passed = todo[through]
+        # As they are, a pair the screen stops goes to the geometric check too: a file joined
+        # to the keeper through others may be framed or cropped unlike the keeper (a few
+        # such pairs per group: the group's members, not the library's pairs).
+        ask = through if k > 1 or local is None else np.ones(len(todo), dtype=bool)
+        passed = todo[ask]
         if len(passed):
             close = np.zeros(len(passed), dtype=bool)
-            _, kind, _, _ = decide(rows, i[passed], j[passed], k, fine[through], close, local)
+            _, kind, _, _ = decide(
+                rows, i[passed], j[passed], k, fine[ask], close, local, screened=through[ask]
+            )
             found[passed[kind == verify.COPY]] = True
     return [bool(f) for f in found]
 
