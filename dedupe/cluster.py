@@ -311,6 +311,7 @@ def decide(
     look: Look | None,
     compiled: bool | None = None,
     screened: npt.NDArray[np.bool_] | None = None,
+    index: npt.NDArray[np.int64] | None = None,
 ) -> tuple[
     verify.Match, npt.NDArray[np.int8], list[geometry.Geometry | None], npt.NDArray[np.bool_]
 ]:
@@ -318,14 +319,16 @@ def decide(
     orientation), then the geometric check of those it cannot settle: the match, the
     verdicts, per pair the geometric check (None where it did not look) and which pairs the
     match left to it. `screened`: which pairs passed the screen (None: all); the others go
-    to the geometric check whatever the match says, their verdict DIFFERENT without it."""
+    to the geometric check whatever the match says, their verdict DIFFERENT without it.
+    `index`: the records' indices of the rows (None: the rows are the records), for `look`."""
     found = verify.match_rows(signatures[i], signatures[j], orientation, compiled=compiled)
     asked = verify.to_look(found, fine, close)
     if screened is not None:
         found.kind[~screened & (found.kind != verify.FLAT)] = verify.DIFFERENT
         asked |= ~screened & (found.kind != verify.FLAT)
     at = np.flatnonzero(asked)
-    looked, checks = looks.compare_pairs(look, i[at], j[at], orientation)
+    a, b = (i[at], j[at]) if index is None else (index[i[at]], index[j[at]])
+    looked, checks = looks.compare_pairs(look, a, b, orientation)
     per_pair: list[geometry.Geometry | None] = [None] * len(i)
     for k, checked in zip(at.tolist(), checks, strict=True):
         per_pair[k] = checked
@@ -854,7 +857,6 @@ def copies_of(
     live = np.flatnonzero(~flat[i] & ~flat[j])
     compiled = len(pairs) >= verify.COMPILED_PAIRS
     index = np.array(needed, dtype=np.int64)
-    local = None if look is None else (lambda k, o: look(int(index[k]), o))
     for k in range(1, 9 if settings.rotations else 2):
         todo = live[~found[live]]  # a pair found under one orientation needs no other
         scores = verify.score_pairs(thumbs, i[todo], j[todo], k, compiled=compiled)
@@ -863,12 +865,20 @@ def copies_of(
         # As they are, a pair the screen stops goes to the geometric check too: a file joined
         # to the keeper through others may be framed or cropped unlike the keeper (a few
         # such pairs per group: the group's members, not the library's pairs).
-        ask = through if k > 1 or local is None else np.ones(len(todo), dtype=bool)
+        ask = through if k > 1 or look is None else np.ones(len(todo), dtype=bool)
         passed = todo[ask]
         if len(passed):
             close = np.zeros(len(passed), dtype=bool)
             _, kind, _, _ = decide(
-                rows, i[passed], j[passed], k, fine[ask], close, local, screened=through[ask]
+                rows,
+                i[passed],
+                j[passed],
+                k,
+                fine[ask],
+                close,
+                look,
+                screened=through[ask],
+                index=index,
             )
             found[passed[kind == verify.COPY]] = True
     return [bool(f) for f in found]

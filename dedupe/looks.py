@@ -6,7 +6,9 @@ A file is looked at only while it is still the file that was fingerprinted: the 
 modification time, and the bytes read have its SHA-256. A file that changed, vanished or cannot
 be read gives nothing, and the pairs that needed it are decided without the geometric check
 (see cluster.py: never a copy on the thumbnails' word alone when they could not settle it).
-The keypoints are kept for the run (the most recently used LOOKS_KEPT images).
+The keypoints are kept for the run (the most recently used LOOKS_KEPT images), and the
+decoded pictures of the most recent PICTURES_KEPT (with --rotations a picture is looked at
+under several orientations: it is read and decoded once for all of them).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import os
 import stat
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -32,6 +35,8 @@ Look = Callable[[int, int], "geometry.Features | None"]
 
 # Images whose keypoints are kept at a time (about 20 KB each).
 LOOKS_KEPT = 2048
+# Decoded pictures kept at a time (about 200 KB each, at the check's working size).
+PICTURES_KEPT = 64
 
 
 class Looks:
@@ -41,9 +46,12 @@ class Looks:
     def __init__(self, records: Sequence[ImageRecord]) -> None:
         self._records = records
         self._kept: OrderedDict[tuple[int, int], geometry.Features | None] = OrderedDict()
+        self._pictures: OrderedDict[int, Image.Image | None] = OrderedDict()
         self._lock = threading.Lock()
         self.read = 0  # files read and decoded again
         self.missed = 0  # files that could not be (changed, gone, unreadable)
+        self.pairs = 0  # pairs given to the geometric check
+        self.seconds = 0.0  # time spent on them (reading, decoding, keypoints, fits)
 
     def __call__(self, index: int, orientation: int = 1) -> geometry.Features | None:
         key = (index, orientation)
@@ -58,14 +66,31 @@ class Looks:
                 self._kept.popitem(last=False)
         return found
 
-    def _look(self, index: int, orientation: int) -> geometry.Features | None:
-        record = self._records[index]
-        image = picture(record)
+    def tally(self, pairs: int, seconds: float) -> None:
+        """Count pairs the geometric check looked at, and the time it took."""
         with self._lock:
-            if image is None:
-                self.missed += 1
-            else:
-                self.read += 1
+            self.pairs += pairs
+            self.seconds += seconds
+
+    def _picture(self, index: int) -> Image.Image | None:
+        with self._lock:
+            if index in self._pictures:
+                self._pictures.move_to_end(index)
+                return self._pictures[index]
+        image = picture(self._records[index])
+        with self._lock:
+            if index not in self._pictures:  # (another thread may have read it meanwhile)
+                if image is None:
+                    self.missed += 1
+                else:
+                    self.read += 1
+            self._pictures[index] = image
+            while len(self._pictures) > PICTURES_KEPT:
+                self._pictures.popitem(last=False)
+        return image
+
+    def _look(self, index: int, orientation: int) -> geometry.Features | None:
+        image = self._picture(index)
         if image is None:
             return None
         if orientation != 1:
@@ -122,6 +147,7 @@ def compare_pairs(
     found: list[geometry.Geometry | None] = [None] * n
     if look is None or not n:
         return verdicts, found
+    started = time.perf_counter()
     order = np.lexsort((j, i))  # the pairs of one image together: its keypoints stay kept
 
     def run(span: tuple[int, int]) -> None:
@@ -133,4 +159,6 @@ def compare_pairs(
             verdicts[k] = checked.verdict
 
     thread_map(run, [(lo, min(lo + _TASK, n)) for lo in range(0, n, _TASK)])
+    if isinstance(look, Looks):
+        look.tally(n, time.perf_counter() - started)
     return verdicts, found
