@@ -23,7 +23,8 @@ import numpy.typing as npt
 from PIL import Image
 
 # Bump whenever features() or compare() could give another verdict for the same pictures.
-VERSION = 1
+# 2: the first look at 256 keypoints (at 128, crops of pages of text failed it).
+VERSION = 2
 
 # The working size of a picture (pixels; the aspect ratio is kept): 512 x 384 for a 4:3 photo.
 GEOMETRY_PIXELS = 512 * 384
@@ -36,7 +37,7 @@ FAST_THRESHOLD = 10
 LEVELS = 5
 # The first look: the QUICK strongest keypoints of each; a pair with fewer than QUICK_INLIERS
 # of their matches under one transform is different without the full look.
-QUICK = 128
+QUICK = 256
 QUICK_INLIERS = 6
 # A match: the nearest descriptor, clearly nearer than the second nearest (Lowe's ratio).
 RATIO = 0.85

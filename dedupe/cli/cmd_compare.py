@@ -86,20 +86,25 @@ def _alignment(check: PairCheck, a: ImageRecord, b: ImageRecord) -> list[str]:
     return [f"one cropped or framed from the other (zoom {h.zoom:g}x)"]
 
 
-def _framing(found: geometry.Geometry) -> list[str]:
+def _framing(found: geometry.Geometry, b: ImageRecord) -> list[str]:
     """What the geometric check's transform says of how the two differ, in words."""
     parts = []
-    shows_a, shows_b = found.overlap
-    if shows_a < 0.97:
-        parts.append(f"B cropped from A (it shows {min(shows_a, 1.0):.0%} of A)")
+    shows_a, shows_b = (min(x, 1.0) for x in found.overlap)  # B shows of A, A shows of B
+    border = max(verify.trimmed(b.fingerprint.check))
+    if shows_a < 0.97 and shows_b < 0.97:
+        parts.append(f"each cropped (B shows {shows_a:.0%} of A, A {shows_b:.0%} of B)")
+    elif shows_a < 0.97:
+        parts.append(f"cropped {1 - shows_a:.0%} (B shows {shows_a:.0%} of A)")
+    elif shows_b < 0.97 and border >= 0.02:
+        parts.append(f"framed (B adds a border: A is {shows_b:.0%} of B)")
     elif shows_b < 0.97:
-        parts.append(f"A cropped from B, or B framed (A shows {min(shows_b, 1.0):.0%} of B)")
+        parts.append(f"A cropped {1 - shows_b:.0%} (A shows {shows_b:.0%} of B)")
     if abs(found.angle) >= 1.0:
         parts.append(f"turned {abs(found.angle):.0f} degrees")
     return parts
 
 
-def _looked(check: PairCheck) -> str | None:
+def _looked(check: PairCheck, b: ImageRecord) -> str | None:
     """The verdict in words when the geometric check settled the pair (else None)."""
     found = check.geometry
     if not check.looked:
@@ -110,7 +115,10 @@ def _looked(check: PairCheck) -> str | None:
             "(changed or gone since it was scanned), so it is no copy"
         )
     if found.verdict == geometry.SAME and check.kind == verify.COPY:
-        return ", ".join([f"same picture: {found.inliers} matching points", *_framing(found)])
+        framing = _framing(found, b)
+        covered = round(100 * check.covered)  # the match's, where it aligned them as they are
+        parts = ["same picture", *(framing or ([f"{covered}% covered"] if covered else []))]
+        return ", ".join(parts) + f" ({found.inliers} matching points agree)"
     if found.verdict == geometry.DIFFERENT:
         if found.inliers >= geometry.MIN_INLIERS and found.spread < geometry.SPREAD:
             return (
@@ -140,7 +148,7 @@ def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
     if check.kind == verify.SHOTS:
         by = " by the same camera" if check.same_camera else ""
         return f"different shots: captured {_seconds(check.apart_ms)} apart{by}"
-    looked = _looked(check)
+    looked = _looked(check, b)
     if looked is not None and check.kind != verify.SHOTS:
         return looked
     if check.kind == verify.COPY:
