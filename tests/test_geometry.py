@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from conftest import Cli, Library
 from PIL import Image, ImageDraw
-from test_match import font, page, stamped
+from test_match import font, page
 
 from dedupe import geometry
 from dedupe.cache import HashCache
-from dedupe.cluster import check_pair, cluster
+from dedupe.cluster import cluster
 from dedupe.groups import build_groups
 from dedupe.looks import Looks
 from dedupe.models import ImageRecord, KeepRules, Settings
