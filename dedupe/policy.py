@@ -123,11 +123,13 @@ def _resolution_key(r: ImageRecord) -> tuple[int, int, int]:
 
 
 def _res(r: ImageRecord) -> str:
-    shown = f"{r.fingerprint.width}x{r.fingerprint.height}"
+    return f"{r.fingerprint.width}x{r.fingerprint.height}"
+
+
+def _framed(r: ImageRecord) -> str:
+    """ " (960x720 inside a border)" for a picture with a border added, else ""."""
     width, height = _content(r)
-    if width * height < 0.9 * r.pixels:
-        return f"{shown}, {width}x{height} inside a border"
-    return shown
+    return f" ({width}x{height} inside a border)" if width * height < 0.9 * r.pixels else ""
 
 
 # Sizes and times in a reason are shown with as many digits as it takes to tell the two files
@@ -250,8 +252,11 @@ _Why = Callable[[Copy, Copy], str]
 _RULES: dict[str, tuple[_Key, _Why, _Why]] = {
     "resolution": (
         lambda c: _resolution_key(c.record),
-        lambda k, o: f"highest resolution ({_res(k.record)})",
-        lambda k, o: f"keeps the {_res(k.record)} original; this is a {_res(o.record)} copy",
+        lambda k, o: f"highest resolution ({_res(k.record)}{_framed(k.record)})",
+        lambda k, o: (
+            f"keeps the {_res(k.record)} original; this is a {_res(o.record)} copy"
+            f"{_framed(o.record)}"
+        ),
     ),
     "sidecar": (
         lambda c: -len(c.carried),

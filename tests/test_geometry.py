@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import cache
 from pathlib import Path
 
@@ -104,6 +105,8 @@ def test_scan_finds_crops_borders_turns_and_captions(
     data = json.loads(report.read_text())
     kept = [Path(f["path"]).stem for f in data["groups"][0]["files"] if f["action"] == "keep"]
     assert kept in (["original"], ["caption"])  # (the PNG: the same pixels, a larger file)
+    reasons = {Path(f["path"]).stem: f["reason"] for f in data["groups"][0]["files"]}
+    assert re.search(r"this is a 960x720 copy \(79\dx59\d inside a border\)", reasons["border"])
 
 
 def records_of(root: Path, settings: Settings) -> list[ImageRecord]:
