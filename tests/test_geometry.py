@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Cli, Library
-from PIL import Image, ImageDraw
-from test_match import font, page
+from PIL import Image
+from test_match import page, stamped
 
 from dedupe import geometry
 from dedupe.cache import HashCache
@@ -62,17 +62,6 @@ def turned(image: Image.Image, degrees: float = 4.0) -> Image.Image:
     return image.rotate(degrees, Image.Resampling.BICUBIC)
 
 
-def captioned(image: Image.Image) -> Image.Image:
-    """A "shot on" label over the bottom right corner (about 4% of the picture)."""
-    out = image.copy()
-    w, h = out.size
-    box = (round(0.62 * w), round(0.88 * h), round(0.98 * w), round(0.98 * h))
-    draw = ImageDraw.Draw(out)
-    draw.rectangle(box, fill=(250, 250, 250))
-    draw.text((box[0] + 10, box[1] + 8), "Shot on Jolla", font=font(h // 20), fill=(20, 20, 20))
-    return out
-
-
 def copies(library: Library) -> dict[str, Path]:
     """The photo, its copies that the thumbnails alone do not find, and another photo."""
     original = photo()
@@ -81,7 +70,7 @@ def copies(library: Library) -> dict[str, Path]:
         "crop15": library.save("crop15.jpg", crop(original, 0.15), quality=90),
         "border": library.save("border.jpg", framed(original), quality=90),
         "turn4": library.save("turn4.jpg", turned(original), quality=90),
-        "caption": library.save("caption.png", captioned(original)),
+        "caption": library.save("caption.png", stamped(original)),
         "other": library.save("other.jpg", real(OTHER), quality=90),
     }
 
