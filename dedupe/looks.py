@@ -90,13 +90,39 @@ class Looks:
         return image
 
     def _look(self, index: int, orientation: int) -> geometry.Features | None:
+        if orientation in _TURNS:  # a quarter or half turn of the picture or of its mirror
+            base, turn = _TURNS[orientation]
+            found = self(index, base)
+            return None if found is None else turned(found, turn)
         image = self._picture(index)
         if image is None:
             return None
         if orientation != 1:
-            turned = verify.ORIENT[orientation](np.asarray(image))
-            image = Image.fromarray(np.ascontiguousarray(turned))
+            flipped = verify.ORIENT[orientation](np.asarray(image))
+            image = Image.fromarray(np.ascontiguousarray(flipped))
         return geometry.features(image)
+
+
+# ORB's keypoints turn with the picture (FAST corners and their orientations do, and each
+# descriptor is taken along its keypoint's orientation), so the keypoints of a picture under
+# EXIF orientation k (a turn, or the mirror's turn) are those of orientation 1 or 2 (the
+# mirror) with their positions turned: (the orientation computed, the turn: 3 half, 6
+# clockwise, 8 counter-clockwise, as in verify.ORIENT). Two keypoint searches per picture
+# instead of eight under --rotations.
+_TURNS = {3: (1, 3), 6: (1, 6), 8: (1, 8), 4: (2, 3), 5: (2, 8), 7: (2, 6)}
+
+
+def turned(found: geometry.Features, turn: int) -> geometry.Features:
+    """The keypoints of a picture turned half (3), clockwise (6) or counter-clockwise (8)."""
+    x, y = found.points[:, 0], found.points[:, 1]
+    w, h = float(found.width - 1), float(found.height - 1)
+    if turn == 3:
+        points, size = np.stack([w - x, h - y], axis=1), (found.width, found.height)
+    elif turn == 6:
+        points, size = np.stack([h - y, x], axis=1), (found.height, found.width)
+    else:
+        points, size = np.stack([y, w - x], axis=1), (found.height, found.width)
+    return geometry.Features(points.astype(np.float32), found.descriptors, *size)
 
 
 def picture(record: ImageRecord) -> Image.Image | None:
