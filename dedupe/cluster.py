@@ -278,7 +278,7 @@ def _verify(
     """The check of pairs (i, j), j seen under `orientation`: the screen on every pair, the
     match on those it lets through and on those whose hashes are close (`distance` within
     a quarter of the `radius`, verify.close_hashes), the geometric check on those the match
-    cannot settle (`look`: the records' keypoints; None: none can be looked at): (verdict,
+    cannot settle (`look`: the records' keypoints; None: the match decides alone): (verdict,
     score; exact where the verdict is COPY or SHOTS)."""
     kind = np.zeros(len(i), dtype=np.int8)
     score = np.zeros(len(i), dtype=np.float32)
@@ -448,13 +448,21 @@ def _framing_distances(
     framing: npt.NDArray[np.uint64], i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
     """The smallest distance of the framing codes (rows of `framing`) of pairs (i, j) under
-    the framing searches, either way round, in bits of 64."""
+    the framing searches, either way round, in bits of 64 (64 where either has none)."""
     best = np.full(len(i), 64, dtype=np.int64)
     for q, s in FRAMING_SEARCHES:
         for x, y in ((i, j), (j, i)):
             bits = np.bitwise_count(framing[x, q] ^ framing[y, s]).astype(np.int64)
             np.minimum(best, bits, out=best)
+    best[~has_framing(framing[i]) | ~has_framing(framing[j])] = 64
     return best
+
+
+def has_framing(framing: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+    """Which rows of framing codes are codes: all three 0 is a signature packed without them
+    (or a picture with no left-right change at all), never a framing candidate."""
+    result: npt.NDArray[np.bool_] = np.any(framing, axis=1)
+    return result
 
 
 def _nearest(
@@ -485,6 +493,7 @@ def _framed(
     distance being the smallest framing distance in bits of the settings' hash (the framing
     codes have 64; `every_framing`: the framing codes of every record)."""
     radius = framing_radius(settings)
+    usable = usable[has_framing(every_framing[usable])]
     if len(usable) < 2:
         return
     framing = every_framing[usable]
@@ -663,7 +672,9 @@ def cluster(
     `checked`: the verdicts of an earlier search of these records (Clusters.checked); when
     they cover the threshold, the pairs are taken from them instead of searched and checked
     again, with the same result. `look`: the records' keypoints for the geometric check
-    (looks.Looks); without it a pair the thumbnails cannot settle is no copy.
+    (looks.Looks); without it the match decides alone (records without their files: tests,
+    a caller that has only a report), and a file it cannot look at again makes a pair the
+    thumbnails cannot settle no copy.
     """
     n = len(records)
     # The search (and the thumbnails' sums) on the compiled kernels, else by brute force.

@@ -166,13 +166,14 @@ def compare_pairs(
 ) -> tuple[npt.NDArray[np.int8], list[geometry.Geometry | None]]:
     """The geometric check of records i[k] and j[k] (j seen under the EXIF orientation), on
     every usable core (OpenCV releases the GIL): per pair the verdict (geometry.SAME,
-    DIFFERENT or UNKNOWN; verify.NOT_LOOKED when either picture cannot be looked at, or
-    `look` is None) and the check itself (None when not looked at)."""
+    DIFFERENT or UNKNOWN; verify.NOT_LOOKED when either picture cannot be looked at again;
+    UNKNOWN for all when `look` is None: the match decides alone) and the check itself (None
+    when not looked at)."""
     n = len(i)
-    verdicts = np.full(n, verify.NOT_LOOKED, np.int8)
     found: list[geometry.Geometry | None] = [None] * n
     if look is None or not n:
-        return verdicts, found
+        return np.full(n, geometry.UNKNOWN, np.int8), found
+    verdicts = np.full(n, verify.NOT_LOOKED, np.int8)
     started = time.perf_counter()
     order = np.lexsort((j, i))  # the pairs of one image together: its keypoints stay kept
 

@@ -157,8 +157,8 @@ def regroup(
     `facts_for(records)` reads what the files of new groups carry (metadata.gather; None: they
     are taken to carry nothing); the files of the report's groups keep the facts it holds.
     `look`: the images' keypoints for the geometric check of pairs the report's search did not
-    check (looks.Looks; it reads the files): without it, or for a file that cannot be read, a
-    pair the thumbnails cannot settle is no copy.
+    check (looks.Looks; it reads the files): without it the match decides alone; for a file
+    that cannot be read, a pair the thumbnails cannot settle is no copy.
     """
     settings = (
         report.settings if threshold is None else replace(report.settings, threshold=threshold)
