@@ -19,7 +19,7 @@ from test_match import page, stamped
 
 from dedupe import geometry
 from dedupe.cache import HashCache
-from dedupe.cluster import cluster
+from dedupe.cluster import check_pair, cluster
 from dedupe.groups import build_groups
 from dedupe.looks import Looks
 from dedupe.models import ImageRecord, KeepRules, Settings
@@ -207,3 +207,22 @@ def test_rotations_find_a_turned_and_mirrored_crop(library: Library) -> None:
     names = [{Path(m.record.path).stem for m in g.members} for g in grouped]
     assert names == [{"original", "quarter", "mirror"}]
     assert look.read <= len(records)  # each file read once, under every orientation
+
+
+def test_compare_names_an_alignment_no_copy_has(library: Library) -> None:
+    """Many matches that agree only on a transform no copy has (a degenerate fit, a scale
+    far off) are said to be that, not "fewer than 20 agree"."""
+    from dataclasses import replace
+
+    from dedupe import verify
+    from dedupe.cli.cmd_compare import explain
+
+    paths = copies(library)
+    settings = Settings()
+    records = {Path(r.path).stem: r for r in records_of(library.root, settings)}
+    a, b = records["original"], records["crop15"]
+    found = check_pair(a, b, settings, Looks([a, b]))
+    assert found.looked and found.geometry is not None and paths
+    odd = replace(found.geometry, verdict=geometry.DIFFERENT, scale=0.0, overlap=(0.0, 0.0))
+    words = explain(replace(found, geometry=odd, kind=verify.DIFFERENT), a, b)
+    assert words.startswith("different pictures: ") and "alignment no copy has (scale 0.00" in words

@@ -125,6 +125,13 @@ def _looked(check: PairCheck, b: ImageRecord) -> str | None:
                 f"different pictures: {found.inliers} matching points, but only in "
                 f"{found.spread:.0%} of the picture (a shared layout, frame or background)"
             )
+        if found.inliers >= geometry.MIN_INLIERS:
+            shown = min(min(found.overlap), 1.0)
+            return (
+                f"different pictures: {found.inliers} matching points agree only on an "
+                f"alignment no copy has (scale {found.scale:.2f}, turned "
+                f"{abs(found.angle):.0f} degrees, {shown:.0%} of one shown in the other)"
+            )
         return (
             f"different pictures: {found.inliers} of {found.matches} matching points agree "
             f"on one alignment (a copy: {geometry.MIN_INLIERS} or more, over most of it)"
