@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from dedupe.html_report import Written
     from dedupe.journal import State
     from dedupe.linking import LinkKind
+    from dedupe.looks import Looks
     from dedupe.regroup import Changes
     from dedupe.report import Report
 
@@ -148,11 +149,14 @@ def _clusters(
     distinct: frozenset[tuple[str, str]],
     progress: Progress,
     warn: Warn,
+    look: Looks | None = None,
 ) -> Clusters:
     """cluster.cluster's result for the records, taken from the hash cache's memo when nothing
     it depends on changed since an earlier scan (a warm rescan of an unchanged tree verifies no
-    pair again), else computed and remembered. Each phase is shown: loading the compiled
-    kernels (compiled on their first use ever, which takes about a minute), then grouping."""
+    pair again), else computed and remembered (not when `look` could not read some pictures
+    again: that grouping is short of their geometric checks). Each phase is shown: loading the
+    compiled kernels (compiled on their first use ever, which takes about a minute), then
+    grouping."""
     from dedupe import cluster  # the grouping code (numba): only for calls that group
 
     key = cluster.inputs_digest(records, settings, distinct)
@@ -169,8 +173,9 @@ def _clusters(
             progress.start(
                 f"Grouping {len(records):,} image{'' if len(records) == 1 else 's'}", None
             )
-            found = cluster.cluster(records, settings, distinct=distinct)
-            store.put_memo(key, found.to_json())
+            found = cluster.cluster(records, settings, distinct=distinct, look=look)
+            if look is None or not look.missed:  # not a grouping short of some pictures
+                store.put_memo(key, found.to_json())
     finally:
         store.close()
     if store.warning:
@@ -233,6 +238,7 @@ def scan_folders(
     """
     from dedupe import report as report_mod
     from dedupe.groups import build_groups, check_invariants
+    from dedupe.looks import Looks
     from dedupe.review import marks
 
     folders = inputs.folders(_paths(roots))
@@ -254,7 +260,8 @@ def scan_folders(
         passed,
         grouping=True,
     )
-    found = _clusters(cache, settings, result.records, distinct, progress, say)
+    look = Looks(result.records)  # the pictures the geometric check needs, read again
+    found = _clusters(cache, settings, result.records, distinct, progress, say, look)
     grouped = [result.records[k] for indices in found.groups for k in indices]
     facts = _facts(cache, settings, grouped, result.records, progress, say)
     groups = build_groups(
@@ -264,6 +271,7 @@ def scan_folders(
         distinct=distinct,
         clusters=found,
         facts=facts,
+        look=look,
     )
     check_invariants(groups)
     kept = {m.record.path for g in groups for m in g.members}
@@ -358,6 +366,7 @@ def compare_files(
     would group them. Raises as hash_file does."""
     from dedupe import hashing
     from dedupe.cluster import check_pair
+    from dedupe.looks import Looks
 
     settings = settings or Settings()
     hashes: list[HashDistance] = []
@@ -380,9 +389,13 @@ def compare_files(
             )
             if (algorithm, size) == (settings.algorithm, settings.hash_size):
                 records = (first, second)
+                look = Looks([first, second])  # the geometric check looks again if it must
                 for rotations in (False, True):
                     current[rotations] = check_pair(
-                        first, second, Settings(algorithm, size, settings.threshold, rotations)
+                        first,
+                        second,
+                        Settings(algorithm, size, settings.threshold, rotations),
+                        look,
                     )
     assert records is not None
     return Comparison(
@@ -521,12 +534,13 @@ def regroup_report(
     for a keep folder that is not in the report's scanned folders.
     """
     from dedupe import regroup
+    from dedupe.looks import Looks
 
     rules = None if keep is None else inputs.keep_rules(keep, report.roots, known=report.keep)
     if threshold is None:
         if rules is None or rules == report.keep:
             return Regrouped(report, regroup.compare(report.groups, report.groups))
-        changed = regroup.repropose(report, rules)
+        changed = regroup.repropose(report, rules, Looks(report.images))
         return Regrouped(changed, regroup.compare(report.groups, changed.groups))
     progress = progress or NoProgress()
     say = _warner(warn)
@@ -537,13 +551,21 @@ def regroup_report(
     def facts_for(records: Sequence[ImageRecord]) -> Mapping[str, FileFacts]:
         return _facts(cache, report.settings, records, images, progress, say)
 
+    look = Looks(images)  # for pairs the report's search did not check
     regrouped, changes = regroup.regroup(
         report,
         threshold=threshold,
         rules=rules,
         distinct=_pairs(not_duplicates),
         facts_for=facts_for,
+        look=look,
     )
+    if look.missed:
+        say(
+            f"{look.missed:,} image{' was' if look.missed == 1 else 's were'} not readable "
+            "as scanned (changed, moved or gone): their pairs that only the geometric "
+            "check could settle are not grouped; scan again to check them"
+        )
     return Regrouped(regrouped, changes)
 
 

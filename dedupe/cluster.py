@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedupe import verify
+from dedupe import geometry, looks, verify
 from dedupe.hashing import ImageHash, codes_array
+from dedupe.looks import Look
 from dedupe.models import Fingerprint, ImageRecord, Settings
 
 
@@ -69,8 +71,9 @@ class UnionFind:
 
 
 # Bump whenever cluster() could give another result for the same inputs (a memo of its results,
-# kept in the hash cache, is keyed by this and by inputs_digest()).
-VERSION = 3
+# kept in the hash cache, is keyed by this and by inputs_digest()). 4: the framing searches,
+# the geometric check.
+VERSION = 4
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -217,8 +220,9 @@ def inputs_digest(
     """A digest of everything cluster() reads: equal digests, equal results."""
     h = hashlib.sha256()
     h.update(
-        f"cluster {VERSION} verify {verify.VERSION} {settings.algorithm} {settings.hash_size}"
-        f" {settings.max_distance} {settings.rotations} {len(records)}\n".encode()
+        f"cluster {VERSION} verify {verify.VERSION} geometry {geometry.VERSION}"
+        f" {settings.algorithm} {settings.hash_size} {settings.max_distance}"
+        f" {settings.rotations} {len(records)}\n".encode()
     )
     for a, b in sorted(distinct):
         h.update(os.fsencode(a) + b"\0" + os.fsencode(b) + b"\0")
@@ -269,27 +273,66 @@ def _verify(
     prune: bool = False,
     distance: npt.NDArray[np.integer[Any]] | None = None,
     radius: int | None = None,
+    look: Look | None = None,
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32]]:
     """The check of pairs (i, j), j seen under `orientation`: the screen on every pair, the
     match on those it lets through and on those whose hashes are close (`distance` within
-    half the `radius`, verify.close_hashes): (verdict, score; exact where the verdict is COPY
-    or SHOTS)."""
+    a quarter of the `radius`, verify.close_hashes), the geometric check on those the match
+    cannot settle (`look`: the records' keypoints; None: the match decides alone): (verdict,
+    score; exact where the verdict is COPY or SHOTS)."""
     kind = np.zeros(len(i), dtype=np.int8)
     score = np.zeros(len(i), dtype=np.float32)
     live = np.flatnonzero(~low_info[i] & ~low_info[j])
     scores = verify.score_pairs(
         thumbs, i[live], j[live], orientation, compiled=compiled, prune=prune
     )
-    through = verify.past_screen(signatures, i[live], j[live])
+    fine = verify.past_screen(signatures, i[live], j[live])
+    close = np.zeros(len(live), dtype=bool)
     if distance is not None and radius is not None:
-        through |= verify.close_hashes(distance[live], radius)
-    passed = live[scores.accepted() | through]
+        close = verify.close_hashes(distance[live], radius)
+    through = scores.accepted() | fine | close
+    passed = live[through]
     if len(passed):
-        # the match's kernel by the number of pairs (the same verdicts either way)
-        found = verify.match_rows(signatures[i[passed]], signatures[j[passed]], orientation)
-        kind[passed] = found.kind
+        found, verdicts, _, _ = decide(
+            signatures, i[passed], j[passed], orientation, fine[through], close[through], look
+        )
+        kind[passed] = verdicts
         score[passed] = found.score()
     return kind, score
+
+
+def decide(
+    signatures: npt.NDArray[np.uint8],
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    orientation: int,
+    fine: npt.NDArray[np.bool_],
+    close: npt.NDArray[np.bool_],
+    look: Look | None,
+    compiled: bool | None = None,
+    screened: npt.NDArray[np.bool_] | None = None,
+    index: npt.NDArray[np.int64] | None = None,
+) -> tuple[
+    verify.Match, npt.NDArray[np.int8], list[geometry.Geometry | None], npt.NDArray[np.bool_]
+]:
+    """The match of pairs (i, j) past the screen (rows of `signatures`, j under the
+    orientation), then the geometric check of those it cannot settle: the match, the
+    verdicts, per pair the geometric check (None where it did not look) and which pairs the
+    match left to it. `screened`: which pairs passed the screen (None: all); the others go
+    to the geometric check whatever the match says, their verdict DIFFERENT without it.
+    `index`: the records' indices of the rows (None: the rows are the records), for `look`."""
+    found = verify.match_rows(signatures[i], signatures[j], orientation, compiled=compiled)
+    asked = verify.to_look(found, fine, close)
+    if screened is not None:
+        found.kind[~screened & (found.kind != verify.FLAT)] = verify.DIFFERENT
+        asked |= ~screened & (found.kind != verify.FLAT)
+    at = np.flatnonzero(asked)
+    a, b = (i[at], j[at]) if index is None else (index[i[at]], index[j[at]])
+    looked, checks = looks.compare_pairs(look, a, b, orientation)
+    per_pair: list[geometry.Geometry | None] = [None] * len(i)
+    for k, checked in zip(at.tolist(), checks, strict=True):
+        per_pair[k] = checked
+    return found, verify.settle(found, asked, looked), per_pair, asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,9 +389,11 @@ def _candidates(
     radius = settings.max_distance
     codes = columns.codes[usable]
     every = None if columns.variants is None else columns.variants[usable]
+    framing = verify.framing_codes(columns.signatures)
     if not compiled:
         i, j, d = _within(codes, codes, radius, upper=True)
-        yield usable[i], usable[j], 1, d
+        yield usable[i], usable[j], 1, _nearest(framing, settings, usable[i], usable[j], d)
+        yield from _framed(columns, framing, settings, usable, compiled)
         if every is not None:
             for k in range(2, 9):
                 turned = np.ascontiguousarray(every[:, k - 2, :])
@@ -363,7 +408,9 @@ def _candidates(
     for i, j, dist in tree.iter_pairs_within(radius):
         for lo in range(0, len(i), _PAIRS):  # bounds the verification's temporary arrays
             part = slice(lo, lo + _PAIRS)
-            yield usable[i[part]], usable[j[part]], 1, dist[part]
+            a, b = usable[i[part]], usable[j[part]]
+            yield a, b, 1, _nearest(framing, settings, a, b, dist[part])
+    yield from _framed(columns, framing, settings, usable, compiled)
     if every is not None and len(usable):
         for k in range(2, 9):
             variants = np.ascontiguousarray(every[:, k - 2, :])
@@ -373,6 +420,125 @@ def _candidates(
                 mask = q != s
                 # stored record s is near record q seen under orientation k
                 yield usable[s[mask]], usable[q[mask]], k, dist[mask]
+
+
+# The framing searches (see verify.framing_codes): (query code, searched code) ; a pair found
+# by any of them whose hashes are not within the radius is a candidate too (orientation 1).
+_WHOLE, _TRIMMED, _CENTRE = range(3)
+FRAMING_SEARCHES = (
+    (_TRIMMED, _WHOLE),  # a framed copy's content is the original
+    (_CENTRE, _TRIMMED),  # a cropped copy is about the original's centre
+    (_CENTRE, _CENTRE),  # a turned copy has about the same centre
+)
+
+
+def framing_radius(settings: Settings) -> int:
+    """The radius of the framing searches: the threshold's rate of the 64-bit framing codes."""
+    return math.floor(settings.threshold * 64 + 1e-9)
+
+
+def framing_distance(a: bytes, b: bytes) -> int:
+    """The smallest distance of two signatures' framing codes under the framing searches
+    (either way round), in bits of 64."""
+    codes = verify.framing_codes(verify.signature_array([a, b]))
+    return int(_framing_distances(codes, np.array([0]), np.array([1]))[0])
+
+
+def _framing_distances(
+    framing: npt.NDArray[np.uint64], i: npt.NDArray[np.int64], j: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """The smallest distance of the framing codes (rows of `framing`) of pairs (i, j) under
+    the framing searches, either way round, in bits of 64 (64 where either has none)."""
+    best = np.full(len(i), 64, dtype=np.int64)
+    for q, s in FRAMING_SEARCHES:
+        for x, y in ((i, j), (j, i)):
+            bits = np.bitwise_count(framing[x, q] ^ framing[y, s]).astype(np.int64)
+            np.minimum(best, bits, out=best)
+    best[~has_framing(framing[i]) | ~has_framing(framing[j])] = 64
+    return best
+
+
+def has_framing(framing: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+    """Which rows of framing codes are codes: all three 0 is a signature packed without them
+    (or a picture with no left-right change at all), never a framing candidate."""
+    result: npt.NDArray[np.bool_] = np.any(framing, axis=1)
+    return result
+
+
+def _nearest(
+    framing: npt.NDArray[np.uint64],
+    settings: Settings,
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    distance: npt.NDArray[np.integer[Any]],
+) -> npt.NDArray[np.int64]:
+    """The distance of pairs (i, j) the hash search found (orientation 1): the smaller of
+    their hashes' and their framing codes' (in bits of the settings' hash), so that a pair's
+    distance is the same whichever search finds it (a Checked of a looser search then serves
+    a tighter one exactly, see cluster())."""
+    framed = _framing_distances(framing, i, j) * max(1, settings.bits // 64)
+    result: npt.NDArray[np.int64] = np.minimum(np.asarray(distance, dtype=np.int64), framed)
+    return result
+
+
+def _framed(
+    columns: _Columns,
+    every_framing: npt.NDArray[np.uint64],
+    settings: Settings,
+    usable: npt.NDArray[np.int64],
+    compiled: bool,
+) -> Iterator[_Found]:
+    """The candidate pairs of the framing searches among the `usable` records that the hash
+    search does not find (their hashes more than the radius apart): (i, j, 1, distance), the
+    distance being the smallest framing distance in bits of the settings' hash (the framing
+    codes have 64; `every_framing`: the framing codes of every record)."""
+    radius = framing_radius(settings)
+    usable = usable[has_framing(every_framing[usable])]
+    if len(usable) < 2:
+        return
+    framing = every_framing[usable]
+    n = len(usable)
+    keys: list[npt.NDArray[np.int64]] = []
+    dists: list[npt.NDArray[np.int64]] = []
+    for query, searched in FRAMING_SEARCHES:
+        queries = np.ascontiguousarray(framing[:, query : query + 1])
+        codes = np.ascontiguousarray(framing[:, searched : searched + 1])
+        if not compiled:
+            q, s, d = _within(queries, codes, radius, upper=query == searched)
+        elif query == searched:
+            from dedupe.bktree import BKTree  # numba
+
+            found = [(a, b, c) for a, b, c in BKTree.build(codes).iter_pairs_within(radius)]
+            q = np.concatenate([f[0] for f in found] or [np.zeros(0, np.int64)])
+            s = np.concatenate([f[1] for f in found] or [np.zeros(0, np.int64)])
+            d = np.concatenate([f[2] for f in found] or [np.zeros(0, np.int64)])
+        else:
+            from dedupe.bktree import BKTree  # numba
+
+            hits = BKTree.build(codes).query_many(queries, radius)
+            q, s, d = (np.asarray(x, dtype=np.int64) for x in hits)
+        q, s, d = q.astype(np.int64), s.astype(np.int64), d.astype(np.int64)
+        apart = q != s
+        low, high = np.minimum(q, s)[apart], np.maximum(q, s)[apart]
+        keys.append(low * n + high)
+        dists.append(d[apart])
+    key = np.concatenate(keys)
+    distance = np.concatenate(dists)
+    order = np.lexsort((distance, key))  # the smallest distance of each pair first
+    key, distance = key[order], distance[order]
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+    key, distance = key[first], distance[first]
+    i, j = key // n, key % n
+    hashed = np.bitwise_count(columns.codes[usable[i]] ^ columns.codes[usable[j]]).sum(
+        axis=1, dtype=np.int64
+    )
+    beyond = hashed > settings.max_distance  # the hash search found the others
+    scale = max(1, settings.bits // 64)
+    i, j, distance = i[beyond], j[beyond], distance[beyond] * scale
+    distance = np.minimum(distance, settings.max_distance)
+    for lo in range(0, len(i), _PAIRS):
+        part = slice(lo, lo + _PAIRS)
+        yield usable[i[part]], usable[j[part]], 1, distance[part]
 
 
 def _within(
@@ -476,8 +642,9 @@ def verdicts_key(columns: _Columns, settings: Settings) -> str:
     and signatures of the records, in order, and the settings and code versions they depend
     on): the key of a Checked."""
     h = hashlib.sha256(
-        f"cluster {VERSION} verify {verify.VERSION} {settings.algorithm} {settings.hash_size}"
-        f" {settings.rotations} {len(columns.codes)}\n".encode()
+        f"cluster {VERSION} verify {verify.VERSION} geometry {geometry.VERSION}"
+        f" {settings.algorithm} {settings.hash_size} {settings.rotations}"
+        f" {len(columns.codes)}\n".encode()
     )
     h.update(np.ascontiguousarray(columns.codes).data)
     if columns.variants is not None:
@@ -493,6 +660,7 @@ def cluster(
     distinct: frozenset[tuple[str, str]] = frozenset(),
     compiled: bool | None = None,
     checked: Checked | None = None,
+    look: Look | None = None,
 ) -> Clusters:
     """Group records: exact copies, plus verified perceptual matches within the threshold.
 
@@ -503,7 +671,10 @@ def cluster(
     the size of the work, see compiles() and COMPILED_CANDIDATES); both give the same groups.
     `checked`: the verdicts of an earlier search of these records (Clusters.checked); when
     they cover the threshold, the pairs are taken from them instead of searched and checked
-    again, with the same result.
+    again, with the same result. `look`: the records' keypoints for the geometric check
+    (looks.Looks); without it the match decides alone (records without their files: tests,
+    a caller that has only a report), and a file it cannot look at again makes a pair the
+    thumbnails cannot settle no copy.
     """
     n = len(records)
     # The search (and the thumbnails' sums) on the compiled kernels, else by brute force.
@@ -571,7 +742,7 @@ def cluster(
 
     if checked is None:
         checked = _check(
-            thumbs, columns.signatures, low_info, search, radius, key, n, compiled, known
+            thumbs, columns.signatures, low_info, search, radius, key, n, compiled, known, look
         )
     near = checked.distance <= radius
     shot_pairs = np.flatnonzero(near & (checked.kind == verify.SHOTS))
@@ -623,6 +794,7 @@ def _check(
     n: int,
     compiled: bool,
     known: Checked | None,
+    look: Look | None = None,
 ) -> Checked:
     """Check every candidate pair the search finds: the accepted ones, and how many there were
     at each distance. Candidates within the radius of `known` (an earlier search of the same
@@ -645,8 +817,9 @@ def _check(
             i, j, distance = i[beyond], j[beyond], distance[beyond]
         prune = compiled and candidates >= _PRUNE_FROM * n
         kind, best = _verify(
-            thumbs, signatures, low_info, i, j, orientation, compiled, prune, distance, radius
-        )
+            thumbs, signatures, low_info, i, j, orientation, compiled, prune, distance, radius,
+            look,
+        )  # fmt: skip
         ok = (kind == verify.COPY) | (kind == verify.SHOTS)
         found_i.append(i[ok])
         found_j.append(j[ok])
@@ -674,11 +847,14 @@ def _check(
 
 
 def copies_of(
-    records: Sequence[ImageRecord], pairs: Sequence[tuple[int, int]], settings: Settings
+    records: Sequence[ImageRecord],
+    pairs: Sequence[tuple[int, int]],
+    settings: Settings,
+    look: Look | None = None,
 ) -> list[bool]:
     """For pairs of records (a, b): whether the check finds one picture (b under any
     orientation --rotations allows), whatever their hash distance. groups.py asks this of a
-    group's keeper and a file that joined the group through others."""
+    group's keeper and a file that joined the group through others. `look`: as cluster()."""
     if not pairs:
         return []
     needed = sorted({k for pair in pairs for k in pair})
@@ -691,11 +867,30 @@ def copies_of(
     found = np.zeros(len(pairs), dtype=bool)
     live = np.flatnonzero(~flat[i] & ~flat[j])
     compiled = len(pairs) >= verify.COMPILED_PAIRS
+    index = np.array(needed, dtype=np.int64)
     for k in range(1, 9 if settings.rotations else 2):
-        scores = verify.score_pairs(thumbs, i[live], j[live], k, compiled=compiled)
-        passed = live[scores.accepted() | verify.past_screen(rows, i[live], j[live])]
+        todo = live[~found[live]]  # a pair found under one orientation needs no other
+        scores = verify.score_pairs(thumbs, i[todo], j[todo], k, compiled=compiled)
+        fine = verify.past_screen(rows, i[todo], j[todo])
+        through = scores.accepted() | fine
+        # As they are, a pair the screen stops goes to the geometric check too: a file joined
+        # to the keeper through others may be framed or cropped unlike the keeper (a few
+        # such pairs per group: the group's members, not the library's pairs).
+        ask = through if k > 1 or look is None else np.ones(len(todo), dtype=bool)
+        passed = todo[ask]
         if len(passed):
-            kind = verify.match_rows(rows[i[passed]], rows[j[passed]], k).kind
+            close = np.zeros(len(passed), dtype=bool)
+            _, kind, _, _ = decide(
+                rows,
+                i[passed],
+                j[passed],
+                k,
+                fine[ask],
+                close,
+                look,
+                screened=through[ask],
+                index=index,
+            )
             found[passed[kind == verify.COPY]] = True
     return [bool(f) for f in found]
 
@@ -853,10 +1048,16 @@ class PairCheck:
     apart_ms: int = -1
     same_camera: bool = False
     shots: bool = False  # settings would put the two in one group of similar shots
+    # the geometric check, when the match could not settle the pair (None: not looked at)
+    geometry: geometry.Geometry | None = None
+    looked: bool = False  # the match left it to the geometric check
 
 
-def check_pair(a: ImageRecord, b: ImageRecord, settings: Settings) -> PairCheck:
-    """Judge one pair exactly as cluster() judges a candidate: distance, then the check."""
+def check_pair(
+    a: ImageRecord, b: ImageRecord, settings: Settings, look: Look | None = None
+) -> PairCheck:
+    """Judge one pair exactly as cluster() judges a candidate: distance, then the check.
+    `look`: the keypoints of a (index 0) and b (index 1), as cluster() takes them."""
     checks = [a.fingerprint.check, b.fingerprint.check]
     thumbs = verify.thumbnails(checks)
     rows = verify.signature_array(checks)
@@ -872,15 +1073,25 @@ def check_pair(a: ImageRecord, b: ImageRecord, settings: Settings) -> PairCheck:
         a.hash - (b.hash if k == 1 else b.fingerprint.variants[k - 2]) for k in orientations
     ]
     close = verify.close_hashes(np.array(distances), settings.max_distance)
-    close |= verify.past_screen(rows, np.array([0]), np.array([1]))
-    screened = (scores.accepted() | close) & live
-    matches = [
-        verify.judge_rows(rows[:1], rows[1:], screened[n : n + 1], k)
+    fine = bool(verify.past_screen(rows, np.array([0]), np.array([1]))[0])
+    screened = (scores.accepted() | close | fine) & live
+    one, two = np.array([0]), np.array([1])
+    decided = [
+        decide(
+            rows, one, two, k, np.array([fine]), close[n : n + 1],
+            look if screened[n] else None, compiled=False,
+        )
         for n, k in enumerate(orientations)
+    ]  # fmt: skip
+    matches = [found for found, _, _, _ in decided]
+    kinds = [
+        int(kind[0]) if screened[n] or kind[0] == verify.FLAT else verify.DIFFERENT
+        for n, (_, kind, _, _) in enumerate(decided)
     ]
-    kinds = [int(m.kind[0]) for m in matches]
     radius = settings.max_distance
     near = [d <= radius for d in distances]
+    framed = framing_distance(a.fingerprint.check, b.fingerprint.check)
+    near[0] |= framed <= framing_radius(settings)  # a candidate of the framing searches
     copies = [n for n in range(len(orientations)) if near[n] and kinds[n] == verify.COPY]
     shots = [n for n in range(len(orientations)) if near[n] and kinds[n] == verify.SHOTS]
     # the verdict is about the first orientation that groups them, else the closest one
@@ -907,4 +1118,6 @@ def check_pair(a: ImageRecord, b: ImageRecord, settings: Settings) -> PairCheck:
         apart_ms=int(found.apart_ms[0]),
         same_camera=bool(found.same_camera[0]),
         shots=not exact and not copies and bool(shots),
+        geometry=decided[n][2][0],
+        looked=bool(screened[n] and decided[n][3][0]),
     )

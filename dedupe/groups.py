@@ -20,6 +20,7 @@ import numpy as np
 
 from dedupe import cluster, companions, policy, verify
 from dedupe.gcpause import collector_paused
+from dedupe.looks import Look
 from dedupe.models import FileFacts, Group, GroupKind, ImageRecord, KeepRules, Member, Settings
 
 
@@ -32,6 +33,7 @@ def build_groups(
     clusters: cluster.Clusters | None = None,
     proposed: Mapping[frozenset[str], Group] | None = None,
     facts: Mapping[str, FileFacts] | None = None,
+    look: Look | None = None,
 ) -> tuple[Group, ...]:
     """Groups of duplicates with keep/trash proposals, in a stable order (by first path).
     `clusters`: cluster.cluster's result for these arguments, if already known (a memo).
@@ -39,9 +41,12 @@ def build_groups(
     exactly those files takes its proposal from there instead of deciding it again.
     `facts`: what the grouped files carry (metadata.gather), for the keep rules; a group that is
     only the files of one capture (a RAW and its JPEG twin, rules.twins "together") is not a
-    group of duplicates and is left out."""
+    group of duplicates and is left out.
+    `look`: the records' keypoints for the geometric check (see cluster.cluster)."""
     with collector_paused():  # a group is a few objects, a library's groups a great many
-        return _build(records, settings, rules, distinct, clusters, proposed or {}, facts or {})
+        return _build(
+            records, settings, rules, distinct, clusters, proposed or {}, facts or {}, look
+        )
 
 
 def one_capture(members: Sequence[ImageRecord], facts: Mapping[str, FileFacts]) -> bool:
@@ -59,9 +64,12 @@ def _build(
     clusters: cluster.Clusters | None,
     proposed: Mapping[frozenset[str], Group],
     facts: Mapping[str, FileFacts],
+    look: Look | None,
 ) -> tuple[Group, ...]:
     found = (
-        clusters if clusters is not None else cluster.cluster(records, settings, distinct=distinct)
+        clusters
+        if clusters is not None
+        else cluster.cluster(records, settings, distinct=distinct, look=look)
     )
 
     def distance(a: ImageRecord, b: ImageRecord) -> int:
@@ -78,7 +86,7 @@ def _build(
     ]
     drafts: list[tuple[GroupKind, tuple[Member, ...]]] = []
     for members, decided in _split(
-        clustered, records, settings, rules, distance, copies, proposed, facts
+        clustered, records, settings, rules, distance, copies, proposed, facts, look
     ):
         kind: GroupKind = (
             "exact" if len({records[k].fingerprint.digest for k in members}) == 1 else "similar"
@@ -192,6 +200,7 @@ def _split(
     pairs: Pairs,
     proposed: Mapping[frozenset[str], Group],
     facts: Mapping[str, FileFacts],
+    look: Look | None = None,
 ) -> list[tuple[list[int], tuple[Member, ...]]]:
     """Union-find groups as groups in which each file forms a verified pair with the keeper.
     A file that joined through others is checked against the keeper directly (whatever their
@@ -221,7 +230,7 @@ def _split(
                 if k != keeper and not _verified(keeper, k, records, pairs)
             }
         )
-        for pair, same in zip(ask, cluster.copies_of(records, ask, settings), strict=True):
+        for pair, same in zip(ask, cluster.copies_of(records, ask, settings, look), strict=True):
             if same:
                 pairs.add(pair)
         pending = []

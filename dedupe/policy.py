@@ -1,7 +1,7 @@
 """Which copy of a group to keep: an ordered chain of rules, each explainable in words.
 
 The rules (`--keep`, default `resolution,sidecar,metadata,size,date,path`):
-  resolution  more pixels wins
+  resolution  more pixels wins (of the picture: a uniform border added around it is not more)
   sidecar     the copy that carries more wins: a Live Photo's motion part, sidecars (XMP edits,
               Apple .AAE edits, Google Takeout metadata, .THM), a RAW + JPEG/HEIC capture
   size        larger file wins (less compressed)
@@ -30,6 +30,7 @@ sidecar with other content.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -37,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from dedupe import companions
+from dedupe import companions, verify
 from dedupe.models import NO_FACTS, Action, FileFacts, ImageRecord, KeepRules, Member
 from dedupe.text import human_bytes
 
@@ -100,8 +101,35 @@ def is_under(path: str, directories: Sequence[str]) -> str | None:
     return None
 
 
+def _content(r: ImageRecord) -> tuple[int, int]:
+    """The size of the picture inside a uniform border (its whole size without one)."""
+    fp = r.fingerprint
+    if len(fp.check) < verify.SIGNATURE_BYTES:
+        return fp.width, fp.height
+    left, top, right, bottom = verify.trimmed(fp.check)
+    return round(fp.width * (1 - left - right)), round(fp.height * (1 - top - bottom))
+
+
+# Pictures whose sizes inside their borders are within this factor are of one resolution for
+# the rule; then the one with less border, then more pixels in all, wins.
+_SAME_RESOLUTION = 1.02
+
+
+def _resolution_key(r: ImageRecord) -> tuple[int, int, int]:
+    width, height = _content(r)
+    content = max(1, width * height)
+    bucket = math.floor(math.log(content) / math.log(_SAME_RESOLUTION))
+    return -bucket, r.pixels - content, -r.pixels
+
+
 def _res(r: ImageRecord) -> str:
     return f"{r.fingerprint.width}x{r.fingerprint.height}"
+
+
+def _framed(r: ImageRecord) -> str:
+    """ " (960x720 inside a border)" for a picture with a border added, else ""."""
+    width, height = _content(r)
+    return f" ({width}x{height} inside a border)" if width * height < 0.9 * r.pixels else ""
 
 
 # Sizes and times in a reason are shown with as many digits as it takes to tell the two files
@@ -223,9 +251,12 @@ _Why = Callable[[Copy, Copy], str]
 
 _RULES: dict[str, tuple[_Key, _Why, _Why]] = {
     "resolution": (
-        lambda c: -c.record.pixels,
-        lambda k, o: f"highest resolution ({_res(k.record)})",
-        lambda k, o: f"keeps the {_res(k.record)} original; this is a {_res(o.record)} copy",
+        lambda c: _resolution_key(c.record),
+        lambda k, o: f"highest resolution ({_res(k.record)}{_framed(k.record)})",
+        lambda k, o: (
+            f"keeps the {_res(k.record)} original; this is a {_res(o.record)} copy"
+            f"{_framed(o.record)}"
+        ),
     ),
     "sidecar": (
         lambda c: -len(c.carried),

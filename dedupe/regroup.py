@@ -19,6 +19,7 @@ from pathlib import Path
 from dedupe import __version__, cluster, policy
 from dedupe import report as report_mod
 from dedupe.groups import build_groups
+from dedupe.looks import Look
 from dedupe.models import FileFacts, Group, ImageRecord, KeepRules
 from dedupe.report import Report
 
@@ -148,12 +149,16 @@ def regroup(
     rules: KeepRules | None = None,
     distinct: frozenset[tuple[str, str]] = frozenset(),
     facts_for: Callable[[Sequence[ImageRecord]], Mapping[str, FileFacts]] | None = None,
+    look: Look | None = None,
 ) -> tuple[Report, Changes]:
     """The report regrouped from its stored hashes at `threshold` with `rules` (None: as stored).
 
     `distinct` adds path pairs marked "not duplicates" to those the report already holds.
     `facts_for(records)` reads what the files of new groups carry (metadata.gather; None: they
     are taken to carry nothing); the files of the report's groups keep the facts it holds.
+    `look`: the images' keypoints for the geometric check of pairs the report's search did not
+    check (looks.Looks; it reads the files): without it the match decides alone; for a file
+    that cannot be read, a pair the thumbnails cannot settle is no copy.
     """
     settings = (
         report.settings if threshold is None else replace(report.settings, threshold=threshold)
@@ -162,7 +167,7 @@ def regroup(
     not_duplicates = report.not_duplicates | distinct
     # from the pairs the report's search checked when they cover the threshold (no search)
     found = cluster.cluster(
-        report.images, settings, distinct=not_duplicates, checked=report.checked
+        report.images, settings, distinct=not_duplicates, checked=report.checked, look=look
     )
     facts = dict(report.facts)
     if facts_for is not None:
@@ -183,6 +188,7 @@ def regroup(
         clusters=found,
         proposed=by_paths if same_proposals else None,
         facts=facts,
+        look=look,
     )
     reviewed = {paths: g for paths, g in by_paths.items() if g.reviewed}
     groups = []
@@ -219,12 +225,12 @@ def _among(facts: Mapping[str, FileFacts], groups: Sequence[Group]) -> dict[str,
     }
 
 
-def repropose(report: Report, rules: KeepRules) -> Report:
+def repropose(report: Report, rules: KeepRules, look: Look | None = None) -> Report:
     """New keep rules without regrouping: fresh proposals for every group not yet reviewed.
     (Another choice for similar shots regroups from the checked pairs: keeping the sharpest
-    splits a set of shots around it, see groups.py.)"""
+    splits a set of shots around it, see groups.py; `look` as for regroup.)"""
     if rules.bursts != report.keep.bursts and any(g.kind == "shots" for g in report.groups):
-        return regroup(report, rules=rules)[0]
+        return regroup(report, rules=rules, look=look)[0]
 
     def distance(a: ImageRecord, b: ImageRecord) -> int:
         return cluster.pair_distance(a, b, report.settings)

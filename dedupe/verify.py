@@ -42,11 +42,13 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from dedupe import hashing
 from dedupe.parallel import thread_map
 
 # Bump whenever signature() or its layout, or the verdict, changes: the cache namespaces
 # fingerprints by it. 3: trimmed content, the 32x32 match, capture facts, flat-only refusal.
-VERSION = 3
+# 4: the geometric check of the pairs the thumbnails cannot settle; shots within a window.
+VERSION = 4
 # Side of the square grayscale thumbnail of the screen.
 SIZE = 16
 PIXELS = SIZE * SIZE
@@ -62,7 +64,7 @@ CHROMA = 4
 # time known, 2 = with sub-seconds; CRC-32 of the camera's name, 0 when unknown), the
 # sharpness (16-bit), the flatness (10 x the image's standard deviation, at most 255) and the
 # chroma grid (CHROMA x CHROMA blue values, then as many red; all 128 for a gray image or one
-# decoded without colour).
+# decoded without colour), then the framing codes (see framing_codes).
 _DETAIL = PIXELS
 _FINE_AT = PIXELS + 1
 _TRIM_AT = _FINE_AT + FINE_PIXELS
@@ -70,7 +72,14 @@ _CAPTURE_AT = _TRIM_AT + 4
 _SHARP_AT = _CAPTURE_AT + 13
 _FLAT_AT = _SHARP_AT + 2
 _CHROMA_AT = _FLAT_AT + 1
-SIGNATURE_BYTES = _CHROMA_AT + 2 * CHROMA * CHROMA
+_CODES_AT = _CHROMA_AT + 2 * CHROMA * CHROMA
+# The framing codes: the 8x8 dHash (64 bits, big-endian) of the whole picture, of its content
+# trimmed of uniform borders, and of the central FRAMED share of that content. A framed copy's
+# trimmed content is the original's whole; a cropped copy's whole is about the original's
+# centre; a copy turned a few degrees has about the same centre (see cluster._candidates).
+FRAMINGS = 3
+FRAMED = 0.85
+SIGNATURE_BYTES = _CODES_AT + 8 * FRAMINGS
 _CAPTURE = struct.Struct(">qBI")
 
 # The screen: the smallest best correlation of the 16x16 thumbnails that goes on to the match.
@@ -102,6 +111,9 @@ CHROMA_MATCH = 0.8
 # correlating this well, in colours laid out alike.
 SHOT_COVERED = 0.25
 SHOT_MATCH = 0.93
+# ... captured at most this far apart (a burst, a bracket): two captures of a scene further
+# apart are two pictures, not two shots of one moment.
+SHOT_WINDOW_MS = 2000
 # Flat: an image whose gray levels vary less than this (standard deviation) is one colour.
 FLAT_STD = 1.5
 # Borders: rows and columns at the edges whose pixels are (almost all) within TRIM_LEVELS of
@@ -180,6 +192,10 @@ def signature(
         colour = np.stack(
             [np.asarray(c.crop(box).resize((CHROMA, CHROMA), Image.Resampling.BOX)) for c in chroma]
         )
+    cw, ch = content.size
+    margin_w, margin_h = round(cw * (1 - FRAMED) / 2), round(ch * (1 - FRAMED) / 2)
+    centre = content.crop((margin_w, margin_h, cw - margin_w, ch - margin_h))
+    codes = tuple(hashing.difference_hash(part, 8).bits for part in (gray, content, centre))
     return pack(
         np.asarray(thumb),
         np.asarray(fine),
@@ -189,6 +205,7 @@ def signature(
         sharpness=_sharpness(content),
         std=whole_std,
         chroma=colour,
+        codes=codes,
     )
 
 
@@ -202,11 +219,13 @@ def pack(
     sharpness: float = 0.0,
     std: float | None = None,
     chroma: npt.NDArray[np.uint8] | None = None,
+    codes: tuple[int, ...] = (0,) * FRAMINGS,
 ) -> bytes:
     """A signature from its parts (see the layout above): the screen's SIZE x SIZE and the
     match's FINE x FINE gray thumbnails, the detail byte, the trim (each side in 1/250), a
     decode.Capture, the sharpness, the image's standard deviation (None: the match
-    thumbnail's) and the (2, CHROMA, CHROMA) chroma grid (None: no colour)."""
+    thumbnail's), the (2, CHROMA, CHROMA) chroma grid (None: no colour) and the FRAMINGS
+    framing codes."""
     if screen.shape != (SIZE, SIZE) or match.shape != (FINE, FINE):
         raise ValueError(f"expected {SIZE}x{SIZE} and {FINE}x{FINE} thumbnails")
     if capture is not None:
@@ -229,6 +248,7 @@ def pack(
             if chroma is None
             else chroma.astype(np.uint8).tobytes()
         )
+        + b"".join(code.to_bytes(8, "big") for code in codes)
     )
 
 
@@ -907,6 +927,13 @@ def sharpness(signatures: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
     return result
 
 
+def framing_codes(signatures: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """The framing codes of signature rows, an (n, FRAMINGS) array: whole, trimmed, centre."""
+    raw = np.ascontiguousarray(signatures[:, _CODES_AT : _CODES_AT + 8 * FRAMINGS])
+    result: npt.NDArray[np.uint64] = raw.view(">u8").reshape(-1, FRAMINGS).astype(np.uint64)
+    return result
+
+
 def trimmed(check: bytes) -> tuple[float, float, float, float]:
     """The share of each side (left, top, right, bottom) trimmed as a uniform border."""
     left, top, right, bottom = (v / 250.0 for v in check[_TRIM_AT : _TRIM_AT + 4])
@@ -999,11 +1026,71 @@ def match_rows(
     alike = (covered <= SHOT_COVERED) & (correlation >= SHOT_MATCH)
     alike &= (gain >= MIN_GAIN) & (gain <= MAX_GAIN) & (colour >= CHROMA_MATCH)
     kind[copy & ~two_shots] = COPY
-    kind[alike & two_shots] = SHOTS
+    kind[alike & two_shots & (apart <= SHOT_WINDOW_MS)] = SHOTS
     kind[flat] = FLAT
     return Match(
         kind, covered, correlation, which, gain, apart, same_camera, detail, detail_std, colour
     )
+
+
+# ---------------------------------------------------------------- the geometric check
+
+# A copy the thumbnails are sure of (as they are or trimmed, almost nothing covered, the rest
+# correlating this well) needs no other look. Every other pair the screen lets through whose
+# match correlates at least LOOK_FROM (LOOK_FROM_FINE where either picture's detail is finer
+# than the thumbnails show; any, where the hashes are close) is settled by the geometric check
+# of local features (dedupe/geometry.py), which needs the pictures again (dedupe/looks.py).
+SURE_COVERED = 0.02
+SURE_MATCH = 0.985
+LOOK_FROM = 0.5
+LOOK_FROM_FINE = 0.3
+# The geometric check's verdict on a pair whose pictures could not be looked at again.
+NOT_LOOKED = -1
+
+
+def sure_copies(found: Match) -> npt.NDArray[np.bool_]:
+    """The pairs the match alone finds to be one picture, beyond doubt."""
+    plain = (found.hypothesis == 0) | (found.hypothesis == TRIMMED)
+    result: npt.NDArray[np.bool_] = (found.kind == COPY) & plain
+    result &= (found.covered <= SURE_COVERED) & (found.correlation >= SURE_MATCH)
+    return result
+
+
+def to_look(
+    found: Match, fine: npt.NDArray[np.bool_], close: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.bool_]:
+    """The pairs of a match that the geometric check settles (see LOOK_FROM): `fine`, either
+    picture's detail is finer than its thumbnail shows (past_screen); `close`, their hashes are
+    close (close_hashes)."""
+    floor = np.where(fine, LOOK_FROM_FINE, LOOK_FROM)
+    wanted = (found.correlation >= floor) | (fine & close)
+    result: npt.NDArray[np.bool_] = wanted & (found.kind != FLAT) & ~sure_copies(found)
+    return result
+
+
+def settle(
+    found: Match, asked: npt.NDArray[np.bool_], looked: npt.NDArray[np.int8]
+) -> npt.NDArray[np.int8]:
+    """The verdicts of a match once the geometric check has looked at the `asked` pairs
+    (`looked`: geometry.SAME, DIFFERENT, UNKNOWN or NOT_LOOKED per asked pair, in order): one
+    picture under one transform is a copy (two shots when captured apart, within
+    SHOT_WINDOW_MS), no such transform is different, too little to see leaves the match's
+    verdict, and a pair it could not look at is no copy (never on the thumbnails' word alone
+    where they could not settle it)."""
+    from dedupe import geometry
+
+    kind: npt.NDArray[np.int8] = found.kind.copy()
+    at = np.flatnonzero(asked)
+    same = at[looked == geometry.SAME]
+    shots = found.apart_ms[same] > 0
+    burst = shots & (found.apart_ms[same] <= SHOT_WINDOW_MS)
+    kind[same[~shots]] = COPY
+    kind[same[burst]] = SHOTS
+    kind[same[shots & ~burst]] = DIFFERENT
+    kind[at[looked == geometry.DIFFERENT]] = DIFFERENT
+    unseen = at[looked == NOT_LOOKED]
+    kind[unseen[kind[unseen] == COPY]] = DIFFERENT
+    return kind
 
 
 @lru_cache(maxsize=1)

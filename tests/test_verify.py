@@ -56,10 +56,14 @@ def test_signature_layout_and_determinism() -> None:
     a, b = verify.signature(image), verify.signature(image.convert("L"))
     assert len(a) == verify.SIGNATURE_BYTES
     assert a[: verify.PIXELS] == picture(1).convert("L").resize((16, 16), Image.BOX).tobytes()
-    # colour and gray give the same signature but for the colour layout (none for gray)
-    colour = verify.SIGNATURE_BYTES - 2 * verify.CHROMA * verify.CHROMA
-    assert a[:colour] == b[:colour] and b[colour:] == bytes([128]) * (len(b) - colour)
-    assert a[colour:] != b[colour:]
+    # colour and gray give the same signature but for the colour layout (none for gray),
+    # which the framing codes follow
+    codes = verify.SIGNATURE_BYTES - 8 * verify.FRAMINGS
+    colour = codes - 2 * verify.CHROMA * verify.CHROMA
+    assert a[:colour] == b[:colour] and b[colour:codes] == bytes([128]) * (codes - colour)
+    assert a[colour:codes] != b[colour:codes] and a[codes:] == b[codes:]
+    whole, trimmed, centre = verify.framing_codes(verify.signature_array([a]))[0].tolist()
+    assert whole == trimmed != centre  # (no border to trim)
     with pytest.raises(ValueError, match="bytes"):
         verify.accept(a, a[:-1])
 

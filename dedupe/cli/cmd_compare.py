@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from dedupe import api, verify
+from dedupe import api, geometry, verify
 from dedupe.cli import options
 from dedupe.cli.ui import UI, printable, write_data
 from dedupe.cluster import PairCheck
@@ -80,6 +80,59 @@ def _alignment(check: PairCheck, a: ImageRecord, b: ImageRecord) -> list[str]:
     return [f"one cropped or framed from the other (zoom {h.zoom:g}x)"]
 
 
+def _framing(found: geometry.Geometry, b: ImageRecord) -> list[str]:
+    """What the geometric check's transform says of how the two differ, in words."""
+    parts = []
+    shows_a, shows_b = (min(x, 1.0) for x in found.overlap)  # B shows of A, A shows of B
+    border = max(verify.trimmed(b.fingerprint.check))
+    if shows_a < 0.97 and shows_b < 0.97:
+        parts.append(f"each cropped (B shows {shows_a:.0%} of A, A {shows_b:.0%} of B)")
+    elif shows_a < 0.97:
+        parts.append(f"cropped {1 - shows_a:.0%} (B shows {shows_a:.0%} of A)")
+    elif shows_b < 0.97 and border >= 0.02:
+        parts.append(f"framed (B adds a border: A is {shows_b:.0%} of B)")
+    elif shows_b < 0.97:
+        parts.append(f"A cropped {1 - shows_b:.0%} (A shows {shows_b:.0%} of B)")
+    if abs(found.angle) >= 1.0:
+        parts.append(f"turned {abs(found.angle):.0f} degrees")
+    return parts
+
+
+def _looked(check: PairCheck, b: ImageRecord) -> str | None:
+    """The verdict in words when the geometric check settled the pair (else None)."""
+    found = check.geometry
+    if not check.looked:
+        return None
+    if found is None:
+        return (
+            "not settled: the thumbnails cannot tell and a picture could not be read again "
+            "(changed or gone since it was scanned), so it is no copy"
+        )
+    if found.verdict == geometry.SAME and check.kind == verify.COPY:
+        framing = _framing(found, b)
+        covered = round(100 * check.covered)  # the match's, where it aligned them as they are
+        parts = ["same picture", *(framing or ([f"{covered}% covered"] if covered else []))]
+        return ", ".join(parts) + f" ({found.inliers} matching points agree)"
+    if found.verdict == geometry.DIFFERENT:
+        if found.inliers >= geometry.MIN_INLIERS and found.spread < geometry.SPREAD:
+            return (
+                f"different pictures: {found.inliers} matching points, but only in "
+                f"{found.spread:.0%} of the picture (a shared layout, frame or background)"
+            )
+        if found.inliers >= geometry.MIN_INLIERS:
+            shown = min(min(found.overlap), 1.0)
+            return (
+                f"different pictures: {found.inliers} matching points agree only on an "
+                f"alignment no copy has (scale {found.scale:.2f}, turned "
+                f"{abs(found.angle):.0f} degrees, {shown:.0%} of one shown in the other)"
+            )
+        return (
+            f"different pictures: {found.inliers} of {found.matches} matching points agree "
+            f"on one alignment (a copy: {geometry.MIN_INLIERS} or more, over most of it)"
+        )
+    return None
+
+
 def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
     """The check's verdict on a pair in words, e.g. "same picture, 4% covered" or "different
     shots: captured 0.3 s apart by the same camera"."""
@@ -96,6 +149,9 @@ def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
     if check.kind == verify.SHOTS:
         by = " by the same camera" if check.same_camera else ""
         return f"different shots: captured {_seconds(check.apart_ms)} apart{by}"
+    looked = _looked(check, b)
+    if looked is not None and check.kind != verify.SHOTS:
+        return looked
     if check.kind == verify.COPY:
         parts = ["same picture"]
         if covered:

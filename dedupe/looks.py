@@ -1,0 +1,191 @@
+"""Looking at pictures again: the keypoints of the images whose candidate pairs need the
+geometric check (dedupe/geometry.py), read and decoded once more during a run, at the
+check's working size.
+
+A file is looked at only while it is still the file that was fingerprinted: the same size and
+modification time, and the bytes read have its SHA-256. A file that changed, vanished or cannot
+be read gives nothing, and the pairs that needed it are decided without the geometric check
+(see cluster.py: never a copy on the thumbnails' word alone when they could not settle it).
+The keypoints are kept for the run (the most recently used LOOKS_KEPT images), and the
+decoded pictures of the most recent PICTURES_KEPT (with --rotations a picture is looked at
+under several orientations: it is read and decoded once for all of them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from dedupe import decode, geometry, verify
+from dedupe.models import ImageRecord
+from dedupe.parallel import thread_map
+
+# What the geometric check asks for: the keypoints of record `index` seen under an EXIF
+# orientation, or None when its picture cannot be looked at again.
+Look = Callable[[int, int], "geometry.Features | None"]
+
+# Images whose keypoints are kept at a time (about 20 KB each).
+LOOKS_KEPT = 2048
+# Decoded pictures kept at a time (about 200 KB each, at the check's working size).
+PICTURES_KEPT = 64
+
+
+class Looks:
+    """The keypoints of records by index (and EXIF orientation seen under), read on demand;
+    None for a file that cannot be looked at again. Safe to call from several threads."""
+
+    def __init__(self, records: Sequence[ImageRecord]) -> None:
+        self._records = records
+        self._kept: OrderedDict[tuple[int, int], geometry.Features | None] = OrderedDict()
+        self._pictures: OrderedDict[int, Image.Image | None] = OrderedDict()
+        self._lock = threading.Lock()
+        self.read = 0  # files read and decoded again
+        self.missed = 0  # files that could not be (changed, gone, unreadable)
+        self.pairs = 0  # pairs given to the geometric check
+        self.seconds = 0.0  # time spent on them (reading, decoding, keypoints, fits)
+
+    def __call__(self, index: int, orientation: int = 1) -> geometry.Features | None:
+        key = (index, orientation)
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        found = self._look(index, orientation)
+        with self._lock:
+            self._kept[key] = found
+            while len(self._kept) > LOOKS_KEPT:
+                self._kept.popitem(last=False)
+        return found
+
+    def tally(self, pairs: int, seconds: float) -> None:
+        """Count pairs the geometric check looked at, and the time it took."""
+        with self._lock:
+            self.pairs += pairs
+            self.seconds += seconds
+
+    def _picture(self, index: int) -> Image.Image | None:
+        with self._lock:
+            if index in self._pictures:
+                self._pictures.move_to_end(index)
+                return self._pictures[index]
+        image = picture(self._records[index])
+        with self._lock:
+            if index not in self._pictures:  # (another thread may have read it meanwhile)
+                if image is None:
+                    self.missed += 1
+                else:
+                    self.read += 1
+            self._pictures[index] = image
+            while len(self._pictures) > PICTURES_KEPT:
+                self._pictures.popitem(last=False)
+        return image
+
+    def _look(self, index: int, orientation: int) -> geometry.Features | None:
+        if orientation in _TURNS:  # a quarter or half turn of the picture or of its mirror
+            base, turn = _TURNS[orientation]
+            found = self(index, base)
+            return None if found is None else turned(found, turn)
+        image = self._picture(index)
+        if image is None:
+            return None
+        if orientation != 1:
+            flipped = verify.ORIENT[orientation](np.asarray(image))
+            image = Image.fromarray(np.ascontiguousarray(flipped))
+        return geometry.features(image)
+
+
+# ORB's keypoints turn with the picture (FAST corners and their orientations do, and each
+# descriptor is taken along its keypoint's orientation), so the keypoints of a picture under
+# EXIF orientation k (a turn, or the mirror's turn) are those of orientation 1 or 2 (the
+# mirror) with their positions turned: (the orientation computed, the turn: 3 half, 6
+# clockwise, 8 counter-clockwise, as in verify.ORIENT). Two keypoint searches per picture
+# instead of eight under --rotations.
+_TURNS = {3: (1, 3), 6: (1, 6), 8: (1, 8), 4: (2, 3), 5: (2, 8), 7: (2, 6)}
+
+
+def turned(found: geometry.Features, turn: int) -> geometry.Features:
+    """The keypoints of a picture turned half (3), clockwise (6) or counter-clockwise (8)."""
+    x, y = found.points[:, 0], found.points[:, 1]
+    w, h = float(found.width - 1), float(found.height - 1)
+    if turn == 3:
+        points, size = np.stack([w - x, h - y], axis=1), (found.width, found.height)
+    elif turn == 6:
+        points, size = np.stack([h - y, x], axis=1), (found.height, found.width)
+    else:
+        points, size = np.stack([y, w - x], axis=1), (found.height, found.width)
+    return geometry.Features(points.astype(np.float32), found.descriptors, *size)
+
+
+def picture(record: ImageRecord) -> Image.Image | None:
+    """The record's image in gray at about the geometric check's working size (EXIF
+    orientation applied), if its file is still the one fingerprinted; else None."""
+    fp = record.fingerprint
+    width, height = geometry.working_size(fp.width, fp.height)
+    try:
+        fd = os.open(record.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or (info.st_size, info.st_mtime_ns) != (
+                record.size,
+                record.mtime_ns,
+            ):
+                return None
+            data = handle.read()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != fp.digest:
+        return None
+    try:
+        decoded = decode.decode(data, min_side=max(8, min(width, height)), gray=True)
+    except decode.DecodeError:
+        return None
+    return decoded.image
+
+
+# Pairs compared per task of the thread pool.
+_TASK = 64
+
+
+def compare_pairs(
+    look: Look | None,
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    orientation: int = 1,
+) -> tuple[npt.NDArray[np.int8], list[geometry.Geometry | None]]:
+    """The geometric check of records i[k] and j[k] (j seen under the EXIF orientation), on
+    every usable core (OpenCV releases the GIL): per pair the verdict (geometry.SAME,
+    DIFFERENT or UNKNOWN; verify.NOT_LOOKED when either picture cannot be looked at again;
+    UNKNOWN for all when `look` is None: the match decides alone) and the check itself (None
+    when not looked at)."""
+    n = len(i)
+    found: list[geometry.Geometry | None] = [None] * n
+    if look is None or not n:
+        return np.full(n, geometry.UNKNOWN, np.int8), found
+    verdicts = np.full(n, verify.NOT_LOOKED, np.int8)
+    started = time.perf_counter()
+    order = np.lexsort((j, i))  # the pairs of one image together: its keypoints stay kept
+
+    def run(span: tuple[int, int]) -> None:
+        for k in order[span[0] : span[1]].tolist():
+            a, b = look(int(i[k]), 1), look(int(j[k]), orientation)
+            if a is None or b is None:
+                continue
+            found[k] = checked = geometry.compare(a, b)
+            verdicts[k] = checked.verdict
+
+    thread_map(run, [(lo, min(lo + _TASK, n)) for lo in range(0, n, _TASK)])
+    if isinstance(look, Looks):
+        look.tally(n, time.perf_counter() - started)
+    return verdicts, found
