@@ -6,9 +6,12 @@ layout and shots of one scene are not copies; a file changed since the scan is n
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shutil
+import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -31,8 +34,32 @@ OTHER = SHARED / "exif-samples" / "jpg" / "mobile" / "HMD_Nokia_8.3_5G.jpg"
 SCENE = SHARED / "exif-samples" / "jpg" / "gps"  # one camera's shots of one place, minutes apart
 
 
+# Where ../shared is not beside the checkout (a clean CI clone), a picture rendered by ffmpeg's
+# lavfi sources stands in for each real photo (a Mandelbrot set: fine detail and smooth areas;
+# "other" another part of it), so the check runs there too.
+STAND_INS = {
+    PHOTO: "mandelbrot=size=800x600:start_scale=2:end_scale=2",
+    OTHER: "mandelbrot=size=800x600:start_x=-0.7435:start_y=0.1314:start_scale=0.02:end_scale=0.02",
+}
+
+
+def rendered(source: str) -> Image.Image:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.skip("needs ../shared/real-images or ffmpeg (apt-get install ffmpeg)")
+    done = subprocess.run(
+        [ffmpeg, "-loglevel", "error", "-f", "lavfi", "-i", source, "-frames:v", "1",
+         "-f", "image2pipe", "-vcodec", "png", "-"],
+        capture_output=True,
+        check=True,
+    )  # fmt: skip
+    return Image.open(io.BytesIO(done.stdout)).convert("RGB")
+
+
 def real(path: Path, width: int = 800) -> Image.Image:
     if not path.is_file():
+        if path in STAND_INS:
+            return rendered(STAND_INS[path])
         pytest.skip(f"{path} is not here (../shared/real-images)")
     with Image.open(path) as image:
         image.draft("RGB", (width, width))
@@ -92,6 +119,10 @@ def test_scan_finds_crops_borders_turns_and_captions(
     assert code == 0
     assert groups_of(report) == [{"original", "crop15", "border", "turn4", "caption"}]
     data = json.loads(report.read_text())
+    if not PHOTO.is_file():
+        # The stand-in's turned copy, black corners and all, is a larger JPEG than its
+        # original, and the size rule keeps it (README "Accuracy": still missed).
+        return
     kept = [Path(f["path"]).stem for f in data["groups"][0]["files"] if f["action"] == "keep"]
     assert kept in (["original"], ["caption"])  # (the PNG: the same pixels, a larger file)
     reasons = {Path(f["path"]).stem: f["reason"] for f in data["groups"][0]["files"]}
@@ -153,6 +184,8 @@ def test_review_threshold_looks_again_and_warns_of_changed_files(
 ) -> None:
     """`review --threshold` regroups a report; the pairs its scan did not check (a tighter
     threshold) that the thumbnails cannot settle get the geometric check, from the files."""
+    if not PHOTO.is_file():  # the stand-in's turned copy is within the tight threshold already
+        pytest.skip(f"{PHOTO} is not here (../shared/real-images)")
     paths = copies(library)
     report = tmp_path / "report.json"
     code, _, _ = cli(
