@@ -27,7 +27,7 @@ from PIL import Image
 
 from dedupe import decode, geometry, verify
 from dedupe.models import ImageRecord
-from dedupe.parallel import thread_map
+from dedupe.parallel import thread_map, usable_cores
 
 # What the geometric check asks for: the keypoints of record `index` seen under an EXIF
 # orientation, or None when its picture cannot be looked at again.
@@ -185,7 +185,10 @@ def compare_pairs(
             found[k] = checked = geometry.compare(a, b)
             verdicts[k] = checked.verdict
 
-    thread_map(run, [(lo, min(lo + _TASK, n)) for lo in range(0, n, _TASK)])
+    # Tasks of _TASK pairs, or fewer so that a few dozen pairs still use every core (a task
+    # for each core several times over); the pairs of one image stay together within a task.
+    task = max(1, min(_TASK, -(-n // (4 * usable_cores()))))
+    thread_map(run, [(lo, min(lo + task, n)) for lo in range(0, n, task)])
     if isinstance(look, Looks):
         look.tally(n, time.perf_counter() - started)
     return verdicts, found
