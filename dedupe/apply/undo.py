@@ -90,18 +90,21 @@ def _prune_empty_dirs(directory: str, stop: str) -> None:
             return
 
 
-def tidy_move_folders(state: journal.State) -> None:
+def tidy_move_folders(state: journal.State, pruned: frozenset[str] = frozenset()) -> None:
     """Remove the folders `--move` made for the journal's files, where empty (each reached from
     the --move folder): those an undo put back, also those an undo killed before it removed
     their folders left behind. Only ever removes empty folders (a file not put back keeps its
-    folders)."""
+    folders). Each folder is tried once, none of `pruned` (tried already)."""
     move_to = state.header.get("move_to")
     if not isinstance(move_to, str):
         return
+    folders = set()
     for entry in state.done:
         destination = (entry.done or {}).get("destination") or entry.intent.get("target")
         if entry.intent["action"] == "move" and isinstance(destination, str):
-            _prune_empty_dirs(os.path.dirname(destination), move_to)
+            folders.add(os.path.dirname(destination))
+    for folder in sorted(folders - pruned):
+        _prune_empty_dirs(folder, move_to)
 
 
 @dataclass
@@ -159,6 +162,7 @@ def undo(
     restored: list[Restored] = []
     already: list[str] = []
     skipped: list[Skip] = []
+    pruned: set[str] = set()  # folders already tried for removal
     interrupted = False
     try:
         for entry in todo:
@@ -183,11 +187,13 @@ def undo(
                         and isinstance(move_to, str)
                         and isinstance(source, str)
                     ):
+                        pruned.add(os.path.dirname(source))
                         _prune_empty_dirs(os.path.dirname(source), move_to)
             progress.advance()
         if state.ended is None:
             writer.append({"type": "end", "status": "undone", "at": journal.now()})
-        tidy_move_folders(state)  # and those of files an earlier undo, killed, put back
+        # and those of files an earlier undo, killed, put back
+        tidy_move_folders(state, frozenset(pruned))
     except KeyboardInterrupt:
         interrupted = True
     return UndoResult(
