@@ -605,7 +605,9 @@ def _capture_of(image: Image.Image) -> Capture | None:
         return None
     millis = int((when - _EPOCH).total_seconds()) * 1000
     digits = sub.strip("\x00 ").strip() if isinstance(sub, str) else ""
-    subseconds = digits.isdigit()
+    # (ASCII digits only: "\xb2" read as latin-1 is "²", a digit to isdigit() that int()
+    # refuses, which made a sound photo "damaged")
+    subseconds = digits.isascii() and digits.isdigit()
     if subseconds:
         millis += int((digits + "000")[:3])
     camera = " ".join(str(n).strip("\x00 ").strip() for n in names if isinstance(n, str))
