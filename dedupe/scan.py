@@ -18,6 +18,7 @@ from typing import Protocol
 
 from dedupe import companions, decode, hashing, verify, workers
 from dedupe.cache import KIND_ERROR, KIND_IMAGE, HashCache
+from dedupe.errors import DedupeError
 from dedupe.gcpause import collector_paused
 from dedupe.models import (
     FileEntry,
@@ -248,10 +249,28 @@ def _run(
             done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
             for future in done:
                 chunk = pending.pop(future)
-                for entry, outcome in zip(chunk, future.result(), strict=True):
+                try:
+                    outcomes = future.result()
+                except futures.process.BrokenProcessPool:
+                    raise DedupeError(_broken_pool(chunk)) from None
+                for entry, outcome in zip(chunk, outcomes, strict=True):
                     yield entry, outcome
                 progress.advance(len(chunk))
                 submit_next()
+
+
+def _broken_pool(chunk: list[FileEntry]) -> str:
+    """Why the scan stops when a decoding worker process ended abruptly (nothing is cached for
+    the files it had, so the next scan reads them again)."""
+    shown = ", ".join(e.path for e in chunk[:3]) + (
+        f" and {len(chunk) - 3} more" if len(chunk) > 3 else ""
+    )
+    return (
+        "a worker process decoding images stopped abruptly (killed by the system, perhaps out "
+        f"of memory, or crashed in an image library) while it read {shown}; no report was "
+        'written. From a Python script, call dedupe under `if __name__ == "__main__":` '
+        "(each worker process imports the script again)"
+    )
 
 
 class _Links:

@@ -83,4 +83,78 @@ def test_sub_seconds_in_latin_1_digits_do_not_make_a_photo_damaged(library: Libr
 # ---------------------------------------------------------------- the Python API misused
 
 
+def many_photos(library: Library, count: int = 40) -> None:
+    """Enough images for the scan to decode them in worker processes (2 x scan.CHUNK)."""
+    for k in range(count):
+        library.save(f"p{k:03d}.jpg", photo(k, (320, 240)), quality=85)
+
+
+def test_a_script_without_a_main_guard_gets_a_clear_error(library: Library) -> None:
+    """A script that calls dedupe.scan_folders at its top level (no `if __name__ ==
+    "__main__":`) is imported again by each worker process, which cannot start workers of its
+    own: the pool broke and the caller got concurrent.futures' BrokenProcessPool and a
+    traceback. Now a DedupeError says what happened and what to do."""
+    many_photos(library)
+    script = library.root.parent / "unguarded.py"
+    script.write_text(
+        "import dedupe\n"
+        "try:\n"
+        f"    dedupe.scan_folders({str(library.root)!r}, cache=False, jobs=2)\n"
+        "except dedupe.DedupeError as error:\n"
+        "    print('DedupeError:', error)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert "DedupeError: a worker process decoding images stopped abruptly" in done.stdout
+    assert '`if __name__ == "__main__":`' in done.stdout
+    assert "BrokenProcessPool" not in done.stdout
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in found.stdout.split()]
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_scan_stops_the_scan_with_a_clear_message(
+    library: Library, tmp_path: Path
+) -> None:
+    """A decoding worker killed by the system (the OOM killer, a crash in a decoder) gave a
+    traceback of BrokenProcessPool. Now: exit 1, one error line naming files it was reading,
+    no report written, nothing under the folder touched."""
+    if shutil.which("pgrep") is None:
+        pytest.skip("needs pgrep (procps)")
+    many_photos(library, 160)
+    before = snapshot(library.root)
+    report = tmp_path / "report.json"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "dedupe", "scan", str(library.root), "--no-cache", "-j", "2"]
+    process = subprocess.Popen(
+        [*argv, "--report", str(report), "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while not workers and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        workers = [w for server in _children(process.pid) for w in _children(server)]
+    if not workers:
+        process.kill()
+        pytest.skip("the scan ended before a worker could be seen")
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("the killed worker had finished its work")
+    assert process.returncode == 1, err
+    assert "Traceback" not in err and "BrokenProcessPool" not in err
+    assert err.startswith("error: a worker process decoding images stopped abruptly"), err
+    assert str(library.root) in err
+    assert not report.exists() and snapshot(library.root) == before
+
+
 # ---------------------------------------------------------------- odd names, full disks
