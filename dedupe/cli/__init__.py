@@ -235,7 +235,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> NoReturn:
     """The program (`dedupe`, `python -m dedupe`): run main() and exit with its code."""
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # Ctrl-C before main() has its console (rich still loading)
+        sys.stderr.write("error: interrupted\n")
+        code = int(ExitCode.INTERRUPTED)
     # The process ends now: spare the interpreter its final garbage collection over every object
     # still alive (with the grouping's compiled kernels loaded, about 0.2 s of CPU for nothing).
     settle()
