@@ -594,6 +594,8 @@ def make_plan(
     """
     from dedupe import apply
 
+    if action not in (None, "trash", "move", "link"):  # (else a KeyError deep in the apply)
+        raise UsageError(f"make_plan: unknown action {action!r} (choose from trash, move, link)")
     if isinstance(report, (str, os.PathLike)):
         report_path = report if report_path is None else report_path
         report = read_report(report)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from dedupe.errors import UsageError
 from dedupe.hashing import ALGORITHMS, HASH_SIZES, ImageHash
 
 Action = Literal["keep", "trash"]
@@ -36,14 +37,17 @@ class Settings:
     rotations: bool = False
 
     def __post_init__(self) -> None:
+        # UsageError (a ValueError): the Python API promises a DedupeError for what a caller
+        # passes, and a threshold given as "0.2" is refused in words, not by a TypeError.
         if self.algorithm not in ALGORITHMS:
-            raise ValueError(
+            raise UsageError(
                 f"unknown algorithm {self.algorithm!r} (choose from {', '.join(ALGORITHMS)})"
             )
         if self.hash_size not in HASH_SIZES:
-            raise ValueError(f"hash size must be one of {HASH_SIZES}, not {self.hash_size}")
-        if not (0.0 <= self.threshold <= 1.0) or math.isnan(self.threshold):
-            raise ValueError(f"threshold is a rate between 0 and 1, not {self.threshold}")
+            raise UsageError(f"hash size must be one of {HASH_SIZES}, not {self.hash_size!r}")
+        number = isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool)
+        if not number or not (0.0 <= self.threshold <= 1.0) or math.isnan(self.threshold):
+            raise UsageError(f"threshold is a rate between 0 and 1, not {self.threshold!r}")
 
     @property
     def bits(self) -> int:

@@ -83,6 +83,48 @@ def test_sub_seconds_in_latin_1_digits_do_not_make_a_photo_damaged(library: Libr
 # ---------------------------------------------------------------- the Python API misused
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"threshold": math.nan},
+        {"threshold": 2.0},
+        {"threshold": "0.2"},
+        {"threshold": True},
+        {"hash_size": 7},
+        {"algorithm": "md5"},
+    ],
+)
+def test_settings_a_caller_gets_wrong_are_a_usage_error(values: dict[str, Any]) -> None:
+    """The API promises a DedupeError for what a caller passes: Settings raised ValueError
+    (and TypeError for a threshold given as a string)."""
+    with pytest.raises(UsageError):
+        Settings(**values)
+    with pytest.raises(ValueError):  # (a UsageError is one: callers that caught it still do)
+        Settings(**values)
+
+
+def test_regroup_at_a_threshold_that_is_not_a_rate_is_a_usage_error(library: Library) -> None:
+    library.save("a.png", photo(1))
+    report = dedupe.scan_folders(library.root, cache=False)
+    for threshold in (math.nan, -0.1, 1.5):
+        with pytest.raises(UsageError, match="threshold is a rate between 0 and 1"):
+            dedupe.regroup_report(report, threshold=threshold)
+
+
+def test_make_plan_refuses_an_action_it_does_not_know(library: Library, tmp_path: Path) -> None:
+    """make_plan(report, "delete") made a plan, and apply_plan failed on it with a KeyError."""
+    library.save("a.png", photo(1))
+    library.save("a-small.jpg", photo(1).resize((320, 240)), quality=85)
+    report = tmp_path / "report.json"
+    dedupe.write_report(dedupe.scan_folders(library.root, cache=False), report)
+    before = snapshot(library.root)
+    for action in ("delete", "Trash", ""):
+        with pytest.raises(UsageError, match="unknown action"):
+            dedupe.make_plan(report, action)  # type: ignore[arg-type]
+    assert snapshot(library.root) == before
+    assert dedupe.make_plan(report, "trash").files == 1
+
+
 def many_photos(library: Library, count: int = 40) -> None:
     """Enough images for the scan to decode them in worker processes (2 x scan.CHUNK)."""
     for k in range(count):
