@@ -243,6 +243,21 @@ def test_ctrl_c_mid_scan_leaves_a_cache_the_next_scan_trusts(
 # ---------------------------------------------------------------- odd names, full disks
 
 
+def test_compare_names_the_measure_that_refused_a_pair(library: Library, cli: Cli) -> None:
+    """A 40x4000 strip and its half-size copy are refused on their fine detail (what a 32x32
+    thumbnail of a 20-pixel-wide strip shows is mostly the resize); `compare` said "a contrast
+    change of x1.00 is more than an edit", a change there is not. Now it names the detail."""
+    image = photo(8, (40, 4000))
+    a = library.save("tall.png", image)
+    b = library.save("tall-small.png", image.resize((20, 2000)))
+    code, out, _ = cli("compare", str(a), str(b))
+    assert code == 0
+    (line,) = [row for row in out.splitlines() if row.startswith("check")]
+    assert "contrast change" not in line
+    assert "different pictures: the fine detail correlates 0." in line
+    assert "(a copy: 0.5 or more): fails" in line
+
+
 def test_ctrl_c_before_the_console_exists_is_exit_130_without_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -261,3 +276,29 @@ def test_ctrl_c_before_the_console_exists_is_exit_130_without_a_traceback(
         cli.entry()
     assert stopped.value.code == 130
     assert capsys.readouterr().err == "error: interrupted\n"
+
+
+def test_compare_of_one_file_under_two_names_says_a_scan_never_groups_it(
+    library: Library, cli: Cli
+) -> None:
+    """`compare A A`, or A and a hard or symbolic link to it, said "grouped (identical bytes)";
+    a scan counts one inode once and never proposes it for trash as its own duplicate."""
+    a = library.save("a.jpg", photo(4, (640, 480)), quality=90)
+    os.link(a, library.root / "hard.jpg")
+    (library.root / "soft.jpg").symlink_to("a.jpg")
+    for other in (a, library.root / "hard.jpg", library.root / "soft.jpg"):
+        code, out, _ = cli("compare", str(a), str(other))
+        assert code == 0
+        assert "grouped (identical bytes)" not in out
+        assert out.rstrip().endswith(
+            "not grouped: A and B are one file (the same path or links to it: a scan sees it once)"
+        )
+        code, out, _ = cli("compare", "--json", str(other), str(a))
+        assert json.loads(out)["same_file"] is True
+    copy = library.root / "copy.jpg"
+    shutil.copyfile(a, copy)
+    code, out, _ = cli("compare", str(a), str(copy))
+    assert (
+        "grouped (identical bytes)" in out
+        and json.loads(cli("compare", "--json", str(a), str(copy))[1])["same_file"] is False
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
 from dedupe import api, geometry, verify
@@ -173,7 +174,21 @@ def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
             f"different pictures: the rest correlates {check.correlation:.3f} "
             f"(a copy: {verify.MATCH} or more)"
         )
-    return f"different pictures: a contrast change of x{check.gain:.2f} is more than an edit"
+    if not verify.MIN_GAIN <= check.gain <= verify.MAX_GAIN:
+        return f"different pictures: a contrast change of x{check.gain:.2f} is more than an edit"
+    # (what else the match asks of a copy, in verify.match_rows's order; this said "a
+    # contrast change of x1.00" for a pair refused on its detail)
+    if check.detail_std >= verify.DETAIL_LEVELS and check.detail < verify.DETAIL_MATCH:
+        return (
+            f"different pictures: the fine detail correlates {check.detail:.2f} "
+            f"(a copy: {verify.DETAIL_MATCH} or more)"
+        )
+    if check.colour < verify.CHROMA_MATCH:
+        return (
+            f"different pictures: the colours are laid out differently (cosine "
+            f"{check.colour:.2f}, a copy: {verify.CHROMA_MATCH} or more)"
+        )
+    return "different pictures: the brightness differs more than an edit changes it"
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -242,9 +257,23 @@ def _text(
         f"{settings.algorithm} {settings.hash_size}x{settings.hash_size}, "
         f"threshold {settings.threshold} (max distance {settings.max_distance})"
     )
+    if _one_file(a, b):  # (a scan counts one inode once: never its own duplicate)
+        lines.append(f"{name}: not grouped: A and B are one file ({_ONE_FILE})")
+        return "\n".join(lines) + "\n"
     lines.append(f"{name}: {_verdict(plain)}")
     lines.append(f"{name}, --rotations: {_verdict(turned)}")
     return "\n".join(lines) + "\n"
+
+
+_ONE_FILE = "the same path or links to it: a scan sees it once"
+
+
+def _one_file(a: ImageRecord, b: ImageRecord) -> bool:
+    """Whether A and B name one file (one device and inode): identical bytes, but no copy."""
+    try:
+        return os.path.samefile(a.path, b.path)
+    except OSError:
+        return False
 
 
 _KINDS = {verify.DIFFERENT: "different", verify.COPY: "copy", verify.SHOTS: "shots",
@@ -286,6 +315,7 @@ def _json(
             "hash_size": settings.hash_size,
             "threshold": settings.threshold,
         },
+        "same_file": _one_file(a, b),
         "plain": _check_json(current[False], a, b),
         "rotations": _check_json(current[True], a, b),
     }
