@@ -74,10 +74,124 @@ def test_sub_seconds_in_latin_1_digits_do_not_make_a_photo_damaged(library: Libr
     ]
 
 
+def test_two_pictures_claiming_one_capture_time_are_not_copies(library: Library) -> None:
+    """Held: the same DateTimeOriginal and sub-seconds on two different pictures groups
+    nothing (the pixels decide that they differ)."""
+    tags = exif("2024:05:01 10:00:00", "120")
+    library.save("one.jpg", photo(3, (800, 600)), quality=92, exif=tags)
+    library.save("two.jpg", photo(4, (800, 600)), quality=92, exif=tags)
+    assert dedupe.scan_folders(library.root, cache=False).groups == ()
+
+
 # ---------------------------------------------------------------- the second look at a file
 
 
+@pytest.mark.parametrize("swap", ["fifo", "symlink", "truncated", "folder", "grown"])
+def test_a_file_swapped_before_the_geometric_look_is_not_looked_at(
+    library: Library, swap: str
+) -> None:
+    """Held: between the hashing and the geometric check's second read, the file becomes a
+    FIFO (never blocks), a symlink to its own byte copy (not followed), a truncated file, a
+    folder, or a longer file: the look gives nothing and counts a miss."""
+    path = library.save("a.jpg", photo(5, (800, 600)), quality=90)
+    shutil.copyfile(path, library.root / "twin.jpg")
+    (record, _) = sorted(records_of(library.root), key=lambda r: r.path)
+    assert picture(record) is not None
+    path.unlink()
+    if swap == "fifo":
+        os.mkfifo(path)
+    elif swap == "symlink":
+        path.symlink_to(library.root / "twin.jpg")
+    elif swap == "truncated":
+        path.write_bytes((library.root / "twin.jpg").read_bytes()[: record.size // 2])
+    elif swap == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes((library.root / "twin.jpg").read_bytes() + b"\0" * 100)
+        os.utime(path, ns=(record.mtime_ns, record.mtime_ns))
+    look = Looks([record])
+    started = time.monotonic()
+    assert look(0) is None and look.missed == 1
+    assert time.monotonic() - started < 5  # (a FIFO opened for reading must not wait)
+
+
+@pytest.mark.parametrize(
+    ("name", "size"), [("line", (20000, 1)), ("column", (1, 20000)), ("tall", (40, 4000))]
+)
+def test_degenerate_shapes_are_looked_at_without_failing(
+    library: Library, name: str, size: tuple[int, int]
+) -> None:
+    """Held: a 20000x1 line and a 1x20000 column (with half-size copies) and a 40x4000 strip
+    (with a JPEG copy) go through the look and the geometric check without an error, and
+    group. (The strip's half-size copy is not found: see the compare test below.)"""
+    image = photo(8, size)
+    library.save(f"{name}.png", image)
+    if name == "tall":
+        library.save(f"{name}-copy.jpg", image, quality=90)
+    else:
+        library.save(
+            f"{name}-small.png", image.resize((max(1, size[0] // 2), max(1, size[1] // 2)))
+        )
+    records = records_of(library.root)
+    look = Looks(records)
+    for k in range(len(records)):
+        look(k)
+    assert look.missed == 0
+    report = dedupe.scan_folders(library.root, cache=False)
+    assert len(report.groups) == 1 and not report.errors
+
+
 # ---------------------------------------------------------------- hand-edited reports
+
+
+def burst_report(library: Library, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """A report with one group of two similar shots (0.3 s apart, kept both)."""
+    scene = photo(7, (960, 720))
+    for k in range(2):
+        shot = scene.crop((4 * k, 3 * k, 900 + 4 * k, 675 + 3 * k))
+        tags = exif("2024:05:01 10:00:00", f"{300 * k:03d}")
+        library.save(f"shot{k}.jpg", shot, quality=92, exif=tags)
+    report = tmp_path / "report.json"
+    dedupe.write_report(dedupe.scan_folders(library.root, cache=False), report)
+    data = json.loads(report.read_text())
+    assert [g["kind"] for g in data["groups"]] == ["shots"]
+    return report, data
+
+
+def test_a_shots_group_edited_to_trash_every_file_is_refused(
+    library: Library, tmp_path: Path, cli: Cli
+) -> None:
+    """Held: a shots group whose every file is edited to "trash" is refused (exit 4), also
+    with its kind edited to "exact"; nothing is touched."""
+    report, data = burst_report(library, tmp_path)
+    before = snapshot(library.root)
+    for kind in ("shots", "exact", "similar"):
+        data["groups"][0]["kind"] = kind
+        for item in data["groups"][0]["files"]:
+            item["action"] = "trash"
+        report.write_text(json.dumps(data))
+        code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
+        assert code == 4 and "marks every file for trash" in err
+    assert snapshot(library.root) == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("distance", math.nan, "not valid JSON"),
+        ("distance", 10**400, "outside 0..64"),
+        ("distance", -1, "outside 0..64"),
+        ("action", "delete", "action must be 'keep' or 'trash'"),
+    ],
+)
+def test_hand_edited_numbers_in_a_shots_group_are_refused(
+    library: Library, tmp_path: Path, cli: Cli, field: str, value: object, words: str
+) -> None:
+    report, data = burst_report(library, tmp_path)
+    data["groups"][0]["files"][1][field] = value
+    report.write_text(json.dumps(data, allow_nan=True))
+    code, _, err = cli("apply", "--report", str(report), "--dry-run")
+    assert code == 4 and words in err
 
 
 # ---------------------------------------------------------------- the Python API misused
@@ -241,6 +355,103 @@ def test_ctrl_c_mid_scan_leaves_a_cache_the_next_scan_trusts(
 
 
 # ---------------------------------------------------------------- odd names, full disks
+
+
+def test_compare_and_the_html_page_with_hostile_names(
+    library: Library, tmp_path: Path, cli: Cli
+) -> None:
+    """Held: a name with a leading dash (after `--`), a newline, bytes that are not UTF-8
+    and HTML markup go through `compare` (one line per name, escaped) and the HTML page
+    (escaped, no markup of the name)."""
+    image = photo(2, (640, 480))
+    dash = library.save("-rf.jpg", image, quality=92)
+    newline = library.save("new\nline.jpg", image.resize((320, 240)), quality=85)
+    raw = os.fsdecode(os.path.join(os.fsencode(library.root), b"bad\xff.jpg"))
+    shutil.copyfile(dash, raw)
+    shutil.copyfile(dash, library.root / '<img src=x onerror="alert(1)">.jpg')
+    code, out, _ = cli("compare", "--", str(dash), str(newline))
+    assert code == 0
+    assert "new\\nline.jpg" in out and "new\nline" not in out
+    code, out, _ = cli("compare", str(newline), raw)
+    assert code == 0 and "bad\\xff.jpg" in out
+    report, page = tmp_path / "report.json", tmp_path / "page.html"
+    code, _, _ = cli("scan", str(library.root), "--no-cache", "--report", str(report), "-q")
+    assert code == 0
+    code, _, err = cli("report", "--report", str(report), "--html", str(page))
+    assert code == 0, err
+    html = page.read_text()
+    assert '<img src=x onerror="alert(1)">' not in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+
+
+def _mount_tmpfs(where: Path, size: str) -> None:
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount a small tmpfs")
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)])
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+
+
+def test_a_full_disk_keeps_the_old_report_and_says_so(
+    library: Library, tmp_path: Path, cli: Cli
+) -> None:
+    """Held: the report and the HTML page on a full tmpfs: exit 1, the reason, the old report
+    as it was, no temporary file left."""
+    library.save("a.png", photo(1))
+    library.save("a-small.jpg", photo(1).resize((320, 240)), quality=85)
+    disk = tmp_path / "disk"
+    _mount_tmpfs(disk, "1M")
+    try:
+        old = disk / "report.json"
+        old.write_text('{"old": true}')
+        with open(disk / "filler", "wb", buffering=0) as filler:
+            try:
+                while True:
+                    filler.write(b"\0" * 4096)
+            except OSError:
+                pass
+        code, _, err = cli("scan", str(library.root), "--no-cache", "--report", str(old), "-q")
+        assert code == 1 and "No space left on device" in err
+        assert old.read_text() == '{"old": true}'
+        done = tmp_path / "report.json"
+        assert cli("scan", str(library.root), "--no-cache", "--report", str(done), "-q")[0] == 0
+        code, _, err = cli("report", "--report", str(done), "--html", str(disk / "page.html"))
+        assert code == 1 and "No space left on device" in err
+        assert sorted(p.name for p in disk.iterdir()) == ["filler", "report.json"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_read_only_cache_is_a_warning_not_a_failure(library: Library, tmp_path: Path) -> None:
+    """Held: a hash cache on a read-only file system: the scan warns and goes on."""
+    library.save("a.png", photo(1))
+    library.save("a-small.jpg", photo(1).resize((320, 240)), quality=85)
+    disk = tmp_path / "ro"
+    _mount_tmpfs(disk, "1M")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        heard: list[str] = []
+        report = dedupe.scan_folders(library.root, cache=disk / "hashes.sqlite", warn=heard.append)
+        assert len(report.groups) == 1
+        assert heard and "Read-only file system" in heard[0]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_the_shots_rules_still_guard_copies(library: Library) -> None:
+    """Held: with --bursts keep-sharpest, a set of shots proposes only shots for trash, and a
+    copy group's kept file is never a shot proposed for trash in another group."""
+    scene = photo(7, (960, 720))
+    for k in range(3):
+        shot = scene.crop((4 * k, 3 * k, 900 + 4 * k, 675 + 3 * k))
+        library.save(f"shot{k}.jpg", shot, quality=92, exif=exif("2024:05:01 10:00:00", f"{k}00"))
+    report = dedupe.scan_folders(library.root, cache=False, keep=KeepRules(bursts="keep-sharpest"))
+    paths = [m.record.path for g in report.groups for m in g.members]
+    assert len(paths) == len(set(paths))
+    for group in report.groups:
+        assert group.kind == "shots"
+        assert sum(m.action == "keep" for m in group.members) == 1
 
 
 def test_compare_names_the_measure_that_refused_a_pair(library: Library, cli: Cli) -> None:
