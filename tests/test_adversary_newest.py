@@ -343,8 +343,10 @@ def test_ctrl_c_mid_scan_leaves_a_cache_the_next_scan_trusts(
         time.sleep(delay)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=120)
-        assert process.returncode in (0, 130), err
-        if process.returncode == 130:
+        # (-SIGINT: CPython ends itself by SIGINT when the interrupt landed in code it ran
+        # from C, though dedupe handled it; a shell shows that as 130 too)
+        assert process.returncode in (0, 130, -signal.SIGINT), err
+        if process.returncode != 0:
             assert err.strip().endswith("error: interrupted")
         if cache.exists():
             with sqlite3.connect(cache) as db:
