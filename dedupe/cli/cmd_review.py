@@ -168,7 +168,7 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
         return _found(args, read_report(args.report) if args.exit_code else preview)
     with ui.progress() as progress:
         progress.start("Reading the report", None)
-        report = read_report(args.report, to_regroup=args.threshold is not None)
+        report = read_report(args.report, to_regroup=args.threshold is not None or not as_is)
     rules = rules_from(args, report.keep, report.roots)
     notice = None
     if args.threshold is not None:

@@ -29,7 +29,7 @@ from typing import Any
 from dedupe import models
 from dedupe.gcpause import collector_paused, settle
 from dedupe.hashing import ImageHash
-from dedupe.report import SCHEMA_VERSION, Report, ReportError, _many, from_json
+from dedupe.report import SCHEMA_VERSION, Report, ReportError, _many, beside, from_json
 
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -261,7 +261,7 @@ def read_whole(path: str | Path) -> Report:
                 f"report {path} is not valid JSON: {error or 'it ends early'}"
             ) from None
         del text
-        report = from_json(data)
+        report = beside(from_json(data), path)
         del data
     settle()
     return report

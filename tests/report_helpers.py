@@ -1,0 +1,80 @@
+"""Reports of schema 2 (every image inline, with the checked pairs), as dedupe wrote them
+before the index (schema 3): the reader still reads them, and these tests check it does."""
+
+from __future__ import annotations
+
+import binascii
+import json
+from pathlib import Path
+from typing import Any
+
+from dedupe import report as report_mod
+from dedupe.models import ImageRecord
+from dedupe.report import Report
+
+
+def image_json(r: ImageRecord) -> dict[str, Any]:
+    """An image of a schema-2 report, as its writer wrote it."""
+    f = r.fingerprint
+    digits = f.hash.nbits // 4
+    text = f.variant_bits.hex()
+    out: dict[str, Any] = {
+        "path": r.path,
+        "size": r.size,
+        "mtime_ns": r.mtime_ns,
+        "device": r.dev,
+        "inode": r.ino,
+        "width": f.width,
+        "height": f.height,
+        "format": f.format,
+        "digest": f.digest,
+        "taken_at": f.taken_at,
+        "hash": format(f.hash.bits, f"0{digits}x"),
+        "variants": [text[k : k + digits] for k in range(0, len(text), digits)],
+        "check": binascii.b2a_base64(f.check, newline=False).decode("ascii"),
+    }
+    if r.links:
+        out["hardlinks"] = list(r.links)
+    return out
+
+
+def schema_2(report: Report) -> dict[str, Any]:
+    """`report` as a schema-2 document: no index; its images and checked pairs inline."""
+    assert report.complete, "a schema-2 report holds every image: read it with its index"
+    document = report_mod.to_json(report)
+    del document["index"]
+    for group in document["groups"]:
+        for f in group["files"]:
+            for key in ("image", "device", "inode"):
+                f.pop(key, None)
+    checked = report.checked
+    return (
+        document
+        | {"schema_version": 2}
+        | {
+            "checked_pairs": None
+            if checked is None
+            else checked.to_json_value() | {"digest": report_mod._checked_digest(checked)},
+            "images": [image_json(r) for r in report.images],
+        }
+    )
+
+
+def rewrite_as_schema_2(path: Path) -> dict[str, Any]:
+    """Replace the (schema 3) report at `path` with the same report in schema 2; its index
+    stays beside it. Returns the document written."""
+    document = schema_2(report_mod.read(path, with_index=True))
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return document
+
+
+def plain(report: Report) -> Report:
+    """`report` without what reading it adds (the index it was read with, where that is, its
+    image numbers, the schema version it was read as): to compare with the one written."""
+    return report_mod.replace(
+        report,
+        index=None,
+        index_path=None,
+        numbers={},
+        read_version=report_mod.SCHEMA_VERSION,
+    )
