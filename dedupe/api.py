@@ -467,14 +467,16 @@ def rank_similar(
 
 def read_report(path: str | os.PathLike[str], *, to_regroup: bool = False) -> Report:
     """The report at `path`, every field checked before it is used; ReportError says what is
-    wrong with one that cannot be used. `to_regroup`: a regroup_report follows, so the
-    grouping's compiled code loads while a big report is read.
+    wrong with one that cannot be used.
 
     The report's `groups` (each a Group of Members: `record`, `action`, `reason`), `errors`
-    and `skipped` (Problems: `path`, `reason`), `roots`, `settings`, `keep`, `stats`;
-    `report.images` holds the records of every image the scan hashed, which regrouping works
-    from: iterate it, but do not rely on it being one tuple held in memory (a later version
-    may keep them in a file beside the report)."""
+    and `skipped` (Problems: `path`, `reason`), `roots`, `settings`, `keep`, `stats`: the
+    JSON alone, enough for make_plan and write_html. `to_regroup`: a regroup_report follows,
+    so every image the scan hashed (`report.images`) and the pairs its check accepted are read
+    too, from the index beside the report (README "The report"), after checking that it is
+    this report's own (IndexProblem, a DedupeError, says why not: missing, damaged, another
+    scan's), while the grouping's compiled code loads. Without it, `report.images` holds the
+    grouped files alone (`report.complete` is False) and regroup_report refuses the report."""
     from dedupe import regroup
     from dedupe import report as report_mod
 

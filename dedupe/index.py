@@ -27,7 +27,7 @@ import re
 import secrets
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -403,7 +403,11 @@ def load(folder: Path, ref: IndexRef, settings: Settings) -> Loaded:
         db.close()
 
 
-def _load(db: sqlite3.Connection, path: Path, ref: IndexRef, settings: Settings) -> Loaded:
+def _check_meta(
+    db: sqlite3.Connection, path: Path, ref: IndexRef, settings: Settings
+) -> dict[str, str]:
+    """The index's meta, after checking its version, and its id, count and settings against
+    the report's; raises IndexProblem."""
     try:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     except sqlite3.DatabaseError as error:
@@ -426,6 +430,11 @@ def _load(db: sqlite3.Connection, path: Path, ref: IndexRef, settings: Settings)
             f"the report's index {path} belongs to another scan (its id, image count or "
             f"settings are not the report's): {_ADVICE}"
         )
+    return meta
+
+
+def _load(db: sqlite3.Connection, path: Path, ref: IndexRef, settings: Settings) -> Loaded:
+    meta = _check_meta(db, path, ref, settings)
     h = hashlib.sha256()
     blobs: dict[str, list[bytes]] = {}
     for name, chunk, data in db.execute(
@@ -450,6 +459,68 @@ def _load(db: sqlite3.Connection, path: Path, ref: IndexRef, settings: Settings)
         # (the digest matched: only an index written wrongly gets here)
         raise IndexProblem(f"the report's index {path} is damaged ({error}): {_ADVICE}") from None
     return Loaded(records, checked)
+
+
+def signatures(
+    folder: Path, ref: IndexRef, settings: Settings, wanted: Mapping[int, tuple[str, int, int, str]]
+) -> dict[int, tuple[bytes, bytes]]:
+    """The orientation hashes and check signature of the images numbered in `wanted` (the
+    grouped files of a report read without its index: number -> its path, size, mtime_ns and
+    digest), for a review that re-proposes a keeper (borders, orientations). Cheaper than
+    load: the meta is checked (version, id, count, settings) and each wanted row against the
+    report, not the digest of every column, and only the chunks holding wanted rows are
+    decoded. Raises IndexProblem."""
+    path = folder / ref.file
+    db = _open(path)
+    try:
+        _check_meta(db, path, ref, settings)
+        found: dict[int, tuple[bytes, bytes]] = {}
+        by_chunk: dict[int, list[int]] = {}
+        for k in sorted(wanted):
+            by_chunk.setdefault(k // CHUNK, []).append(k)
+        for chunk, here in by_chunk.items():
+            rows = min(CHUNK, ref.images - chunk * CHUNK)
+            columns = {}
+            for name in ("path", "size", "mtime_ns", "digest", "variants", "check"):
+                row = db.execute(
+                    "SELECT data FROM columns WHERE name = ? AND chunk = ?", (name, chunk)
+                ).fetchone()
+                if row is None or not isinstance(row[0], bytes):
+                    raise IndexProblem(f"the report's index {path} is damaged: {_ADVICE}")
+                columns[name] = row[0]
+            sizes = np.frombuffer(columns["size"], dtype="<i8")
+            mtimes = np.frombuffer(columns["mtime_ns"], dtype="<i8")
+            if len(sizes) != rows or len(mtimes) != rows:
+                raise IndexProblem(f"the report's index {path} is damaged: {_ADVICE}")
+            for k in here:
+                at = k - chunk * CHUNK
+                mine = wanted[k]
+                theirs = (
+                    os.fsdecode(_item(columns["path"], rows, at)),
+                    int(sizes[at]),
+                    int(mtimes[at]),
+                    _item(columns["digest"], rows, at).decode("utf-8", "surrogateescape"),
+                )
+                if theirs != mine:
+                    raise IndexProblem(
+                        f"the report's index {path} does not match the report: image {k} is "
+                        f"{theirs[0]!r} there, {mine[0]!r} in the report: {_ADVICE}"
+                    )
+                found[k] = (_item(columns["variants"], rows, at), _item(columns["check"], rows, at))
+        return found
+    except (sqlite3.Error, ValueError) as error:
+        raise IndexProblem(f"the report's index {path} is damaged ({error}): {_ADVICE}") from None
+    finally:
+        db.close()
+
+
+def _item(blob: bytes, rows: int, at: int) -> bytes:
+    """Row `at` of a variable-length blob of `rows` rows."""
+    head = (rows + 1) * 8
+    start, stop = np.frombuffer(blob, dtype="<u8", count=2, offset=at * 8).tolist()
+    if not start <= stop <= len(blob) - head:
+        raise ValueError("a column's offsets do not fit its bytes")
+    return blob[head + start : head + stop]
 
 
 def _numbers(parts: list[bytes], dtype: str, n: int) -> npt.NDArray[Any]:

@@ -1000,7 +1000,7 @@ def _from_json(data: Any, *, consume: bool) -> Report:
         newer = type(version) is int and version > SCHEMA_VERSION
         raise ReportError(
             f"unsupported report schema version {_show(version)} (this dedupe reads "
-            f"{' and '.join(map(str, READABLE_VERSIONS))}"
+            f"{', '.join(map(str, READABLE_VERSIONS[:-1]))} and {READABLE_VERSIONS[-1]}"
             + (
                 "; the report was written by a newer dedupe: upgrade, or scan again)"
                 if newer
@@ -1186,6 +1186,37 @@ def beside(report: Report, path: str | Path) -> Report:
     if report.index is None:
         return report
     return replace(report, index_path=Path(path).parent / report.index.file)
+
+
+def with_signatures(report: Report) -> Report:
+    """`report` (schema 3, read without its index) with the orientation hashes and check
+    signatures of its grouped files taken from its index (index.signatures: its meta and each
+    of those rows checked against the report), for a review that proposes keepers again
+    (the resolution rule sees borders, distances see orientations). Raises IndexProblem."""
+    if report.complete or not report.numbers:
+        return report
+    ref, where = report.index, report.index_path
+    if ref is None or where is None:
+        raise IndexProblem("the report names no index: run `dedupe scan` again")
+    grouped = {r.path: r for r in report.images}
+    wanted = {
+        number: (path, grouped[path].size, grouped[path].mtime_ns, grouped[path].fingerprint.digest)
+        for path, number in report.numbers.items()
+    }
+    found = index_mod.signatures(where.parent, ref, report.settings, wanted)
+
+    def signed(record: ImageRecord) -> ImageRecord:
+        variants, check = found[report.numbers[record.path]]
+        return replace(
+            record, fingerprint=replace(record.fingerprint, variant_bits=variants, check=check)
+        )
+
+    records = {path: signed(r) for path, r in grouped.items()}
+    groups = tuple(
+        replace(g, members=tuple(replace(m, record=records[m.record.path]) for m in g.members))
+        for g in report.groups
+    )
+    return replace(report, images=tuple(records.values()), groups=groups)
 
 
 def _with_index(report: Report, folder: Path) -> Report:

@@ -67,7 +67,7 @@ def test_a_scan_writes_the_index_beside_and_the_json_names_it(tmp_path: Path) ->
 
 def test_regrouping_works_from_the_index(cli: Cli, tmp_path: Path) -> None:
     _root, report = library(tmp_path)
-    code, out, err = regroup_cli(cli, report)
+    code, _, err = regroup_cli(cli, report)
     assert code == 0, err
     assert "Regrouped at threshold 0.1" in err and "2 groups (was 2): 2 unchanged" in err
 
@@ -331,3 +331,26 @@ def test_the_index_file_name_and_id_are_checked_before_anything_is_opened(tmp_pa
         report_mod.read(report)
     assert index_mod.IndexRef.valid_file("dedupe-report.0123456789ab.index")
     assert not index_mod.IndexRef.valid_file("/tmp/x.0123456789ab.index")
+
+
+def test_the_review_takes_its_groups_signatures_from_the_index(tmp_path: Path) -> None:
+    """A review (the JSON alone) proposes keepers again with the grouped files' check
+    signatures and orientation hashes, read from the index rows it names, each checked."""
+    root, report = library(tmp_path)
+    full = report_mod.read(report, with_index=True)
+    alone = report_mod.read(report)
+    assert all(m.record.fingerprint.check == b"" for g in alone.groups for m in g.members)
+    signed = report_mod.with_signatures(alone)
+    assert [m.record for g in signed.groups for m in g.members] == [
+        m.record for g in full.groups for m in g.members
+    ]
+    assert not signed.complete  # still not a report to regroup
+    # an edited group file, or another scan's index: refused (the review then goes on without)
+    data = json.loads(report.read_text())
+    data["groups"][0]["files"][1]["path"] = str(root / "single.png")
+    report.write_text(json.dumps(data))
+    with pytest.raises(IndexProblem, match="does not match the report"):
+        report_mod.with_signatures(report_mod.read(report))
+    shutil.copyfile(index_of(_second_scan(tmp_path)), index_of(report))
+    with pytest.raises(IndexProblem, match="belongs to another scan"):
+        report_mod.with_signatures(report_mod.read(report))

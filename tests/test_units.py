@@ -37,6 +37,7 @@ from apply_helpers import (
 )
 from conftest import REAL_IMAGES, Cli, photo
 from PIL import Image
+from report_helpers import schema_2
 
 from dedupe import companions, metadata
 from dedupe.apply import act
@@ -621,8 +622,10 @@ def test_a_tie_the_rules_cannot_break_is_said(cli: Cli, tmp_path: Path) -> None:
 
 
 def as_schema_1(report: Path) -> dict[str, Any]:
-    """The report as a dedupe of schema 1 wrote it."""
-    data = load(report)
+    """The report as a dedupe of schema 1 wrote it (its images inline, as in schema 2)."""
+    from dedupe import report as report_mod
+
+    data = schema_2(report_mod.read(report, with_index=True))
     data["schema_version"] = 1
     for key in ("reference", "twins", "lose_sidecars"):
         data["settings"].pop(key)
@@ -653,8 +656,8 @@ def test_a_schema_1_report_is_reviewed_and_applied_without_losing_sidecars(
     old = as_schema_1(report)
     schema_1 = json.loads((report_mod.SCHEMA_FILE.parent / "report-1.schema.json").read_text())
     jsonschema.Draft202012Validator(schema_1).validate(old)
-    schema_2 = json.loads(report_mod.SCHEMA_FILE.read_text())
-    jsonschema.Draft202012Validator(schema_2).validate(load(report))
+    schema_3 = json.loads(report_mod.SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator(schema_3).validate(load(report))
     report.write_text(json.dumps(old))
     code, out, _ = cli("review", "--report", str(report), "--no-input")
     assert code == 0 and "IMG_0001.JPG" in out
@@ -664,11 +667,11 @@ def test_a_schema_1_report_is_reviewed_and_applied_without_losing_sidecars(
     assert not (root / "c/IMG_0001.JPG").exists()
     assert (root / "b/IMG_0001.JPG").exists() and (root / "b/IMG_0001.JPG.xmp").exists()
     assert "it has sidecars the report does not list" in err and "scan again" in err
-    future = dict(old, schema_version=3)
+    future = dict(old, schema_version=4)
     report.write_text(json.dumps(future))
     code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.REFUSED
-    assert "unsupported report schema version 3 (this dedupe reads 1 and 2" in err
+    assert "unsupported report schema version 4 (this dedupe reads 1, 2 and 3" in err
     assert "written by a newer dedupe" in err
 
 

@@ -1,9 +1,10 @@
 """The groups of a report, read ahead of its images, so that the review shows the first group
 at once; `dedupe.report.read` then reads and checks the whole report, which takes over.
 
-Every image of the library is in the report (so that a review can regroup without decoding),
-and they are most of it: 76 of the 92 MB of a 100k-image report, 2-3 s of JSON parsing. The
-groups come before them. `read` reads the file in pieces of growing size and parses its
+In a report of schema 2 every image of the library is in the JSON (so that a review can
+regroup without decoding), and they are most of it: 76 of the 92 MB of a 100k-image report,
+2-3 s of JSON parsing; since schema 3 they are in the index beside it, and the JSON is the
+groups. The groups come before them. `read` reads the file in pieces of growing size and parses its
 top-level values one at a time (any layout of valid JSON: no line is assumed), and stops at
 the images: for a 100k-image report it reads 32 of the 92 MB and parses 16. The records
 it builds from the groups' own file entries carry what the review shows (path, size, dates,
