@@ -486,7 +486,9 @@ def read_report(path: str | os.PathLike[str], *, to_regroup: bool = False) -> Re
 
 def write_report(report: Report, path: str | os.PathLike[str]) -> None:
     """Write `report` to `path` atomically (a reader sees the old report or the new one, never
-    part of one). Raises OSError when it cannot be written."""
+    part of one), with its index beside it (`<name>.<id>.index`: every image and the checked
+    pairs; kept when only decisions changed, see README "The report"). Raises OSError when
+    either cannot be written."""
     from dedupe import report as report_mod
 
     report_mod.write(report, os.fspath(path))
@@ -536,9 +538,12 @@ def regroup_report(
     for a keep folder that is not in the report's scanned folders.
     """
     from dedupe import regroup
+    from dedupe import report as report_mod
     from dedupe.looks import Looks
 
     rules = None if keep is None else inputs.keep_rules(keep, report.roots, known=report.keep)
+    if not report.complete and (threshold is not None or (rules not in (None, report.keep))):
+        report = report_mod.completed(report)  # every image, from the index (IndexProblem)
     if threshold is None:
         if rules is None or rules == report.keep:
             return Regrouped(report, regroup.compare(report.groups, report.groups))

@@ -309,12 +309,14 @@ def _chunks(report: Report, ref: IndexRef | None = None) -> Iterator[str]:
 
 
 def dumps(report: Report) -> str:
-    """The report as JSON text (undecodable path bytes as \\udcXX escapes, see module doc)."""
-    text = "".join(_chunks(report)).removesuffix("\n")
+    """The report as JSON text (undecodable path bytes as \\udcXX escapes, see module doc),
+    naming the index it was read with or written with (`report.index`; else none): the text
+    of its file, for a report as it was read or written."""
+    text = "".join(_chunks(report, report.index)).removesuffix("\n")
     return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
-def write(report: Report, path: str | Path) -> None:
+def write(report: Report, path: str | Path) -> IndexRef | None:
     """Write the report and its index atomically: a crash leaves the old pair or the new one.
 
     The index first (index.write: its own name, synced), then the JSON that names it
@@ -343,6 +345,7 @@ def write(report: Report, path: str | Path) -> None:
         raise
     if ref is not None:
         index_mod.remove_others(folder, target, ref.file, before)
+    return ref
 
 
 def _kept_index(report: Report, folder: Path, target: Path) -> IndexRef | None:
@@ -365,8 +368,14 @@ def _same_index(path: Path, ref: IndexRef) -> bool:
 
 
 def named_index(path: Path) -> str | None:
-    """The index file a report names in its header, read from the file's first line(s) as
-    this writer lays them out (None if none, or the file is not such a report)."""
+    """The file name of the index a report names in its header (see header_index)."""
+    ref = header_index(path)
+    return None if ref is None else ref.file
+
+
+def header_index(path: str | Path) -> IndexRef | None:
+    """The index a report names in its header, read from the file's first lines as this
+    writer lays them out, not the whole report (None if none, or not such a report)."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(1 << 16)
@@ -376,10 +385,9 @@ def named_index(path: Path) -> str | None:
         if line.startswith(b'"index": {'):
             try:
                 value = json.loads(line.removeprefix(b'"index": ').rstrip(b","))
-            except ValueError:
+                return _index_ref_from({"index": value})
+            except (ValueError, ReportError):
                 return None
-            name = value.get("file") if isinstance(value, dict) else None
-            return name if IndexRef.valid_file(name) else None
     return None
 
 
@@ -1217,6 +1225,19 @@ def with_signatures(report: Report) -> Report:
         for g in report.groups
     )
     return replace(report, images=tuple(records.values()), groups=groups)
+
+
+def completed(report: Report) -> Report:
+    """`report`, read without its index, with every image and the checked pairs from the
+    index it names (see _with_index; raises IndexProblem); a complete report as it is."""
+    if report.complete:
+        return report
+    if report.index_path is None:
+        raise IndexProblem(
+            "the report names no index (it was printed, not written by `dedupe scan`): run "
+            "`dedupe scan` again to regroup"
+        )
+    return _with_index(report, report.index_path.parent)
 
 
 def _with_index(report: Report, folder: Path) -> Report:

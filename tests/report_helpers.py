@@ -78,3 +78,11 @@ def plain(report: Report) -> Report:
         numbers={},
         read_version=report_mod.SCHEMA_VERSION,
     )
+
+
+def with_images(path: Path) -> dict[str, Any]:
+    """The report at `path` as JSON, with every image its index holds as `images` (as a
+    schema-2 report listed them): for tests that look at every scanned file."""
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    images = report_mod.read(path, with_index=True).images
+    return document | {"images": [image_json(r) for r in images]}
