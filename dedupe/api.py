@@ -476,7 +476,8 @@ def read_report(path: str | os.PathLike[str], *, to_regroup: bool = False) -> Re
     too, from the index beside the report (README "The report"), after checking that it is
     this report's own (IndexProblem, a DedupeError, says why not: missing, damaged, another
     scan's), while the grouping's compiled code loads. Without it, `report.images` holds the
-    grouped files alone (`report.complete` is False) and regroup_report refuses the report."""
+    grouped files alone (`report.complete` is False; regroup_report then reads the index
+    itself, with the same checks)."""
     from dedupe import regroup
     from dedupe import report as report_mod
 
