@@ -313,24 +313,23 @@ def remove_others(folder: Path, report: Path, keep: str, also: str | None) -> No
 def _written_for(path: Path) -> str | None:
     """The report name an index's meta gives (None when it has none or cannot be read)."""
     try:
-        db = _open(path)
+        return _meta_value(path, "report")
     except IndexProblem:
         return None
-    try:
-        row = db.execute("SELECT value FROM meta WHERE key = 'report'").fetchone()
-    except sqlite3.Error:
-        return None
-    finally:
-        db.close()
-    return None if row is None else str(row[0])
 
 
 def id_of(path: Path) -> str | None:
     """The id in the meta of the index at `path`; raises IndexProblem when it cannot be
     opened (missing, not SQLite)."""
+    return _meta_value(path, "id")
+
+
+def _meta_value(path: Path, key: str) -> str | None:
+    """One value of an index's meta (None if it has none or its meta cannot be read); raises
+    IndexProblem when the file cannot be opened."""
     db = _open(path)
     try:
-        row = db.execute("SELECT value FROM meta WHERE key = 'id'").fetchone()
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     except sqlite3.Error:
         return None
     finally:

@@ -582,6 +582,22 @@ def _image_from_json(item: Any, settings: Settings, where: str) -> ImageRecord:
             f"{where}: 'check' has {len(raw_check)} bytes, not {verify.SIGNATURE_BYTES} "
             "(a report of another dedupe version? scan again)"
         )
+    variant_bits = Fingerprint.pack_variants(
+        _hash(v, settings, f"{where}.variants[{k}]") for k, v in enumerate(variants)
+    )
+    return _record_from(item, settings, where, path, variant_bits, raw_check)
+
+
+def _record_from(
+    item: dict[str, Any],
+    settings: Settings,
+    where: str,
+    path: str,
+    variant_bits: bytes,
+    check: bytes,
+) -> ImageRecord:
+    """The record of an image's fields (an image of schema 2, a group file of schema 3),
+    every one checked, with its orientation hashes and check signature as given."""
     taken_at = _optional(item, "taken_at", (str, _NONE), where)
     if taken_at is not None:
         taken_at = _text(item, "taken_at", where)
@@ -591,10 +607,8 @@ def _image_from_json(item: Any, settings: Settings, where: str) -> ImageRecord:
         format=_text(item, "format", where),
         digest=_text(item, "digest", where),
         hash=_hash(_require(item, "hash", str, where), settings, where),
-        variant_bits=Fingerprint.pack_variants(
-            _hash(v, settings, f"{where}.variants[{k}]") for k, v in enumerate(variants)
-        ),
-        check=raw_check,
+        variant_bits=variant_bits,
+        check=check,
         taken_at=taken_at,
     )
     links = tuple(
@@ -1125,32 +1139,7 @@ def _group_file_from(item: Any, settings: Settings, where: str) -> ImageRecord:
     if not isinstance(item, dict):
         raise ReportError(f"{where}: expected an object, found {_show(item)}")
     path = _path(_require(item, "path", str, where), f"{where}.path")
-    taken_at = _optional(item, "taken_at", (str, _NONE), where)
-    if taken_at is not None:
-        taken_at = _text(item, "taken_at", where)
-    fingerprint = Fingerprint(
-        width=_integer(item, "width", where, 0, _PIXELS),
-        height=_integer(item, "height", where, 0, _PIXELS),
-        format=_text(item, "format", where),
-        digest=_text(item, "digest", where),
-        hash=_hash(_require(item, "hash", str, where), settings, where),
-        variant_bits=b"",
-        check=b"",
-        taken_at=taken_at,
-    )
-    links = tuple(
-        _path(link, f"{where}.hardlinks[{k}]")
-        for k, link in enumerate(_list_of(item, "hardlinks", where))
-    )
-    return ImageRecord(
-        path=path,
-        size=_integer(item, "size", where, 0, _I64),
-        mtime_ns=_integer(item, "mtime_ns", where, -_I64 - 1, _I64),
-        dev=_integer(item, "device", where, 0, _U64, default=0),
-        ino=_integer(item, "inode", where, 0, _U64, default=0),
-        fingerprint=fingerprint,
-        links=links,
-    )
+    return _record_from(item, settings, where, path, b"", b"")
 
 
 def _no_constant(name: str) -> Any:

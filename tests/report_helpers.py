@@ -9,32 +9,23 @@ from pathlib import Path
 from typing import Any
 
 from dedupe import report as report_mod
-from dedupe.models import ImageRecord
+from dedupe.models import ImageRecord, Member
 from dedupe.report import Report
 
 
 def image_json(r: ImageRecord) -> dict[str, Any]:
-    """An image of a schema-2 report, as its writer wrote it."""
+    """An image of a schema-2 report, as its writer wrote it: a group file's fields (but the
+    member's), its orientation hashes in hex and its check signature in base64."""
     f = r.fingerprint
+    out = report_mod._file_json(Member(r, 0, "keep", ""))
+    for key in ("distance", "action", "reason"):
+        del out[key]
     digits = f.hash.nbits // 4
     text = f.variant_bits.hex()
-    out: dict[str, Any] = {
-        "path": r.path,
-        "size": r.size,
-        "mtime_ns": r.mtime_ns,
-        "device": r.dev,
-        "inode": r.ino,
-        "width": f.width,
-        "height": f.height,
-        "format": f.format,
-        "digest": f.digest,
-        "taken_at": f.taken_at,
-        "hash": format(f.hash.bits, f"0{digits}x"),
-        "variants": [text[k : k + digits] for k in range(0, len(text), digits)],
-        "check": binascii.b2a_base64(f.check, newline=False).decode("ascii"),
-    }
-    if r.links:
-        out["hardlinks"] = list(r.links)
+    out["variants"] = [text[k : k + digits] for k in range(0, len(text), digits)]
+    out["check"] = binascii.b2a_base64(f.check, newline=False).decode("ascii")
+    if r.links:  # last, as the writer had it
+        out["hardlinks"] = out.pop("hardlinks")
     return out
 
 
