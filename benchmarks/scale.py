@@ -456,7 +456,16 @@ def _sections(path: Path) -> Iterator[tuple[str, bytes]]:
 
 def report_bytes(path: Path) -> dict[str, Any]:
     """What the report's bytes are made of: its sections, the image lines by field, and per
-    image in a group and not in one."""
+    image in a group and not in one. A report of schema 3 has no image lines (an image in
+    no group costs nothing in it): its images are counted from its header, and the index
+    beside it is measured apart (`index_bytes`)."""
+    index: dict[str, Any] | None = None
+    for key, raw in _sections(path):
+        if key == "index":
+            index = json.loads(raw.split(b": ", 1)[1].rstrip(b",\n"))
+            break
+        if key == "groups":
+            break
     sizes: Counter[str] = Counter()
     grouped: dict[str, float] = {}  # path -> its share of its group's line
     groups = 0
@@ -479,11 +488,20 @@ def report_bytes(path: Path) -> dict[str, Any]:
             for key, value in item.items():
                 fields[key] += len(json.dumps({key: value}, ensure_ascii=False)) - 1
     total = path.stat().st_size
-    n = len(image_lines)
-    in_group = [image_lines[p] + share for p, share in grouped.items() if p in image_lines]
-    alone = [b for p, b in image_lines.items() if p not in grouped]
-    paths = [len(os.fsencode(p)) for p in image_lines]
+    if index is not None:  # schema 3: no image lines
+        n = int(index["images"])
+        in_group = list(grouped.values())
+        alone = [0] * (n - len(grouped))
+        paths = [len(os.fsencode(p)) for p in grouped]
+        index_bytes = (path.parent / str(index["file"])).stat().st_size
+    else:
+        n = len(image_lines)
+        in_group = [image_lines[p] + share for p, share in grouped.items() if p in image_lines]
+        alone = [b for p, b in image_lines.items() if p not in grouped]
+        paths = [len(os.fsencode(p)) for p in image_lines]
+        index_bytes = 0
     return {
+        "index_bytes": index_bytes,
         "total": total,
         "images": n,
         "sections": dict(sizes),
@@ -711,16 +729,24 @@ def profile_only(library: Library, args: argparse.Namespace, profiler: Profiler)
         print(profiler.summary(name), flush=True)
 
 
-def measure(library: Library, args: argparse.Namespace) -> list[Row]:
+def measure(
+    library: Library, args: argparse.Namespace, checkout: Path | None = None, name: str = ""
+) -> list[Row]:
+    """The rows of `library`, with this checkout's dedupe or `checkout`'s (named `name` in
+    the rows' tags: `--compare`)."""
     n = library.n
     rows: list[Row] = []
     tag = f"[{n // 1000:,}k]" if n < 1_000_000 else f"[{n / 1e6:g}M]"
     if library.label:
         tag = f"[{library.label}, {tag[1:]}"
+    if name:
+        tag = f"{tag[:-1]}, {name}]"
     threshold, tighter = library.threshold, library.tighter
     with tempfile.TemporaryDirectory(prefix="dedupe-scale-") as tmp_text:
         tmp = Path(tmp_text)
         env = clean_env(tmp)
+        if checkout is not None:
+            env["PYTHONPATH"] = str(checkout) + os.pathsep + env.get("PYTHONPATH", "")
         report = tmp / "report.json"
         cmd = commands(library, report, args.jobs)
         # 1. the hashing-free part of a cold scan: every fingerprint from the cache, the
@@ -773,7 +799,8 @@ def measure(library: Library, args: argparse.Namespace) -> list[Row]:
         )
         rows.append(
             Row(
-                f"{tag} report size: bytes per image not in a group (its line in `images`)",
+                f"{tag} report size: bytes per image not in a group (its line in `images`; "
+                "none since schema 3)",
                 str(n - facts["grouped_files"]),
                 None,
                 f"{facts['per_alone']:.0f} B/image (paths {facts['mean_path']:.0f} B); "
@@ -783,6 +810,20 @@ def measure(library: Library, args: argparse.Namespace) -> list[Row]:
                 common.verdict(facts["per_alone"] <= 150),
             )
         )
+        if facts["index_bytes"]:
+            rows.append(
+                Row(
+                    f"{tag} the index beside the report (every image, the checked pairs; "
+                    "read only to regroup)",
+                    str(n),
+                    None,
+                    f"{facts['index_bytes'] / common.MB:.0f} MB, "
+                    f"{facts['index_bytes'] / n:.0f} B/image",
+                    None,
+                    "-",
+                    "-",
+                )
+            )
         rows.append(
             Row(
                 f"{tag} report size: bytes per image in a group (its `images` line + its "
@@ -1066,6 +1107,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also the rows on the report of a real scan of N small photo-like files at the "
         "default threshold (the corpus of scan_speed.py --large; the first run scans them)",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="DIR",
+        help="also every row with the dedupe of another checkout (its root: a copy of main, "
+        "say), before this one's, side by side in the same run",
+    )
+    parser.add_argument(
+        "--compare-name", default="main", help="its name in the rows (default: main)"
+    )
     parser.add_argument("--chain", help=argparse.SUPPRESS)
     parser.add_argument("--at", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--stages-of", nargs=2, help=argparse.SUPPRESS)
@@ -1104,9 +1155,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"\n## profiles of {library.n:,} images", flush=True)
                 profile_only(library, args, profiler)
         return 0
+    compare = None if args.compare is None else args.compare.resolve()
+    if compare is not None:
+        # its bytecode and numba kernels compiled before anything is timed, as for ours
+        env = common.dedupe_env()
+        env["PYTHONPATH"] = str(compare) + os.pathsep + env.get("PYTHONPATH", "")
+        python = common.project_python()
+        warm = "from dedupe import cluster; cluster.warm_up()"
+        subprocess.run([python, "-m", "compileall", "-q", str(compare / "dedupe")], check=True,
+                       env=env)  # fmt: skip
+        subprocess.run([python, "-c", warm], check=True, env=env)
     for library in libraries:
         print(f"\n## {library.n:,} images (load average {os.getloadavg()[0]:.1f})", flush=True)
-        part = measure(library, args)
+        part = []
+        if compare is not None:
+            part += measure(library, args, compare, args.compare_name)
+        part += measure(library, args, None, "this" if compare is not None else "")
         print(common.table(part), flush=True)
         rows += part
     common.print_machine("Scale: results")

@@ -23,7 +23,7 @@ The calls (each is a command's work; help(dedupe.scan_folders) and so on say mor
 Progress goes to the `progress` object passed (start(description, total), advance(count)),
 problems that do not stop the work to `warn(message)` (else Python's warnings), and every
 error raised for a caller is a DedupeError (UsageError, ImageError, Refused, ReportError,
-JournalError). The library never prints.
+IndexProblem, JournalError). The library never prints.
 
 Importing the package imports nothing else: each name below is loaded from its module when it
 is first used, so `import dedupe` (and the command line, which starts with it) stays fast.
@@ -79,6 +79,7 @@ _EXPORTS = {
     "Refused": "dedupe.errors",
     "DedupeWarning": "dedupe.errors",
     "ReportError": "dedupe.report",
+    "IndexProblem": "dedupe.index",
     "JournalError": "dedupe.journal",
 }
 
@@ -133,6 +134,7 @@ if TYPE_CHECKING:
     from dedupe.errors import UsageError as UsageError
     from dedupe.hashing import ImageHash as ImageHash
     from dedupe.html_report import Written as Written
+    from dedupe.index import IndexProblem as IndexProblem
     from dedupe.journal import JournalError as JournalError
     from dedupe.models import FileFacts as FileFacts
     from dedupe.models import Fingerprint as Fingerprint

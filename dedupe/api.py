@@ -467,14 +467,17 @@ def rank_similar(
 
 def read_report(path: str | os.PathLike[str], *, to_regroup: bool = False) -> Report:
     """The report at `path`, every field checked before it is used; ReportError says what is
-    wrong with one that cannot be used. `to_regroup`: a regroup_report follows, so the
-    grouping's compiled code loads while a big report is read.
+    wrong with one that cannot be used.
 
     The report's `groups` (each a Group of Members: `record`, `action`, `reason`), `errors`
-    and `skipped` (Problems: `path`, `reason`), `roots`, `settings`, `keep`, `stats`;
-    `report.images` holds the records of every image the scan hashed, which regrouping works
-    from: iterate it, but do not rely on it being one tuple held in memory (a later version
-    may keep them in a file beside the report)."""
+    and `skipped` (Problems: `path`, `reason`), `roots`, `settings`, `keep`, `stats`: the
+    JSON alone, enough for make_plan and write_html. `to_regroup`: a regroup_report follows,
+    so every image the scan hashed (`report.images`) and the pairs its check accepted are read
+    too, from the index beside the report (README "The report"), after checking that it is
+    this report's own (IndexProblem, a DedupeError, says why not: missing, damaged, another
+    scan's), while the grouping's compiled code loads. Without it, `report.images` holds the
+    grouped files alone (`report.complete` is False; regroup_report then reads the index
+    itself, with the same checks)."""
     from dedupe import regroup
     from dedupe import report as report_mod
 
@@ -484,7 +487,9 @@ def read_report(path: str | os.PathLike[str], *, to_regroup: bool = False) -> Re
 
 def write_report(report: Report, path: str | os.PathLike[str]) -> None:
     """Write `report` to `path` atomically (a reader sees the old report or the new one, never
-    part of one). Raises OSError when it cannot be written."""
+    part of one), with its index beside it (`<name>.<id>.index`: every image and the checked
+    pairs; kept when only decisions changed, see README "The report"). Raises OSError when
+    either cannot be written."""
     from dedupe import report as report_mod
 
     report_mod.write(report, os.fspath(path))
@@ -534,9 +539,12 @@ def regroup_report(
     for a keep folder that is not in the report's scanned folders.
     """
     from dedupe import regroup
+    from dedupe import report as report_mod
     from dedupe.looks import Looks
 
     rules = None if keep is None else inputs.keep_rules(keep, report.roots, known=report.keep)
+    if not report.complete and (threshold is not None or (rules not in (None, report.keep))):
+        report = report_mod.completed(report)  # every image, from the index (IndexProblem)
     if threshold is None:
         if rules is None or rules == report.keep:
             return Regrouped(report, regroup.compare(report.groups, report.groups))

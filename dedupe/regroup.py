@@ -108,25 +108,30 @@ def compare(old: Sequence[Group], new: Sequence[Group]) -> Changes:
     )
 
 
-# Fewer bytes than any image takes in a report (its path, hashes and check: about 600 and up).
+# Fewer bytes than any image takes in a schema-2 report (its path, hashes and check: about 600
+# and up), or in an index (about 540).
 _REPORT_BYTES_PER_IMAGE = 500
 
 
 def read_to_regroup(path: str | Path) -> Report:
-    """report.read, while the grouping's compiled kernels load on a thread (about a second of
-    CPU that would otherwise delay the first regroup; a report takes longer to read). Only for
-    a report large enough to hold as many images as cluster.compiles() needs: a smaller one is
-    grouped without them."""
+    """report.read with its index (every image, the checked pairs; raises IndexProblem when
+    it cannot be used), while the grouping's compiled kernels load on a thread (about a second
+    of CPU that would otherwise delay the first regroup; a report takes longer to read). Only
+    for a report large enough to hold as many images as cluster.compiles() needs: a smaller
+    one is grouped without them."""
+    named = report_mod.named_index(Path(path))
     try:
-        images = os.path.getsize(path) // _REPORT_BYTES_PER_IMAGE
+        size = os.path.getsize(path)
+        if named is not None:
+            size += os.path.getsize(Path(path).parent / named)
     except OSError:  # report.read says what is wrong with it
-        images = 0
-    if not cluster.compiles(images):
-        return report_mod.read(path)
+        size = 0
+    if not cluster.compiles(size // _REPORT_BYTES_PER_IMAGE):
+        return report_mod.read(path, with_index=True)
     loading = threading.Thread(target=cluster.warm_up, name="dedupe-warm-up", daemon=True)
     loading.start()
     try:
-        return report_mod.read(path)
+        return report_mod.read(path, with_index=True)
     finally:
         loading.join()
 
@@ -160,6 +165,12 @@ def regroup(
     check (looks.Looks; it reads the files): without it the match decides alone; for a file
     that cannot be read, a pair the thumbnails cannot settle is no copy.
     """
+    if not report.complete:
+        raise report_mod.ReportError(
+            "this report was read without its index (every image and the checked pairs), "
+            "which regrouping needs: read it with report.read(path, with_index=True) "
+            "(api.read_report(path, to_regroup=True))"
+        )
     settings = (
         report.settings if threshold is None else replace(report.settings, threshold=threshold)
     )
@@ -210,6 +221,8 @@ def regroup(
             not_duplicates=not_duplicates,
             checked=found.checked,
             facts=_among(facts, groups),
+            # new checked pairs (a looser search): a new index, with a new id, when written
+            index=report.index if found.checked == report.checked else None,
         ),
         changes,
     )
@@ -229,6 +242,11 @@ def repropose(report: Report, rules: KeepRules, look: Look | None = None) -> Rep
     """New keep rules without regrouping: fresh proposals for every group not yet reviewed.
     (Another choice for similar shots regroups from the checked pairs: keeping the sharpest
     splits a set of shots around it, see groups.py; `look` as for regroup.)"""
+    if not report.complete:
+        raise report_mod.ReportError(
+            "this report was read without its index, which new keep rules need (the "
+            "orientation hashes and check signatures): read it with to_regroup=True"
+        )
     if rules.bursts != report.keep.bursts and any(g.kind == "shots" for g in report.groups):
         return regroup(report, rules=rules, look=look)[0]
 

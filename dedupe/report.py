@@ -21,23 +21,24 @@ import hashlib
 import json
 import os
 import re
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from dedupe import __version__, policy, verify
+from dedupe import index as index_mod
 from dedupe.cluster import Checked
 from dedupe.durable import write_chunks_atomic
 from dedupe.errors import DedupeError
 from dedupe.gcpause import collector_paused, settle
-from dedupe.hashing import HASH_SIZES, ImageHash
+from dedupe.hashing import ImageHash
+from dedupe.index import IndexProblem, IndexRef
 from dedupe.models import (
     BURSTS,
     COMPANION_ROLES,
@@ -56,14 +57,19 @@ from dedupe.models import (
     ScanResult,
     ScanStats,
     Settings,
+    build_many,
 )
 
 # 2: each file of a group lists its companions (sidecars, a Live Photo's motion part), its
 # capture twins and its capture metadata; settings hold the reference folders, what twins are
 # and whether sidecars may be lost. Reports of schema 1 are still read (they list no companions:
 # apply then skips any file it finds with sidecars, see apply.py).
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# 3: the report holds the groups and their files (each with its `image` number, device and
+# inode), not every scanned image nor the checked pairs: those are in the index beside it
+# (index.py), which the header names. Reports of schema 1 and 2 are read as they are (their
+# `images` inline); the first write of one migrates it (an index and a schema-3 JSON).
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 DEFAULT_PATH = "dedupe-report.json"
 
 
@@ -82,7 +88,9 @@ class Report:
     groups: tuple[Group, ...]
     errors: tuple[Problem, ...]
     skipped: tuple[Problem, ...]
-    # Every hashed image (grouped or not), so later commands can regroup without decoding.
+    # Every hashed image (grouped or not), so later commands can regroup without decoding;
+    # for a report of schema 3 read without its index (`complete` False), the grouped files
+    # alone, without their orientation hashes and check signatures.
     images: tuple[ImageRecord, ...]
     # Path pairs (sorted) a person marked "not duplicates".
     not_duplicates: frozenset[tuple[str, str]] = field(default_factory=frozenset)
@@ -95,6 +103,15 @@ class Report:
     facts: Mapping[str, FileFacts] = field(default_factory=dict)
     # The schema version the report was read as (SCHEMA_VERSION for one made here).
     read_version: int = SCHEMA_VERSION
+    # The index the report was read with or names (None: a new one is written with it), and
+    # where that index is (the report's folder when it was read).
+    index: IndexRef | None = None
+    index_path: Path | None = None
+    # The image number in that index of each grouped file, by path.
+    numbers: Mapping[str, int] = field(default_factory=dict)
+    # Whether `images` and `checked` are every scanned image and the scan's checked pairs
+    # (False: a schema-3 report read without its index; it cannot be regrouped).
+    complete: bool = True
 
     def facts_of(self, path: str) -> FileFacts:
         return self.facts.get(path, NO_FACTS)
@@ -158,13 +175,18 @@ def _facts_json(facts: FileFacts) -> dict[str, Any]:
     return out
 
 
-def _file_json(member: Member, facts: FileFacts = NO_FACTS) -> dict[str, Any]:
+def _file_json(
+    member: Member, facts: FileFacts = NO_FACTS, number: int | None = None
+) -> dict[str, Any]:
     r = member.record
     f = r.fingerprint
-    out: dict[str, Any] = {
+    out: dict[str, Any] = {"image": number} if number is not None else {}
+    out |= {
         "path": r.path,
         "size": r.size,
         "mtime_ns": r.mtime_ns,
+        "device": r.dev,
+        "inode": r.ino,
         "width": f.width,
         "height": f.height,
         "format": f.format,
@@ -182,68 +204,14 @@ def _file_json(member: Member, facts: FileFacts = NO_FACTS) -> dict[str, Any]:
     return out
 
 
-# str(ImageHash) by hash size, without a Python-level call per hash (eight per image).
-_HEX = {size: f"0{size * size // 4}x" for size in HASH_SIZES}
-
-
-def _image_json(r: ImageRecord) -> dict[str, Any]:
-    f = r.fingerprint
-    out: dict[str, Any] = {
-        "path": r.path,
-        "size": r.size,
-        "mtime_ns": r.mtime_ns,
-        "device": r.dev,
-        "inode": r.ino,
-        "width": f.width,
-        "height": f.height,
-        "format": f.format,
-        "digest": f.digest,
-        "taken_at": f.taken_at,
-        "hash": format(f.hash.bits, _HEX[f.hash.size]),
-        "variants": _variants_hex(f),
-        "check": binascii.b2a_base64(f.check, newline=False).decode("ascii"),
-    }
-    if r.links:
-        out["hardlinks"] = list(r.links)
-    return out
-
-
-_string = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _variants_hex(f: Fingerprint) -> list[str]:
-    """The orientation hashes as hex, straight from their packed bytes."""
-    text, digits = f.variant_bits.hex(), f.hash.nbits // 4
-    return [text[k : k + digits] for k in range(0, len(text), digits)]
-
-
-def _image_line(r: ImageRecord) -> str:
-    """encode(_image_json(r)) without the dict, about three times faster (a 100k-image report
-    has 100k of these lines). Every string that could need escaping goes through the JSON
-    encoder; the hashes are hex and the check base64, which never do; `:d` refuses any number
-    that is not an int (and writes True as 1) instead of writing something that is not JSON.
-    tests/test_report.py checks that this line parses to _image_json(r)."""
-    f = r.fingerprint
-    variants = '"' + '", "'.join(_variants_hex(f)) + '"' if f.variant_bits else ""
-    check = binascii.b2a_base64(f.check, newline=False).decode("ascii")
-    taken_at = "null" if f.taken_at is None else _string(f.taken_at)
-    links = f', "hardlinks": {_string(list(r.links))}' if r.links else ""
-    return (
-        f'{{"path": {_string(r.path)}, "size": {r.size:d}, "mtime_ns": {r.mtime_ns:d}, '
-        f'"device": {r.dev:d}, "inode": {r.ino:d}, "width": {f.width:d}, '
-        f'"height": {f.height:d}, "format": {_string(f.format)}, "digest": {_string(f.digest)}, '
-        f'"taken_at": {taken_at}, "hash": "{format(f.hash.bits, _HEX[f.hash.size])}", '
-        f'"variants": [{variants}], "check": "{check}"{links}}}'
-    )
-
-
-def _header(report: Report) -> dict[str, Any]:
+def _header(report: Report, ref: IndexRef | None) -> dict[str, Any]:
     """The report's top-level fields other than its lists, in the order they are written."""
     s = report.settings
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "dedupe", "version": report.tool_version},
         "created_at": report.created_at or now(),
+        "index": None if ref is None else ref.to_json(),
         "roots": list(report.roots),
         "settings": {
             "algorithm": s.algorithm,
@@ -275,47 +243,54 @@ def _header(report: Report) -> dict[str, Any]:
     }
 
 
-def _group_json(g: Group, facts: Mapping[str, FileFacts]) -> dict[str, Any]:
+def _group_json(
+    g: Group, facts: Mapping[str, FileFacts], numbers: Mapping[str, int] | None
+) -> dict[str, Any]:
     return {
         "id": g.id,
         "kind": g.kind,
         "max_distance": g.max_distance,
         "reviewed": g.reviewed,
         "reclaimable_bytes": g.reclaimable_bytes,
-        "files": [_file_json(m, facts.get(m.record.path, NO_FACTS)) for m in g.members],
+        "files": [
+            _file_json(
+                m,
+                facts.get(m.record.path, NO_FACTS),
+                None if numbers is None else numbers[m.record.path],
+            )
+            for m in g.members
+        ],
     }
 
 
-def to_json(report: Report) -> dict[str, Any]:
-    """The report as one JSON value (write() and dumps() produce the same value, streamed)."""
-    return _header(report) | {
-        "groups": [_group_json(g, report.facts) for g in report.groups],
+def to_json(report: Report, ref: IndexRef | None = None) -> dict[str, Any]:
+    """The report as one JSON value (write() and dumps() produce the same value, streamed):
+    with `ref`, the index it names and its group files' image numbers there (see write);
+    without, neither (the report on stdout: it names no index and cannot be regrouped)."""
+    numbers = None if ref is None else _numbers(report)
+    return _header(report, ref) | {
+        "groups": [_group_json(g, report.facts, numbers) for g in report.groups],
         "errors": [{"path": p.path, "error": p.reason} for p in report.errors],
         "skipped": [{"path": p.path, "reason": p.reason} for p in report.skipped],
         "not_duplicates": [list(pair) for pair in sorted(report.not_duplicates)],
-        "checked_pairs": _checked_json(report),
-        "images": [_image_json(r) for r in report.images],
     }
 
 
-def _checked_json(report: Report) -> dict[str, Any] | None:
-    checked = report.checked
-    if checked is None:
-        return None
-    return checked.to_json_value() | {"digest": _checked_digest(checked)}
+def _numbers(report: Report) -> Mapping[str, int]:
+    """The image number of each grouped file: its place in `images` (the index's rows), or
+    for a report read without its index the numbers it was read with."""
+    if not report.complete:
+        return report.numbers
+    grouped = {m.record.path for g in report.groups for m in g.members}
+    return {r.path: k for k, r in enumerate(report.images) if r.path in grouped}
 
 
-# Images are encoded this many at a time: a streamed write holds one batch of their text.
-_WRITE_BATCH = 2048
-
-
-def _chunks(report: Report) -> Iterator[str]:
-    """The report's JSON text in pieces, the same value as to_json(report) in a compact layout:
-    one line per top-level field, and one line per group, problem, pair and image. The C
-    encoder writes every piece but the images (see _image_line); only one batch of images is
-    ever held as text."""
+def _chunks(report: Report, ref: IndexRef | None = None) -> Iterator[str]:
+    """The report's JSON text in pieces, the same value as to_json(report, ref) in a compact
+    layout: one line per top-level field, and one line per group, problem and pair."""
     encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
-    header = _header(report)
+    numbers = None if ref is None else _numbers(report)
+    header = _header(report, ref)
     yield "{" + ",\n".join(f"{encode(key)}: {encode(value)}" for key, value in header.items())
 
     def array(key: str, items: Iterator[Any]) -> Iterator[str]:
@@ -326,30 +301,94 @@ def _chunks(report: Report) -> Iterator[str]:
             separator = ",\n"
         yield "]" if separator == "\n" else "\n]"
 
-    yield from array("groups", (_group_json(g, report.facts) for g in report.groups))
+    yield from array("groups", (_group_json(g, report.facts, numbers) for g in report.groups))
     yield from array("errors", ({"path": p.path, "error": p.reason} for p in report.errors))
     yield from array("skipped", ({"path": p.path, "reason": p.reason} for p in report.skipped))
     yield from array("not_duplicates", (list(pair) for pair in sorted(report.not_duplicates)))
-    yield f',\n"checked_pairs": {encode(_checked_json(report))}'
-    images = report.images
-    yield ',\n"images": ['
-    for start in range(0, len(images), _WRITE_BATCH):
-        lines = map(_image_line, images[start : start + _WRITE_BATCH])
-        yield ("\n" if start == 0 else ",\n") + ",\n".join(lines)
-    yield "\n]}\n" if images else "]}\n"
+    yield "}\n"
 
 
 def dumps(report: Report) -> str:
-    """The report as JSON text (undecodable path bytes as \\udcXX escapes, see module doc)."""
-    text = "".join(_chunks(report)).removesuffix("\n")
+    """The report as JSON text (undecodable path bytes as \\udcXX escapes, see module doc),
+    naming the index it was read with or written with (`report.index`; else none): the text
+    of its file, for a report as it was read or written."""
+    text = "".join(_chunks(report, report.index)).removesuffix("\n")
     return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
-def write(report: Report, path: str | Path) -> None:
-    """Write the report atomically: a crash leaves the old file or the new one, never half.
+def write(report: Report, path: str | Path) -> IndexRef | None:
+    """Write the report and its index atomically: a crash leaves the old pair or the new one.
 
-    The text is streamed to the file (see _chunks), never built whole in memory."""
-    write_chunks_atomic(Path(path), _chunks(report), errors="backslashreplace")
+    The index first (index.write: its own name, synced), then the JSON that names it
+    (streamed, see _chunks: never built whole in memory), then the index the old JSON named
+    and other old indexes of this report are removed. A report whose images and checked
+    pairs are those of the index it was read with (a review that only changed decisions)
+    keeps that index and its id; one read without its index (`complete` False) too, copied
+    when written to another folder or name. Raises OSError (nothing changed) when either
+    cannot be written."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    before = named_index(target)
+    ref = _kept_index(report, folder, target)
+    new = ref is None and report.complete
+    if new:
+        ref = index_mod.write(folder, target, report.images, report.checked, report.settings)
+    elif ref is None:
+        # Read without its index, which is gone or changed: named as it was, so that a
+        # regroup refuses it (the decisions are saved all the same).
+        ref = report.index
+    try:
+        write_chunks_atomic(target, _chunks(report, ref), errors="backslashreplace")
+    except BaseException:
+        if new and ref is not None:  # the old JSON stays, naming the old index
+            (folder / ref.file).unlink(missing_ok=True)
+        raise
+    if ref is not None:
+        index_mod.remove_others(folder, target, ref.file, before)
+    return ref
+
+
+def _kept_index(report: Report, folder: Path, target: Path) -> IndexRef | None:
+    """The index the report keeps when written to `target`: the one it was read with when
+    that is still there under its id (copied beside `target` when it lives elsewhere); None
+    when a new one must be written."""
+    ref, source = report.index, report.index_path
+    if ref is None or source is None or not _same_index(source, ref):
+        return None
+    if source.parent.resolve() == folder.resolve():
+        return ref
+    return index_mod.copy(source, folder, target, ref)
+
+
+def _same_index(path: Path, ref: IndexRef) -> bool:
+    try:
+        return index_mod.id_of(path) == ref.id
+    except index_mod.IndexProblem:
+        return False
+
+
+def named_index(path: Path) -> str | None:
+    """The file name of the index a report names in its header (see header_index)."""
+    ref = header_index(path)
+    return None if ref is None else ref.file
+
+
+def header_index(path: str | Path) -> IndexRef | None:
+    """The index a report names in its header, read from the file's first lines as this
+    writer lays them out, not the whole report (None if none, or not such a report)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return None
+    for line in head.split(b"\n")[:8]:
+        if line.startswith(b'"index": {'):
+            try:
+                value = json.loads(line.removeprefix(b'"index": ').rstrip(b","))
+                return _index_ref_from({"index": value})
+            except (ValueError, ReportError):
+                return None
+    return None
 
 
 # ---------------------------------------------------------------- from JSON
@@ -543,6 +582,22 @@ def _image_from_json(item: Any, settings: Settings, where: str) -> ImageRecord:
             f"{where}: 'check' has {len(raw_check)} bytes, not {verify.SIGNATURE_BYTES} "
             "(a report of another dedupe version? scan again)"
         )
+    variant_bits = Fingerprint.pack_variants(
+        _hash(v, settings, f"{where}.variants[{k}]") for k, v in enumerate(variants)
+    )
+    return _record_from(item, settings, where, path, variant_bits, raw_check)
+
+
+def _record_from(
+    item: dict[str, Any],
+    settings: Settings,
+    where: str,
+    path: str,
+    variant_bits: bytes,
+    check: bytes,
+) -> ImageRecord:
+    """The record of an image's fields (an image of schema 2, a group file of schema 3),
+    every one checked, with its orientation hashes and check signature as given."""
     taken_at = _optional(item, "taken_at", (str, _NONE), where)
     if taken_at is not None:
         taken_at = _text(item, "taken_at", where)
@@ -552,10 +607,8 @@ def _image_from_json(item: Any, settings: Settings, where: str) -> ImageRecord:
         format=_text(item, "format", where),
         digest=_text(item, "digest", where),
         hash=_hash(_require(item, "hash", str, where), settings, where),
-        variant_bits=Fingerprint.pack_variants(
-            _hash(v, settings, f"{where}.variants[{k}]") for k, v in enumerate(variants)
-        ),
-        check=raw_check,
+        variant_bits=variant_bits,
+        check=check,
         taken_at=taken_at,
     )
     links = tuple(
@@ -690,24 +743,7 @@ def _images_plain(items: list[Any], settings: Settings) -> list[ImageRecord]:
     )
 
 
-_T = TypeVar("_T")
-
-
-def _many(cls: type[_T], n: int, columns: Sequence[Iterable[Any]]) -> list[_T]:
-    """[cls(*row) for row in zip(*columns)] for n rows of checked values, two to three times
-    faster: the generated __init__ of a frozen dataclass sets each field through
-    object.__setattr__, a Python-level call per field; here each field's slot is filled a
-    column at a time. Only for slotted dataclasses whose __init__ does nothing else (no
-    __post_init__, every field given): checked, so a validating __post_init__ added later
-    cannot be skipped silently."""
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    plain = "__slots__" in vars(cls) and not hasattr(cls, "__post_init__")
-    if not plain or len(names) != len(columns):
-        raise TypeError(f"{cls.__name__} cannot be built column-wise")
-    made = [object.__new__(cls) for _ in range(n)]
-    for name, column in zip(names, columns, strict=True):
-        deque(map(getattr(cls, name).__set__, made, column), maxlen=0)
-    return made
+_many = build_many  # (quickread.py and index.py build records with it too)
 
 
 _IMAGE_KEYS = (
@@ -806,7 +842,7 @@ def _metadata_from(item: dict[str, Any], where: str) -> Metadata:
 
 
 def _facts_from(
-    item: dict[str, Any], path: str, by_path: dict[str, ImageRecord], where: str
+    item: dict[str, Any], path: str, by_path: dict[str, ImageRecord], where: str, version: int
 ) -> FileFacts:
     """A group file's companions, twins and metadata (schema 2), every one checked: a companion
     is a file of the image's own folder that is not an image of the report, a twin an image of
@@ -840,7 +876,9 @@ def _facts_from(
     for k, twin in enumerate(_list_of(item, "twins", where)):
         here = f"{where}.twins[{k}]"
         twin = _path(twin, here)
-        if twin not in by_path or os.path.dirname(twin) != folder or twin == path:
+        # (schema 3 lists the grouped images alone: a twin in no group is any image there)
+        known = version >= 3 or twin in by_path
+        if not known or os.path.dirname(twin) != folder or twin == path:
             raise ReportError(f"{here}: {_show(twin)} is not another image of the same folder")
         twins.append(twin)
     return FileFacts(tuple(found), tuple(twins), _metadata_from(item, where))
@@ -873,7 +911,7 @@ def _groups_from(
             if record is None:
                 raise ReportError(f"{fwhere}: {_show(path)} is not among the report's images")
             if version >= 2:
-                found = _facts_from(item, path, by_path, fwhere)
+                found = _facts_from(item, path, by_path, fwhere, version)
                 if found != NO_FACTS:
                     facts[path] = found
             action = _require(item, "action", str, fwhere)
@@ -984,7 +1022,7 @@ def _from_json(data: Any, *, consume: bool) -> Report:
         newer = type(version) is int and version > SCHEMA_VERSION
         raise ReportError(
             f"unsupported report schema version {_show(version)} (this dedupe reads "
-            f"{' and '.join(map(str, READABLE_VERSIONS))}"
+            f"{', '.join(map(str, READABLE_VERSIONS[:-1]))} and {READABLE_VERSIONS[-1]}"
             + (
                 "; the report was written by a newer dedupe: upgrade, or scan again)"
                 if newer
@@ -1004,15 +1042,24 @@ def _from_json(data: Any, *, consume: bool) -> Report:
     errors = _problems_from(data, "errors", "error")
     skipped = _problems_from(data, "skipped", "reason")
     not_duplicates = _pairs_from(data)
-    raw_images = _require(data, "images", list, "report")
-    images = tuple(_images_from_json(raw_images, settings, consume=consume))
-    by_path = {r.path: r for r in images}
-    if len(by_path) != len(images):
-        seen: set[str] = set()
-        for k, r in enumerate(images):
-            if r.path in seen:
-                raise ReportError(f"images[{k}]: {_show(r.path)} is listed twice")
-            seen.add(r.path)
+    ref: IndexRef | None = None
+    numbers: dict[str, int] = {}
+    if version >= 3:
+        ref = _index_ref_from(data)
+        by_path, numbers = _grouped_from(data, settings, ref)
+        images = tuple(by_path.values())
+        checked = None
+    else:
+        raw_images = _require(data, "images", list, "report")
+        images = tuple(_images_from_json(raw_images, settings, consume=consume))
+        by_path = {r.path: r for r in images}
+        if len(by_path) != len(images):
+            seen: set[str] = set()
+            for k, r in enumerate(images):
+                if r.path in seen:
+                    raise ReportError(f"images[{k}]: {_show(r.path)} is listed twice")
+                seen.add(r.path)
+        checked = _checked_from(data, len(images))
     groups, facts = _groups_from(data, by_path, settings.bits, version)
     return Report(
         roots=roots,
@@ -1026,18 +1073,85 @@ def _from_json(data: Any, *, consume: bool) -> Report:
         not_duplicates=not_duplicates,
         created_at=created_at,
         tool_version=tool_version,
-        checked=_checked_from(data, len(images)),
+        checked=checked,
         facts=facts,
         read_version=version,
+        index=ref,
+        numbers=numbers,
+        complete=version < 3,
     )
+
+
+def _index_ref_from(data: dict[str, Any]) -> IndexRef | None:
+    """The header's `index` block (schema 3; null in a report printed on stdout)."""
+    raw = _require(data, "index", (dict, _NONE), "report")
+    if raw is None:
+        return None
+    where = "index"
+    name = _require(raw, "file", str, where)
+    if not IndexRef.valid_file(name):
+        raise ReportError(
+            f"index: 'file' must be the name of a file beside the report "
+            f"(<name>.<12 hex digits>.index), not {_show(name)}"
+        )
+    index_id = _require(raw, "id", str, where)
+    if not IndexRef.valid_id(index_id) or not name.endswith(f".{index_id[:12]}.index"):
+        raise ReportError(f"index: 'id' {_show(index_id)} is not the id of {_show(name)}")
+    digest = _require(raw, "digest", str, where)
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise ReportError(f"index: 'digest' {_show(digest)} is not a SHA-256 in hex")
+    return IndexRef(
+        file=name,
+        id=index_id,
+        images=_integer(raw, "images", where, 0, _I64),
+        digest=digest,
+        version=_integer(raw, "version", where, 1, _I64),
+    )
+
+
+def _grouped_from(
+    data: dict[str, Any], settings: Settings, ref: IndexRef | None
+) -> tuple[dict[str, ImageRecord], dict[str, int]]:
+    """The records of a schema-3 report's group files (what apply re-checks and people read;
+    no orientation hashes nor check signature, which are in the index), by path, and each
+    file's image number in the index (checked: one number per path, one path per number)."""
+    by_path: dict[str, ImageRecord] = {}
+    numbers: dict[str, int] = {}
+    owner: dict[int, str] = {}
+    for k, raw_group in enumerate(_require(data, "groups", list, "report")):
+        for f, item in enumerate(_require(raw_group, "files", list, f"groups[{k}]")):
+            where = f"groups[{k}].files[{f}]"
+            record = _group_file_from(item, settings, where)
+            path = record.path
+            if ref is not None:
+                number = _integer(item, "image", where, 0, ref.images - 1)
+                if numbers.setdefault(path, number) != number:
+                    raise ReportError(
+                        f"{where}: {_show(path)} is image {number} here, {numbers[path]} before"
+                    )
+                if owner.setdefault(number, path) != path:
+                    raise ReportError(f"{where}: image {number} is also {_show(owner[number])}")
+            by_path.setdefault(path, record)
+    return by_path, numbers
+
+
+def _group_file_from(item: Any, settings: Settings, where: str) -> ImageRecord:
+    if not isinstance(item, dict):
+        raise ReportError(f"{where}: expected an object, found {_show(item)}")
+    path = _path(_require(item, "path", str, where), f"{where}.path")
+    return _record_from(item, settings, where, path, b"", b"")
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def read(path: str | Path) -> Report:
+def read(path: str | Path, *, with_index: bool = False) -> Report:
     """Read and check a report file. Raises ReportError with a clear message.
+
+    A report of schema 3 is read from its JSON alone (the grouped files; `complete` False)
+    unless `with_index`: then every image and the checked pairs come from the index it names
+    (see with_index), or IndexProblem says why they cannot. Older reports hold their images.
 
     The cyclic garbage collector is paused while the report's objects are built (see
     gcpause.py), and afterwards they are taken out of its view for good: a report is read to
@@ -1057,8 +1171,103 @@ def read(path: str | Path) -> Report:
             raise ReportError(f"report {path} is not valid JSON: {error}") from None
         report = _from_json(data, consume=True)
         del data
+        report = beside(report, path)
+        if with_index and not report.complete:
+            report = _with_index(report, Path(path).parent)
     settle()
     return report
+
+
+def beside(report: Report, path: str | Path) -> Report:
+    """`report`, read from the file at `path`, knowing where the index it names is."""
+    if report.index is None:
+        return report
+    return replace(report, index_path=Path(path).parent / report.index.file)
+
+
+def with_signatures(report: Report) -> Report:
+    """`report` (schema 3, read without its index) with the orientation hashes and check
+    signatures of its grouped files taken from its index (index.signatures: its meta and each
+    of those rows checked against the report), for a review that proposes keepers again
+    (the resolution rule sees borders, distances see orientations). Raises IndexProblem."""
+    if report.complete or not report.numbers:
+        return report
+    ref, where = report.index, report.index_path
+    if ref is None or where is None:
+        raise IndexProblem("the report names no index: run `dedupe scan` again")
+    grouped = {r.path: r for r in report.images}
+    wanted = {
+        number: (path, grouped[path].size, grouped[path].mtime_ns, grouped[path].fingerprint.digest)
+        for path, number in report.numbers.items()
+    }
+    found = index_mod.signatures(where.parent, ref, report.settings, wanted)
+
+    def signed(record: ImageRecord) -> ImageRecord:
+        variants, check = found[report.numbers[record.path]]
+        return replace(
+            record, fingerprint=replace(record.fingerprint, variant_bits=variants, check=check)
+        )
+
+    records = {path: signed(r) for path, r in grouped.items()}
+    groups = tuple(
+        replace(g, members=tuple(replace(m, record=records[m.record.path]) for m in g.members))
+        for g in report.groups
+    )
+    return replace(report, images=tuple(records.values()), groups=groups)
+
+
+def completed(report: Report) -> Report:
+    """`report`, read without its index, with every image and the checked pairs from the
+    index it names (see _with_index; raises IndexProblem); a complete report as it is."""
+    if report.complete:
+        return report
+    if report.index_path is None:
+        raise IndexProblem(
+            "the report names no index (it was printed, not written by `dedupe scan`): run "
+            "`dedupe scan` again to regroup"
+        )
+    return _with_index(report, report.index_path.parent)
+
+
+def _with_index(report: Report, folder: Path) -> Report:
+    """`report` (schema 3, read without its index) completed from the index it names: every
+    image's record and the checked pairs, after index.load's checks and one more: every
+    grouped file is the index's image at the number the report gives it, with the same path,
+    size, mtime_ns and digest (a hand-edited report, or an index of another scan, fails
+    here). Raises IndexProblem."""
+    ref = report.index
+    if ref is None:
+        raise IndexProblem(
+            "the report names no index (it was printed, not written by `dedupe scan`): run "
+            "`dedupe scan` again to regroup"
+        )
+    loaded = index_mod.load(folder, ref, report.settings)
+    records = loaded.records
+    grouped = {r.path: r for r in report.images}
+    for path, number in report.numbers.items():
+        mine, theirs = grouped[path], records[number]
+        if (mine.path, mine.size, mine.mtime_ns, mine.fingerprint.digest) != (
+            theirs.path,
+            theirs.size,
+            theirs.mtime_ns,
+            theirs.fingerprint.digest,
+        ):
+            raise IndexProblem(
+                f"the report's index {folder / ref.file} does not match the report: image "
+                f"{number} is {theirs.path!r} there, but the report's group file is "
+                f"{path!r} (size, time or digest differ, or the report was edited): run "
+                "`dedupe scan` again to regroup"
+            )
+    groups = tuple(
+        replace(
+            g,
+            members=tuple(
+                replace(m, record=records[report.numbers[m.record.path]]) for m in g.members
+            ),
+        )
+        for g in report.groups
+    )
+    return replace(report, images=records, checked=loaded.checked, groups=groups, complete=True)
 
 
 def _under(path: str, root: str) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from conftest import Library, photo
+from report_helpers import with_images
 
 from dedupe.cache import HashCache, namespace
 from dedupe.cli import main
@@ -36,8 +37,7 @@ def test_second_scan_is_served_from_the_cache(library: Library, tmp_path: Path) 
     assert first["hashed"] == 5 and first["from_cache"] == 0 and first["errors"] == 1
     second = scan_stats(library.root, tmp_path / "r2.json", "--cache", str(cache))
     assert second["hashed"] == 0 and second["from_cache"] == 5 and second["errors"] == 1
-    r1 = json.loads((tmp_path / "r1.json").read_text())
-    r2 = json.loads((tmp_path / "r2.json").read_text())
+    r1, r2 = with_images(tmp_path / "r1.json"), with_images(tmp_path / "r2.json")
     assert r1["groups"] == r2["groups"] and r1["images"] == r2["images"]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cluster_helpers import same_clusters
 from conftest import Library, photo
+from report_helpers import rewrite_as_schema_2
 from test_cluster_kernel import library_records
 
 from dedupe import cluster
@@ -111,13 +112,14 @@ def test_review_regroups_from_the_checked_pairs_of_the_report(
     )  # fmt: skip
     path = tmp_path / "report.json"
     report_mod.write(report, path)
-    read = report_mod.read(path)
-    assert read.checked == found.checked
+    read = report_mod.read(path, with_index=True)
+    assert read.checked == found.checked and report_mod.read(path).checked is None
     monkeypatch.setattr(cluster, "_candidates", None)  # nothing is searched
     # no candidate is checked again (a keeper may be, against a file joined through others)
     monkeypatch.setattr(cluster, "_verify", None)
     tighter, _ = regroup(read, threshold=0.1)
     assert tighter.checked == found.checked  # still covers 0.25
+    assert tighter.index == read.index  # no new pairs: a save keeps the index
     monkeypatch.undo()
     expected = cluster.cluster(records, replace(settings, threshold=0.1))
     assert [[m.record.path for m in g.members] for g in tighter.groups] == [
@@ -125,8 +127,9 @@ def test_review_regroups_from_the_checked_pairs_of_the_report(
         for g in build_groups(records, replace(settings, threshold=0.1), KeepRules())
     ]
     assert len(tighter.groups) >= len(expected.groups)  # split around keepers, never merged
-    # An unusable field is ignored: the report still reads, and regroups by searching.
-    data = json.loads(path.read_text())
+    # An unusable field of a schema-2 report is ignored: it still reads, and regroups by
+    # searching.
+    data = rewrite_as_schema_2(path)
     data["checked_pairs"]["low"] = "?"
     path.write_text(json.dumps(data))
     assert report_mod.read(path).checked is None
@@ -145,10 +148,11 @@ def test_scan_writes_the_checked_pairs_and_review_uses_them(
     report = tmp_path / "r.json"
     assert main(["scan", str(library.root), "--report", str(report), "--no-cache"]) == 0
     data = json.loads(report.read_text())
-    checked = data["checked_pairs"]
-    assert checked["radius"] == data["settings"]["max_distance"] == 16
-    assert len(checked["low"]) == 1 and sum(checked["found"]) >= 1
-    assert report_mod.read(report).checked is not None
+    assert "checked_pairs" not in data  # in the index
+    checked = report_mod.read(report, with_index=True).checked
+    assert checked is not None
+    assert checked.radius == data["settings"]["max_distance"] == 16
+    assert len(checked.low) == 1 and sum(checked.found) >= 1
     monkeypatch.setattr("dedupe.cli.cmd_review.ANNOUNCE_SEARCH_FROM", 0)
     capsys.readouterr()
     with monkeypatch.context() as patched:

@@ -4,7 +4,6 @@ rule), then `dedupe scan` as a user runs it on a home folder full of such places
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from clirun import Dedupe, fix_times
 from conftest import Cli, photo
+from report_helpers import with_images
 
 from dedupe import filters
 from dedupe.filters import MOVE_MARKER
@@ -262,7 +262,7 @@ def test_scanning_a_home_folder_lists_no_trash_or_thumbnail(dedupe: Dedupe, home
         '"byte-identical copy; same resolution, size and date: keeps the copy with the shorter'
         ' path"',
     ]
-    images = [i["path"] for i in json.loads((home / "r.json").read_text())["images"]]
+    images = [i["path"] for i in with_images(home / "r.json")["images"]]
     assert [os.path.relpath(p, home) for p in images] == [
         "Pictures/2019/beach-copy.jpg",
         "Pictures/beach.jpg",
@@ -293,7 +293,7 @@ def test_include_hidden_and_the_users_own_filters(dedupe: Dedupe, home: Path, cl
     done = dedupe("scan", str(home), "--report", str(report), "--include-hidden", "-q",
                   "--print0", "--exclude", "*.png", "--exclude", "/Pictures/2019/")  # fmt: skip
     assert done.code == 0, done.err
-    images = {os.path.relpath(i["path"], home) for i in json.loads(report.read_text())["images"]}
+    images = {os.path.relpath(i["path"], home) for i in with_images(report)["images"]}
     assert images == {
         "Pictures/beach.jpg",
         "Pictures/@eaDir/beach.jpg/SYNOPHOTO_THUMB_XL.jpg",
@@ -308,7 +308,7 @@ def test_include_hidden_and_the_users_own_filters(dedupe: Dedupe, home: Path, cl
     code, _, err = cli("scan", str(home / "Pictures"), "--report", str(report), "--print0",
                        "--min-size", str(min(beach, small) + 1), "--max-depth", "1")  # fmt: skip
     assert code == 0
-    names = {os.path.relpath(i["path"], home) for i in json.loads(report.read_text())["images"]}
+    names = {os.path.relpath(i["path"], home) for i in with_images(report)["images"]}
     assert names == {"Pictures/beach.jpg" if beach > small else "Pictures/small.png"}
     assert "1 file smaller than --min-size, 1 folder below --max-depth" in err
     for bad, message in [

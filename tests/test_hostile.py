@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from conftest import Library, photo, snapshot
 from PIL import Image
+from report_helpers import with_images
 
 from dedupe import scan as scan_module
 from dedupe.cache import HashCache
@@ -60,9 +61,7 @@ def failed(path: Path) -> Failed:
 def cli_scan(root: Path, report: Path, *extra: str) -> dict[str, Any]:
     code = main(["scan", str(root), "--report", str(report), "--no-cache", "-j", "1", *extra])
     assert code == 0
-    with open(report, encoding="utf-8") as handle:
-        data: dict[str, Any] = json.load(handle)
-    return data
+    return with_images(report)
 
 
 # ---------------------------------------------------------------- broken and mislabelled files
@@ -504,7 +503,7 @@ def test_unreadable_files_and_folders_are_listed_and_the_scan_goes_on(tmp_path: 
     if child.returncode != 0 and "setpriv" in child.stderr:
         pytest.skip(f"setpriv cannot drop capabilities here: {child.stderr.strip()}")
     assert child.returncode == 0, child.stderr
-    data = json.loads(report.read_text(encoding="utf-8"))
+    data = with_images(report)
     assert {Path(e["path"]).name: e["error"] for e in data["errors"]} == {
         "locked": "permission denied: this folder cannot be listed",
         "secret.jpg": "permission denied: this file cannot be read",
@@ -531,7 +530,7 @@ def test_a_fifo_in_the_tree_never_hangs_the_scan(tmp_path: Path) -> None:
     except subprocess.TimeoutExpired:
         pytest.fail("the scan hung on a FIFO")
     assert child.returncode == 0, child.stderr
-    data = json.loads(report.read_text(encoding="utf-8"))
+    data = with_images(report)
     assert [Path(i["path"]).name for i in data["images"]] == ["c.jpg"]
     assert data["errors"] == []
 

@@ -5,7 +5,6 @@ a person expects. Skipped cleanly when the folder is absent."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 from conftest import REAL_IMAGES
 from PIL import Image, ImageOps
+from report_helpers import with_images
 
 from dedupe import decode
 from dedupe.cli import main
@@ -31,9 +31,7 @@ CORRUPT = {
 def scan_report(root: Path, report: Path, *extra: str) -> dict[str, Any]:
     code = main(["scan", str(root), "--report", str(report), "--no-cache", *extra])
     assert code == 0
-    with open(report, encoding="utf-8") as handle:
-        data: dict[str, Any] = json.load(handle)
-    return data
+    return with_images(report)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Library, photo
+from report_helpers import plain, schema_2
 
 from dedupe import report as report_mod
 from dedupe import verify
@@ -33,7 +34,7 @@ def scanned(library: Library, tmp_path: Path) -> Path:
 
 def test_report_has_the_documented_keys(library: Library, tmp_path: Path) -> None:
     data = json.loads(scanned(library, tmp_path).read_text())
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     assert data["tool"] == {"name": "dedupe", "version": "0.1.0"}
     assert data["roots"] == [str(library.root)]
     settings = data["settings"]
@@ -66,6 +67,9 @@ def test_report_has_the_documented_keys(library: Library, tmp_path: Path) -> Non
         "action",
         "reason",
         "digest",
+        "image",
+        "device",
+        "inode",
     }
     for f in group["files"]:
         assert keys <= set(f)
@@ -75,15 +79,24 @@ def test_report_has_the_documented_keys(library: Library, tmp_path: Path) -> Non
     assert stats["reclaimable_bytes"] == sum(
         f["size"] for f in group["files"] if f["action"] == "trash"
     )
-    assert len(data["images"]) == 4  # every hash is kept, grouped or not
+    # every hash is kept, grouped or not: in the index the report names, beside it
+    assert "images" not in data and "checked_pairs" not in data
+    index = data["index"]
+    assert index["images"] == 4 and index["version"] == 1
+    assert index["file"] == f"report.{index['id'][:12]}.index"
+    assert (tmp_path / index["file"]).is_file()
+    assert sorted({f["image"] for f in group["files"]}) == sorted(
+        f["image"] for f in group["files"]
+    )
+    assert len(report_mod.read(tmp_path / "report.json", with_index=True).images) == 4
 
 
 def test_report_round_trips(library: Library, tmp_path: Path) -> None:
     path = scanned(library, tmp_path)
     report = report_mod.read(path)
-    assert report_mod.to_json(report) | {"created_at": ""} == json.loads(path.read_text()) | {
-        "created_at": ""
-    }
+    assert report_mod.to_json(report, report.index) | {"created_at": ""} == json.loads(
+        path.read_text()
+    ) | {"created_at": ""}
     assert report_mod.problems(report) == []
 
 
@@ -100,7 +113,9 @@ def test_write_is_atomic_and_leaves_no_temp_files(library: Library, tmp_path: Pa
         (lambda d: d.update(schema_version=99), "unsupported report schema version 99"),
         (lambda d: d.pop("settings"), "missing 'settings'"),
         (lambda d: d["groups"][0]["files"][0].update(action="delete"), "action must be"),
-        (lambda d: d["groups"][0]["files"][0].update(path="/nowhere.jpg"), "not among"),
+        (lambda d: d["index"].update(file="../other.0123456789ab.index"), "index: 'file'"),
+        (lambda d: d["index"].update(id="0" * 32), "index: 'id'"),
+        (lambda d: d["groups"][0]["files"][0].update(image=99), "'image' is 99, outside 0..3"),
         (lambda d: d["settings"].update(threshold=3), "threshold"),
     ],
 )
@@ -187,32 +202,47 @@ def test_written_report_reads_back_equal_and_is_one_value_per_line(tmp_path: Pat
     path = tmp_path / "r.json"
     report_mod.write(report, path)
     text = path.read_text(encoding="utf-8")
-    assert json.loads(text) == report_mod.to_json(report)
-    assert text == report_mod.dumps(report) + "\n"  # the file is what --json prints
+    ref = report_mod.read(path).index
+    assert ref is not None and ref.images == 40
+    assert json.loads(text) == report_mod.to_json(report, ref)
+    # what --json prints: the same but for the index (it names none)
+    assert json.loads(report_mod.dumps(report)) == report_mod.to_json(report) | {"index": None}
     lines = text.splitlines()
-    assert lines[0] == '{"schema_version": 2,'
-    assert lines.index('"images": [') == len(lines) - 42 and lines[-1] == "]}"
+    assert lines[0] == '{"schema_version": 3,' and lines[3].startswith('"index": {"file": ')
+    # a line per header field, per group (no image), per problem and per pair
+    assert lines[7] == '"groups": [' and lines[-1] == "]}"
+    assert len(lines) == 7 + (1 + len(report.groups) + 1) + 2 + (1 + 1 + 1)
     assert "caf\\udce9-0.jpg" in text  # the undecodable byte as an escape: the file is valid UTF-8
-    again = report_mod.read(path)
-    assert again == report
+    again = report_mod.read(path, with_index=True)
+    assert plain(again) == report
     report_mod.write(again, path)
-    assert path.read_text(encoding="utf-8") == text  # deterministic
+    assert path.read_text(encoding="utf-8") == text  # deterministic, and the same index kept
+    alone = report_mod.read(path)  # without the index: the grouped files only, as written
+    assert not alone.complete and alone.index == ref
+    report_mod.write(alone, path)
+    assert path.read_text(encoding="utf-8") == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == [ref.file, "r.json"]
 
 
 def test_reports_written_indented_by_earlier_versions_still_read(tmp_path: Path) -> None:
     report = many(12, links=True)
     path = tmp_path / "r.json"
-    # How dedupe 0.1 wrote schema 1: one indented document.
-    legacy = json.dumps(report_mod.to_json(report), ensure_ascii=False, indent=1)
+    # How dedupe 0.1 wrote schema 1 (here 2): one indented document, the images inline.
+    legacy = json.dumps(schema_2(report), ensure_ascii=False, indent=1)
     path.write_text(legacy.encode("utf-8", errors="backslashreplace").decode("utf-8"))
-    assert report_mod.read(path) == report
+    old = report_mod.read(path)
+    assert old.read_version == 2 and old.complete and plain(old) == report
+    # its first write migrates it: an index and a schema-3 JSON, read back the same
+    report_mod.write(old, path)
+    assert json.loads(path.read_text())["schema_version"] == 3
+    assert plain(report_mod.read(path, with_index=True)) == report
 
 
 def test_the_careful_reader_takes_over_for_unusual_but_valid_images(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     report = many(9)
-    data = report_mod.to_json(report)
+    data = schema_2(report)
     del data["images"][4]["device"], data["images"][4]["inode"]  # optional: 0
     data["images"][5].pop("taken_at")
     data["images"][6]["hardlinks"] = ["/photos/x.jpg"]
@@ -246,7 +276,7 @@ def test_the_careful_reader_takes_over_for_unusual_but_valid_images(
 def test_a_bad_image_is_named_by_its_position(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, value: object, message: str
 ) -> None:
-    data = report_mod.to_json(many(9))
+    data = schema_2(many(9))
     if value is ...:
         del data["images"][5][field]
     else:
@@ -265,15 +295,19 @@ def test_a_failed_write_keeps_the_old_report(
     report = many(6)
     report_mod.write(report, path)
     before = path.read_bytes()
+    names = sorted(p.name for p in tmp_path.iterdir())
 
-    def broken(record: ImageRecord) -> str:
+    def broken(*args: object) -> str:
         raise OSError("disk gone")
 
-    monkeypatch.setattr(report_mod, "_image_line", broken)
+    # the JSON fails after the new index was written: that index is removed again
+    monkeypatch.setattr(report_mod, "_group_json", broken)
     with pytest.raises(OSError, match="disk gone"):
         report_mod.write(report, path)
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
+    monkeypatch.undo()
+    assert plain(report_mod.read(path, with_index=True)) == report
 
 
 def test_reading_leaves_the_garbage_collector_as_it_was(tmp_path: Path) -> None:

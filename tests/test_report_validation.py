@@ -24,12 +24,14 @@ from apply_helpers import journals, library, load, png, put, sha, trash_dir, tre
 from conftest import Cli, photo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from report_helpers import rewrite_as_schema_2, schema_2
 from rich.console import Console
 
 from dedupe import apply, cluster, html_report, regroup, scan
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode
 from dedupe.groups import build_groups
+from dedupe.index import IndexRef
 from dedupe.models import (
     Companion,
     FileFacts,
@@ -49,13 +51,16 @@ REFUSED = ExitCode.REFUSED
 
 
 def _point_at(data: dict[str, Any], old: str, new: str, *, source: Path | None = None) -> None:
-    """Rename a file in the report (its group entry and its image); with `source`, also give
-    the image that file's size, mtime and digest, so that apply's checks pass for it."""
+    """Rename a file in the report (its group entry, and its image in a schema-2 report); with
+    `source`, also give it that file's size, mtime and digest, so that apply's checks pass."""
     for group in data["groups"]:
         for f in group["files"]:
             if f["path"] == old:
                 f["path"] = new
-    for image in data["images"]:
+                if source is not None:
+                    info = source.stat()
+                    f.update(size=info.st_size, mtime_ns=info.st_mtime_ns, digest=sha(source))
+    for image in data.get("images", ()):
         if image["path"] == old:
             image["path"] = new
             if source is not None:
@@ -190,8 +195,15 @@ def test_the_fast_path_check_agrees_with_path_problem(parts: list[str]) -> None:
 
 
 def _first_image(data: dict[str, Any]) -> dict[str, Any]:
-    image: dict[str, Any] = data["images"][0]
+    """The first image of a schema-2 report, or the first group file of a schema-3 one (which
+    holds the same fields but the orientation hashes and check)."""
+    image: dict[str, Any] = data["images"][0] if "images" in data else data["groups"][0]["files"][0]
     return image
+
+
+def _number_of_another(data: dict[str, Any]) -> None:
+    first, second = data["groups"][0]["files"][:2]
+    first["image"] = second["image"]
 
 
 def _keeper_of(data: dict[str, Any], k: int) -> str:
@@ -235,11 +247,23 @@ MALFORMED: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "surrogate in format": (lambda d: _first_image(d).update(format="\ud800"), "'format'"),
     "short check": (lambda d: _first_image(d).update(check="AAAA"), "'check' has 3 bytes"),
     "hash with a sign": (lambda d: _first_image(d).update(hash="-" + "0" * 15), "hex digits"),
+    # schema 3: the index block and the group files' image numbers
+    "index outside the folder": (
+        lambda d: d["index"].update(file="/etc/passwd.0123456789ab.index"),
+        "index: 'file' must be the name of a file beside the report",
+    ),
+    "index id of another file": (lambda d: d["index"].update(id="f" * 32), "index: 'id'"),
+    "index digest short": (lambda d: d["index"].update(digest="ab"), "not a SHA-256"),
+    "image number beyond": (lambda d: _first_image(d).update(image=10**6), "'image' is 1000000"),
+    "image number of another file": (_number_of_another, "is also"),
+    "no index block": (lambda d: d.pop("index"), "missing 'index'"),
 }
+# (cases of the images a schema-2 report holds inline: written as one first)
+SCHEMA_2 = {"image listed twice", "short check"}
 
 
 def _write_malformed(report: Path, case: str) -> str:
-    data = load(report)
+    data = rewrite_as_schema_2(report) if case in SCHEMA_2 else load(report)
     mutate, expect = MALFORMED[case]
     mutate(data)
     text = json.dumps(data)
@@ -281,8 +305,10 @@ def test_review_and_html_report_say_what_is_wrong(
 
 
 @cache
-def schema_validator() -> Any:
-    schema = json.loads(report_mod.SCHEMA_FILE.read_text())
+def schema_validator(version: int = report_mod.SCHEMA_VERSION) -> Any:
+    schema = json.loads(
+        report_mod.SCHEMA_FILE.with_name(f"report-{version}.schema.json").read_text()
+    )
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 
@@ -291,7 +317,9 @@ def test_the_schema_is_shipped_and_every_report_written_passes_it(tmp_path: Path
     assert report_mod.SCHEMA_FILE.is_file()
     _, report = library(tmp_path)
     schema_validator().validate(load(report))
-    schema_validator().validate(report_mod.to_json(base_report()))
+    schema_validator().validate(report_mod.to_json(base_report()))  # --format json: no index
+    schema_validator().validate(report_mod.to_json(base_report(), FAKE_INDEX))
+    schema_validator(2).validate(schema_2(base_report()))
 
 
 # ---------------------------------------------------------------- fuzzing
@@ -333,6 +361,10 @@ def base_report() -> report_mod.Report:
         checked=found.checked,
         facts=_facts(groups),
     )
+
+
+# An index a report may name (the fuzzing reads the JSON alone: it is never opened).
+FAKE_INDEX = IndexRef("mutated.0123456789ab.index", "0123456789ab" + "0" * 20, 12, "0" * 64)
 
 
 def _facts(groups: Sequence[Group]) -> dict[str, FileFacts]:
@@ -408,7 +440,8 @@ def _use(report: report_mod.Report, path: Path) -> None:
     thumbs = {p: "!missing" for p in html_report.group_paths(report)}
     html_report.render(report, thumbs)
     for threshold in (report.settings.threshold, 0.3):
-        regroup.regroup(report, threshold=threshold)
+        if report.complete:  # (schema 3 read without its index: it refuses to regroup)
+            regroup.regroup(report, threshold=threshold)
     try:
         plan = apply.build_plan(report, str(path), "trash")
     except apply.Refused as error:
@@ -418,16 +451,18 @@ def _use(report: report_mod.Report, path: Path) -> None:
     assert not result.done  # nothing of the base report exists on disk
 
 
+@pytest.mark.parametrize("version", [2, 3])
 @settings(
-    max_examples=300,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(st.data())
+@given(data=st.data())
 def test_mutated_reports_are_refused_with_a_message_or_safe_to_use(
-    tmp_path: Path, data: st.DataObject
+    tmp_path: Path, data: st.DataObject, version: int
 ) -> None:
-    document = report_mod.to_json(base_report())
+    base = base_report()
+    document = schema_2(base) if version == 2 else report_mod.to_json(base, FAKE_INDEX)
     where = data.draw(st.sampled_from(_locations(document)), label="where")
     how = data.draw(st.sampled_from(["replace", "delete", "wrap", "nest", "repeat", "add"]))
     garbage = data.draw(GARBAGE, label="garbage")
@@ -440,7 +475,7 @@ def test_mutated_reports_are_refused_with_a_message_or_safe_to_use(
         assert str(error).strip()
         return
     # accepted: the shipped schema must accept it too (the reader is at least as strict)
-    schema_validator().validate(document)
+    schema_validator(version).validate(document)
     _use(report, path)
 
 
@@ -459,7 +494,7 @@ def test_damaged_checked_pairs_are_dropped_never_used_to_group(data: st.DataObje
     neither crash a regroup nor change its groups. Before, they were used as they were."""
     base = base_report()
     truth = _regrouped_paths(report_mod.replace(base, checked=None))
-    document = report_mod.to_json(base)
+    document = schema_2(base)
     checked = document["checked_pairs"]
     field = data.draw(st.sampled_from(["low", "high", "distance", "score", "found", "radius"]))
     if isinstance(checked[field], list):
@@ -479,7 +514,7 @@ def test_damaged_checked_pairs_are_dropped_never_used_to_group(data: st.DataObje
 
 
 def test_intact_checked_pairs_are_kept_and_reports_without_a_digest_drop_them() -> None:
-    document = report_mod.to_json(base_report())
+    document = schema_2(base_report())
     assert report_mod.from_json(document).checked == base_report().checked
     del document["checked_pairs"]["digest"]  # written by dedupe before this check
     assert report_mod.from_json(document).checked is None

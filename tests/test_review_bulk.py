@@ -187,9 +187,9 @@ def test_the_preview_holds_the_reports_groups(tmp_path: Path) -> None:
         full.skipped,
         full.roots,
     )
-    # Any layout of the same JSON: indented, images first.
+    # Any layout of the same JSON: indented, groups last.
     data = json.loads(path.read_text())
-    reordered = {"images": data.pop("images"), **data}
+    reordered = {**data, "groups": data.pop("groups")}
     path.write_text(json.dumps(reordered, indent=2))
     again = quickread.read(path)
     assert again is not None and quickread.same_groups(again, full)
@@ -246,7 +246,7 @@ def test_the_whole_report_read_a_piece_at_a_time_is_the_report(tmp_path: Path) -
     text = path.read_text()
     for broken, why in (
         (text[: len(text) // 2], "not valid JSON"),
-        (text.replace('"images": [', '"images": [,', 1), "not valid JSON"),
+        (text.replace('"groups": [', '"groups": [,', 1), "not valid JSON"),
         ("[1, 2]", "not a dedupe report"),
     ):
         path.write_text(broken)

@@ -37,6 +37,7 @@ from apply_helpers import (
 )
 from conftest import REAL_IMAGES, Cli, photo
 from PIL import Image
+from report_helpers import schema_2, with_images
 
 from dedupe import companions, metadata
 from dedupe.apply import act
@@ -209,7 +210,7 @@ def test_sidecars_are_never_hashed_and_are_listed_with_their_image(
     root = tmp_path / "photos"
     sidecar_library(root)
     report = scan(cli, root)
-    data = load(report)
+    data = with_images(report)
     assert [os.path.basename(i["path"]) for i in data["images"]] == ["IMG_0001.JPG"] * 2
     assert data["stats"]["sidecars"] == 5 and data["skipped"] == [] and data["errors"] == []
     files = group_files(report)
@@ -621,8 +622,10 @@ def test_a_tie_the_rules_cannot_break_is_said(cli: Cli, tmp_path: Path) -> None:
 
 
 def as_schema_1(report: Path) -> dict[str, Any]:
-    """The report as a dedupe of schema 1 wrote it."""
-    data = load(report)
+    """The report as a dedupe of schema 1 wrote it (its images inline, as in schema 2)."""
+    from dedupe import report as report_mod
+
+    data = schema_2(report_mod.read(report, with_index=True))
     data["schema_version"] = 1
     for key in ("reference", "twins", "lose_sidecars"):
         data["settings"].pop(key)
@@ -653,8 +656,8 @@ def test_a_schema_1_report_is_reviewed_and_applied_without_losing_sidecars(
     old = as_schema_1(report)
     schema_1 = json.loads((report_mod.SCHEMA_FILE.parent / "report-1.schema.json").read_text())
     jsonschema.Draft202012Validator(schema_1).validate(old)
-    schema_2 = json.loads(report_mod.SCHEMA_FILE.read_text())
-    jsonschema.Draft202012Validator(schema_2).validate(load(report))
+    schema_3 = json.loads(report_mod.SCHEMA_FILE.read_text())
+    jsonschema.Draft202012Validator(schema_3).validate(load(report))
     report.write_text(json.dumps(old))
     code, out, _ = cli("review", "--report", str(report), "--no-input")
     assert code == 0 and "IMG_0001.JPG" in out
@@ -664,11 +667,11 @@ def test_a_schema_1_report_is_reviewed_and_applied_without_losing_sidecars(
     assert not (root / "c/IMG_0001.JPG").exists()
     assert (root / "b/IMG_0001.JPG").exists() and (root / "b/IMG_0001.JPG.xmp").exists()
     assert "it has sidecars the report does not list" in err and "scan again" in err
-    future = dict(old, schema_version=3)
+    future = dict(old, schema_version=4)
     report.write_text(json.dumps(future))
     code, _, err = cli("apply", "--report", str(report), "--trash", "--yes")
     assert code == ExitCode.REFUSED
-    assert "unsupported report schema version 3 (this dedupe reads 1 and 2" in err
+    assert "unsupported report schema version 4 (this dedupe reads 1, 2 and 3" in err
     assert "written by a newer dedupe" in err
 
 
@@ -676,7 +679,13 @@ def test_a_schema_1_report_is_reviewed_and_applied_without_losing_sidecars(
     ("change", "message"),
     [
         (lambda c, d: c.update(path="/etc/passwd"), "is not in the folder of"),
-        (lambda c, d: c.update(path=d["images"][0]["path"]), "is an image of the report"),
+        # (schema 3 lists the grouped images: one of those, here the image itself)
+        (
+            lambda c, d: c.update(
+                path=next(f for g in d["groups"] for f in g["files"] if f.get("companions"))["path"]
+            ),
+            "is an image of the report",
+        ),
         (lambda c, d: c.update(role="photo"), "role 'photo' is not one of"),
         (lambda c, d: c.update(size=-1), "'size' is -1"),
     ],

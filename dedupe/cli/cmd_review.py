@@ -18,9 +18,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dedupe import api, inputs, journal, policy
+from dedupe import index as index_mod
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing, options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
+from dedupe.index import IndexProblem
 from dedupe.models import KeepRules
 from dedupe.regroup import ANNOUNCE_SEARCH_FROM, searches_again
 from dedupe.report import Report
@@ -155,20 +157,23 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
         # The first group is shown from the preview while the whole report is read.
         for problem in report_mod.problems(preview):
             ui.warn(problem)
+        signed(preview, ui.warn, check_only=True)
         code = review_in_terminal(
             args.report,
             preview,
             ui,
             None,
             _renderer(mode),
-            loader=lambda: quickread.read_whole(args.report),
+            loader=lambda: signed(quickread.read_whole(args.report), ui.warn, quiet=True),
         )
         if code:
             return code
         return _found(args, read_report(args.report) if args.exit_code else preview)
     with ui.progress() as progress:
         progress.start("Reading the report", None)
-        report = read_report(args.report, to_regroup=args.threshold is not None)
+        report = read_report(args.report, to_regroup=args.threshold is not None or not as_is)
+    if interactive and as_is:
+        report = signed(report, ui.warn)
     rules = rules_from(args, report.keep, report.roots)
     notice = None
     if args.threshold is not None:
@@ -217,6 +222,31 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
         return _found(args, report)
     code = review_in_terminal(args.report, report, ui, notice, _renderer(mode))
     return code if code else _found(args, read_report(args.report) if args.exit_code else report)
+
+
+def signed(
+    report: Report, warn: Callable[[str], None], *, quiet: bool = False, check_only: bool = False
+) -> Report:
+    """`report` with its grouped files' orientation hashes and check signatures from its index
+    (report.with_signatures), which the review's new proposals use (a file marked "not a
+    duplicate" leaves the others to the keep rules); without a usable index, the report as it
+    is, said with `warn` unless `quiet`. `check_only`: only say whether the index is usable
+    (its meta), reading nothing else."""
+    if report.complete or report.index is None or report.index_path is None:
+        return report
+    try:
+        if check_only:
+            if index_mod.id_of(report.index_path) != report.index.id:
+                raise IndexProblem(f"the report's index {report.index_path} is another scan's")
+            return report
+        return report_mod.with_signatures(report)
+    except IndexProblem as error:
+        if not quiet:
+            warn(
+                f"{error}; in this review, new proposals (after a file is marked not a "
+                "duplicate) see no borders and no orientations"
+            )
+        return report
 
 
 def _found(args: argparse.Namespace, report: Report) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from dedupe import api, filters, inputs
@@ -77,6 +78,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             api.write_report(report, args.report)
         except OSError as error:
             raise CliError(f"cannot write the report to {args.report}: {error}", 1) from None
+        # as written, naming its index (what --format json prints)
+        report = replace(report, index=report_mod.header_index(args.report))
     form = args.format or "text"
     if form != "text" or report.groups:
         listing.write_groups(report, form, ui, totals=False, limit=_shown(ui, form))
