@@ -20,6 +20,7 @@ itself); a file's hard links are its other names joined by NUL bytes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -261,6 +262,11 @@ def write(
             db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
             db.execute("COMMIT")
         except sqlite3.Error as error:
+            if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                # the words of every other full-disk error of dedupe's, not only SQLite's own
+                raise OSError(
+                    errno.ENOSPC, f"No space left on device ({error})", str(folder / name)
+                ) from error
             raise OSError(f"cannot write the report's index {folder / name}: {error}") from error
         finally:
             db.close()
