@@ -51,6 +51,7 @@ READABLE_VERSIONS = (1,)
 CHUNK = 65_536
 SUFFIX = ".index"
 _ID = re.compile(r"[0-9a-f]{32}")
+_SQLITE_FULL = 13  # SQLite's result code for "database or disk is full"
 _NAME = re.compile(r"[^/\0]+\.[0-9a-f]{12}\.index")
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -262,7 +263,7 @@ def write(
             db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
             db.execute("COMMIT")
         except sqlite3.Error as error:
-            if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            if getattr(error, "sqlite_errorcode", None) == _SQLITE_FULL:
                 # the words of every other full-disk error of dedupe's, not only SQLite's own
                 raise OSError(
                     errno.ENOSPC, f"No space left on device ({error})", str(folder / name)
