@@ -86,7 +86,8 @@ class Kept:
 class Pictures:
     """The scan's first decodes that the geometric check may use (Kept), by path, within
     `budget` bytes of pixels: beyond it the first kept are dropped (a picture not here is
-    decoded again). Safe to use from several threads."""
+    decoded again). Kept for as long as the caller keeps this (a scan: until its groups are
+    made). Safe to use from several threads."""
 
     def __init__(self, budget: int = KEPT_BYTES) -> None:
         self._budget = budget
@@ -107,13 +108,10 @@ class Pictures:
                 self._bytes -= first.pixels.nbytes
                 self.dropped += 1
 
-    def take(self, path: str) -> Kept | None:
-        """The picture kept for `path`, no longer kept here (None if there is none)."""
+    def get(self, path: str) -> Kept | None:
+        """The picture kept for `path` (None if there is none)."""
         with self._lock:
-            kept = self._kept.pop(path, None)
-            if kept is not None:
-                self._bytes -= kept.pixels.nbytes
-            return kept
+            return self._kept.get(path)
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -178,7 +176,7 @@ class Looks:
         data = unchanged_bytes(record)
         checked = time.perf_counter()
         image = None
-        first = None if self._first is None else self._first.take(record.path)
+        first = None if self._first is None else self._first.get(record.path)
         if data is not None:
             if first is not None and first.digest == record.fingerprint.digest:
                 image = Image.fromarray(first.pixels)

@@ -176,19 +176,22 @@ def test_a_file_changed_after_hashing_is_not_judged_on_its_kept_decode(library: 
 
 
 def test_the_kept_decodes_stay_within_their_budget() -> None:
-    """Pictures keeps at most its budget of pixel bytes (the first kept go first), gives each
-    picture once (it is then the check's), and counts what it dropped."""
+    """Pictures keeps at most its budget of pixel bytes (the first kept go first) and counts
+    what it dropped."""
     pictures = Pictures(budget=3 * 100)
     for k in range(5):
         pictures.put(f"/p{k}", Kept(f"d{k}", np.full((10, 10), k, np.uint8)))
         assert pictures.nbytes <= 300
     assert len(pictures) == 3 and pictures.dropped == 2 and pictures.nbytes == 300
-    assert pictures.take("/p0") is None
-    taken = pictures.take("/p4")
-    assert taken is not None and taken.digest == "d4" and int(taken.pixels[0, 0]) == 4
-    assert pictures.take("/p4") is None and pictures.nbytes == 200
+    assert pictures.get("/p0") is None and pictures.get("/p1") is None
+    kept = pictures.get("/p4")
+    assert kept is not None and kept.digest == "d4" and int(kept.pixels[0, 0]) == 4
     pictures.put("/p2", Kept("new", np.zeros((5, 5), np.uint8)))  # a path kept again
-    assert len(pictures) == 2 and pictures.nbytes == 125
+    assert len(pictures) == 3 and pictures.nbytes == 225
+    pictures.put("/p5", Kept("d5", np.zeros((10, 10), np.uint8)))  # /p3 goes, the first left
+    assert pictures.get("/p3") is None and pictures.nbytes == 225 and pictures.dropped == 3
+    renewed = pictures.get("/p2")
+    assert renewed is not None and renewed.digest == "new"
 
 
 def test_a_scan_keeps_decodes_only_when_asked_and_within_the_budget(library: Library) -> None:
