@@ -89,10 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     print("\nthe check's steps, seconds summed over its threads (ms per file or pair):")
     for name, _, _, _, look in rows[1:]:
         assert look is not None
-        files, decoded = max(1, look.read + look.missed), max(1, look.read - look.reused)
-        per = {"check": files, "decode": decoded, "keypoints": files, "compare": look.pairs}
+        files = look.read + look.missed
+        per = {"check": files, "decode": look.read - look.reused, "keypoints": files}
+        per["compare"] = look.pairs
         steps = ", ".join(
-            f"{step} {spent:.2f} s ({1000 * spent / max(1, per[step]):.1f} ms)"
+            f"{step} {spent:.2f} s ({1000 * spent / per[step]:.1f} ms x {per[step]})"
+            if per[step]
+            else f"{step} {spent:.2f} s (none)"
             for step, spent in look.steps.items()
         )
         print(f"  {name}: {steps}")
