@@ -299,30 +299,31 @@ def project_python() -> str:
     return sys.executable
 
 
-def dedupe_env(**extra: str) -> dict[str, str]:
-    """Environment for `python -m dedupe`: this checkout first on the path, no colour."""
+def dedupe_env(tree: Path = ROOT, **extra: str) -> dict[str, str]:
+    """Environment for `python -m dedupe`: this checkout (or `tree`) first on the path, no
+    colour."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("NO_COLOR", "1")
     env.update(extra)
     return env
 
 
-def prepare_dedupe() -> None:
+def prepare_dedupe(tree: Path = ROOT) -> None:
     """Make dedupe run as an installed copy would before anything is timed: its modules
     compiled to bytecode (pip does that on install; an editable checkout, or one run with
     PYTHONDONTWRITEBYTECODE set, would otherwise compile them in every process it starts,
     about 0.1 s each) and its numba kernels compiled into their on-disk cache (the first use
     after a change compiles them: seconds)."""
     subprocess.run(
-        [project_python(), "-m", "compileall", "-q", str(ROOT / "dedupe")],
+        [project_python(), "-m", "compileall", "-q", str(tree / "dedupe")],
         check=True,
-        env=dedupe_env(),
+        env=dedupe_env(tree),
     )
     subprocess.run(
         [project_python(), "-c", "from dedupe import cluster; cluster.warm_up()"],
         check=True,
-        env=dedupe_env(),
+        env=dedupe_env(tree),
     )
 
 

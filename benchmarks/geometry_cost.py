@@ -4,10 +4,14 @@ to it, how many files it reads again, and the seconds it takes, per pair and per
     .venv/bin/python benchmarks/geometry_cost.py FOLDER [--rotations]
     .venv/bin/python benchmarks/geometry_cost.py benchmarks/.corpus/accuracy/tune
 
-The folder is scanned once (fingerprints in a memory cache, not timed), then grouped
-twice in one run: without the geometric check (look=None: the pairs it would settle are
-no copies), and with it (a fresh Looks: the files are read again, as a cold scan does). The
-grouping's own time without the check is the baseline the check's seconds are compared to.
+The folder is scanned once (fingerprints in a memory cache, not timed; the decodes the check
+can use kept, as `dedupe scan` keeps them), then grouped three times in one run: without the
+geometric check (look=None: the pairs it would settle are no copies), with it as a cold scan
+runs it (a fresh Looks with the scan's kept decodes: each file is read again and checked,
+and decoded again only where its first decode cannot serve), and with it decoding every file
+again (no kept decodes, as `review --threshold` and `compare` do). The grouping's own time
+without the check is the baseline the check's seconds are compared to; the check's seconds
+are split into its steps (summed over the threads that run them).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 from dedupe import cluster
 from dedupe.cache import HashCache
 from dedupe.groups import build_groups
-from dedupe.looks import Looks
+from dedupe.looks import Looks, Pictures
 from dedupe.models import KeepRules, Settings
 from dedupe.scan import scan
 
@@ -39,22 +43,37 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {load}; Python {platform.python_version()}")  # fmt: skip
     print(f"command: python benchmarks/geometry_cost.py {' '.join(sys.argv[1:])}")
     started = time.perf_counter()
+    pictures = Pictures()
     result = scan(
-        (str(args.folder.resolve()),), settings, HashCache.memory(settings), jobs=args.jobs
+        (str(args.folder.resolve()),),
+        settings,
+        HashCache.memory(settings),
+        jobs=args.jobs,
+        pictures=pictures,
     )
     records = result.records
-    print(f"scanned {len(records):,} images in {time.perf_counter() - started:.1f} s (not timed)")
+    print(
+        f"scanned {len(records):,} images in {time.perf_counter() - started:.1f} s (not timed); "
+        f"first decodes kept for the check: {len(pictures):,} ({pictures.nbytes / 2**20:.1f} MB"
+        f", {pictures.dropped:,} dropped for the budget)"
+    )
     rows = []
-    for name, look in (("without the check", None), ("with the check", Looks(records))):
+    kinds: list[list[tuple[str, list[str]]]] = []
+    for name, look in (
+        ("without the check", None),
+        ("with the check (first decodes kept, as a scan)", Looks(records, pictures)),
+        ("with the check (every file decoded again)", Looks(records)),
+    ):
         started = time.perf_counter()
         found = cluster.cluster(records, settings, look=look)
         groups = build_groups(records, settings, KeepRules(), clusters=found, look=look)
         seconds = time.perf_counter() - started
         rows.append((name, seconds, found.candidates, len(groups), look))
+        kinds.append(sorted((g.kind, sorted(m.record.path for m in g.members)) for g in groups))
     base = rows[0][1]
     print()
-    print("| grouping | seconds | candidate pairs | groups | pairs looked at | files read "
-          "again | check seconds | ms per looked pair | ms per image |")  # fmt: skip
+    print("| grouping | seconds | candidate pairs | groups | pairs looked at | files read again "
+          "(decoded again) | check seconds | ms per looked pair | ms per image |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
     for name, seconds, candidates, groups, look in rows:
         if look is None:
@@ -64,10 +83,28 @@ def main(argv: list[str] | None = None) -> int:
         per_image = 1000 * look.seconds / max(1, len(records))
         print(
             f"| {name} | {seconds:.2f} | {candidates:,} | {groups} | {look.pairs:,} | "
-            f"{look.read:,} ({look.missed} missed) | {look.seconds:.2f} | {per_pair:.1f} | "
-            f"{per_image:.1f} |"
+            f"{look.read:,} ({look.read - look.reused:,}; {look.missed} missed) | "
+            f"{look.seconds:.2f} | {per_pair:.1f} | {per_image:.1f} |"
         )
-    print(f"\nthe check's share of the grouping: {rows[1][1] - base:+.2f} s over {base:.2f} s")
+    print("\nthe check's steps, seconds summed over its threads (ms per file or pair):")
+    for name, _, _, _, look in rows[1:]:
+        assert look is not None
+        files = look.read + look.missed
+        per = {"check": files, "decode": look.read - look.reused, "keypoints": files}
+        per["compare"] = look.pairs
+        steps = ", ".join(
+            f"{step} {spent:.2f} s ({1000 * spent / per[step]:.1f} ms x {per[step]})"
+            if per[step]
+            else f"{step} {spent:.2f} s (none)"
+            for step, spent in look.steps.items()
+        )
+        print(f"  {name}: {steps}")
+    for name, seconds, _, _, _ in rows[1:]:
+        print(
+            f"the check's share of the grouping, {name}: {seconds - base:+.2f} s over {base:.2f} s"
+        )
+    same = kinds[1] == kinds[2]
+    print(f"groups with the check: {'the same both ways' if same else 'NOT the same'}")
     return 0
 
 

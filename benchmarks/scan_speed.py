@@ -15,7 +15,9 @@ Everything is measured in this one run, side by side:
   alone with Pillow's reduced-size JPEG decoding (read, open, `draft` to >= 256 px on the
   short side, load) in a pool of N processes. Peers are timed inside their process (pool
   start included, imports excluded), so the ratios favour the peers a little. Each tool runs
-  --repeat times, interleaved; the best time of each counts.
+  --repeat times, interleaved; the best time of each counts. `--compare TREE` also runs the
+  dedupe of another checkout (TREE, e.g. main's) in every round, beside this one, with the
+  same ratios, and says whether both found the same groups.
 * hash agreement: dedupe's reduced-size pHash (from the report) and aHash against imagehash's
   full-resolution `phash` / `average_hash` of the same files: mean and worst bits apart.
 * profile: where one file's time goes (read, digest, decode, hashes, check) and what the pool,
@@ -146,6 +148,12 @@ def dedupe_cmd(*args: str) -> list[str]:
     return [common.project_python(), "-m", "dedupe", *args]
 
 
+def report_groups(path: Path) -> list[list[str]]:
+    """The report's groups: each its files' paths, sorted."""
+    data = json.loads(path.read_text())
+    return sorted(sorted(f["path"] for f in g["files"]) for g in data["groups"])
+
+
 def report_hashes(path: Path) -> tuple[str, dict[str, str]]:
     data = json.loads(path.read_text())
     return data["settings"]["algorithm"], {i["path"]: i["hash"] for i in data["images"]}
@@ -227,8 +235,15 @@ def imagededup_python(path: str) -> tuple[str | None, str]:
 def warm_up(args: argparse.Namespace, work: Path) -> None:
     """Bytecode and compiled kernels in place (common.prepare_dedupe), then one untimed scan
     of a few small files: a first run after installing pays for compiling."""
-    common.prepare_dedupe()
     folder = common.tiny_corpus(64, args.seed, 1)
+    if args.compare:
+        common.prepare_dedupe(args.compare)
+        common.run_timed(
+            dedupe_cmd("scan", str(folder), "--no-cache", "--report", str(work / "warm-c.json")),
+            env=common.dedupe_env(args.compare),
+            cwd=work,
+        ).check("warm-up scan (--compare)")
+    common.prepare_dedupe()
     run = common.run_timed(
         dedupe_cmd(
             "scan",
@@ -243,6 +258,36 @@ def warm_up(args: argparse.Namespace, work: Path) -> None:
         cwd=work,
     ).check("warm-up scan")
     print(f"  warm-up scan of 64 small files (untimed): {run.seconds:.1f} s", flush=True)
+
+
+def compare_rows(
+    args: argparse.Namespace, work: Path, kind: str, tag: str, n: int, best: dict[str, Timed]
+) -> list[Row]:
+    """The --compare checkout's cold scan beside this one's: its time, its ratio to imagehash's
+    loop and to decoding alone, and whether it found the same groups."""
+    theirs, ours = best["compare"], best["dedupe"]
+    same = all(
+        report_groups(work / f"cold-{kind}-{r}.json")
+        == report_groups(work / f"cold-{kind}-{r}-compare.json")
+        for r in range(args.repeat)
+    )
+    groups = len(report_groups(work / f"cold-{kind}-0-compare.json"))
+    loop, draft = best.get("imagehash-loop"), best["draft"]
+    against = "-" if loop is None else f"{loop.seconds / theirs.seconds:.2f}x imagehash's loop"
+    return [
+        Row(
+            tag + f"cold scan by {args.compare} (--compare), the same command",
+            str(n),
+            theirs.seconds,
+            f"this checkout takes {ours.seconds / theirs.seconds:.2f}x its time (CPU time: "
+            f"{ours.cpu / theirs.cpu:.2f}x); it is {against}, "
+            f"{theirs.seconds / draft.seconds:.2f}x decoding alone; {groups} groups, "
+            f"{'the same' if same else 'NOT the same'} as this checkout's",
+            theirs.run.tree_peak_mb,
+            "-",
+            "-",
+        )
+    ]
 
 
 def cold_scan(args: argparse.Namespace, work: Path, kind: str) -> tuple[list[Row], dict[str, Any]]:
@@ -291,18 +336,26 @@ def cold_scan(args: argparse.Namespace, work: Path, kind: str) -> tuple[list[Row
         data = json.loads(out.read_text())
         runs.setdefault(name, []).append(Timed(data["seconds"], data["cpu"], run, data["hashes"]))
 
+    trees = {"dedupe": common.ROOT} | ({"compare": args.compare} if args.compare else {})
     for round_ in range(args.repeat):
-        report = work / f"cold-{kind}-{round_}.json"
-        run = common.run_timed(
-            dedupe_cmd(
-                "scan", str(corpus), "--no-cache", "--jobs", str(args.jobs), "--report", str(report)
-            ),
-            env=common.dedupe_env(),
-            cwd=work,
-        ).check("dedupe scan")
-        runs.setdefault("dedupe", []).append(
-            Timed(run.seconds, run.cpu_seconds, run, report_hashes(report)[1])
-        )
+        for name, tree in trees.items():
+            report = work / f"cold-{kind}-{round_}{'' if name == 'dedupe' else '-' + name}.json"
+            run = common.run_timed(
+                dedupe_cmd(
+                    "scan",
+                    str(corpus),
+                    "--no-cache",
+                    "--jobs",
+                    str(args.jobs),
+                    "--report",
+                    str(report),
+                ),
+                env=common.dedupe_env(tree),
+                cwd=work,
+            ).check(f"dedupe scan ({tree})")
+            runs.setdefault(name, []).append(
+                Timed(run.seconds, run.cpu_seconds, run, report_hashes(report)[1])
+            )
         peer("imagehash-loop", common.project_python())
         peer("imagehash", common.project_python())
         peer("draft", common.project_python())
@@ -321,7 +374,8 @@ def cold_scan(args: argparse.Namespace, work: Path, kind: str) -> tuple[list[Row
     ours = best["dedupe"]
     n = len(files)
     tag = f"[{kind} {mean_mb:.1f} MB] "
-    rows = [
+    rows = compare_rows(args, work, kind, tag, n, best) if args.compare else []
+    rows += [
         Row(
             tag + f"cold scan: `dedupe scan --no-cache -j {args.jobs}` (subprocess, every stage)",
             str(n),
@@ -740,6 +794,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--peer-python",
         default=DEFAULT_PEER_PYTHON,
         help=f"interpreter of a virtualenv with imagededup (default: {DEFAULT_PEER_PYTHON})",
+    )
+    parser.add_argument(
+        "--compare",
+        type=lambda text: Path(text).resolve(),
+        help="another checkout's root (e.g. main's): its cold scan runs beside this one's",
     )
     parser.add_argument(
         "--corpora",

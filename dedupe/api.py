@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from dedupe.html_report import Written
     from dedupe.journal import State
     from dedupe.linking import LinkKind
-    from dedupe.looks import Looks
+    from dedupe.looks import Looks, Pictures
     from dedupe.regroup import Changes
     from dedupe.report import Report
 
@@ -112,9 +112,11 @@ def _scan(
     passed: Passed | None,
     *,
     grouping: bool = False,
+    pictures: Pictures | None = None,
 ) -> ScanResult:
     """Fingerprint every image under `roots` through the cache. With `grouping` (the caller
-    groups next) the grouping code is loaded while the workers decode."""
+    groups next) the grouping code is loaded while the workers decode; `pictures` keeps the
+    decodes the geometric check can use (scan.scan)."""
     store = open_cache(cache, settings, warn)
     try:
         result = scan_mod.scan(
@@ -127,6 +129,7 @@ def _scan(
             while_hashing=_warm_up_grouping if grouping else None,
             selection=selection,
             passed=passed,
+            pictures=pictures,
         )
     finally:
         store.close()
@@ -238,7 +241,7 @@ def scan_folders(
     """
     from dedupe import report as report_mod
     from dedupe.groups import build_groups, check_invariants
-    from dedupe.looks import Looks
+    from dedupe.looks import Looks, Pictures
     from dedupe.review import marks
 
     folders = inputs.folders(_paths(roots))
@@ -248,6 +251,7 @@ def scan_folders(
     distinct = _pairs(not_duplicates)
     progress = progress or NoProgress()
     say = _warner(warn)
+    pictures = Pictures()  # the decodes the geometric check can use instead of decoding again
     result = _scan(
         folders,
         settings,
@@ -259,8 +263,9 @@ def scan_folders(
         say,
         passed,
         grouping=True,
+        pictures=pictures,
     )
-    look = Looks(result.records)  # the pictures the geometric check needs, read again
+    look = Looks(result.records, pictures)  # the files it needs are read again (and checked)
     found = _clusters(cache, settings, result.records, distinct, progress, say, look)
     grouped = [result.records[k] for indices in found.groups for k in indices]
     facts = _facts(cache, settings, grouped, result.records, progress, say)

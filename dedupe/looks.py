@@ -9,17 +9,27 @@ be read gives nothing, and the pairs that needed it are decided without the geom
 The keypoints are kept for the run (the most recently used LOOKS_KEPT images), and the
 decoded pictures of the most recent PICTURES_KEPT (with --rotations a picture is looked at
 under several orientations: it is read and decoded once for all of them).
+
+Where the pixels come from: a picture is decoded at reduced size, to about the check's working
+size (look_side: JPEG DCT scaling may stop up to 5% short of it, which a 12 MP photo's 1/8
+scale does). That is often exactly the decode the scan made to fingerprint the file (same
+bytes, same call, same pixels: first_decode_serves), so a scan keeps those pictures for the
+images whose decoding was reduced (Pictures, within KEPT_BYTES; the first kept is the first
+dropped) and the check uses them instead of decoding again, once the file has been read and
+found to have the same size, modification time and SHA-256 as when it was fingerprinted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import stat
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -37,21 +47,100 @@ Look = Callable[[int, int], "geometry.Features | None"]
 LOOKS_KEPT = 2048
 # Decoded pictures kept at a time (about 200 KB each, at the check's working size).
 PICTURES_KEPT = 64
+# A picture is decoded to at least this share of the check's working size on its short side
+# (features() resizes it to the working size): a 4000 x 3000 JPEG at 1/8 scale (500 x 375, the
+# scan's own decode) instead of 1/4 (1000 x 750), whose progressive form costs 5 times more.
+LOOK_SLACK = 0.95
+# Bytes of the scan's first decodes kept for the geometric check (Pictures): about 350
+# pictures of 12 MP photos (500 x 375, 188 KB each).
+KEPT_BYTES = 64 * 1024**2
+
+
+def look_side(width: int, height: int) -> int:
+    """The short side a width x height picture (oriented) is decoded to at least for the
+    geometric check (decode.decode's min_side)."""
+    return max(8, math.ceil(LOOK_SLACK * min(geometry.working_size(width, height))))
+
+
+def first_decode_serves(decoded: tuple[int, int], full: tuple[int, int]) -> bool:
+    """Whether the scan's decode of a picture (decode.decode at its default min_side, giving
+    `decoded` pixels of a `full`-size oriented picture) is the one the geometric check would
+    make (at look_side), and is worth keeping: it was reduced (decoding again would read far
+    more than it keeps) and no further than look_side. The same reduction is then chosen at
+    either min_side: JPEG's DCT scaling and the integer shrink both take the largest
+    reduction that keeps the short side at or above min_side, and this one keeps it at or
+    above both."""
+    side = look_side(*full)
+    return side >= decode.MIN_SIDE and decoded != full and min(decoded) >= side
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Kept:
+    """A picture of the scan's first decode of a file (gray, the size it was decoded at), for
+    the geometric check; `digest`: the SHA-256 of the bytes it was decoded from."""
+
+    digest: str
+    pixels: npt.NDArray[np.uint8]
+
+
+class Pictures:
+    """The scan's first decodes that the geometric check may use (Kept), by path, within
+    `budget` bytes of pixels: beyond it the first kept are dropped (a picture not here is
+    decoded again). Kept for as long as the caller keeps this (a scan: until its groups are
+    made). Safe to use from several threads."""
+
+    def __init__(self, budget: int = KEPT_BYTES) -> None:
+        self._budget = budget
+        self._bytes = 0
+        self._kept: OrderedDict[str, Kept] = OrderedDict()
+        self._lock = threading.Lock()
+        self.dropped = 0  # pictures dropped for the budget
+
+    def put(self, path: str, kept: Kept) -> None:
+        with self._lock:
+            old = self._kept.pop(path, None)
+            if old is not None:
+                self._bytes -= old.pixels.nbytes
+            self._kept[path] = kept
+            self._bytes += kept.pixels.nbytes
+            while self._bytes > self._budget and self._kept:
+                _, first = self._kept.popitem(last=False)
+                self._bytes -= first.pixels.nbytes
+                self.dropped += 1
+
+    def get(self, path: str) -> Kept | None:
+        """The picture kept for `path` (None if there is none)."""
+        with self._lock:
+            return self._kept.get(path)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
 
 
 class Looks:
     """The keypoints of records by index (and EXIF orientation seen under), read on demand;
-    None for a file that cannot be looked at again. Safe to call from several threads."""
+    None for a file that cannot be looked at again. `pictures`: the scan's first decodes, used
+    instead of decoding again (once the file is found unchanged). Safe to call from several
+    threads."""
 
-    def __init__(self, records: Sequence[ImageRecord]) -> None:
+    def __init__(self, records: Sequence[ImageRecord], pictures: Pictures | None = None) -> None:
         self._records = records
+        self._first = pictures
         self._kept: OrderedDict[tuple[int, int], geometry.Features | None] = OrderedDict()
         self._pictures: OrderedDict[int, Image.Image | None] = OrderedDict()
         self._lock = threading.Lock()
-        self.read = 0  # files read and decoded again
-        self.missed = 0  # files that could not be (changed, gone, unreadable)
+        self.read = 0  # files read again and found unchanged
+        self.reused = 0  # of which the scan's first decode was used (not decoded again)
+        self.missed = 0  # files that could not be looked at (changed, gone, unreadable)
         self.pairs = 0  # pairs given to the geometric check
         self.seconds = 0.0  # time spent on them (reading, decoding, keypoints, fits)
+        # Seconds by step, summed over the threads: reading the file and its SHA-256
+        # ("check"), decoding, keypoints, matching and fitting ("compare").
+        self.steps = {"check": 0.0, "decode": 0.0, "keypoints": 0.0, "compare": 0.0}
 
     def __call__(self, index: int, orientation: int = 1) -> geometry.Features | None:
         key = (index, orientation)
@@ -72,18 +161,37 @@ class Looks:
             self.pairs += pairs
             self.seconds += seconds
 
+    def timed(self, step: str, seconds: float) -> None:
+        """Add seconds to one step of self.steps."""
+        with self._lock:
+            self.steps[step] += seconds
+
     def _picture(self, index: int) -> Image.Image | None:
         with self._lock:
             if index in self._pictures:
                 self._pictures.move_to_end(index)
                 return self._pictures[index]
-        image = picture(self._records[index])
+        record = self._records[index]
+        started = time.perf_counter()
+        data = unchanged_bytes(record)
+        checked = time.perf_counter()
+        image = None
+        first = None if self._first is None else self._first.get(record.path)
+        if data is not None:
+            if first is not None and first.digest == record.fingerprint.digest:
+                image = Image.fromarray(first.pixels)
+            else:
+                first = None
+                image = decoded(record, data)
+        self.timed("check", checked - started)
+        self.timed("decode", time.perf_counter() - checked)
         with self._lock:
             if index not in self._pictures:  # (another thread may have read it meanwhile)
                 if image is None:
                     self.missed += 1
                 else:
                     self.read += 1
+                    self.reused += first is not None
             self._pictures[index] = image
             while len(self._pictures) > PICTURES_KEPT:
                 self._pictures.popitem(last=False)
@@ -97,10 +205,13 @@ class Looks:
         image = self._picture(index)
         if image is None:
             return None
+        started = time.perf_counter()
         if orientation != 1:
             flipped = verify.ORIENT[orientation](np.asarray(image))
             image = Image.fromarray(np.ascontiguousarray(flipped))
-        return geometry.features(image)
+        found = geometry.features(image)
+        self.timed("keypoints", time.perf_counter() - started)
+        return found
 
 
 # ORB's keypoints turn with the picture (FAST corners and their orientations do, and each
@@ -128,8 +239,23 @@ def turned(found: geometry.Features, turn: int) -> geometry.Features:
 def picture(record: ImageRecord) -> Image.Image | None:
     """The record's image in gray at about the geometric check's working size (EXIF
     orientation applied), if its file is still the one fingerprinted; else None."""
+    data = unchanged_bytes(record)
+    return None if data is None else decoded(record, data)
+
+
+def decoded(record: ImageRecord, data: bytes) -> Image.Image | None:
+    """The record's file's bytes decoded in gray at about the geometric check's working size
+    (EXIF orientation applied, at least look_side on the short side), None if they cannot be."""
     fp = record.fingerprint
-    width, height = geometry.working_size(fp.width, fp.height)
+    try:
+        return decode.decode(data, min_side=look_side(fp.width, fp.height), gray=True).image
+    except decode.DecodeError:
+        return None
+
+
+def unchanged_bytes(record: ImageRecord) -> bytes | None:
+    """The bytes of the record's file if it is still the one fingerprinted (a regular file of
+    the same size and modification time, whose bytes have its SHA-256); else None."""
     try:
         fd = os.open(record.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
@@ -145,13 +271,9 @@ def picture(record: ImageRecord) -> Image.Image | None:
             data = handle.read()
     except OSError:
         return None
-    if hashlib.sha256(data).hexdigest() != fp.digest:
+    if hashlib.sha256(data).hexdigest() != record.fingerprint.digest:
         return None
-    try:
-        decoded = decode.decode(data, min_side=max(8, min(width, height)), gray=True)
-    except decode.DecodeError:
-        return None
-    return decoded.image
+    return data
 
 
 # Pairs compared per task of the thread pool.
@@ -182,8 +304,11 @@ def compare_pairs(
             a, b = look(int(i[k]), 1), look(int(j[k]), orientation)
             if a is None or b is None:
                 continue
+            began = time.perf_counter()
             found[k] = checked = geometry.compare(a, b)
             verdicts[k] = checked.verdict
+            if isinstance(look, Looks):
+                look.timed("compare", time.perf_counter() - began)
 
     # Tasks of _TASK pairs, or fewer so that a few dozen pairs still use every core (a task
     # for each core several times over); the pairs of one image stay together within a task.

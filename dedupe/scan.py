@@ -13,10 +13,12 @@ import os
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from dedupe import companions, decode, hashing, verify, workers
+import numpy as np
+
+from dedupe import companions, decode, hashing, looks, verify, workers
 from dedupe.cache import KIND_ERROR, KIND_IMAGE, HashCache
 from dedupe.errors import DedupeError
 from dedupe.gcpause import collector_paused
@@ -68,6 +70,9 @@ class Hashed:
     fingerprint: Fingerprint
     size: int
     mtime_ns: int
+    # The decode the fingerprint was made from, when the geometric check can use it instead of
+    # decoding the file again (asked for with `pictures`; see looks.first_decode_serves).
+    picture: looks.Kept | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,23 +95,40 @@ def fingerprint_bytes(data: bytes, settings: Settings, *, raw: str | None = None
 
     `raw` names the camera RAW format to read the bytes as (see decode.decode).
     """
+    return _fingerprint(data, settings, raw, pictures=False)[0]
+
+
+def _fingerprint(
+    data: bytes, settings: Settings, raw: str | None, *, pictures: bool
+) -> tuple[Fingerprint, looks.Kept | None]:
+    """fingerprint_bytes, and (with `pictures`) the decode it was made from when the geometric
+    check can use it (looks.first_decode_serves; not for RAW files, which it decodes apart)."""
     decoded = decode.decode(data, raw=raw, gray=True)  # every hash starts from gray
     gray = decoded.image
     value, variants = hashing.compute_with_variants(gray, settings.algorithm, settings.hash_size)
-    return Fingerprint(
+    digest = hashlib.sha256(data).hexdigest()
+    fingerprint = Fingerprint(
         width=decoded.width,
         height=decoded.height,
         format=decoded.format,
-        digest=hashlib.sha256(data).hexdigest(),
+        digest=digest,
         hash=value,
         variant_bits=Fingerprint.pack_variants(variants),
         check=verify.signature(gray, decoded.capture, decoded.chroma),
         taken_at=decoded.taken_at,
     )
+    kept = None
+    full = (decoded.width, decoded.height)
+    if pictures and raw is None and looks.first_decode_serves(gray.size, full):
+        kept = looks.Kept(digest, np.asarray(gray, dtype=np.uint8))
+    return fingerprint, kept
 
 
-def fingerprint_file(path: str, settings: Settings, *, follow_symlinks: bool = False) -> Outcome:
+def fingerprint_file(
+    path: str, settings: Settings, *, follow_symlinks: bool = False, pictures: bool = False
+) -> Outcome:
     """Read one file and fingerprint it. Never raises for a bad file: returns Failed.
+    `pictures`: the outcome carries the decode, when the geometric check can use it.
 
     The content decides what a file is; the name only decides whether a file that is not an
     image is worth mentioning (a `.jpg` that is not a JPEG is listed, a `.txt` is not).
@@ -151,14 +173,14 @@ def fingerprint_file(path: str, settings: Settings, *, follow_symlinks: bool = F
     ) != after.st_size:
         return Failed("the file changed while it was being read; scan again", transient=True)
     try:
-        fingerprint = fingerprint_bytes(data, settings, raw=raw)
+        fingerprint, picture = _fingerprint(data, settings, raw, pictures=pictures)
     except decode.UnsupportedError as error:
         return Failed(str(error), skipped=True)
     except decode.DecodeError as error:
         if kind in decode.WEAK_KINDS and extension not in decode.IMAGE_EXTENSIONS:
             return None  # e.g. a text file that happens to start with "BM" or "P1 "
         return Failed(str(error))
-    return Hashed(fingerprint, after.st_size, after.st_mtime_ns)
+    return Hashed(fingerprint, after.st_size, after.st_mtime_ns, picture)
 
 
 # Names that promise an image: a file so named that is not one is worth listing.
@@ -200,8 +222,8 @@ def _os_reason(error: OSError) -> str:
     return f"cannot read: {error.strerror or error}"
 
 
-def _fingerprint_chunk(paths: list[str], settings: Settings) -> list[Outcome]:
-    return [fingerprint_file(path, settings) for path in paths]
+def _fingerprint_chunk(paths: list[str], settings: Settings, pictures: bool) -> list[Outcome]:
+    return [fingerprint_file(path, settings, pictures=pictures) for path in paths]
 
 
 def _chunks(entries: list[FileEntry], jobs: int) -> Iterator[list[FileEntry]]:
@@ -217,12 +239,12 @@ def _chunks(entries: list[FileEntry], jobs: int) -> Iterator[list[FileEntry]]:
 
 
 def _run(
-    entries: list[FileEntry], settings: Settings, jobs: int, progress: Progress
+    entries: list[FileEntry], settings: Settings, jobs: int, progress: Progress, pictures: bool
 ) -> Iterator[tuple[FileEntry, Outcome]]:
     """Fingerprint entries, in a process pool when jobs > 1; results come in completion order."""
     if jobs <= 1 or len(entries) < 2 * CHUNK:
         for entry in entries:
-            outcome = fingerprint_file(entry.path, settings)
+            outcome = fingerprint_file(entry.path, settings, pictures=pictures)
             progress.advance()
             yield entry, outcome
         return
@@ -240,7 +262,9 @@ def _run(
         def submit_next() -> None:
             chunk = next(queue, None)
             if chunk is not None:
-                future = pool.submit(_fingerprint_chunk, [e.path for e in chunk], settings)
+                future = pool.submit(
+                    _fingerprint_chunk, [e.path for e in chunk], settings, pictures
+                )
                 pending[future] = chunk
 
         for _ in range(jobs * IN_FLIGHT):
@@ -330,8 +354,12 @@ def scan(
     while_hashing: Callable[[int], object] | None = None,
     selection: Selection | None = None,
     passed: Callable[[str, str], None] | None = None,
+    pictures: looks.Pictures | None = None,
 ) -> ScanResult:
     """Scan `roots` (absolute paths) and fingerprint every image. Nothing under roots is written.
+
+    `pictures` keeps the decodes the geometric check can use instead of decoding the files
+    again (looks.Looks; within its memory budget).
 
     `selection` leaves files and folders out (see filters.py; nothing when None): the result
     counts them by reason, and `passed(reason, path)` hears of each as the walk meets it.
@@ -389,12 +417,14 @@ def scan(
         helper.submit(while_hashing, len(records) + len(misses))
         helper.shutdown(wait=False)
     hashed = 0
-    for entry, outcome in _run(misses, settings, jobs, progress):
+    for entry, outcome in _run(misses, settings, jobs, progress, pictures is not None):
         if isinstance(outcome, Hashed):
             current = FileEntry(
                 entry.path, outcome.size, outcome.mtime_ns, entry.dev, entry.ino, entry.nlink
             )
             records.append(_record(current, outcome.fingerprint))
+            if pictures is not None and outcome.picture is not None:
+                pictures.put(entry.path, outcome.picture)
             cache.put(current, outcome.fingerprint)
             hashed += 1
         elif isinstance(outcome, Failed):

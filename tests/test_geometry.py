@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from conftest import Cli, Library
+from conftest import Cli, Library, change_in_place
 from PIL import Image
 from test_match import page, stamped
 
@@ -166,12 +165,7 @@ def test_a_file_changed_since_the_scan_is_not_looked_at(library: Library) -> Non
     crop_group = [g for g in found.groups if by_name["crop15"] in g]
     assert crop_group and by_name["original"] in crop_group[0]
     # the crop's bytes change; its size and modification time are put back as they were
-    path = paths["crop15"]
-    info = os.stat(path)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
-    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    change_in_place(paths["crop15"])
     look = Looks(records)
     again = cluster(records, settings, look=look)
     assert look.missed == 1 and look.read >= 2
