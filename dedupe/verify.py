@@ -1063,11 +1063,12 @@ def match_rows(
 SURE_COVERED = 0.02
 SURE_MATCH = 0.985
 # ... and where both have fine detail, that detail correlating at least this well: pages of
-# one template (other text in the same lines) correlate 0.85-0.93 there, screens of one app
-# listing other files 0.94-0.96, a resized or re-encoded copy mostly 0.97-1 (the tune split:
-# 103 of its 1,404 sure copies with detail fall below SURE_DETAIL; the geometric check finds
-# 92 of them one picture, 9 too plain to tell, 2 different).
-SURE_DETAIL = 0.97
+# one template (other text in the same lines) correlate 0.85-0.93 there, a resized or
+# re-encoded copy mostly 0.95-1 (the tune split: 34 of its 1,404 sure copies with detail fall
+# below 0.95, 16 below SURE_DETAIL, all of them left to the geometric check). Listings of one
+# file manager (0.94-0.96) pass: 0.97 sent them to the geometric check too, but missed 5
+# more copies of the tune split and copies whose files cannot be looked at again.
+SURE_DETAIL = 0.94
 LOOK_FROM = 0.5
 LOOK_FROM_FINE = 0.3
 # The geometric check's verdict on a pair whose pictures could not be looked at again.
