@@ -1047,11 +1047,13 @@ class PairCheck:
     gain: float = 0.0
     apart_ms: int = -1
     same_camera: bool = False
-    # the fine detail's correlation and its level, and the colour layout's cosine (verify.Match)
-    detail: float = 1.0
+    shots: bool = False  # settings would put the two in one group of similar shots
+    # the match's fine detail (correlation, the smaller spread), colour likeness and the
+    # two pictures' textures (verify.texture_rows; 0 where the match had ruled them out)
+    detail: float = 0.0
     detail_std: float = 0.0
     colour: float = 1.0
-    shots: bool = False  # settings would put the two in one group of similar shots
+    texture: tuple[float, float] = (0.0, 0.0)
     # the geometric check, when the match could not settle the pair (None: not looked at)
     geometry: geometry.Geometry | None = None
     looked: bool = False  # the match left it to the geometric check
@@ -1121,10 +1123,11 @@ def check_pair(
         gain=float(found.gain[0]),
         apart_ms=int(found.apart_ms[0]),
         same_camera=bool(found.same_camera[0]),
+        shots=not exact and not copies and bool(shots),
         detail=float(found.detail[0]),
         detail_std=float(found.detail_std[0]),
         colour=float(found.colour[0]),
-        shots=not exact and not copies and bool(shots),
+        texture=(float(found.texture[0, 0]), float(found.texture[1, 0])),
         geometry=decided[n][2][0],
         looked=bool(screened[n] and decided[n][3][0]),
     )

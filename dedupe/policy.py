@@ -1,7 +1,8 @@
 """Which copy of a group to keep: an ordered chain of rules, each explainable in words.
 
 The rules (`--keep`, default `resolution,sidecar,metadata,size,date,path`):
-  resolution  more pixels wins (of the picture: a uniform border added around it is not more)
+  resolution  more pixels wins (of the picture: a uniform border added around it is not more,
+              nor are a stretched copy's added pixels: its shape is not the group's)
   sidecar     the copy that carries more wins: a Live Photo's motion part, sidecars (XMP edits,
               Apple .AAE edits, Google Takeout metadata, .THM), a RAW + JPEG/HEIC capture
   size        larger file wins (less compressed)
@@ -33,6 +34,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -115,21 +117,52 @@ def _content(r: ImageRecord) -> tuple[int, int]:
 _SAME_RESOLUTION = 1.02
 
 
-def _resolution_key(r: ImageRecord) -> tuple[int, int, int]:
+# A picture whose shape (width / height inside a border) is more than this factor from the
+# group's median shape is stretched or squeezed: only the pixels of the largest box of the
+# group's shape inside it count as resolution, and of equal resolution the undistorted wins.
+_SAME_SHAPE = 1.05
+
+
+def _undistorted(records: Sequence[ImageRecord]) -> list[tuple[bool, int]]:
+    """Per record of a group: whether its shape is stretched against the group's median
+    shape (of three or more files: of two, neither can be told to be the original), and its
+    pixels inside a border at that shape."""
+    sizes = [_content(r) for r in records]
+    shapes = [math.log(max(1, w) / max(1, h)) for w, h in sizes]
+    if len(records) < 3:
+        return [(False, max(1, w * h)) for w, h in sizes]
+    common = math.exp(statistics.median(shapes))
+    found = []
+    for (w, h), shape in zip(sizes, shapes, strict=True):
+        if abs(shape - math.log(common)) <= math.log(_SAME_SHAPE):
+            found.append((False, max(1, w * h)))
+        else:
+            box = min(float(w), h * common) * min(float(h), w / common)
+            found.append((True, max(1, round(box))))
+    return found
+
+
+def _resolution_key(c: Copy) -> tuple[int, bool, int, int]:
+    r = c.record
     width, height = _content(r)
     content = max(1, width * height)
-    bucket = math.floor(math.log(content) / math.log(_SAME_RESOLUTION))
-    return -bucket, r.pixels - content, -r.pixels
+    pixels = c.undistorted or content
+    bucket = math.floor(math.log(pixels) / math.log(_SAME_RESOLUTION))
+    return -bucket, c.stretched, r.pixels - content, -r.pixels
 
 
 def _res(r: ImageRecord) -> str:
     return f"{r.fingerprint.width}x{r.fingerprint.height}"
 
 
-def _framed(r: ImageRecord) -> str:
-    """ " (960x720 inside a border)" for a picture with a border added, else ""."""
+def _framed(c: Copy) -> str:
+    """ " (960x720 inside a border)" for a picture with a border added, " (another shape:
+    stretched or cut)" for one whose shape is not its group's, else ""."""
+    r = c.record
     width, height = _content(r)
-    return f" ({width}x{height} inside a border)" if width * height < 0.9 * r.pixels else ""
+    parts = [f"{width}x{height} inside a border"] if width * height < 0.9 * r.pixels else []
+    parts += ["another shape: stretched or cut"] if c.stretched else []
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 # Sizes and times in a reason are shown with as many digits as it takes to tell the two files
@@ -173,6 +206,10 @@ class Copy:
     facts: FileFacts
     carried: tuple[str, ...] = ()  # roles of its unit's companions, and "twin" (sorted)
     rendered_twin: bool = False  # a JPEG/HEIC whose RAW is in the group (twins="duplicate")
+    # the picture's shape (inside a border) differs from most of its group's: a stretched or
+    # squeezed copy, whose added pixels are no resolution (see _undistorted)
+    stretched: bool = False
+    undistorted: int = 0  # its pixels inside a border at the group's shape (0: not computed)
 
     @property
     def path(self) -> str:
@@ -251,11 +288,10 @@ _Why = Callable[[Copy, Copy], str]
 
 _RULES: dict[str, tuple[_Key, _Why, _Why]] = {
     "resolution": (
-        lambda c: _resolution_key(c.record),
-        lambda k, o: f"highest resolution ({_res(k.record)}{_framed(k.record)})",
+        _resolution_key,
+        lambda k, o: f"highest resolution ({_res(k.record)}{_framed(k)})",
         lambda k, o: (
-            f"keeps the {_res(k.record)} original; this is a {_res(o.record)} copy"
-            f"{_framed(o.record)}"
+            f"keeps the {_res(k.record)} original; this is a {_res(o.record)} copy{_framed(o)}"
         ),
     ),
     "sidecar": (
@@ -362,7 +398,11 @@ def _copies(
         )
     else:
         units = [[k] for k in range(len(records))]
-    copies: list[Copy] = [Copy(r, f) for r, f in zip(records, found, strict=True)]
+    shapes = _undistorted(records)
+    copies: list[Copy] = [
+        Copy(r, f, stretched=d[0], undistorted=d[1])
+        for r, f, d in zip(records, found, shapes, strict=True)
+    ]
     for unit in units:
         roles = {c.role for k in unit for c in found[k].companions}
         if len(unit) > 1:
@@ -372,7 +412,7 @@ def _copies(
             rendered = rules.twins == "duplicate" and any(
                 companions.is_raw(t) and t in in_group for t in found[k].twins
             )
-            copies[k] = Copy(records[k], found[k], carried, rendered)
+            copies[k] = Copy(records[k], found[k], carried, rendered, *shapes[k])
     return copies, units
 
 

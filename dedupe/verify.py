@@ -48,7 +48,8 @@ from dedupe.parallel import thread_map
 # Bump whenever signature() or its layout, or the verdict, changes: the cache namespaces
 # fingerprints by it. 3: trimmed content, the 32x32 match, capture facts, flat-only refusal.
 # 4: the geometric check of the pairs the thumbnails cannot settle; shots within a window.
-VERSION = 4
+# 5: a smooth picture is no copy of a textured one; sure copies agree in their fine detail.
+VERSION = 5
 # Side of the square grayscale thumbnail of the screen.
 SIZE = 16
 PIXELS = SIZE * SIZE
@@ -102,6 +103,18 @@ MAX_OFFSET = 60.0
 # of one app and different textures differ there, whatever their layout shares.
 DETAIL_LEVELS = 1.0
 DETAIL_MATCH = 0.5
+# ... and not one smooth picture and one textured: where one picture's texture (the mean of
+# the smaller 90% of its cells' differences from their neighbours' mean, in gray levels,
+# inside its content and away from the edges: see texture_rows) is below SMOOTH_LEVELS, the
+# other's at most TEXTURE_RATIO times it (or times SMOOTH_FLOOR, for a picture smoother
+# still). A gradient graphic whose shading follows a photo's is no copy of it; a copy's
+# texture changes by a factor of at most about 4 (measured on the tune split: resizes,
+# crops, frames, noise, labels), and the geometric check may still find one picture.
+SMOOTH_LEVELS = 1.0
+SMOOTH_FLOOR = 0.25
+TEXTURE_RATIO = 6.0
+TEXTURE_SHARE = 0.9
+TEXTURE_RING = 3
 # ... and colour layouts whose cosine is at least CHROMA_MATCH, where both have colour (the
 # root-mean-square chroma of the grid at least CHROMA_LEVELS): one slide template in two
 # colour schemes, a picture and its hue-shifted look-alike, gradients between other colours.
@@ -902,6 +915,8 @@ class Match:
     detail_std: npt.NDArray[np.float32]
     # colour_similarity of the pair (1 when either has no colour to compare)
     colour: npt.NDArray[np.float32]
+    # texture_rows of a and of b, (2, n) (0 for the pairs that were no copy before it)
+    texture: npt.NDArray[np.float32]
 
     def score(self) -> npt.NDArray[np.float32]:
         """One number per pair, higher for closer copies (joins go strongest first)."""
@@ -1023,14 +1038,19 @@ def match_rows(
     # and colour both have must be laid out alike (a gray copy has none to compare)
     colour = colour_similarity(a, b, orientation)
     copy &= colour >= CHROMA_MATCH
+    texture = np.zeros((2, n), np.float32)
+    at = np.flatnonzero(copy)  # (only the pairs still copies: the others need no texture)
+    texture[0, at], texture[1, at] = texture_rows(a[at]), texture_rows(b[at])
+    copy &= ~one_smooth(texture[0], texture[1])
     alike = (covered <= SHOT_COVERED) & (correlation >= SHOT_MATCH)
     alike &= (gain >= MIN_GAIN) & (gain <= MAX_GAIN) & (colour >= CHROMA_MATCH)
     kind[copy & ~two_shots] = COPY
     kind[alike & two_shots & (apart <= SHOT_WINDOW_MS)] = SHOTS
     kind[flat] = FLAT
     return Match(
-        kind, covered, correlation, which, gain, apart, same_camera, detail, detail_std, colour
-    )
+        kind, covered, correlation, which, gain, apart, same_camera, detail, detail_std, colour,
+        texture,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- the geometric check
@@ -1042,10 +1062,62 @@ def match_rows(
 # of local features (dedupe/geometry.py), which needs the pictures again (dedupe/looks.py).
 SURE_COVERED = 0.02
 SURE_MATCH = 0.985
+# ... and where both have fine detail, that detail correlating at least this well: pages of
+# one template (other text in the same lines) correlate 0.85-0.93 there, a resized or
+# re-encoded copy mostly 0.95-1 (the tune split: 34 of its 1,404 sure copies with detail fall
+# below 0.95, 16 below SURE_DETAIL, all of them left to the geometric check). Listings of one
+# file manager (0.94-0.96) pass: 0.97 sent them to the geometric check too, but missed 5
+# more copies of the tune split and copies whose files cannot be looked at again.
+SURE_DETAIL = 0.94
 LOOK_FROM = 0.5
 LOOK_FROM_FINE = 0.3
 # The geometric check's verdict on a pair whose pictures could not be looked at again.
 NOT_LOOKED = -1
+
+
+def one_smooth(
+    first: npt.NDArray[np.floating[Any]], second: npt.NDArray[np.floating[Any]]
+) -> npt.NDArray[np.bool_]:
+    """Per pair of textures (texture_rows): one picture smooth, the other textured far
+    beyond it (see SMOOTH_LEVELS), which no copy is."""
+    low, high = np.minimum(first, second), np.maximum(first, second)
+    result: npt.NDArray[np.bool_] = (low < SMOOTH_LEVELS) & (
+        high > TEXTURE_RATIO * np.maximum(low, SMOOTH_FLOOR)
+    )
+    return result
+
+
+def texture_rows(signatures: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """The texture of signature rows in gray levels: over the cells of the match's thumbnail
+    inside the content box (a cell from its edge) and TEXTURE_RING cells from the thumbnail's
+    edges (where a turned copy's fill is), each cell's absolute difference from the mean of
+    its 3x3 neighbourhood; the mean of the smaller TEXTURE_SHARE of them (a caption or stamp
+    over a few cells does not make a smooth picture textured). 0 with too few cells."""
+    n = len(signatures)
+    out = np.zeros(n, np.float32)
+    if not n:
+        return out
+    grid = signatures[:, _FINE_AT:_TRIM_AT].astype(np.float32).reshape(n, FINE, FINE)
+    mean = np.zeros((n, FINE - 2, FINE - 2), np.float32)
+    for dr in range(3):
+        for dc in range(3):
+            mean += grid[:, dr : dr + FINE - 2, dc : dc + FINE - 2]
+    lap = np.abs(grid[:, 1:-1, 1:-1] - mean / 9.0)  # cell (r, c) at lap[r - 1, c - 1]
+    box = signatures[:, _TRIM_AT : _TRIM_AT + 4].astype(np.float64) / 250.0
+    cells = np.arange(1, FINE - 1)
+    first = np.maximum(np.ceil(box[:, :2] * FINE) + 1, TEXTURE_RING)  # left, top
+    last = np.minimum(FINE - np.ceil(box[:, 2:] * FINE) - 2, FINE - 1 - TEXTURE_RING)
+    cols = (cells[None, :] >= first[:, :1]) & (cells[None, :] <= last[:, :1])
+    rows = (cells[None, :] >= first[:, 1:]) & (cells[None, :] <= last[:, 1:])
+    inside = (rows[:, :, None] & cols[:, None, :]).reshape(n, -1)
+    values = np.sort(np.where(inside, lap.reshape(n, -1), np.inf), axis=1)
+    count = inside.sum(axis=1)
+    keep = np.floor(TEXTURE_SHARE * count).astype(np.int64)
+    sums = np.cumsum(np.where(np.isfinite(values), values, 0.0), axis=1)
+    live = keep >= 16
+    taken = sums[np.arange(n), np.maximum(keep - 1, 0)]
+    out[live] = (taken[live] / keep[live]).astype(np.float32)
+    return out
 
 
 def sure_copies(found: Match) -> npt.NDArray[np.bool_]:
@@ -1053,6 +1125,7 @@ def sure_copies(found: Match) -> npt.NDArray[np.bool_]:
     plain = (found.hypothesis == 0) | (found.hypothesis == TRIMMED)
     result: npt.NDArray[np.bool_] = (found.kind == COPY) & plain
     result &= (found.covered <= SURE_COVERED) & (found.correlation >= SURE_MATCH)
+    result &= (found.detail_std < DETAIL_LEVELS) | (found.detail >= SURE_DETAIL)
     return result
 
 

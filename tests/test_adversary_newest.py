@@ -467,7 +467,7 @@ def test_compare_names_the_measure_that_refused_a_pair(library: Library, cli: Cl
     assert code == 0
     (line,) = [row for row in out.splitlines() if row.startswith("check")]
     assert "contrast change" not in line
-    assert "different pictures: the fine detail correlates 0." in line
+    assert "different pictures: their fine detail (text, texture, edges) correlates 0." in line
     assert "(a copy: 0.5 or more): fails" in line
 
 

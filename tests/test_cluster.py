@@ -52,9 +52,11 @@ def arc(steps: int, angle: float) -> list[bytes]:
 
 
 def record(name: str, bits: int, check: bytes, pixels: int = 100) -> ImageRecord:
+    """A square picture of `pixels` on a side (one shape for all: the keep rules' resolution
+    does not count a shape other than most of a group's)."""
     fingerprint = Fingerprint(
         width=pixels,
-        height=1,
+        height=pixels,
         format="JPEG",
         digest=hashlib.sha256(name.encode()).hexdigest(),
         hash=ImageHash(bits, 8),

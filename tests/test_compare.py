@@ -112,3 +112,25 @@ def test_unreadable_files_are_errors(
     # A path that is not there is a mistyped argument (2), said as such (see test_scripting).
     code, out, err = compare(capsys, str(a), str(tmp_path / "missing.jpg"))
     assert code == 2 and out == "" and "missing.jpg: no such file" in err
+
+
+def test_a_smooth_picture_and_a_page_of_one_template_are_explained(
+    capsys: pytest.CaptureFixture[str], library: Library
+) -> None:
+    """The verdicts of the texture and of the fine detail of pages are said in words."""
+    from test_match import shaded_texture, template_page
+
+    textured, smooth = shaded_texture(1)
+    a = library.save("gradient.png", smooth)
+    b = library.save("photo.jpg", textured, quality=90)
+    code, out, _ = compare(capsys, str(a), str(b))
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("check "))
+    assert "different pictures: A is smooth where B is textured (fine detail of 0." in line
+    assert line.endswith("a copy: at most 6 times the smoother): fails")
+    first = library.save("page0.png", template_page(0))
+    second = library.save("page1.png", template_page(1))
+    code, out, _ = compare(capsys, str(first), str(second))
+    line = next(x for x in out.splitlines() if x.startswith("check "))
+    assert "matching points, but only in" in line
+    assert line.endswith("(a shared layout, frame or background): fails")

@@ -49,6 +49,27 @@ def test_most_pixels_wins_and_the_reason_says_so() -> None:
     assert members[1].reason == "keeps the 4032x3024 original; this is a 1024x768 copy"
 
 
+def test_a_stretched_copy_is_no_higher_resolution() -> None:
+    """A copy stretched 1.3x wide has 30% more pixels, none of them picture: in a group whose
+    other files share the original's shape it loses to the original (also when its file is
+    larger), and says so; a copy of the group's shape with more pixels still wins."""
+    original = record("/p/original.png", width=1000, height=750, size=100)
+    stretched = record("/p/stretched.jpg", width=1300, height=750, size=999999)
+    small = record("/p/small.jpg", width=600, height=450, size=50)
+    members = policy.decide([stretched, small, original], KeepRules(), zero)
+    assert members[0].record is original and members[0].reason.startswith("highest resolution")
+    why = {m.record.path: m.reason for m in members[1:]}
+    assert why["/p/stretched.jpg"] == (
+        "keeps the 1000x750 original; this is a 1300x750 copy (another shape: stretched or cut)"
+    )
+    larger = record("/p/larger.jpg", width=2000, height=1500, size=10)
+    assert (
+        policy.decide([stretched, small, original, larger], KeepRules(), zero)[0].record is larger
+    )
+    # of two files, neither can be told to be the original: the more pixels win
+    assert policy.decide([original, stretched], KeepRules(), zero)[0].record is stretched
+
+
 def test_then_largest_file_then_oldest_then_shortest_path() -> None:
     a = record("/p/a.jpg", size=500)
     b = record("/p/b.jpg", size=900)

@@ -25,7 +25,9 @@ def rec(name: str, bits: int, picture: int, pixels: int = 1000) -> ImageRecord:
     (without its framing codes: the hand-set hashes alone make the candidates)."""
     check = verify.signature(photo(picture, (64, 48)))
     check = check[: -8 * verify.FRAMINGS] + bytes(8 * verify.FRAMINGS)
-    fp = Fingerprint(pixels, 1, "JPEG", f"d-{name}", ImageHash(bits, 8), b"", check)
+    fp = Fingerprint(
+        pixels, pixels, "JPEG", f"d-{name}", ImageHash(bits, 8), b"", check
+    )  # one shape
     return ImageRecord(f"{ROOT}/{name}", 1000 + pixels, 0, 1, 0, fp)
 
 

@@ -7,6 +7,8 @@ import json
 import os
 from typing import Any
 
+import numpy as np
+
 from dedupe import api, geometry, verify
 from dedupe.cli import options
 from dedupe.cli.ui import UI, printable, write_data
@@ -176,19 +178,25 @@ def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
         )
     if not verify.MIN_GAIN <= check.gain <= verify.MAX_GAIN:
         return f"different pictures: a contrast change of x{check.gain:.2f} is more than an edit"
-    # (what else the match asks of a copy, in verify.match_rows's order; this said "a
-    # contrast change of x1.00" for a pair refused on its detail)
     if check.detail_std >= verify.DETAIL_LEVELS and check.detail < verify.DETAIL_MATCH:
         return (
-            f"different pictures: the fine detail correlates {check.detail:.2f} "
-            f"(a copy: {verify.DETAIL_MATCH} or more)"
+            f"different pictures: their fine detail (text, texture, edges) correlates "
+            f"{check.detail:.2f} (a copy: {verify.DETAIL_MATCH} or more)"
         )
     if check.colour < verify.CHROMA_MATCH:
         return (
-            f"different pictures: the colours are laid out differently (cosine "
+            f"different pictures: their colours are laid out otherwise (likeness "
             f"{check.colour:.2f}, a copy: {verify.CHROMA_MATCH} or more)"
         )
-    return "different pictures: the brightness differs more than an edit changes it"
+    if verify.one_smooth(np.array(check.texture[:1]), np.array(check.texture[1:]))[0]:
+        smooth, textured = ("A", "B") if check.texture[0] < check.texture[1] else ("B", "A")
+        low, high = sorted(check.texture)
+        return (
+            f"different pictures: {smooth} is smooth where {textured} is textured (fine "
+            f"detail of {low:.1f} and {high:.1f} gray levels; a copy: at most "
+            f"{verify.TEXTURE_RATIO:g} times the smoother)"
+        )
+    return "different pictures: their brightness differs more than an edit makes"
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
