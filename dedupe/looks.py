@@ -268,10 +268,12 @@ def unchanged_bytes(record: ImageRecord) -> bytes | None:
                 record.mtime_ns,
             ):
                 return None
-            data = handle.read()
+            # at most one byte more than it had: a file growing since its stat is not read
+            # to its end (and is no longer the one fingerprinted)
+            data = handle.read(record.size + 1)
     except OSError:
         return None
-    if hashlib.sha256(data).hexdigest() != record.fingerprint.digest:
+    if len(data) != record.size or hashlib.sha256(data).hexdigest() != record.fingerprint.digest:
         return None
     return data
 

@@ -5,8 +5,10 @@ decode (looks.first_decode_serves), and only while the file is still the one fin
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -202,3 +204,31 @@ def test_a_scan_keeps_decodes_only_when_asked_and_within_the_budget(library: Lib
     result = scan((str(library.root),), settings, HashCache.memory(settings), pictures=pictures)
     assert len(result.records) == 6
     assert len(pictures) == 2 and pictures.dropped == 4 and pictures.nbytes == 2 * 500 * 375
+
+
+def test_a_file_that_grows_after_its_stat_is_not_read_to_its_end(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look reads at most one byte more than the file had when it was fingerprinted: a
+    file that grows between the look's stat and its read (a download still being written, a
+    log someone renamed over a photo) is not read whole, and is not the file hashed."""
+    path = library.save("a.jpg", photo(3), quality=90)
+    (record,) = scanned(library.root, Settings())[0]
+    assert looks.unchanged_bytes(record) is not None
+    before = os.stat(path)
+    with open(path, "ab") as grown:  # 8 MiB more
+        grown.write(b"\0" * (8 << 20))
+    real_fstat, real_sha256 = os.fstat, hashlib.sha256
+    hashed: list[int] = []
+
+    def stat_as_it_was(fd: int) -> os.stat_result:  # the race, forced: the stat came first
+        return before if fd >= 0 and real_fstat(fd).st_ino == before.st_ino else real_fstat(fd)
+
+    def sha256(data: bytes = b"") -> Any:
+        hashed.append(len(data))
+        return real_sha256(data)
+
+    monkeypatch.setattr(looks.os, "fstat", stat_as_it_was)
+    monkeypatch.setattr(looks.hashlib, "sha256", sha256)
+    assert looks.unchanged_bytes(record) is None
+    assert all(n <= before.st_size + 1 for n in hashed)
