@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,9 +62,21 @@ def _warner(warn: Warn | None) -> Warn:
         if warn is not None:
             warn(message)
         else:
-            warnings.warn(message, DedupeWarning, stacklevel=4)
+            warnings.warn(message, DedupeWarning, stacklevel=_outside_dedupe())
 
     return once
+
+
+def _outside_dedupe() -> int:
+    """The `stacklevel` of the first frame outside this package (the caller's line, whichever
+    API function and how deep inside it the warning was heard)."""
+    frame, level = sys._getframe(1), 1  # the frame that calls warnings.warn is level 1
+    while (
+        frame.f_back is not None
+        and frame.f_globals.get("__name__", "").partition(".")[0] == (__name__.partition(".")[0])
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _paths(roots: Paths) -> list[str | os.PathLike[str]]:

@@ -124,8 +124,10 @@ def test_a_hash_cache_that_cannot_be_opened_is_a_warning_and_the_scan_goes_on(
     assert len(report.groups) == 1
     assert len(heard) == 1 and heard[0].startswith(f"cannot use the hash cache at {blocker}")
     # With no `warn`, the same message goes to Python's warnings.
-    with pytest.warns(dedupe.DedupeWarning, match="cannot use the hash cache"):
+    with pytest.warns(dedupe.DedupeWarning, match="cannot use the hash cache") as heard_there:
         dedupe.scan_folders(photos, cache=blocker / "cache.sqlite")
+    # ... pointing at the caller's line, not at a line inside dedupe
+    assert [Path(w.filename).name for w in heard_there] == [Path(__file__).name]
 
 
 def test_a_scan_writes_nothing_but_the_cache_it_is_given(photos: Path, tmp_path: Path) -> None:
