@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Text is handed to the file in pieces of about this many bytes (a streamed write never holds
@@ -39,6 +40,20 @@ def write_chunks_atomic(path: Path, chunks: Iterable[str], *, errors: str = "str
     undecodable file-name byte, see report.py) as a `\\udcXX` escape. If the iteration raises,
     the old file stays and the temporary file is removed.
     """
+    with (
+        replacing(path) as tmp,
+        open(tmp, "w", encoding="utf-8", errors=errors, buffering=_BUFFER) as handle,
+    ):
+        for chunk in chunks:
+            handle.write(chunk)
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` for the block to write (by its path, with whatever opens
+    files: Python, SQLite), with the permissions a plain open() would give it. When the block
+    ends, the file is synced, renamed over `path` and the folder synced, so a crash leaves the
+    old file or the new one, never half; when the block raises, the file is removed."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -46,13 +61,12 @@ def write_chunks_atomic(path: Path, chunks: Iterable[str], *, errors: str = "str
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8", errors=errors, buffering=_BUFFER) as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield Path(tmp)
+        os.fsync(fd)  # (the same file the block wrote through its own descriptors)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
     fsync_dir(directory)

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import json
 import os
 import re
 import secrets
+import shutil
 import sqlite3
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -39,7 +40,7 @@ import numpy.typing as npt
 
 from dedupe import decode, verify
 from dedupe.cluster import Checked
-from dedupe.durable import fsync_dir
+from dedupe.durable import replacing
 from dedupe.errors import DedupeError
 from dedupe.hashing import ImageHash
 from dedupe.models import Fingerprint, ImageRecord, Settings
@@ -226,23 +227,18 @@ def write(
     full")."""
     index_id = secrets.token_hex(16)
     name = name_for(report, index_id)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
     h = hashlib.sha256()
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+    with replacing(folder / name) as tmp:
         db = sqlite3.connect(tmp, isolation_level=None)
         try:  # (sqlite3 says "database or disk is full" and the like as its own errors)
-            # A fresh file no one else sees until it is renamed: no journal; synced below.
+            # A fresh file no one else sees until it is renamed: no journal; synced after.
             db.execute("PRAGMA journal_mode=OFF")
             db.execute("PRAGMA synchronous=OFF")
             db.executescript(_SCHEMA)
             db.execute("BEGIN")
             blobs = _image_blobs(records)
             if checked is not None:
-                blobs = _chain(blobs, _pair_blobs(checked))
+                blobs = itertools.chain(blobs, _pair_blobs(checked))
             for blob_name, chunk, blob in blobs:
                 _digest_update(h, blob_name, chunk, blob)
                 db.execute("INSERT INTO columns VALUES (?, ?, ?)", (blob_name, chunk, blob))
@@ -271,22 +267,7 @@ def write(
             raise OSError(f"cannot write the report's index {folder / name}: {error}") from error
         finally:
             db.close()
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, folder / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(folder)
     return IndexRef(name, index_id, len(records), h.hexdigest(), VERSION)
-
-
-def _chain(*parts: Iterator[tuple[str, int, bytes]]) -> Iterator[tuple[str, int, bytes]]:
-    for part in parts:
-        yield from part
 
 
 def remove_others(folder: Path, report: Path, keep: str, also: str | None) -> None:
@@ -348,18 +329,8 @@ def copy(source: Path, folder: Path, report: Path, ref: IndexRef) -> IndexRef:
     """The index `source` copied beside the report at `report` (a report written to another
     place keeps its index: the same id and columns), atomically; raises OSError."""
     name = name_for(report, ref.id)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-            while block := src.read(1 << 20):
-                dst.write(block)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, folder / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(folder)
+    with replacing(folder / name) as tmp, open(source, "rb") as src, open(tmp, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
     return IndexRef(name, ref.id, ref.images, ref.digest, ref.version)
 
 
