@@ -1057,6 +1057,7 @@ class PairCheck:
     # the geometric check, when the match could not settle the pair (None: not looked at)
     geometry: geometry.Geometry | None = None
     looked: bool = False  # the match left it to the geometric check
+    moving: bool = False  # one is an animation, the other a still picture (never copies)
 
 
 def check_pair(
@@ -1130,4 +1131,5 @@ def check_pair(
         texture=(float(found.texture[0, 0]), float(found.texture[1, 0])),
         geometry=decided[n][2][0],
         looked=bool(screened[n] and decided[n][3][0]),
+        moving=bool(found.moving[0]),
     )

@@ -80,7 +80,8 @@ def _heif_support() -> bool:
 # 4: the scan decodes colour JPEGs straight to gray (libjpeg's luma, not RGB made gray).
 # 5: the EXIF capture time to the millisecond and the camera (Decoded.capture), and the
 # chroma planes (Decoded.chroma).
-DECODER_VERSION = 5
+# 6: whether the file is an animation (Decoded.animated).
+DECODER_VERSION = 6
 
 # Images are decoded so that their short side is at least this many pixels before hashing:
 # enough for 16x16 pHash to agree with full-resolution decoding (see NOTES-performance.md).
@@ -175,6 +176,14 @@ class Decoded:
     # With `gray`: the blue and red chroma planes (mode L, the image's size) of a colour
     # image, for the check's colour comparison; None for gray images and progressive JPEGs.
     chroma: tuple[Image.Image, Image.Image] | None = None
+    # An animation of more than one frame (GIF, WebP, APNG): the hashes are of its first
+    # frame, and a still picture is never a copy of it (see verify.py).
+    animated: bool = False
+
+
+# The formats whose extra frames are an animation (an MPO's second frame, a TIFF's pages or
+# a HEIF's depth map are not).
+ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,12 +295,17 @@ def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
                 _check_pixels(image.size, image.size)  # Pillow's limit, when it is why
                 raise DecodeError(_too_much_memory(image.size, cost))
             capture = _capture_of(image)
+            animated = image.format in ANIMATED_FORMATS and bool(
+                getattr(image, "is_animated", False)
+            )
+            image.seek(0)
             with _turn(cost):
                 pixels, width, height = _load(image, min_side, data, gray)
                 keep = gray and pixels.mode == "L" and "transparency" not in pixels.info
                 if gray and pixels.mode == "YCbCr":  # a colour JPEG decoded to its own planes
                     luma, blue, red = pixels.split()
-                    return Decoded(luma, width, height, fmt, taken_at, capture, (blue, red))
+                    chroma = (blue, red)
+                    return Decoded(luma, width, height, fmt, taken_at, capture, chroma, animated)
                 rgb = pixels if keep else _to_rgb(pixels)
     except DecodeError:
         raise
@@ -303,7 +317,7 @@ def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
         raise DecodeError(_describe(error, kind)) from None
     except MemoryError:
         raise DecodeError(f"{_name(kind)} image too large for the memory available") from None
-    return Decoded(rgb, width, height, fmt, taken_at, capture)
+    return Decoded(rgb, width, height, fmt, taken_at, capture, animated=animated)
 
 
 def _open(data: bytes, kind: str) -> Image.Image:

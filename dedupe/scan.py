@@ -114,7 +114,7 @@ def _fingerprint(
         digest=digest,
         hash=value,
         variant_bits=Fingerprint.pack_variants(variants),
-        check=verify.signature(gray, decoded.capture, decoded.chroma),
+        check=verify.signature(gray, decoded.capture, decoded.chroma, animated=decoded.animated),
         taken_at=decoded.taken_at,
     )
     kept = None

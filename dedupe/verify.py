@@ -49,7 +49,8 @@ from dedupe.parallel import thread_map
 # fingerprints by it. 3: trimmed content, the 32x32 match, capture facts, flat-only refusal.
 # 4: the geometric check of the pairs the thumbnails cannot settle; shots within a window.
 # 5: a smooth picture is no copy of a textured one; sure copies agree in their fine detail.
-VERSION = 5
+# 6: an animation is no copy of a still picture (flag 4 of the capture).
+VERSION = 6
 # Side of the square grayscale thumbnail of the screen.
 SIZE = 16
 PIXELS = SIZE * SIZE
@@ -62,10 +63,10 @@ CHROMA = 4
 # The layout of a signature: the screen's thumbnail, one byte of detail (255 * thumbnail std /
 # image std), the match's thumbnail, the trimmed border (left, top, right, bottom, each in
 # 1/250 of the side), the capture (milliseconds, signed 64-bit big-endian; flags: 1 = captured
-# time known, 2 = with sub-seconds; CRC-32 of the camera's name, 0 when unknown), the
-# sharpness (16-bit), the flatness (10 x the image's standard deviation, at most 255) and the
-# chroma grid (CHROMA x CHROMA blue values, then as many red; all 128 for a gray image or one
-# decoded without colour), then the framing codes (see framing_codes).
+# time known, 2 = with sub-seconds, 4 = an animation; CRC-32 of the camera's name, 0 when
+# unknown), the sharpness (16-bit), the flatness (10 x the image's standard deviation, at
+# most 255) and the chroma grid (CHROMA x CHROMA blue values, then as many red; all 128 for a
+# gray image or one decoded without colour), then the framing codes (see framing_codes).
 _DETAIL = PIXELS
 _FINE_AT = PIXELS + 1
 _TRIM_AT = _FINE_AT + FINE_PIXELS
@@ -82,6 +83,8 @@ FRAMINGS = 3
 FRAMED = 0.85
 SIGNATURE_BYTES = _CODES_AT + 8 * FRAMINGS
 _CAPTURE = struct.Struct(">qBI")
+# The capture's flag of an animation (a GIF, WebP or APNG of more than one frame).
+ANIMATED = 4
 
 # The screen: the smallest best correlation of the 16x16 thumbnails that goes on to the match.
 SCREEN = 0.75
@@ -176,10 +179,13 @@ def signature(
     image: Image.Image,
     capture: Any = None,
     chroma: tuple[Image.Image, Image.Image] | None = None,
+    *,
+    animated: bool = False,
 ) -> bytes:
     """The check signature of an image: SIGNATURE_BYTES bytes. `capture`: the decode.Capture
     of the file, if any; `chroma`: its blue and red chroma planes (decode.Decoded.chroma; of
-    an image not in mode L, taken from it)."""
+    an image not in mode L, taken from it); `animated`: the file is an animation (the image
+    its first frame)."""
     if chroma is None and image.mode not in ("L", "1", "I", "F", "I;16"):
         _, blue, red = image.convert("RGB").convert("YCbCr").split()
         chroma = (blue, red)
@@ -219,6 +225,7 @@ def signature(
         std=whole_std,
         chroma=colour,
         codes=codes,
+        animated=animated,
     )
 
 
@@ -233,20 +240,22 @@ def pack(
     std: float | None = None,
     chroma: npt.NDArray[np.uint8] | None = None,
     codes: tuple[int, ...] = (0,) * FRAMINGS,
+    animated: bool = False,
 ) -> bytes:
     """A signature from its parts (see the layout above): the screen's SIZE x SIZE and the
     match's FINE x FINE gray thumbnails, the detail byte, the trim (each side in 1/250), a
     decode.Capture, the sharpness, the image's standard deviation (None: the match
     thumbnail's), the (2, CHROMA, CHROMA) chroma grid (None: no colour) and the FRAMINGS
-    framing codes."""
+    framing codes; `animated`: flag 4 of the capture."""
     if screen.shape != (SIZE, SIZE) or match.shape != (FINE, FINE):
         raise ValueError(f"expected {SIZE}x{SIZE} and {FINE}x{FINE} thumbnails")
+    moving = ANIMATED if animated else 0
     if capture is not None:
-        flags = 1 | (2 if capture.subseconds else 0)
+        flags = 1 | (2 if capture.subseconds else 0) | moving
         camera = zlib.crc32(capture.camera.encode()) if capture.camera else 0
         captured = _CAPTURE.pack(int(capture.millis), flags, camera)
     else:
-        captured = _CAPTURE.pack(0, 0, 0)
+        captured = _CAPTURE.pack(0, moving, 0)
     spread = float(match.astype(np.float64).std()) if std is None else std
     return (
         screen.astype(np.uint8).tobytes()
@@ -917,6 +926,8 @@ class Match:
     colour: npt.NDArray[np.float32]
     # texture_rows of a and of b, (2, n) (0 for the pairs that were no copy before it)
     texture: npt.NDArray[np.float32]
+    # one of the two is an animation and the other a still picture: never copies or shots
+    moving: npt.NDArray[np.bool_]
 
     def score(self) -> npt.NDArray[np.float32]:
         """One number per pair, higher for closer copies (joins go strongest first)."""
@@ -933,6 +944,12 @@ def captures(
     flags = raw[:, 8].astype(np.uint8)
     camera = raw[:, 9:13].copy().view(">u4").reshape(-1).astype(np.uint32)
     return millis, flags, camera
+
+
+def animated_rows(signatures: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Which signature rows are of animations (see ANIMATED)."""
+    result: npt.NDArray[np.bool_] = (captures(signatures)[1] & ANIMATED) > 0
+    return result
 
 
 def sharpness(signatures: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
@@ -1046,10 +1063,12 @@ def match_rows(
     alike &= (gain >= MIN_GAIN) & (gain <= MAX_GAIN) & (colour >= CHROMA_MATCH)
     kind[copy & ~two_shots] = COPY
     kind[alike & two_shots & (apart <= SHOT_WINDOW_MS)] = SHOTS
+    moving = animated_rows(a) != animated_rows(b)
+    kind[moving] = DIFFERENT  # a still is no copy of an animation (its first frame, say)
     kind[flat] = FLAT
     return Match(
         kind, covered, correlation, which, gain, apart, same_camera, detail, detail_std, colour,
-        texture,
+        texture, moving,
     )  # fmt: skip
 
 
@@ -1163,6 +1182,7 @@ def settle(
     kind[at[looked == geometry.DIFFERENT]] = DIFFERENT
     unseen = at[looked == NOT_LOOKED]
     kind[unseen[kind[unseen] == COPY]] = DIFFERENT
+    kind[same[found.moving[same]]] = DIFFERENT  # (an animation and a still: see match_rows)
     return kind
 
 

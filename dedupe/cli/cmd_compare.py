@@ -148,6 +148,13 @@ def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
             f"different pictures: their 16x16 thumbnails correlate {check.best:.2f} at best "
             f"(the match needs {verify.SCREEN})"
         )
+    if check.moving:
+        rows = verify.signature_array([a.fingerprint.check, b.fingerprint.check])
+        moving, still = ("A", "B") if verify.animated_rows(rows)[0] else ("B", "A")
+        return (
+            f"different pictures: {moving} is an animation and {still} a still picture "
+            "(a still is no copy of an animation, even of its first frame)"
+        )
     covered = round(100 * check.covered)
     if check.kind == verify.SHOTS:
         by = " by the same camera" if check.same_camera else ""
@@ -297,6 +304,7 @@ def _check_json(check: PairCheck, a: ImageRecord, b: ImageRecord) -> dict[str, A
         "covered": round(check.covered, 4),
         "match_correlation": round(check.correlation, 4),
         "apart_ms": check.apart_ms if check.apart_ms >= 0 else None,
+        "animation_and_still": check.moving,
         "exact": check.exact,
         "orientation": check.orientation,
         "distance": check.oriented_distance,
