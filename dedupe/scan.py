@@ -11,6 +11,7 @@ import errno
 import hashlib
 import os
 import stat
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -250,12 +251,13 @@ def _run(
         return
     context = workers.context()
     # Images too big to decode side by side take turns across the pool (decode.take_turns).
-    with futures.ProcessPoolExecutor(
+    pool = futures.ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=context,
         initializer=decode.take_turns,
         initargs=(context.Lock(), decode.BIG_DECODE_BYTES),
-    ) as pool:
+    )
+    try:
         pending: dict[futures.Future[list[Outcome]], list[FileEntry]] = {}
         queue = _chunks(entries, jobs)
 
@@ -281,6 +283,22 @@ def _run(
                     yield entry, outcome
                 progress.advance(len(chunk))
                 submit_next()
+    finally:
+        shut_down(pool)
+
+
+def shut_down(pool: futures.Executor, tries: int = 200) -> None:
+    """Shut a pool down, waiting for its workers. A Ctrl-C that lands while the pool starts
+    its manager thread (in its first submit) leaves a thread that has not run yet, and
+    CPython's shutdown then raises "cannot join thread before it is started" instead of
+    letting the interrupt through: wait for the thread (tries x 10 ms), then stop waiting."""
+    for _ in range(tries):
+        try:
+            pool.shutdown(wait=True)
+            return
+        except RuntimeError:
+            time.sleep(0.01)
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _broken_pool(chunk: list[FileEntry]) -> str:

@@ -49,7 +49,8 @@ from dedupe.parallel import thread_map
 # fingerprints by it. 3: trimmed content, the 32x32 match, capture facts, flat-only refusal.
 # 4: the geometric check of the pairs the thumbnails cannot settle; shots within a window.
 # 5: a smooth picture is no copy of a textured one; sure copies agree in their fine detail.
-# 6: an animation is no copy of a still picture (flag 4 of the capture).
+# 6: an animation is no copy of a still picture (flag 4 of the capture); capture times apart
+# by whole quarter hours to the millisecond are one capture with its clock moved.
 VERSION = 6
 # Side of the square grayscale thumbnail of the screen.
 SIZE = 16
@@ -130,6 +131,11 @@ SHOT_MATCH = 0.93
 # ... captured at most this far apart (a burst, a bracket): two captures of a scene further
 # apart are two pictures, not two shots of one moment.
 SHOT_WINDOW_MS = 2000
+# Capture times apart by a whole number of these, to the millisecond (both with sub-seconds),
+# and by at most CLOCK_MOVED_MS, are one capture whose clock was moved: a time zone set or
+# corrected (UTC-12 to UTC+14 are quarter hours apart), not two shots.
+CLOCK_STEP_MS = 15 * 60 * 1000
+CLOCK_MOVED_MS = 26 * 60 * 60 * 1000
 # Flat: an image whose gray levels vary less than this (standard deviation) is one colour.
 FLAT_STD = 1.5
 # Borders: rows and columns at the edges whose pixels are (almost all) within TRIM_LEVELS of
@@ -976,14 +982,16 @@ def _apart(
     a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Capture times apart (ms; -1 when not both known; to the second unless both have
-    sub-seconds) and whether the cameras are known to be the same."""
+    sub-seconds; 0 for one capture with its clock moved, see CLOCK_STEP_MS) and whether the
+    cameras are known to be the same."""
     ma, fa, ca = captures(a)
     mb, fb, cb = captures(b)
     both = ((fa & 1) > 0) & ((fb & 1) > 0)
     fine = ((fa & 2) > 0) & ((fb & 2) > 0)
     diff = np.abs(ma - mb)
     coarse = np.abs(ma // 1000 - mb // 1000) * 1000
-    apart = np.where(both, np.where(fine, diff, coarse), -1).astype(np.int64)
+    moved = fine & (diff % CLOCK_STEP_MS == 0) & (diff <= CLOCK_MOVED_MS)
+    apart = np.where(both, np.where(fine, np.where(moved, 0, diff), coarse), -1).astype(np.int64)
     same_camera = (ca == cb) & (ca != 0)
     return apart, same_camera
 

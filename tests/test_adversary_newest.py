@@ -5,6 +5,7 @@ pinned too, so that it keeps holding."""
 
 from __future__ import annotations
 
+import concurrent.futures as futures
 import io
 import json
 import math
@@ -515,3 +516,29 @@ def test_compare_of_one_file_under_two_names_says_a_scan_never_groups_it(
         "grouped (identical bytes)" in out
         and json.loads(cli("compare", "--json", str(a), str(copy))[1])["same_file"] is False
     )
+
+
+class _Starting(futures.Executor):
+    """A pool whose manager thread has not run yet for its first `late` shutdowns (what a
+    Ctrl-C during ProcessPoolExecutor's first submit leaves; the race itself cannot be forced
+    reliably, test_ctrl_c_mid_scan_leaves_a_cache_the_next_scan_trusts meets it by chance)."""
+
+    def __init__(self, late: int) -> None:
+        self.late = late
+        self.calls: list[tuple[bool, bool]] = []
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.calls.append((wait, cancel_futures))
+        if wait and len(self.calls) <= self.late:
+            raise RuntimeError("cannot join thread before it is started")
+
+
+def test_a_pool_interrupted_as_it_starts_is_still_shut_down() -> None:
+    from dedupe.scan import shut_down
+
+    waited = _Starting(late=3)
+    shut_down(waited)
+    assert waited.calls == [(True, False)] * 4  # the fourth try joined it
+    never = _Starting(late=10**9)
+    shut_down(never, tries=5)
+    assert never.calls == [(True, False)] * 5 + [(False, True)]  # then no more waiting

@@ -468,3 +468,31 @@ def test_pages_of_one_template_with_other_text_are_not_copies(library: Library) 
     found = verify.match(first, second)
     assert found.kind[0] == verify.COPY  # the thumbnails alone cannot tell them apart
     assert not verify.sure_copies(found)[0]
+
+
+def test_a_copy_whose_clock_was_moved_by_whole_hours_is_one_capture(library: Library) -> None:
+    """A copy exported with its time zone set or fixed (the EXIF time moved by whole quarter
+    hours, the sub-seconds kept) is a copy; a shot a quarter hour and 0.25 s later is not."""
+    scene = photo(7, (900, 675))
+    settings = Settings()
+
+    def check(name: str, when: str, subseconds: str, quality: int) -> bytes:
+        path = library.save(name, scene, quality=quality, exif=exif(when, subseconds))
+        hashed = fingerprint_file(str(path), settings)
+        assert hashed is not None
+        return hashed.fingerprint.check  # type: ignore[union-attr]
+
+    original = check("a.jpg", "2024:05:01 10:00:00", "250", 92)
+    for when in ("2024:05:01 12:00:00", "2024:05:01 04:30:00", "2024:05:02 09:45:00"):
+        moved = check("moved.jpg", when, "250", 80)
+        found = verify.judge(original, moved)[1]
+        assert found.kind[0] == verify.COPY and found.apart_ms[0] == 0, when
+    later = check("later.jpg", "2024:05:01 10:15:00", "500", 80)
+    found = verify.judge(original, later)[1]
+    assert found.kind[0] != verify.COPY and found.apart_ms[0] == 15 * 60 * 1000 + 250
+    # two days on is no time zone: two captures
+    days = check("days.jpg", "2024:05:03 10:00:00", "250", 80)
+    assert verify.judge(original, days)[1].kind[0] != verify.COPY
+    # to the second only (no sub-seconds), an hour apart stays two captures
+    coarse = check("coarse.jpg", "2024:05:01 11:00:00", "", 80)
+    assert verify.judge(original, coarse)[1].kind[0] != verify.COPY
