@@ -407,6 +407,15 @@ def _check_meta(
             f"the report's index {path} belongs to another scan (its id, image count or "
             f"settings are not the report's): {_ADVICE}"
         )
+    made = (meta.get("verify"), meta.get("decoder"))
+    if made != (str(verify.VERSION), str(decode.DECODER_VERSION)):
+        # (its signatures would be judged by rules they were not made for, e.g. no
+        # animation flag before check version 6)
+        raise IndexProblem(
+            f"the report's index {path} was made by another version of dedupe's check (check "
+            f"{made[0]}, decoder {made[1]}; this dedupe's: check {verify.VERSION}, decoder "
+            f"{decode.DECODER_VERSION}): {_ADVICE}"
+        )
     return meta
 
 

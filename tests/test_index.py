@@ -165,6 +165,20 @@ def test_a_new_version_of_the_index_is_refused(tmp_path: Path) -> None:
         report_mod.read(report, with_index=True)
 
 
+@pytest.mark.parametrize("key", ["verify", "decoder"])
+def test_an_index_of_another_check_version_is_refused(tmp_path: Path, key: str) -> None:
+    """An index written by a dedupe whose check or decoder was another version holds
+    signatures this one's rules were not made for (before check 6: no animation flag)."""
+    _root, report = library(tmp_path)
+    db = sqlite3.connect(index_of(report))
+    db.execute("UPDATE meta SET value = '5' WHERE key = ?", (key,))
+    db.commit()
+    db.close()
+    with pytest.raises(IndexProblem, match="made by another version of dedupe's check"):
+        report_mod.read(report, with_index=True)
+    report_mod.read(report)  # the report alone (review, apply, report --html) is still read
+
+
 def test_a_save_of_decisions_keeps_the_index_and_a_new_search_writes_a_new_one(
     tmp_path: Path,
 ) -> None:
