@@ -297,8 +297,7 @@ def _decode(data: bytes, min_side: int, raw: str | None, gray: bool) -> Decoded:
             capture = _capture_of(image)
             animated = image.format in ANIMATED_FORMATS and bool(
                 getattr(image, "is_animated", False)
-            )
-            image.seek(0)
+            )  # (Pillow returns to the frame it was on)
             with _turn(cost):
                 pixels, width, height = _load(image, min_side, data, gray)
                 keep = gray and pixels.mode == "L" and "transparency" not in pixels.info

@@ -990,8 +990,8 @@ def _apart(
     fine = ((fa & 2) > 0) & ((fb & 2) > 0)
     diff = np.abs(ma - mb)
     coarse = np.abs(ma // 1000 - mb // 1000) * 1000
-    moved = fine & (diff % CLOCK_STEP_MS == 0) & (diff <= CLOCK_MOVED_MS)
-    apart = np.where(both, np.where(fine, np.where(moved, 0, diff), coarse), -1).astype(np.int64)
+    diff[(diff % CLOCK_STEP_MS == 0) & (diff <= CLOCK_MOVED_MS)] = 0  # its clock moved
+    apart = np.where(both, np.where(fine, diff, coarse), -1).astype(np.int64)
     same_camera = (ca == cb) & (ca != 0)
     return apart, same_camera
 
