@@ -264,10 +264,11 @@ def _run(
         def submit_next() -> None:
             chunk = next(queue, None)
             if chunk is not None:
-                future = pool.submit(
-                    _fingerprint_chunk, [e.path for e in chunk], settings, pictures
-                )
-                pending[future] = chunk
+                with workers.interrupt_held():  # a submit may launch a worker
+                    future = pool.submit(
+                        _fingerprint_chunk, [e.path for e in chunk], settings, pictures
+                    )
+                    pending[future] = chunk
 
         for _ in range(jobs * IN_FLIGHT):
             submit_next()

@@ -6,8 +6,14 @@ before it imports numpy, Pillow and the rest of itself.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Iterator
 from multiprocessing.context import BaseContext
+from types import FrameType
 
 # What the fork server imports once, before forking any worker: the module whose function the
 # workers run (and with it numpy, Pillow and the decoders), and pillow-heif, which dedupe.decode
@@ -46,3 +52,35 @@ def start_early() -> None:
     from multiprocessing import forkserver
 
     forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def interrupt_held() -> Iterator[None]:
+    """Hold a Ctrl-C back for the time of the block, then let it through as it would have come.
+
+    For a pool's submit, which may launch a worker: a KeyboardInterrupt in the middle of the
+    launch leaves a worker that has its start-up data but that the pool does not know, so the
+    pool's shutdown does not wait for it. The scan then exits, its queues' semaphores are
+    removed, and the late worker prints multiprocessing's FileNotFoundError traceback. Only
+    the main thread gets KeyboardInterrupt, so elsewhere (or when SIGINT's handler was not set
+    from Python) nothing is held.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield
+        return
+    caught: list[tuple[int, FrameType | None]] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        caught.append((signum, frame))
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            if callable(previous):
+                previous(*caught[0])
+            elif previous == signal.SIG_DFL:
+                os.kill(os.getpid(), signal.SIGINT)
