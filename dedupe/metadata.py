@@ -8,7 +8,8 @@ sidecars and Live Photo motion part by name, and reads what names cannot tell:
   * an image's EXIF through Pillow (pillow-heif for HEIC): DateTimeOriginal, GPS latitude and
     longitude, Make, Model, Orientation, Software, and Apple's content identifier (tag 0x0011 of
     Apple's maker note, which exiftool calls ContentIdentifier or MediaGroupUUID; the maker note
-    is an IFD, parsed by Pillow's own TIFF directory reader);
+    is an IFD, parsed by Pillow's own TIFF directory reader); and how its pixels are stored
+    (encoding_of: lossless, a palette, or lossy), from its header;
   * a companion's sha256 (apply checks it as it checks images), and for a MOV the content
     identifier QuickTime keeps as `com.apple.quicktime.content.identifier` in the `keys` and
     `ilst` boxes of `moov/meta` (`moov/udta/meta` as FFmpeg writes it). No Python library
@@ -42,11 +43,12 @@ from PIL import Image, TiffImagePlugin
 
 from dedupe import companions, decode, fsops
 from dedupe.cache import HashCache
-from dedupe.models import Companion, FileEntry, FileFacts, ImageRecord, Metadata
+from dedupe.models import ENCODINGS, Companion, FileEntry, FileFacts, ImageRecord, Metadata
 from dedupe.scan import NoProgress, Progress
 
 # The version of what this module reads: a cached value of another version is read again.
-VERSION = 1
+# 2: the encoding.
+VERSION = 2
 # Most bytes of a MOV's `moov` box read for its content identifier (a Live Photo's is ~20 KB).
 MOOV_LIMIT = 8 * 1024 * 1024
 # Most top-level boxes looked at before `moov` is given up on.
@@ -109,7 +111,14 @@ def image_metadata(handle: IO[bytes]) -> Metadata:
     head = handle.read(decode.SNIFF_BYTES)
     kind = decode.sniff(head)
     handle.seek(0)
-    allowed = {"JPEG": ["JPEG", "MPO"], "TIFF": ["TIFF"], "PNG": ["PNG"], "WEBP": ["WEBP"]}
+    allowed = {
+        "JPEG": ["JPEG", "MPO"],
+        "TIFF": ["TIFF"],
+        "PNG": ["PNG"],
+        "WEBP": ["WEBP"],
+        "BMP": ["BMP"],
+        "PNM": ["PPM"],
+    }
     formats = allowed.get(kind or "")
     if kind == "HEIF" and decode._heif_support():
         formats = ["HEIF"]
@@ -132,11 +141,62 @@ def image_metadata(handle: IO[bytes]) -> Metadata:
                     orientation=orientation if isinstance(orientation, int) else None,
                     software=_text(exif.get(_SOFTWARE)),
                     content_id=apple_content_id(note) if isinstance(note, bytes) else None,
+                    encoding=encoding_of(image, handle),
                 )
     except Image.DecompressionBombError:
         return Metadata()
     except decode.DECODE_ERRORS:  # UnidentifiedImageError is an OSError
         return Metadata()
+
+
+# Pillow's names of the TIFF compressions that lose nothing.
+_LOSSLESS_TIFF = frozenset(
+    {"raw", "tiff_lzw", "tiff_adobe_deflate", "tiff_deflate", "packbits", "tiff_ccitt",
+     "group3", "group4", "tiff_raw_16", "tiff_sgilog", "tiff_sgilog24", "lzma", "zstd"}
+)  # fmt: skip
+# Modes whose pixels are all a file stores (not indices into a palette).
+_FULL_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "F", "RGB", "RGBA", "CMYK"})
+# Most RIFF chunks of a WebP looked at for its image data (VP8X, ICCP, ANIM come first).
+_WEBP_CHUNKS = 8
+
+
+def encoding_of(image: Image.Image, handle: IO[bytes]) -> str | None:
+    """How an open image's pixels are stored: "lossless" (PNG, BMP, PNM, a TIFF without lossy
+    compression, a lossless WebP, in a full-colour or gray mode), "palette" (at most 256
+    colours: a PNG, BMP or TIFF of mode P), "lossy" (JPEG, lossy WebP, HEIC, a
+    JPEG-compressed TIFF), or None when it cannot be told."""
+    fmt = image.format or ""
+    if fmt in ("JPEG", "MPO", "HEIF"):
+        return "lossy"
+    if image.mode in ("P", "PA"):
+        return "palette"
+    if fmt == "WEBP":
+        return _webp_encoding(handle)
+    if fmt == "TIFF":
+        compression = image.info.get("compression")
+        if compression not in _LOSSLESS_TIFF:
+            return "lossy" if compression in ("jpeg", "tiff_jpeg", "webp") else None
+    if fmt in ("PNG", "BMP", "PPM", "TIFF") and image.mode in _FULL_MODES:
+        return "lossless"
+    return None
+
+
+def _webp_encoding(handle: IO[bytes]) -> str | None:
+    """A WebP's encoding from its chunks: VP8L is lossless, VP8 lossy (an animation: None)."""
+    handle.seek(12)
+    for _ in range(_WEBP_CHUNKS):
+        header = handle.read(8)
+        if len(header) < 8:
+            return None
+        kind, size = header[:4], struct.unpack("<I", header[4:])[0]
+        if kind == b"VP8L":
+            return "lossless"
+        if kind == b"VP8 ":
+            return "lossy"
+        if kind == b"ANIM":
+            return None
+        handle.seek(size + (size & 1), os.SEEK_CUR)
+    return None
 
 
 # ---------------------------------------------------------------- QuickTime
@@ -320,6 +380,7 @@ def _metadata(value: dict[str, Any]) -> Metadata:
         orientation=orientation if type(orientation) is int else None,
         software=text("software"),
         content_id=text("content_id"),
+        encoding=encoding if (encoding := text("encoding")) in ENCODINGS else None,
     )
 
 

@@ -242,10 +242,14 @@ class Companion:
     digest: str  # sha256 of its content, as for images
 
 
+# How an image's pixels are stored (Metadata.encoding).
+ENCODINGS = ("lossless", "palette", "lossy")
+
+
 @dataclass(frozen=True, slots=True)
 class Metadata:
-    """What an image says about its capture (metadata.py reads it): the facts the `metadata`
-    and `original` keep rules weigh."""
+    """What an image says about its capture and its encoding (metadata.py reads it): the
+    facts the `metadata`, `original` and `encoding` keep rules weigh."""
 
     taken_at: str | None = None  # EXIF DateTimeOriginal, ISO 8601
     gps: bool = False  # EXIF GPS latitude and longitude
@@ -254,6 +258,10 @@ class Metadata:
     orientation: int | None = None  # the EXIF Orientation tag, when present
     software: str | None = None  # the EXIF Software tag
     content_id: str | None = None  # Apple's ContentIdentifier (pairs a Live Photo's parts)
+    # how its pixels are stored: "lossless" (PNG, TIFF, BMP, PNM, WebP in a full-colour or gray
+    # mode, without lossy compression), "palette" (at most 256 colours), "lossy" (JPEG, lossy
+    # WebP, HEIC, a JPEG-compressed TIFF); None when not known (see metadata.encoding_of)
+    encoding: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

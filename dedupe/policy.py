@@ -1,14 +1,19 @@
 """Which copy of a group to keep: an ordered chain of rules, each explainable in words.
 
-The rules (`--keep`, default `resolution,sidecar,metadata,size,date,path`):
+The rules (`--keep`, default `resolution,sidecar,metadata,encoding,size,date,path`):
   resolution  more pixels wins (of the picture: a uniform border added around it is not more,
               nor are a stretched copy's added pixels: its shape is not the group's)
   sidecar     the copy that carries more wins: a Live Photo's motion part, sidecars (XMP edits,
               Apple .AAE edits, Google Takeout metadata, .THM), a RAW + JPEG/HEIC capture
+  encoding    a lossless file (PNG, TIFF, BMP, lossless WebP, in full colour or gray) wins over
+              a lossy or palette one (JPEG, lossy WebP, HEIC, GIF): a lossy file's bytes do not
+              say it holds more of the picture (noise, grain or a re-encode of a graphic make
+              a JPEG larger than its lossless original)
   size        larger file wins (less compressed)
   format      RAW > HEIC/PNG/TIFF (lossless or original) > JPEG/WebP/AVIF > GIF
   metadata    the copy with the most capture metadata wins: EXIF date taken, GPS, camera make
-              and model, orientation
+              and model (not the tags that say nothing about the capture: an orientation tag,
+              which a copy stored turned adds, the software, the resolution units)
   original    a camera original wins over an export: camera EXIF (make or model), no editing
               software in the EXIF Software tag, a camera-style file name (IMG_1234, DSC_0001)
   date        older file (mtime) wins: the original usually predates its copies
@@ -44,8 +49,10 @@ from dedupe import companions, verify
 from dedupe.models import NO_FACTS, Action, FileFacts, ImageRecord, KeepRules, Member
 from dedupe.text import human_bytes
 
-RULES = ("resolution", "sidecar", "size", "format", "metadata", "original", "date", "path")
-DEFAULT_ORDER = ("resolution", "sidecar", "metadata", "size", "date", "path")
+RULES = (
+    "resolution", "sidecar", "encoding", "size", "format", "metadata", "original", "date", "path",
+)  # fmt: skip
+DEFAULT_ORDER = ("resolution", "sidecar", "metadata", "encoding", "size", "date", "path")
 
 RAW_FORMATS = frozenset({"RAW", "DNG", "CR2", "CR3", "NEF", "ARW", "ORF", "RAF", "RW2", "PEF"})
 
@@ -112,6 +119,21 @@ def _content(r: ImageRecord) -> tuple[int, int]:
     return round(fp.width * (1 - left - right)), round(fp.height * (1 - top - bottom))
 
 
+def _contents(records: Sequence[ImageRecord]) -> list[tuple[int, int]]:
+    """Per record of a group, the size of its picture inside a uniform border, where files of
+    the same width and height all count the largest of theirs: of two copies of one size
+    neither holds more of the picture, and a margin found in one only is no border added
+    (noise added to a copy hides the uniform margin its original has)."""
+    sizes = [_content(r) for r in records]
+    largest: dict[tuple[int, int], tuple[int, int]] = {}
+    for r, (w, h) in zip(records, sizes, strict=True):
+        whole = (r.fingerprint.width, r.fingerprint.height)
+        known = largest.get(whole)
+        if known is None or w * h > known[0] * known[1]:
+            largest[whole] = (w, h)
+    return [largest[(r.fingerprint.width, r.fingerprint.height)] for r in records]
+
+
 # Pictures whose sizes inside their borders are within this factor are of one resolution for
 # the rule; then the one with less border, then more pixels in all, wins.
 _SAME_RESOLUTION = 1.02
@@ -123,13 +145,13 @@ _SAME_RESOLUTION = 1.02
 _SAME_SHAPE = 1.05
 
 
-def _undistorted(records: Sequence[ImageRecord]) -> list[tuple[bool, int]]:
-    """Per record of a group: whether its shape is stretched against the group's median
-    shape (of three or more files: of two, neither can be told to be the original), and its
-    pixels inside a border at that shape."""
-    sizes = [_content(r) for r in records]
+def _undistorted(sizes: Sequence[tuple[int, int]]) -> list[tuple[bool, int]]:
+    """Per file of a group, from the sizes of its pictures inside a border (_contents):
+    whether its shape is stretched against the group's median shape (of three or more files:
+    of two, neither can be told to be the original), and its pixels inside a border at that
+    shape."""
     shapes = [math.log(max(1, w) / max(1, h)) for w, h in sizes]
-    if len(records) < 3:
+    if len(sizes) < 3:
         return [(False, max(1, w * h)) for w, h in sizes]
     common = math.exp(statistics.median(shapes))
     found = []
@@ -144,7 +166,7 @@ def _undistorted(records: Sequence[ImageRecord]) -> list[tuple[bool, int]]:
 
 def _resolution_key(c: Copy) -> tuple[int, bool, int, int]:
     r = c.record
-    width, height = _content(r)
+    width, height = c.content or _content(r)
     content = max(1, width * height)
     pixels = c.undistorted or content
     bucket = math.floor(math.log(pixels) / math.log(_SAME_RESOLUTION))
@@ -159,7 +181,7 @@ def _framed(c: Copy) -> str:
     """ " (960x720 inside a border)" for a picture with a border added, " (another shape:
     stretched or cut)" for one whose shape is not its group's, else ""."""
     r = c.record
-    width, height = _content(r)
+    width, height = c.content or _content(r)
     parts = [f"{width}x{height} inside a border"] if width * height < 0.9 * r.pixels else []
     parts += ["another shape: stretched or cut"] if c.stretched else []
     return f" ({', '.join(parts)})" if parts else ""
@@ -210,6 +232,7 @@ class Copy:
     # squeezed copy, whose added pixels are no resolution (see _undistorted)
     stretched: bool = False
     undistorted: int = 0  # its pixels inside a border at the group's shape (0: not computed)
+    content: tuple[int, int] | None = None  # its picture's size inside a border (_contents)
 
     @property
     def path(self) -> str:
@@ -217,7 +240,9 @@ class Copy:
 
 
 def metadata_facts(facts: FileFacts) -> tuple[str, ...]:
-    """The capture metadata a file has, in words: date taken, GPS, camera, orientation."""
+    """The capture metadata a file has, in words: date taken, GPS, camera. An EXIF Orientation
+    tag is not capture metadata: a copy stored turned, with a tag that turns it back, adds one
+    to the original's and is not the richer file for it (nor is the Software tag)."""
     m = facts.metadata
     found = []
     if m.taken_at:
@@ -226,9 +251,24 @@ def metadata_facts(facts: FileFacts) -> tuple[str, ...]:
         found.append("GPS")
     if m.make or m.model:
         found.append("camera")
-    if m.orientation is not None:
-        found.append("orientation")
     return tuple(found)
+
+
+def lossless(c: Copy) -> bool:
+    """Whether a file stores its pixels without loss (metadata.encoding_of)."""
+    return c.facts.metadata.encoding == "lossless"
+
+
+def encoding_words(c: Copy) -> str:
+    """How a file stores its pixels, in words: "a lossless PNG", "a lossy JPEG", "a PNG of at
+    most 256 colours", or its format where that is not known."""
+    fmt = c.record.fingerprint.format
+    encoding = c.facts.metadata.encoding
+    if encoding == "palette" or (encoding is None and fmt.upper() == "GIF"):
+        return f"a {fmt} of at most 256 colours"
+    if encoding is None:
+        return f"a {fmt} file"
+    return f"a {encoding} {fmt}"
 
 
 def edited_by(facts: FileFacts) -> str | None:
@@ -302,6 +342,11 @@ _RULES: dict[str, tuple[_Key, _Why, _Why]] = {
             f"this one has {carried_words(o.carried)}"
         ),
     ),
+    "encoding": (
+        lambda c: 0 if lossless(c) else 1,
+        lambda k, o: f"lossless file ({k.record.fingerprint.format})",
+        lambda k, o: f"keeps {encoding_words(k)}; this copy is {encoding_words(o)}",
+    ),
     "size": (
         lambda c: -c.record.size,
         lambda k, o: f"largest file ({sizes_apart(k.record.size, o.record.size)[0]})",
@@ -354,6 +399,7 @@ _RULES: dict[str, tuple[_Key, _Why, _Why]] = {
 _TIE_WORDS = {
     "resolution": "resolution",
     "sidecar": "sidecars",
+    "encoding": "encoding",
     "size": "size",
     "format": "format",
     "metadata": "capture metadata",
@@ -398,10 +444,11 @@ def _copies(
         )
     else:
         units = [[k] for k in range(len(records))]
-    shapes = _undistorted(records)
+    contents = _contents(records)
+    shapes = _undistorted(contents)
     copies: list[Copy] = [
-        Copy(r, f, stretched=d[0], undistorted=d[1])
-        for r, f, d in zip(records, found, shapes, strict=True)
+        Copy(r, f, stretched=d[0], undistorted=d[1], content=size)
+        for r, f, d, size in zip(records, found, shapes, contents, strict=True)
     ]
     for unit in units:
         roles = {c.role for k in unit for c in found[k].companions}
@@ -412,7 +459,7 @@ def _copies(
             rendered = rules.twins == "duplicate" and any(
                 companions.is_raw(t) and t in in_group for t in found[k].twins
             )
-            copies[k] = Copy(records[k], found[k], carried, rendered, *shapes[k])
+            copies[k] = Copy(records[k], found[k], carried, rendered, *shapes[k], contents[k])
     return copies, units
 
 
@@ -585,6 +632,7 @@ def _tied(keeper: Copy, other: Copy, names: Sequence[str]) -> str:
         nothing = {
             "sidecar": not keeper.carried and not other.carried,
             "metadata": not metadata_facts(keeper.facts) and not metadata_facts(other.facts),
+            "encoding": not lossless(keeper) and not lossless(other),
         }
         if not nothing.get(name, False):
             tied.append(_TIE_WORDS[name])

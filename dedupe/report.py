@@ -42,6 +42,7 @@ from dedupe.index import IndexProblem, IndexRef
 from dedupe.models import (
     BURSTS,
     COMPANION_ROLES,
+    ENCODINGS,
     GROUP_KINDS,
     NO_FACTS,
     TWINS,
@@ -822,7 +823,7 @@ def _settings_from(data: dict[str, Any]) -> tuple[Settings, KeepRules]:
     return settings, keep
 
 
-_METADATA_TEXT = ("taken_at", "make", "model", "software", "content_id")
+_METADATA_TEXT = ("taken_at", "make", "model", "software", "content_id", "encoding")
 
 
 def _metadata_from(item: dict[str, Any], where: str) -> Metadata:
@@ -833,6 +834,10 @@ def _metadata_from(item: dict[str, Any], where: str) -> Metadata:
     text = {
         key: _text(raw, key, where) if raw.get(key) is not None else None for key in _METADATA_TEXT
     }
+    if text["encoding"] is not None and text["encoding"] not in ENCODINGS:
+        raise ReportError(
+            f"{where}.encoding: {_show(text['encoding'])} is not one of {', '.join(ENCODINGS)}"
+        )
     orientation = raw.get("orientation")
     return Metadata(
         gps=_optional(raw, "gps", bool, where) or False,

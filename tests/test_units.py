@@ -579,10 +579,10 @@ def test_metadata_and_original_rules_with_exif_written_by_exiftool(
     assert by_size["export/beach-edit.jpg"]["action"] == "keep"
     files = group_files(scan(cli, root, "--keep", "metadata"))
     assert files["camera/IMG_0021.JPG"]["reason"] == (
-        "most capture metadata (date taken, GPS, camera and orientation)"
+        "most capture metadata (date taken, GPS and camera)"
     )
     assert files["export/beach-edit.jpg"]["reason"] == (
-        "keeps the copy with more capture metadata (date taken, GPS, camera and orientation); "
+        "keeps the copy with more capture metadata (date taken, GPS and camera); "
         "this one has none"
     )
     report = scan(cli, root, "--keep", "original")
@@ -630,7 +630,7 @@ def as_schema_1(report: Path) -> dict[str, Any]:
     for key in ("reference", "twins", "lose_sidecars"):
         data["settings"].pop(key)
     data["settings"]["keep"] = [
-        k for k in data["settings"]["keep"] if k not in ("sidecar", "metadata")
+        k for k in data["settings"]["keep"] if k not in ("sidecar", "metadata", "encoding")
     ]
     data["stats"].pop("sidecars")
     for group in data["groups"]:

@@ -131,6 +131,8 @@ def unit_lines(facts: FileFacts, path: str) -> list[str]:
         lines.append(f"one capture with {twins}")
     m = facts.metadata
     found = list(policy.metadata_facts(facts))
+    if m.orientation is not None:  # shown, though the metadata rule does not count it
+        found.append("orientation")
     if found:
         camera = camera_name(m.make, m.model)
         words = [f"camera {camera}" if w == "camera" and camera else w for w in found]
