@@ -51,7 +51,9 @@ from dedupe.parallel import thread_map
 # 5: a smooth picture is no copy of a textured one; sure copies agree in their fine detail.
 # 6: an animation is no copy of a still picture (flag 4 of the capture); capture times apart
 # by whole quarter hours to the millisecond are one capture with its clock moved.
-VERSION = 6
+# 7: colour layouts of a pair aligned as they are, whose borders differ, are compared over the
+# part of the picture both cover.
+VERSION = 7
 # Side of the square grayscale thumbnail of the screen.
 SIZE = 16
 PIXELS = SIZE * SIZE
@@ -1061,7 +1063,7 @@ def match_rows(
     # fine detail both have (text, texture, edges) must be the same detail
     copy &= (detail_std < DETAIL_LEVELS) | (detail >= DETAIL_MATCH)
     # and colour both have must be laid out alike (a gray copy has none to compare)
-    colour = colour_similarity(a, b, orientation)
+    colour = colour_similarity(a, b, orientation, which)
     copy &= colour >= CHROMA_MATCH
     texture = np.zeros((2, n), np.float32)
     at = np.flatnonzero(copy)  # (only the pairs still copies: the others need no texture)
@@ -1204,20 +1206,88 @@ def _chroma_orientations() -> dict[int, npt.NDArray[np.intp]]:
 
 
 def colour_similarity(
-    a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8], orientation: int = 1
+    a: npt.NDArray[np.uint8],
+    b: npt.NDArray[np.uint8],
+    orientation: int = 1,
+    hypothesis: npt.NDArray[np.int16] | None = None,
 ) -> npt.NDArray[np.float32]:
     """Per pair of signature rows, how alike their colour layouts are: the cosine of their
     chroma grids (b under the orientation), which a saturation change leaves as it is; 1
-    where either has too little colour to compare (a gray copy, a gray picture)."""
+    where either has too little colour to compare (a gray copy, a gray picture).
+
+    Each grid is of its picture's content inside uniform borders. Where the match aligned the
+    pair as they are (`hypothesis` 0) and their borders differ, the grids cover other parts of
+    one picture (a smooth gradient's edges pass for a border in one copy and not in another,
+    or not as far), so both are read over the part both cover (bilinear, at the cell centres
+    of a CHROMA x CHROMA grid of it) before they are compared."""
     end = _CHROMA_AT + 2 * CHROMA * CHROMA
     ca = a[:, _CHROMA_AT:end].astype(np.float64) - 128.0
     cb = b[:, _CHROMA_AT:end][:, _chroma_orientations()[orientation]].astype(np.float64) - 128.0
     na, nb = np.sqrt((ca * ca).mean(axis=1)), np.sqrt((cb * cb).mean(axis=1))
     coloured = (na >= CHROMA_LEVELS) & (nb >= CHROMA_LEVELS)
+    if hypothesis is not None and len(a):
+        box_a = a[:, _TRIM_AT : _TRIM_AT + 4].astype(np.float64) / 250.0
+        box_b = b[:, _TRIM_AT : _TRIM_AT + 4][:, list(_sides(orientation))].astype(np.float64)
+        box_b /= 250.0
+        moved = coloured & (hypothesis == 0) & np.any(box_a != box_b, axis=1)
+        if moved.any():
+            at = np.flatnonzero(moved)
+            ca[at], cb[at] = _over_common_part(ca[at], box_a[at], cb[at], box_b[at])
     with np.errstate(divide="ignore", invalid="ignore"):
-        cosine = (ca * cb).mean(axis=1) / (na * nb)
+        norms = np.sqrt((ca * ca).mean(axis=1) * (cb * cb).mean(axis=1))
+        cosine = (ca * cb).mean(axis=1) / norms
     result: npt.NDArray[np.float32] = np.where(coloured, cosine, 1.0).astype(np.float32)
     return result
+
+
+def _over_common_part(
+    ca: npt.NDArray[np.float64],
+    box_a: npt.NDArray[np.float64],
+    cb: npt.NDArray[np.float64],
+    box_b: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Chroma grids (rows of both planes) of contents inside borders `box_a`, `box_b` (left,
+    top, right, bottom shares of one whole picture), each read over the part both contents
+    cover; a pair whose contents hardly overlap keeps its grids as they are."""
+    lo_x = np.maximum(box_a[:, 0], box_b[:, 0])
+    hi_x = np.minimum(1.0 - box_a[:, 2], 1.0 - box_b[:, 2])
+    lo_y = np.maximum(box_a[:, 1], box_b[:, 1])
+    hi_y = np.minimum(1.0 - box_a[:, 3], 1.0 - box_b[:, 3])
+    centres = (np.arange(CHROMA) + 0.5) / CHROMA
+    xs = lo_x[:, None] + (hi_x - lo_x)[:, None] * centres  # (n, CHROMA), whole-picture shares
+    ys = lo_y[:, None] + (hi_y - lo_y)[:, None] * centres
+    apart = (hi_x - lo_x < 0.1) | (hi_y - lo_y < 0.1)
+    read = [_read_grid(c, box, xs, ys) for c, box in ((ca, box_a), (cb, box_b))]
+    keep = apart[:, None]
+    return np.where(keep, ca, read[0]), np.where(keep, cb, read[1])
+
+
+def _read_grid(
+    grid: npt.NDArray[np.float64],
+    box: npt.NDArray[np.float64],
+    xs: npt.NDArray[np.float64],
+    ys: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Rows of CHROMA x CHROMA grids (both planes) of the contents inside `box`, read
+    bilinearly at the whole-picture points xs x ys (clamped to the outer cells' centres)."""
+    n = len(grid)
+    width = np.maximum(1.0 - box[:, 2] - box[:, 0], 1e-9)
+    height = np.maximum(1.0 - box[:, 3] - box[:, 1], 1e-9)
+    u = ((xs - box[:, :1]) / width[:, None] * CHROMA - 0.5).clip(0, CHROMA - 1)
+    v = ((ys - box[:, 1:2]) / height[:, None] * CHROMA - 0.5).clip(0, CHROMA - 1)
+    u0 = np.minimum(u.astype(np.int64), CHROMA - 2)
+    v0 = np.minimum(v.astype(np.int64), CHROMA - 2)
+    fu, fv = u - u0, v - v0
+    planes = grid.reshape(n, 2, CHROMA, CHROMA)
+    rows = np.arange(n)[:, None, None, None]
+    plane = np.arange(2)[None, :, None, None]
+    y0, y1 = v0[:, None, :, None], v0[:, None, :, None] + 1
+    x0, x1 = u0[:, None, None, :], u0[:, None, None, :] + 1
+    wy, wx = fv[:, None, :, None], fu[:, None, None, :]
+    top = planes[rows, plane, y0, x0] * (1 - wx) + planes[rows, plane, y0, x1] * wx
+    bottom = planes[rows, plane, y1, x0] * (1 - wx) + planes[rows, plane, y1, x1] * wx
+    read: npt.NDArray[np.float64] = (top * (1 - wy) + bottom * wy).reshape(n, -1)
+    return read
 
 
 # Pairs matched at a time by numpy (each takes about 200 KB of temporary arrays).

@@ -496,3 +496,49 @@ def test_a_copy_whose_clock_was_moved_by_whole_hours_is_one_capture(library: Lib
     # to the second only (no sub-seconds), an hour apart stays two captures
     coarse = check("coarse.jpg", "2024:05:01 11:00:00", "", 80)
     assert verify.judge(original, coarse)[1].kind[0] != verify.COPY
+
+
+def pastel_gradient() -> Image.Image:
+    """A radial gradient between two colours of about one brightness (a pink edge, a blue
+    centre low in the picture), dithered as drawing programs do: in gray it hardly changes,
+    so most of it passes for a uniform border, and not as far in a copy (the accuracy
+    benchmark's tune split has one: gradient/drawn01)."""
+    rng = np.random.default_rng(7)
+    h, w = 768, 1024
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = np.hypot(gx - 658.5, gy - 733.7)
+    t = (t - t.min()) / np.ptp(t)
+    inner, outer = np.array([147, 165, 240], np.float32), np.array([173, 119, 128], np.float32)
+    array = inner * (1 - t[..., None]) + outer * t[..., None] + rng.normal(0, 0.6, (h, w, 1))
+    return Image.fromarray(array.clip(0, 255).astype(np.uint8), "RGB")
+
+
+def test_colour_layouts_are_compared_over_the_part_both_borders_leave(library: Library) -> None:
+    """The colour layout is a grid over each picture's content inside uniform borders. A
+    pastel gradient's PNG passes for a picture framed by a wide border (its gray levels hardly
+    change), its quality-25 JPEG (or a brighter copy) not as far: their grids cover other
+    parts of the picture and were 0.79 alike, below CHROMA_MATCH, though the pair matches as
+    it is. Read over the part both cover, they are one layout; a gradient in other colours
+    is still not a copy, nor is a copy of another colour scheme."""
+    from PIL import ImageEnhance
+
+    image = pastel_gradient()
+    original = signature_of(image, "PNG")
+    for copy in (
+        signature_of(image, quality=25),
+        signature_of(ImageEnhance.Brightness(image).enhance(1.25), quality=88),
+    ):
+        assert verify.trimmed(original) != verify.trimmed(copy)
+        a, b = verify.signature_array([original]), verify.signature_array([copy])
+        assert verify.colour_similarity(a, b)[0] < verify.CHROMA_MATCH  # each grid as it is
+        found = verify.match(original, copy)
+        assert found.hypothesis[0] == 0 and found.colour[0] >= 0.95
+        assert found.kind[0] == verify.COPY
+    # the same gradient in other colours (red and blue swapped): not one picture
+    swapped = Image.fromarray(np.asarray(image)[..., ::-1].copy(), "RGB")
+    other = verify.match(original, signature_of(swapped, quality=25))
+    assert other.colour[0] < verify.CHROMA_MATCH and other.kind[0] == verify.DIFFERENT
+    library.save("gradient.png", image)
+    library.save("gradient-q25.jpg", image, quality=25)
+    library.save("swapped.png", swapped)
+    assert groups_of(library) == [{"gradient", "gradient-q25"}]

@@ -582,8 +582,7 @@ def test_metadata_and_original_rules_with_exif_written_by_exiftool(
         "most capture metadata (date taken, GPS and camera)"
     )
     assert files["export/beach-edit.jpg"]["reason"] == (
-        "keeps the copy with more capture metadata (date taken, GPS and camera); "
-        "this one has none"
+        "keeps the copy with more capture metadata (date taken, GPS and camera); this one has none"
     )
     report = scan(cli, root, "--keep", "original")
     files = group_files(report)
