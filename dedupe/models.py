@@ -208,7 +208,9 @@ TWINS = ("together", "duplicate")
 class KeepRules:
     """How the keeper of a group is chosen (see policy.py)."""
 
-    order: tuple[str, ...] = ("resolution", "sidecar", "metadata", "size", "date", "path")
+    order: tuple[str, ...] = (
+        "resolution", "sidecar", "metadata", "encoding", "size", "date", "path",
+    )  # fmt: skip
     protect: tuple[str, ...] = ()
     prefer: tuple[str, ...] = ()
     # similar shots (bursts): "keep-all" (the default: none is proposed for trash) or

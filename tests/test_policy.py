@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dedupe import policy
+from dedupe import policy, verify
 from dedupe.hashing import ImageHash
-from dedupe.models import Fingerprint, ImageRecord, KeepRules
+from dedupe.models import FileFacts, Fingerprint, ImageRecord, KeepRules, Metadata
 
 
 def record(
@@ -218,3 +220,64 @@ def test_date_reasons_show_the_digit_that_tells_the_files_apart(
     assert (
         members[1].reason == f"keeps the older file (modified {older}); this one is newer ({newer})"
     )
+
+
+def encoded(encoding: str | None) -> FileFacts:
+    return FileFacts(metadata=Metadata(encoding=encoding))
+
+
+def test_a_lossless_file_wins_over_a_larger_lossy_one_of_its_resolution() -> None:
+    """The encoding rule (before size by default): a lossless PNG over a noisy JPEG five
+    times its size; a palette PNG or a GIF is no lossless file; neither lossless: size
+    decides, and the tie is not said to be one of encoding."""
+    png = record("/p/drawing.png", size=5_000, fmt="PNG")
+    jpeg = record("/p/noisy.jpg", size=60_000)
+    gif = record("/p/drawing.gif", size=70_000, fmt="GIF")
+    palette = record("/p/palette.png", size=80_000, fmt="PNG")
+    facts = {
+        png.path: encoded("lossless"),
+        jpeg.path: encoded("lossy"),
+        palette.path: encoded("palette"),
+    }
+    members = policy.decide([jpeg, png, gif, palette], KeepRules(), zero, facts)
+    assert members[0].record is png and members[0].reason == "lossless file (PNG)"
+    why = {m.record.path: m.reason for m in members[1:]}
+    assert why[jpeg.path] == "keeps a lossless PNG; this copy is a lossy JPEG"
+    assert why[gif.path] == "keeps a lossless PNG; this copy is a GIF of at most 256 colours"
+    assert why[palette.path] == "keeps a lossless PNG; this copy is a PNG of at most 256 colours"
+    assert policy.decide([jpeg, png], KeepRules(order=("size",)), zero, facts)[0].record is jpeg
+    kept = policy.decide([jpeg, palette], KeepRules(), zero, facts)
+    assert kept[0].record is palette and kept[0].reason.startswith("largest file")
+    twin = record("/p/longer/noisy.jpg", size=60_000)
+    tie = policy.decide([jpeg, twin], KeepRules(), zero, {twin.path: encoded("lossy")} | facts)
+    assert tie[1].reason == ("same resolution, size and date: keeps the copy with the shorter path")
+
+
+def test_files_of_one_width_and_height_are_of_one_resolution() -> None:
+    """The resolution rule counts the pixels inside a uniform border; noise added to a copy
+    hides the margin its original has, so of two files of the same width and height neither
+    has more of the picture than the other: the next rules decide."""
+    margin = verify.pack(
+        np.zeros((verify.SIZE, verify.SIZE), np.uint8),
+        np.zeros((verify.FINE, verify.FINE), np.uint8),
+        trim=(25, 25, 25, 25),  # a tenth of each side
+    )
+    original = record("/p/original.png", size=5_000, fmt="PNG")
+    original = ImageRecord(
+        original.path, original.size, original.mtime_ns, 1, 1,
+        replace(original.fingerprint, check=margin),
+    )  # fmt: skip
+    copy = record("/p/noisy.jpg", size=60_000)
+    assert policy.decide([copy, original], KeepRules(), zero)[0].record is copy  # by size
+    facts = {original.path: encoded("lossless"), copy.path: encoded("lossy")}
+    members = policy.decide([copy, original], KeepRules(), zero, facts)
+    assert members[0].record is original and members[0].reason == "lossless file (PNG)"
+    # a copy with a border added (another width and height) still has no more picture:
+    # 125x125, of which the same 80x80 drawing inside its margin and the border
+    framed_check = margin[: verify._TRIM_AT] + bytes([45] * 4) + margin[verify._TRIM_AT + 4 :]
+    framed = ImageRecord(
+        "/p/framed.png", 90_000, 10**18, 1, 2,
+        replace(original.fingerprint, width=125, height=125, digest="framed", check=framed_check),
+    )  # fmt: skip
+    members = policy.decide([framed, original], KeepRules(), zero)
+    assert members[0].record is original

@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from apply_helpers import (
     MTIME,
@@ -737,3 +738,108 @@ def test_the_camera_is_named_as_people_name_it(
     from dedupe.review.facts import camera_name
 
     assert camera_name(make, model) == shown
+
+
+# ---------------------------------------------------------------- the original over its copies
+
+
+def drawing(size: tuple[int, int] = (480, 360)) -> Image.Image:
+    """Line art on white: outlines and a few filled shapes, a white margin all round."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    rng = np.random.default_rng(5)
+    for k in range(14):
+        x0, y0 = int(rng.integers(20, size[0] - 180)), int(rng.integers(20, size[1] - 140))
+        box = (x0, y0, x0 + int(rng.integers(30, 160)), y0 + int(rng.integers(30, 120)))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        shape = draw.rectangle if k % 2 else draw.ellipse
+        shape(box, outline=colour, width=4, fill=None if k % 3 else colour)
+    return image
+
+
+def noisy(image: Image.Image, sigma: float = 12.0) -> Image.Image:
+    rng = np.random.default_rng(1)
+    array = np.asarray(image, np.float32)
+    array = array + rng.normal(0, sigma, array.shape[:2] + (1,))
+    array = array + rng.normal(0, sigma / 2, array.shape)
+    return Image.fromarray(array.clip(0, 255).astype(np.uint8), "RGB")
+
+
+def test_the_original_is_kept_over_its_exif_turned_and_noisy_copies(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A copy stored turned with an EXIF Orientation tag (written by exiftool) has no more
+    capture metadata than its original without EXIF: the larger original is kept. A noisy
+    JPEG of a PNG drawing is a much larger file, and its noise hides the drawing's white
+    margin (which the resolution rule would count as a border): the lossless original of the
+    same width and height is kept, by the encoding rule, saying so."""
+    root = tmp_path / "photos"
+    picture = photo(31, (480, 360))
+    original = root / "a/original.jpg"
+    turned = root / "a/turned.jpg"
+    put(original, b"")
+    picture.save(original, "JPEG", quality=95)
+    picture.transpose(Image.Transpose.ROTATE_90).save(turned, "JPEG", quality=90)
+    exif(turned, "-Orientation#=6")  # shown turned back: the original's pixels
+    art = drawing()
+    put(root / "b/original.png", b"")
+    art.save(root / "b/original.png")
+    noisy(art).save(root / "b/noisy.jpg", "JPEG", quality=88)
+    assert (root / "b/noisy.jpg").stat().st_size > 5 * (root / "b/original.png").stat().st_size
+    files = group_files(scan(cli, root))
+    assert files["a/original.jpg"]["action"] == "keep"
+    assert files["a/original.jpg"]["reason"].startswith("largest file")
+    assert files["a/turned.jpg"]["action"] == "trash"
+    assert files["a/turned.jpg"]["reason"].startswith("keeps the larger file")
+    assert files["b/original.png"]["action"] == "keep"
+    assert files["b/original.png"]["reason"] == "lossless file (PNG)"
+    assert files["b/noisy.jpg"]["reason"] == "keeps a lossless PNG; this copy is a lossy JPEG"
+    assert files["b/noisy.jpg"]["metadata"]["encoding"] == "lossy"
+    # the orientation tag is still shown in the review, as a fact of the file
+    code, out, _ = cli("review", "--report", str(root.with_name("photos.json")), "--no-input")
+    assert code == 0 and "metadata: orientation" in out
+    # `--keep size` still keeps the largest file, whatever it is
+    by_size = group_files(scan(cli, root, "--keep", "size"))
+    assert by_size["b/noisy.jpg"]["action"] == "keep"
+
+
+@pytest.mark.parametrize(
+    ("name", "save", "expected"),
+    [
+        ("rgb.png", {"format": "PNG"}, "lossless"),
+        ("gray.png", {"format": "PNG", "mode": "L"}, "lossless"),
+        ("palette.png", {"format": "PNG", "mode": "P"}, "palette"),
+        ("photo.jpg", {"format": "JPEG", "quality": 95}, "lossy"),
+        ("lossless.webp", {"format": "WEBP", "lossless": True}, "lossless"),
+        ("lossy.webp", {"format": "WEBP", "quality": 80}, "lossy"),
+        ("lossy-exif.webp", {"format": "WEBP", "quality": 80, "exif": True}, "lossy"),
+        ("lzw.tif", {"format": "TIFF", "compression": "tiff_lzw"}, "lossless"),
+        ("jpeg.tif", {"format": "TIFF", "compression": "jpeg"}, "lossy"),
+        ("image.bmp", {"format": "BMP"}, "lossless"),
+        ("image.ppm", {"format": "PPM"}, "lossless"),
+        ("image.gif", {"format": "GIF"}, None),
+    ],
+)
+def test_the_encoding_is_read_from_the_file(
+    tmp_path: Path, name: str, save: dict[str, Any], expected: str | None
+) -> None:
+    """How a file stores its pixels, from its header (a WebP's from its chunks, past the VP8X
+    and EXIF ones; a TIFF's from its compression): what the encoding rule weighs."""
+    params = dict(save)
+    image = photo(3, (64, 48))
+    mode = params.pop("mode", None)
+    if mode == "P":
+        image = image.quantize(64)
+    elif mode is not None:
+        image = image.convert(mode)
+    if params.pop("exif", False):
+        tags = Image.Exif()
+        tags[0x0131] = "GIMP 2.10"
+        params["exif"] = tags.tobytes()
+    path = tmp_path / name
+    image.save(path, **params)
+    assert metadata.read_image(str(path)).encoding == expected
+    if name == "lossy-exif.webp":
+        assert path.read_bytes()[12:16] == b"VP8X"  # the image data is not the first chunk
