@@ -164,13 +164,30 @@ def _undistorted(sizes: Sequence[tuple[int, int]]) -> list[tuple[bool, int]]:
     return found
 
 
+def _resolution_tiers(pixels: Sequence[int]) -> list[int]:
+    """Per file of a group, its tier of resolution (0 the highest), from its pixels of the
+    picture: the most pixels begin tier 0, and every file within _SAME_RESOLUTION of the
+    first of its tier is of that tier (a framed copy's picture measured 800x1121 inside its
+    border is its 794x1123 original's, to the trim's precision)."""
+    tiers = [0] * len(pixels)
+    tier, top = -1, 0.0
+    for k in sorted(range(len(pixels)), key=lambda k: -pixels[k]):
+        if tier < 0 or pixels[k] * _SAME_RESOLUTION < top:
+            tier, top = tier + 1, float(pixels[k])
+        tiers[k] = tier
+    return tiers
+
+
 def _resolution_key(c: Copy) -> tuple[int, bool, int, int]:
     r = c.record
     width, height = c.content or _content(r)
     content = max(1, width * height)
-    pixels = c.undistorted or content
-    bucket = math.floor(math.log(pixels) / math.log(_SAME_RESOLUTION))
-    return -bucket, c.stretched, r.pixels - content, -r.pixels
+    if c.tier is None:  # not ranked in a group: by buckets of _SAME_RESOLUTION
+        pixels = c.undistorted or content
+        tier = -math.floor(math.log(pixels) / math.log(_SAME_RESOLUTION))
+    else:
+        tier = c.tier
+    return tier, c.stretched, r.pixels - content, -r.pixels
 
 
 def _res(r: ImageRecord) -> str:
@@ -233,6 +250,7 @@ class Copy:
     stretched: bool = False
     undistorted: int = 0  # its pixels inside a border at the group's shape (0: not computed)
     content: tuple[int, int] | None = None  # its picture's size inside a border (_contents)
+    tier: int | None = None  # its resolution's tier in its group (_resolution_tiers)
 
     @property
     def path(self) -> str:
@@ -446,9 +464,10 @@ def _copies(
         units = [[k] for k in range(len(records))]
     contents = _contents(records)
     shapes = _undistorted(contents)
+    tiers = _resolution_tiers([d[1] for d in shapes])
     copies: list[Copy] = [
-        Copy(r, f, stretched=d[0], undistorted=d[1], content=size)
-        for r, f, d, size in zip(records, found, shapes, contents, strict=True)
+        Copy(r, f, stretched=d[0], undistorted=d[1], content=size, tier=t)
+        for r, f, d, size, t in zip(records, found, shapes, contents, tiers, strict=True)
     ]
     for unit in units:
         roles = {c.role for k in unit for c in found[k].companions}
@@ -459,7 +478,9 @@ def _copies(
             rendered = rules.twins == "duplicate" and any(
                 companions.is_raw(t) and t in in_group for t in found[k].twins
             )
-            copies[k] = Copy(records[k], found[k], carried, rendered, *shapes[k], contents[k])
+            copies[k] = Copy(
+                records[k], found[k], carried, rendered, *shapes[k], contents[k], tiers[k]
+            )
     return copies, units
 
 

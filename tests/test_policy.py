@@ -281,3 +281,32 @@ def test_files_of_one_width_and_height_are_of_one_resolution() -> None:
     )  # fmt: skip
     members = policy.decide([framed, original], KeepRules(), zero)
     assert members[0].record is original
+
+
+def test_a_framed_copy_measured_larger_inside_its_border_is_no_higher_resolution() -> None:
+    """A border's width is measured to 1/250 of a side: a 794x1123 page framed to 952x1347
+    measures 800x1121 inside its frame, 0.6% more than the page, which fell in another
+    bucket of 2%. Pictures within 2% of the largest of their tier are of one resolution,
+    and the original without a border wins."""
+    page = record("/p/original.png", width=794, height=1123, size=200_000, fmt="PNG")
+    blank = verify.pack(
+        np.zeros((verify.SIZE, verify.SIZE), np.uint8),
+        np.zeros((verify.FINE, verify.FINE), np.uint8),
+    )
+    page = ImageRecord(
+        page.path, page.size, page.mtime_ns, 1, 1, replace(page.fingerprint, check=blank)
+    )
+    framed_check = verify.pack(
+        np.zeros((verify.SIZE, verify.SIZE), np.uint8),
+        np.zeros((verify.FINE, verify.FINE), np.uint8),
+        trim=(20, 21, 20, 21),
+    )
+    framed = ImageRecord(
+        "/p/border.jpg", 270_000, 10**18, 1, 2,
+        replace(page.fingerprint, width=952, height=1347, digest="framed", check=framed_check),
+    )  # fmt: skip
+    members = policy.decide([framed, page], KeepRules(), zero)
+    assert members[0].record is page
+    assert members[1].reason == (
+        "keeps the 794x1123 original; this is a 952x1347 copy (800x1121 inside a border)"
+    )
