@@ -253,20 +253,25 @@ def test_a_lossless_file_wins_over_a_larger_lossy_one_of_its_resolution() -> Non
     assert tie[1].reason == ("same resolution, size and date: keeps the copy with the shorter path")
 
 
+def trimmed(
+    path: str, trim: tuple[int, int, int, int], width: int = 100, height: int = 100, size: int = 1
+) -> ImageRecord:
+    """A record whose check signature says a uniform border of `trim` (1/250 of each side:
+    left, top, right, bottom) was found around its picture."""
+    check = verify.pack(
+        np.zeros((verify.SIZE, verify.SIZE), np.uint8),
+        np.zeros((verify.FINE, verify.FINE), np.uint8),
+        trim=trim,
+    )
+    base = record(path, width=width, height=height, fmt="PNG", size=size)
+    return replace(base, fingerprint=replace(base.fingerprint, check=check))
+
+
 def test_files_of_one_width_and_height_are_of_one_resolution() -> None:
     """The resolution rule counts the pixels inside a uniform border; noise added to a copy
     hides the margin its original has, so of two files of the same width and height neither
     has more of the picture than the other: the next rules decide."""
-    margin = verify.pack(
-        np.zeros((verify.SIZE, verify.SIZE), np.uint8),
-        np.zeros((verify.FINE, verify.FINE), np.uint8),
-        trim=(25, 25, 25, 25),  # a tenth of each side
-    )
-    original = record("/p/original.png", size=5_000, fmt="PNG")
-    original = ImageRecord(
-        original.path, original.size, original.mtime_ns, 1, 1,
-        replace(original.fingerprint, check=margin),
-    )  # fmt: skip
+    original = trimmed("/p/original.png", (25, 25, 25, 25), size=5_000)  # a tenth of each side
     copy = record("/p/noisy.jpg", size=60_000)
     assert policy.decide([copy, original], KeepRules(), zero)[0].record is copy  # by size
     facts = {original.path: encoded("lossless"), copy.path: encoded("lossy")}
@@ -274,13 +279,8 @@ def test_files_of_one_width_and_height_are_of_one_resolution() -> None:
     assert members[0].record is original and members[0].reason == "lossless file (PNG)"
     # a copy with a border added (another width and height) still has no more picture:
     # 125x125, of which the same 80x80 drawing inside its margin and the border
-    framed_check = margin[: verify._TRIM_AT] + bytes([45] * 4) + margin[verify._TRIM_AT + 4 :]
-    framed = ImageRecord(
-        "/p/framed.png", 90_000, 10**18, 1, 2,
-        replace(original.fingerprint, width=125, height=125, digest="framed", check=framed_check),
-    )  # fmt: skip
-    members = policy.decide([framed, original], KeepRules(), zero)
-    assert members[0].record is original
+    framed = trimmed("/p/framed.png", (45, 45, 45, 45), 125, 125, size=90_000)
+    assert policy.decide([framed, original], KeepRules(), zero)[0].record is original
 
 
 def test_a_framed_copy_measured_larger_inside_its_border_is_no_higher_resolution() -> None:
@@ -288,23 +288,8 @@ def test_a_framed_copy_measured_larger_inside_its_border_is_no_higher_resolution
     measures 800x1121 inside its frame, 0.6% more than the page, which fell in another
     bucket of 2%. Pictures within 2% of the largest of their tier are of one resolution,
     and the original without a border wins."""
-    page = record("/p/original.png", width=794, height=1123, size=200_000, fmt="PNG")
-    blank = verify.pack(
-        np.zeros((verify.SIZE, verify.SIZE), np.uint8),
-        np.zeros((verify.FINE, verify.FINE), np.uint8),
-    )
-    page = ImageRecord(
-        page.path, page.size, page.mtime_ns, 1, 1, replace(page.fingerprint, check=blank)
-    )
-    framed_check = verify.pack(
-        np.zeros((verify.SIZE, verify.SIZE), np.uint8),
-        np.zeros((verify.FINE, verify.FINE), np.uint8),
-        trim=(20, 21, 20, 21),
-    )
-    framed = ImageRecord(
-        "/p/border.jpg", 270_000, 10**18, 1, 2,
-        replace(page.fingerprint, width=952, height=1347, digest="framed", check=framed_check),
-    )  # fmt: skip
+    page = trimmed("/p/original.png", (0, 0, 0, 0), 794, 1123, size=200_000)
+    framed = trimmed("/p/border.jpg", (20, 21, 20, 21), 952, 1347, size=270_000)
     members = policy.decide([framed, page], KeepRules(), zero)
     assert members[0].record is page
     assert members[1].reason == (
