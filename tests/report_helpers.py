@@ -34,8 +34,6 @@ def schema_2(report: Report) -> dict[str, Any]:
     assert report.complete, "a schema-2 report holds every image: read it with its index"
     document = report_mod.to_json(report)
     del document["index"]
-    # a schema-2 writer knew no encoding rule (the reader takes any rule it knows)
-    document["settings"]["keep"] = [k for k in document["settings"]["keep"] if k != "encoding"]
     for group in document["groups"]:
         for f in group["files"]:
             for key in ("image", "device", "inode"):
