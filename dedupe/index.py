@@ -217,9 +217,13 @@ def write(
     records: Sequence[ImageRecord],
     checked: Checked | None,
     settings: Settings,
+    made_here: bool = True,
 ) -> IndexRef:
     """Write a new index for `records` (every image, in the report's order) and `checked`
     beside the report at `report` (in `folder`), under a new id; return its IndexRef.
+    `made_here`: the records' check signatures are this dedupe's (False: a report of an older
+    schema migrated, whose signatures' check version is not known; its meta says so, and
+    regrouping from the index is refused).
 
     Atomic: the file is written under a temporary name, synced, then renamed to its own name,
     and the folder synced; a failure (a full disk, a read-only folder) leaves nothing behind
@@ -247,8 +251,8 @@ def write(
                 "id": index_id,
                 "images": str(len(records)),
                 "settings": _fingerprint_settings(settings),
-                "verify": str(verify.VERSION),
-                "decoder": str(decode.DECODER_VERSION),
+                "verify": str(verify.VERSION) if made_here else "",
+                "decoder": str(decode.DECODER_VERSION) if made_here else "",
                 "report": report.name,
                 "checked": json.dumps(
                     None
@@ -413,7 +417,8 @@ def _check_meta(
         # animation flag before check version 6)
         raise IndexProblem(
             f"the report's index {path} was made by another version of dedupe's check (check "
-            f"{made[0]}, decoder {made[1]}; this dedupe's: check {verify.VERSION}, decoder "
+            f"{made[0] or '(unknown)'}, decoder {made[1] or '(unknown)'}; this dedupe's: check "
+            f"{verify.VERSION}, decoder "
             f"{decode.DECODER_VERSION}): {_ADVICE}"
         )
     return meta

@@ -171,6 +171,7 @@ def regroup(
             "which regrouping needs: read it with report.read(path, with_index=True) "
             "(api.read_report(path, to_regroup=True))"
         )
+    _refuse_old_signatures(report)
     settings = (
         report.settings if threshold is None else replace(report.settings, threshold=threshold)
     )
@@ -228,6 +229,20 @@ def regroup(
     )
 
 
+def _refuse_old_signatures(report: Report) -> None:
+    """Refuse a report of schema 1 or 2 (its images inline): it was written by a dedupe
+    older than the index, so its check signatures were made for rules this one's check does
+    not follow (before check version 6 they say nothing of animations), and they would be
+    judged by these rules all the same. Its groups are still reviewed and applied as made."""
+    if report.read_version < report_mod.SCHEMA_VERSION:
+        raise report_mod.ReportError(
+            f"this report (schema {report.read_version}) was written by an older dedupe, "
+            "whose check signatures this one's rules do not read: it cannot be regrouped nor "
+            "given new keep rules (its groups can still be reviewed and applied as they are); "
+            "run `dedupe scan` again to regroup"
+        )
+
+
 def _among(facts: Mapping[str, FileFacts], groups: Sequence[Group]) -> dict[str, FileFacts]:
     """The facts of the files of `groups` (a report keeps no others)."""
     return {
@@ -247,6 +262,7 @@ def repropose(report: Report, rules: KeepRules, look: Look | None = None) -> Rep
             "this report was read without its index, which new keep rules need (the "
             "orientation hashes and check signatures): read it with to_regroup=True"
         )
+    _refuse_old_signatures(report)
     if rules.bursts != report.keep.bursts and any(g.kind == "shots" for g in report.groups):
         return regroup(report, rules=rules, look=look)[0]
 

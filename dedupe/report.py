@@ -332,7 +332,14 @@ def write(report: Report, path: str | Path) -> IndexRef | None:
     ref = _kept_index(report, folder, target)
     new = ref is None and report.complete
     if new:
-        ref = index_mod.write(folder, target, report.images, report.checked, report.settings)
+        ref = index_mod.write(
+            folder,
+            target,
+            report.images,
+            report.checked,
+            report.settings,
+            made_here=report.read_version == SCHEMA_VERSION,
+        )
     elif ref is None:
         # Read without its index, which is gone or changed: named as it was, so that a
         # regroup refuses it (the decisions are saved all the same).
