@@ -971,15 +971,19 @@ def measure(
 def chain(path: str, out: str, at: float = TIGHTER) -> None:
     """In a fresh process: the call chain `review --threshold` runs before its first frame,
     timed step by step (and the memory the read adds)."""
+    import inspect
+
     from dedupe.regroup import read_to_regroup
     from dedupe.regroup import regroup as regroup_report
     from dedupe.review.state import ReviewState
 
     result: dict[str, Any] = {}
+    # as `review --threshold` reads it (a checkout before the threshold was passed: without)
+    told = {"threshold": at} if "threshold" in inspect.signature(read_to_regroup).parameters else {}
     before = regroup._rss_mb()
     with regroup._PeakRss() as memory:
         started = time.perf_counter()
-        report = read_to_regroup(path)
+        report = read_to_regroup(path, **told)
         result["read"] = time.perf_counter() - started
     result["read_mb"] = memory.peak - before
     started = time.perf_counter()
