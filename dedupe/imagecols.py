@@ -216,17 +216,16 @@ class ImageColumns(Sequence[ImageRecord]):
         found = self._built.get(k)
         return found.path if found is not None else os.fsdecode(self.paths.item(k))
 
+    def all_paths(self) -> list[str]:
+        """Every image's path, in order, without building records."""
+        return list(map(os.fsdecode, self.paths.items(range(len(self)))))
+
     def numbers(self, paths: set[str]) -> dict[str, int]:
         """The image number of each of `paths` (each an image's path): from the records built
         when those are all of them (a report's grouped files), else from the path column."""
         found = {r.path: k for k, r in self._built.items() if r.path in paths}
         if len(found) < len(paths):
-            wanted = {os.fsencode(p) for p in paths}
-            found = {
-                os.fsdecode(raw): k
-                for k, raw in enumerate(self.paths.items(range(len(self))))
-                if raw in wanted
-            }
+            found = {p: k for k, p in enumerate(self.all_paths()) if p in paths}
         return found
 
     # ------------------------------------------------------------ the grouping's columns

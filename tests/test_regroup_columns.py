@@ -3,6 +3,7 @@ gives exactly what regrouping from a record per image gives, on a scan of real f
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from conftest import Library, photo
 from PIL import Image, ImageEnhance
 
+from dedupe import api, companions
 from dedupe import report as report_mod
 from dedupe.cli import main
 from dedupe.imagecols import ImageColumns
@@ -163,3 +165,36 @@ def test_the_columns_match_a_fresh_scan_at_the_tighter_threshold(
         return [[(m.record.path, m.action) for m in g.members] for g in report.groups]
 
     assert members(regrouped) == members(scanned_again)
+
+
+def test_twin_candidates_are_the_images_of_a_folder_and_stem_of_one_asked_for() -> None:
+    paths = ["/a/b.jpg", "/a/b.CR2", "/b.jpg", "/a/c.jpg", "/a/b/b.jpg", "a/b.jpg", "/a/b.tar.gz"]
+    for asked in (["/a/b.heic"], ["/b.png", "/a/c.jpg"], ["/a/b.tar"], ["a/b.x"], ["/q/b.jpg"]):
+        expected = [
+            k
+            for k, path in enumerate(paths)
+            if any(
+                os.path.split(path)[0] == os.path.split(q)[0]
+                and os.path.splitext(os.path.split(path)[1])[0]
+                == os.path.splitext(os.path.split(q)[1])[0]
+                for q in asked
+            )
+        ]
+        assert companions.twin_candidates(paths, asked) == expected
+    assert companions.twin_candidates(paths, ["/a/b.heic"]) == [0, 1]
+
+
+@pytest.mark.parametrize("threshold", [0.1, 0.2])
+def test_the_api_regroups_the_columns_as_the_records_with_looks_and_facts(
+    scanned: Path, threshold: float
+) -> None:
+    # (as `review --threshold` calls it: the geometric check reads the files it needs, the
+    # files of new groups are read for their sidecars and metadata)
+    columns = api.read_report(scanned, to_regroup=True, threshold=threshold)
+    assert isinstance(columns.images, ImageColumns)
+    new = api.regroup_report(columns, threshold=threshold, cache=False)
+    then = api.regroup_report(_as_records(scanned), threshold=threshold, cache=False)
+    assert _seen(new.report.groups) == _seen(then.report.groups)
+    assert new.report.facts == then.report.facts and new.changes == then.changes
+    grouped = {m.record.path for g in (*columns.groups, *new.report.groups) for m in g.members}
+    assert len(columns.images.built()) <= len(grouped) < len(columns.images)
