@@ -11,7 +11,7 @@ same object), so code that reads records works on it unchanged, building what it
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -72,42 +72,38 @@ class Varying:
 class ImageColumns(Sequence[ImageRecord]):
     """The images of a report's index (see index.py for the columns), records on demand."""
 
+    # the index's columns by name (index.py): of numbers, and of bytes of varying length
+    NUMBERS = ("size", "mtime_ns", "device", "inode", "width", "height", "has_taken_at")
+    VARYING = ("path", "format", "digest", "taken_at", "variants", "links")
+
     def __init__(
         self,
-        *,
         hash_size: int,
-        path: Varying,
-        size: npt.NDArray[np.int64],
-        mtime_ns: npt.NDArray[np.int64],
-        device: npt.NDArray[np.uint64],
-        inode: npt.NDArray[np.uint64],
-        width: npt.NDArray[np.uint32],
-        height: npt.NDArray[np.uint32],
-        format: Varying,
-        digest: Varying,
-        taken_at: Varying,
-        has_taken_at: npt.NDArray[np.uint8],
-        hash: npt.NDArray[np.uint8],
-        variants: Varying,
+        numbers: Mapping[str, npt.NDArray[Any]],
+        varying: Mapping[str, Varying],
+        hashes: npt.NDArray[np.uint8],
         signatures: npt.NDArray[np.uint8],
-        links: Varying,
     ) -> None:
-        n = len(size)
+        """`hashes`: (n, bytes of a hash) big-endian; `signatures`: (n, SIGNATURE_BYTES)."""
+        n = len(numbers["size"])
         if signatures.shape != (n, verify.SIGNATURE_BYTES):
             raise ValueError("a check signature of another size than this dedupe's")
-        if hash.shape != (n, hash_size * hash_size // 8):
+        if hashes.shape != (n, hash_size * hash_size // 8):
             raise ValueError("a hash of another size than the report's")
-        columns: tuple[Any, ...] = (path, mtime_ns, device, inode, width, height, format)
-        columns += (digest, taken_at, has_taken_at, variants, links)
-        if any(len(c) != n for c in columns):
+        if any(len(numbers[k]) != n for k in self.NUMBERS) or any(
+            len(varying[k]) != n for k in self.VARYING
+        ):
             raise ValueError(f"a column does not hold {n} values")
-        self.hash_size = hash_size
-        self.paths, self.sizes, self.mtimes = path, size, mtime_ns
-        self.devices, self.inodes, self.widths, self.heights = device, inode, width, height
-        self.formats, self.digests, self.taken_at, self.has_taken_at = (
-            format, digest, taken_at, has_taken_at
-        )  # fmt: skip
-        self.hashes, self.variants, self.signatures, self.links = hash, variants, signatures, links
+        self.hash_size, self.hashes, self.signatures = hash_size, hashes, signatures
+        self.sizes = numbers["size"].astype(np.int64)
+        self.mtimes = numbers["mtime_ns"].astype(np.int64)
+        self.devices = numbers["device"].astype(np.uint64)
+        self.inodes = numbers["inode"].astype(np.uint64)
+        self.widths = numbers["width"].astype(np.uint32)
+        self.heights = numbers["height"].astype(np.uint32)
+        self.has_taken_at = numbers["has_taken_at"].astype(np.uint8)
+        self.paths, self.formats, self.digests = (varying[k] for k in self.VARYING[:3])
+        self.taken_at, self.variants, self.links = (varying[k] for k in self.VARYING[3:])
         self._built: dict[int, ImageRecord] = {}
 
     # ------------------------------------------------------------ the Sequence

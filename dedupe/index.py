@@ -589,23 +589,13 @@ def _columns(blobs: dict[str, list[bytes]], n: int, settings: Settings) -> Image
     variants = var("variants")
     if settings.rotations and not bool((variants.lengths() == 7 * nbytes).all()):
         raise ValueError("an image without its orientation hashes")
+    dtypes = dict(_IMAGE_COLUMNS)
     return ImageColumns(
-        hash_size=settings.hash_size,
-        path=var("path"),
-        size=num("size", "<i8").astype(np.int64),
-        mtime_ns=num("mtime_ns", "<i8").astype(np.int64),
-        device=num("device", "<u8").astype(np.uint64),
-        inode=num("inode", "<u8").astype(np.uint64),
-        width=num("width", "<u4").astype(np.uint32),
-        height=num("height", "<u4").astype(np.uint32),
-        format=var("format"),
-        digest=var("digest"),
-        taken_at=var("taken_at"),
-        has_taken_at=num("has_taken_at", "|u1").astype(np.uint8),
-        hash=hashes,
-        variants=variants,
-        signatures=checks,
-        links=var("links"),
+        settings.hash_size,
+        {name: num(name, str(dtypes[name])) for name in ImageColumns.NUMBERS},
+        {name: variants if name == "variants" else var(name) for name in ImageColumns.VARYING},
+        hashes,
+        checks,
     )
 
 
