@@ -17,10 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dedupe import __version__, cluster, policy
+from dedupe import index as index_mod
 from dedupe import report as report_mod
+from dedupe.errors import DedupeError
 from dedupe.groups import build_groups
 from dedupe.looks import Look
-from dedupe.models import FileFacts, Group, ImageRecord, KeepRules
+from dedupe.models import FileFacts, Group, ImageRecord, KeepRules, Settings
 from dedupe.report import Report
 
 
@@ -113,12 +115,13 @@ def compare(old: Sequence[Group], new: Sequence[Group]) -> Changes:
 _REPORT_BYTES_PER_IMAGE = 500
 
 
-def read_to_regroup(path: str | Path) -> Report:
+def read_to_regroup(path: str | Path, threshold: float | None = None) -> Report:
     """report.read with its index (every image, the checked pairs; raises IndexProblem when
     it cannot be used), while the grouping's compiled kernels load on a thread (about a second
     of CPU that would otherwise delay the first regroup; a report takes longer to read). Only
     for a report large enough to hold as many images as cluster.compiles() needs: a smaller
-    one is grouped without them."""
+    one is grouped without them; and only when the regroup searches: at `threshold` (when
+    known) within the pairs the index's search checked, cluster.cluster needs no kernel."""
     named = report_mod.named_index(Path(path))
     try:
         size = os.path.getsize(path)
@@ -126,7 +129,8 @@ def read_to_regroup(path: str | Path) -> Report:
             size += os.path.getsize(Path(path).parent / named)
     except OSError:  # report.read says what is wrong with it
         size = 0
-    if not cluster.compiles(size // _REPORT_BYTES_PER_IMAGE):
+    within = threshold is not None and named is not None and _within_checked(path, threshold)
+    if within or not cluster.compiles(size // _REPORT_BYTES_PER_IMAGE):
         return report_mod.read(path, with_index=True)
     loading = threading.Thread(target=cluster.warm_up, name="dedupe-warm-up", daemon=True)
     loading.start()
@@ -134,6 +138,20 @@ def read_to_regroup(path: str | Path) -> Report:
         return report_mod.read(path, with_index=True)
     finally:
         loading.join()
+
+
+def _within_checked(path: str | Path, threshold: float) -> bool:
+    """Whether the index the report at `path` names holds checked pairs that cover
+    `threshold` (by its meta alone; False when that cannot be read: the read says why)."""
+    ref = report_mod.header_index(path)
+    found = None if ref is None else index_mod.search_radius(Path(path).parent / ref.file)
+    if found is None:
+        return False
+    hash_size, radius = found
+    try:
+        return Settings(hash_size=hash_size, threshold=threshold).max_distance <= radius
+    except DedupeError:  # (a threshold the regroup refuses in words)
+        return False
 
 
 # From this many images a new search is announced before it starts (it takes seconds).
