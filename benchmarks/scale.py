@@ -968,18 +968,89 @@ def measure(
     return rows
 
 
+def regroup_rows(
+    report: Path, at: float, rounds: int, compare: Path | None, name: str
+) -> list[Row]:
+    """Only the `review --threshold` rows, on an existing report (`--regroup-rows R`): the
+    first regrouped group on screen in tmux and the in-process chain, `rounds` times, this
+    checkout's and `compare`'s alternated (so that the load of a shared machine falls on
+    both alike); the best and median of each."""
+    sides = [(name, compare)] if compare is not None else []
+    sides.append(("this" if compare is not None else "", None))
+    seen: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="dedupe-regroup-rows-") as tmp_text:
+        tmp = Path(tmp_text)
+        for round_ in range(rounds):
+            for label, checkout in sides:
+                env = clean_env(tmp)
+                if checkout is not None:
+                    env["PYTHONPATH"] = str(checkout) + os.pathsep + env.get("PYTHONPATH", "")
+                command = dedupe_cmd("review", "--report", str(report), "--threshold", str(at))
+                screen = in_terminal(command, [" (1 of "], env, tmp, timeout=600)
+                run = common.run_timed(
+                    [sys.executable, str(Path(__file__).resolve()), "--chain", str(report),
+                     "--out", str(tmp / "chain.json"), "--at", str(at)],
+                    env=env,
+                )  # fmt: skip
+                times = json.loads((tmp / "chain.json").read_text()) if run.returncode == 0 else {}
+                got = seen.setdefault(label, {})
+                for key, value in (
+                    ("screen", screen.seconds),
+                    ("screen_mb", screen.peak_mb),
+                    ("read", times.get("read")),
+                    ("regroup", times.get("regroup")),
+                    ("groups", times.get("groups")),
+                ):
+                    if value is not None:
+                        got.setdefault(key, []).append(float(value))
+                print(f"  round {round_ + 1} {label or 'this'}: first regrouped group "
+                      f"{_fmt_s(screen.seconds, 600)} s; in-process read "
+                      f"{times.get('read', float('nan')):.2f} / regroup "
+                      f"{times.get('regroup', float('nan')):.2f} s (load average "
+                      f"{os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
+    rows = []
+    for label, got in seen.items():
+        tag = f"[{label}]" if label else ""
+
+        def spread(key: str, got: dict[str, list[float]] = got) -> str:
+            values = sorted(got.get(key, []))
+            if not values:
+                return "-"
+            return f"best {values[0]:.2f}, median {values[len(values) // 2]:.2f}"
+
+        best = min(got.get("screen", [float("inf")]))
+        rows.append(
+            Row(
+                f"{tag} `dedupe review --threshold {at}` in tmux: until the first regrouped "
+                f"group is on screen ({rounds} rounds)",
+                str(int(got["groups"][0])) if got.get("groups") else "-",
+                None if best == float("inf") else best,
+                f"{spread('screen')}; in-process read {spread('read')}, regroup "
+                f"{spread('regroup')}",
+                max(got.get("screen_mb", [0.0])),
+                "<= 5 s",
+                common.verdict(best <= 5),
+            )
+        )
+    return rows
+
+
 def chain(path: str, out: str, at: float = TIGHTER) -> None:
     """In a fresh process: the call chain `review --threshold` runs before its first frame,
     timed step by step (and the memory the read adds)."""
+    import inspect
+
     from dedupe.regroup import read_to_regroup
     from dedupe.regroup import regroup as regroup_report
     from dedupe.review.state import ReviewState
 
     result: dict[str, Any] = {}
+    # as `review --threshold` reads it (a checkout before the threshold was passed: without)
+    told = {"threshold": at} if "threshold" in inspect.signature(read_to_regroup).parameters else {}
     before = regroup._rss_mb()
     with regroup._PeakRss() as memory:
         started = time.perf_counter()
-        report = read_to_regroup(path)
+        report = read_to_regroup(path, **told)
         result["read"] = time.perf_counter() - started
     result["read_mb"] = memory.peak - before
     started = time.perf_counter()
@@ -1117,6 +1188,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--compare-name", default="main", help="its name in the rows (default: main)"
     )
+    parser.add_argument(
+        "--regroup-rows",
+        type=Path,
+        metavar="REPORT",
+        help="only the review --threshold rows, on this report (a scan's, with its index), "
+        "--rounds times, alternated with --compare's checkout",
+    )
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chain", help=argparse.SUPPRESS)
     parser.add_argument("--at", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--stages-of", nargs=2, help=argparse.SUPPRESS)
@@ -1131,6 +1210,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shutil.which("tmux") is None:
         raise SystemExit("scale.py needs tmux (apt-get install tmux) for the review rows")
     common.print_machine("Scale: machine")
+    if args.regroup_rows:
+        compare = None if args.compare is None else args.compare.resolve()
+        common.prepare_dedupe()
+        if compare is not None:
+            common.prepare_dedupe(compare)
+        rows = regroup_rows(
+            args.regroup_rows.resolve(), args.at or TIGHTER, args.rounds, compare,
+            args.compare_name,
+        )  # fmt: skip
+        common.print_machine("Scale: results")
+        print(common.table(rows))
+        common.emit(rows)
+        return 0
     started = time.perf_counter()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     libraries = [build_library(n, args.seed, args.jobs) for n in sizes]

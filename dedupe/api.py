@@ -483,7 +483,9 @@ def rank_similar(
 # ---------------------------------------------------------------- reports
 
 
-def read_report(path: str | os.PathLike[str], *, to_regroup: bool = False) -> Report:
+def read_report(
+    path: str | os.PathLike[str], *, to_regroup: bool = False, threshold: float | None = None
+) -> Report:
     """The report at `path`, every field checked before it is used; ReportError says what is
     wrong with one that cannot be used.
 
@@ -495,12 +497,13 @@ def read_report(path: str | os.PathLike[str], *, to_regroup: bool = False) -> Re
     this report's own (IndexProblem, a DedupeError, says why not: missing, damaged, another
     scan's), while the grouping's compiled code loads. Without it, `report.images` holds the
     grouped files alone (`report.complete` is False; regroup_report then reads the index
-    itself, with the same checks)."""
+    itself, with the same checks). `threshold`: the one regroup_report will be given, if
+    known (the compiled code is loaded only for a regroup that searches again)."""
     from dedupe import regroup
     from dedupe import report as report_mod
 
     named = os.fspath(path)
-    return regroup.read_to_regroup(named) if to_regroup else report_mod.read(named)
+    return regroup.read_to_regroup(named, threshold) if to_regroup else report_mod.read(named)
 
 
 def write_report(report: Report, path: str | os.PathLike[str]) -> None:

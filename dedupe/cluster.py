@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from dedupe import geometry, looks, verify
 from dedupe.hashing import ImageHash, codes_array
+from dedupe.imagecols import ImageColumns
 from dedupe.looks import Look
 from dedupe.models import Fingerprint, ImageRecord, Settings
 
@@ -348,6 +349,15 @@ class _Columns:
 
     @classmethod
     def of(cls, records: Sequence[ImageRecord], settings: Settings) -> _Columns:
+        if isinstance(records, ImageColumns):  # a report's index: its columns as they are
+            return cls(
+                signatures=records.signatures,
+                codes=records.codes(),
+                variants=records.variant_codes() if settings.rotations else None,
+                pixels=records.pixels(),
+                sizes=records.sizes,
+                first=records.first_copies(),
+            )
         n, size = len(records), settings.hash_size
         prints = [record.fingerprint for record in records]
         checks = [fp.check for fp in prints]
@@ -688,8 +698,16 @@ def cluster(
     known = checked  # verdicts on the candidates within its radius
     if checked is not None and checked.radius < radius:
         checked = None  # for a tighter threshold: search, and check the pairs beyond it
-    # a view: no copy of the pixels
-    thumbs = verify.Thumbs.from_signatures(columns.signatures, compiled=searched)
+    # Within checked pairs nothing is searched or checked: only the join's anchor checks
+    # remain, a few per group, which numpy does without loading the kernels (a second of
+    # CPU, far more on a busy machine) on the thumbnails of the files they can be about.
+    rows: npt.NDArray[np.int64] | None = None  # each record's row of `thumbs` (None: itself)
+    if checked is not None and compiled is None:
+        searched = compiled = False
+        thumbs, rows = _thumbs_of_pairs(columns, checked, radius)
+    else:
+        # a view: no copy of the pixels
+        thumbs = verify.Thumbs.from_signatures(columns.signatures, compiled=searched)
     total = 0  # candidate pairs, when they decide on the compiled kernels (see below)
     if checked is not None:
         search: Iterator[_Found] = iter(())
@@ -722,12 +740,17 @@ def cluster(
     def join(low: npt.NDArray[np.int64], high: npt.NDArray[np.int64], forced: bool) -> int:
         if distinct:
             pairs = zip(low.tolist(), high.tolist(), strict=True)
-            keep = np.array([not _is_distinct(records, a, b, distinct) for a, b in pairs], bool)
+            keep = np.array([not marked(records, a, b, distinct) for a, b in pairs], bool)
             low, high = low[keep], high[keep]
         if not compiled:
+
+            def matches(x: int, y: int) -> bool:
+                if rows is not None:  # (thumbnails of some records only)
+                    x, y = int(rows[x]), int(rows[y])
+                return matches_plain(thumbs, x, y, orientations)
+
             return join_plain(
-                low, high, forced, uf, anchor, columns.pixels, columns.sizes,
-                lambda x, y: matches_plain(thumbs, x, y, orientations),
+                low, high, forced, uf, anchor, columns.pixels, columns.sizes, matches
             )  # fmt: skip
         blocked = kernel.join(
             low, high, forced, uf.parent, uf.size, anchor, columns.pixels,
@@ -763,6 +786,24 @@ def cluster(
     return Clusters(groups, max_distances, candidates, rejected, blocked, checked, shots)
 
 
+def _thumbs_of_pairs(
+    columns: _Columns, checked: Checked, radius: int
+) -> tuple[verify.Thumbs, npt.NDArray[np.int64]]:
+    """The thumbnails of the records a join of the checked pairs within `radius` (and of the
+    byte copies) can check, and per record its row there (-1: none)."""
+    n = len(columns.first)
+    near = checked.distance <= radius
+    copies = np.flatnonzero(columns.first != np.arange(n))
+    wanted = np.zeros(n, dtype=bool)
+    for part in (checked.low[near], checked.high[near], copies, columns.first[copies]):
+        wanted[part] = True
+    chosen = np.flatnonzero(wanted)
+    rows = np.full(n, -1, dtype=np.int64)
+    rows[chosen] = np.arange(len(chosen))
+    thumbs = verify.Thumbs.from_signatures(columns.signatures[chosen], compiled=False)
+    return thumbs, rows
+
+
 def _shot_sets(
     n: int,
     groups: Sequence[Sequence[int]],
@@ -779,7 +820,7 @@ def _shot_sets(
     free = ~grouped[low] & ~grouped[high]
     uf = UnionFind(n)
     for a, b in zip(low[free].tolist(), high[free].tolist(), strict=True):
-        if not _is_distinct(records, a, b, distinct):
+        if not marked(records, a, b, distinct):
             uf.union(a, b)
     return tuple(tuple(members) for members in uf.components())
 
@@ -994,13 +1035,19 @@ def warm_up() -> None:
     verify.score_pairs(thumbs, np.array([0]), np.array([1]), compiled=True)
 
 
-def _is_distinct(
+def marked(
     records: Sequence[ImageRecord], a: int, b: int, distinct: frozenset[tuple[str, str]]
 ) -> bool:
+    """Whether records a and b are a pair marked "not duplicates" (in `distinct`)."""
     if not distinct:
         return False
-    pa, pb = records[a].path, records[b].path
+    pa, pb = path_of(records, a), path_of(records, b)
     return (min(pa, pb), max(pa, pb)) in distinct
+
+
+def path_of(records: Sequence[ImageRecord], k: int) -> str:
+    """records[k].path (of a report's index: without building the record)."""
+    return records.path(k) if isinstance(records, ImageColumns) else records[k].path
 
 
 def pair_distance(a: ImageRecord, b: ImageRecord, settings: Settings) -> int:

@@ -197,6 +197,22 @@ def twins(records: Iterable[ImageRecord]) -> dict[str, tuple[str, ...]]:
     return {path: tuple(sorted(set(others))) for path, others in found.items()}
 
 
+def twin_candidates(paths: Sequence[str], of: Iterable[str]) -> list[int]:
+    """The indices of `paths` in a folder and of a stem of one of `of`: the only images that
+    can be twins of those (twins() of these alone gives them the same twins as of all)."""
+    wanted = {(head, _stem(name)) for head, name in map(os.path.split, of)}
+    folders = {head for head, _ in wanted}
+    found = []
+    for k, path in enumerate(paths):
+        # os.path.split's folder, inline (a million paths): the stem only for those folders
+        head = path[: path.rfind("/") + 1]
+        if head.strip("/"):
+            head = head.rstrip("/")
+        if head in folders and (head, _stem(path[path.rfind("/") + 1 :])) in wanted:
+            found.append(k)
+    return found
+
+
 def is_raw(path: str) -> bool:
     return extension(path) in RAW_EXTENSIONS
 

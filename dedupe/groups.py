@@ -76,7 +76,9 @@ def _build(
         return cluster.pair_distance(a, b, settings)
 
     copies, shots = verified_pairs(records, settings, found, distinct)
-    index = {id(r): k for k, r in enumerate(records)} if found.groups or found.shots else {}
+    # each member's record index, by the record (only those of groups: a report's index
+    # builds no other record, see imagecols.py)
+    index = {id(records[k]): k for g in (*found.groups, *found.shots) for k in g}
 
     # A group that is only the files of one capture (a RAW and its JPEG twin) is no group.
     clustered = [
@@ -93,7 +95,9 @@ def _build(
         )
         drafts.append((kind, decided))
     if found.shots:
-        sharp = verify.sharpness(verify.signature_array([r.fingerprint.check for r in records]))
+        shot = sorted({k for indices in found.shots for k in indices})
+        rows = verify.signature_array([records[k].fingerprint.check for k in shot])
+        sharp = dict(zip(shot, verify.sharpness(rows).tolist(), strict=True))
         for indices in found.shots:
             for decided in _shot_groups(list(indices), records, rules, shots, sharp):
                 drafts.append(("shots", decided))
@@ -150,12 +154,7 @@ def verified_pairs(
         chosen = np.flatnonzero(within & (checked.kind == kind))
         pairs = set(zip(checked.low[chosen].tolist(), checked.high[chosen].tolist(), strict=True))
         if distinct and pairs:
-            pairs = {
-                (a, b)
-                for a, b in pairs
-                if (min(records[a].path, records[b].path), max(records[a].path, records[b].path))
-                not in distinct
-            }
+            pairs = {(a, b) for a, b in pairs if not cluster.marked(records, a, b, distinct)}
         result.append(pairs)
     return result[0], result[1]
 
@@ -254,7 +253,7 @@ def _shot_groups(
     records: Sequence[ImageRecord],
     rules: KeepRules,
     pairs: Pairs,
-    sharp: np.ndarray,
+    sharp: Mapping[int, int],
 ) -> list[tuple[Member, ...]]:
     """Similar shots as groups around the sharpest shot and its checked shots (the others
     split off and grouped the same way): every file kept, or with rules.bursts ==
@@ -265,7 +264,7 @@ def _shot_groups(
         part = pending.pop()
         if len(part) < 2:
             continue
-        keeper = max(part, key=lambda k: (int(sharp[k]), -k))
+        keeper = max(part, key=lambda k: (sharp[k], -k))
         stay = [k for k in part if k == keeper or _verified(keeper, k, records, pairs)]
         if len(stay) >= 2:
             others = [records[k] for k in stay if k != keeper]

@@ -29,9 +29,9 @@ import re
 import secrets
 import shutil
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,8 @@ from dedupe import decode, verify
 from dedupe.cluster import Checked
 from dedupe.durable import replacing
 from dedupe.errors import DedupeError
-from dedupe.hashing import ImageHash
-from dedupe.models import Fingerprint, ImageRecord, Settings
-from dedupe.models import build_many as _many
+from dedupe.imagecols import ImageColumns, Varying
+from dedupe.models import ImageRecord, Settings
 
 VERSION = 1
 READABLE_VERSIONS = (1,)
@@ -217,9 +216,13 @@ def write(
     records: Sequence[ImageRecord],
     checked: Checked | None,
     settings: Settings,
+    made_here: bool = True,
 ) -> IndexRef:
     """Write a new index for `records` (every image, in the report's order) and `checked`
     beside the report at `report` (in `folder`), under a new id; return its IndexRef.
+    `made_here`: the records' check signatures are this dedupe's (False: a report of an older
+    schema migrated, whose signatures' check version is not known; its meta says so, and
+    regrouping from the index is refused).
 
     Atomic: the file is written under a temporary name, synced, then renamed to its own name,
     and the folder synced; a failure (a full disk, a read-only folder) leaves nothing behind
@@ -247,8 +250,8 @@ def write(
                 "id": index_id,
                 "images": str(len(records)),
                 "settings": _fingerprint_settings(settings),
-                "verify": str(verify.VERSION),
-                "decoder": str(decode.DECODER_VERSION),
+                "verify": str(verify.VERSION) if made_here else "",
+                "decoder": str(decode.DECODER_VERSION) if made_here else "",
                 "report": report.name,
                 "checked": json.dumps(
                     None
@@ -325,6 +328,20 @@ def _meta_value(path: Path, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def search_radius(path: Path) -> tuple[int, int] | None:
+    """The hash size of the index at `path` and the radius its checked pairs cover, from its
+    meta alone (None: it holds no checked pairs, or cannot be read: load says why)."""
+    try:
+        settings, checked = _meta_value(path, "settings"), _meta_value(path, "checked")
+        hash_size = json.loads(settings or "null")["hash_size"]
+        radius = json.loads(checked or "null")["radius"]
+    except (IndexProblem, ValueError, TypeError, KeyError):
+        return None
+    if type(hash_size) is not int or type(radius) is not int:
+        return None
+    return hash_size, radius
+
+
 def copy(source: Path, folder: Path, report: Path, ref: IndexRef) -> IndexRef:
     """The index `source` copied beside the report at `report` (a report written to another
     place keeps its index: the same id and columns), atomically; raises OSError."""
@@ -358,9 +375,10 @@ def _quote(raw: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """What an index gives a regroup: every image's record, and the checked pairs."""
+    """What an index gives a regroup: every image (as columns, a record built for each one
+    read: imagecols.py), and the checked pairs."""
 
-    records: tuple[ImageRecord, ...]
+    records: ImageColumns
     checked: Checked | None
 
 
@@ -413,7 +431,8 @@ def _check_meta(
         # animation flag before check version 6)
         raise IndexProblem(
             f"the report's index {path} was made by another version of dedupe's check (check "
-            f"{made[0]}, decoder {made[1]}; this dedupe's: check {verify.VERSION}, decoder "
+            f"{made[0] or '(unknown)'}, decoder {made[1] or '(unknown)'}; this dedupe's: check "
+            f"{verify.VERSION}, decoder "
             f"{decode.DECODER_VERSION}): {_ADVICE}"
         )
     return meta
@@ -421,30 +440,45 @@ def _check_meta(
 
 def _load(db: sqlite3.Connection, path: Path, ref: IndexRef, settings: Settings) -> Loaded:
     meta = _check_meta(db, path, ref, settings)
-    h = hashlib.sha256()
+    rows = db.execute("SELECT name, chunk, data FROM columns ORDER BY rowid").fetchall()
     blobs: dict[str, list[bytes]] = {}
-    for name, chunk, data in db.execute(
-        "SELECT name, chunk, data FROM columns ORDER BY rowid"
-    ).fetchall():
+    for name, chunk, data in rows:
         if not isinstance(data, bytes) or not isinstance(name, str):
             raise IndexProblem(f"the report's index {path} is damaged: {_ADVICE}")
-        _digest_update(h, name, chunk, data)
         parts = blobs.setdefault(name, [])
         if chunk != len(parts):
             raise IndexProblem(f"the report's index {path} is damaged: {_ADVICE}")
         parts.append(data)
-    if h.hexdigest() != ref.digest:
+    # The SHA-256 of the columns on a thread (hashlib lets go of the interpreter for long
+    # data) while they are turned into arrays; nothing is used before it has matched.
+    digest: list[str] = []
+    hashing = threading.Thread(target=_digest_of, args=(rows, digest), name="dedupe-digest")
+    hashing.start()
+    problem: Exception | None = None
+    try:
+        records = _columns(blobs, ref.images, settings)
+        checked = _checked(blobs, json.loads(meta.get("checked", "null")))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        problem = error
+    finally:
+        hashing.join()
+    if digest != [ref.digest]:
         raise IndexProblem(
             f"the report's index {path} is damaged or was changed (its columns do not match "
             f"the digest the report gives): {_ADVICE}"
         )
-    try:
-        records = _records(blobs, ref.images, settings)
-        checked = _checked(blobs, json.loads(meta.get("checked", "null")))
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+    if problem is not None:
         # (the digest matched: only an index written wrongly gets here)
-        raise IndexProblem(f"the report's index {path} is damaged ({error}): {_ADVICE}") from None
+        raise IndexProblem(f"the report's index {path} is damaged ({problem}): {_ADVICE}") from None
     return Loaded(records, checked)
+
+
+def _digest_of(rows: Sequence[tuple[str, int, bytes]], out: list[str]) -> None:
+    """The SHA-256 of the index's columns (as index.write computes it), appended to `out`."""
+    h = hashlib.sha256()
+    for name, chunk, data in rows:
+        _digest_update(h, name, chunk, data)
+    out.append(h.hexdigest())
 
 
 def signatures(
@@ -516,76 +550,57 @@ def _numbers(parts: list[bytes], dtype: str, n: int) -> npt.NDArray[Any]:
     return values
 
 
-def _variable(parts: list[bytes], n: int) -> list[bytes]:
-    out: list[bytes] = []
+def _varying(parts: list[bytes], n: int) -> Varying:
+    """A column of bytes of varying length from its chunks' blobs (each its rows' offsets
+    from 0, then their bytes), kept in them: checked that every chunk's offsets fit its
+    bytes."""
+    part, start, stop = [], [], []
     for k, blob in enumerate(parts):
         rows = min(CHUNK, n - k * CHUNK)
         head = (rows + 1) * 8
-        offsets = np.frombuffer(blob[:head], dtype="<u8").tolist()
-        if len(offsets) != rows + 1 or offsets[0] != 0 or offsets[-1] != len(blob) - head:
+        if rows < 0 or len(blob) < head:
             raise ValueError("a column's offsets do not fit its bytes")
-        data = blob[head:]
-        out.extend(data[a:b] for a, b in pairwise(offsets))
-    if len(out) != n:
-        raise ValueError(f"a column holds {len(out)} values, not {n}")
-    return out
+        here = np.frombuffer(blob, dtype="<u8", count=rows + 1).astype(np.int64)
+        if here[0] != 0 or here[-1] != len(blob) - head or bool((np.diff(here) < 0).any()):
+            raise ValueError("a column's offsets do not fit its bytes")
+        here += head
+        part.append(np.full(rows, k, dtype=np.int64))
+        start.append(here[:-1])
+        stop.append(here[1:])
+    if sum(map(len, part)) != n:
+        raise ValueError(f"a column holds {sum(map(len, part))} values, not {n}")
+    empty = [np.zeros(0, dtype=np.int64)]
+    return Varying(tuple(parts), *(np.concatenate(a or empty) for a in (part, start, stop)))
 
 
-def _records(blobs: dict[str, list[bytes]], n: int, settings: Settings) -> tuple[ImageRecord, ...]:
-    def var(name: str) -> list[bytes]:
-        return _variable(blobs[name], n)
+def _columns(blobs: dict[str, list[bytes]], n: int, settings: Settings) -> ImageColumns:
+    """Every image of the index as columns (records are built from them on demand, see
+    imagecols.py), checked as every record was before: a hash of the report's size, a check
+    signature of this dedupe's, the orientation hashes of every image with rotations."""
 
-    def num(name: str, dtype: str) -> list[int]:
-        values: list[int] = _numbers(blobs[name], dtype, n).tolist()
-        return values
+    def var(name: str) -> Varying:
+        return _varying(blobs[name], n)
 
-    def text(name: str) -> list[str]:
-        return [b.decode("utf-8", "surrogateescape") for b in var(name)]
+    def num(name: str, dtype: str) -> npt.NDArray[Any]:
+        return _numbers(blobs[name], dtype, n)
 
-    hashes = var("hash")
     nbytes = settings.bits // 8
-    if any(len(h) != nbytes for h in hashes):
+    hashes = var("hash").fixed(nbytes)
+    if hashes is None:
         raise ValueError("a hash of another size than the report's")
-    checks = var("check")
-    if any(len(c) != verify.SIGNATURE_BYTES for c in checks):
+    checks = var("check").fixed(verify.SIGNATURE_BYTES)
+    if checks is None:
         raise ValueError("a check signature of another size than this dedupe's")
     variants = var("variants")
-    if settings.rotations and any(len(v) != 7 * nbytes for v in variants):
+    if settings.rotations and not bool((variants.lengths() == 7 * nbytes).all()):
         raise ValueError("an image without its orientation hashes")
-    taken = [
-        t if has else None
-        for t, has in zip(text("taken_at"), num("has_taken_at", "|u1"), strict=True)
-    ]
-    size = settings.hash_size
-    fingerprints = _many(
-        Fingerprint,
-        n,
-        [
-            num("width", "<u4"),
-            num("height", "<u4"),
-            text("format"),
-            text("digest"),
-            [ImageHash(int.from_bytes(h, "big"), size) for h in hashes],
-            variants,
-            checks,
-            taken,
-        ],
-    )
-    links = [tuple(map(os.fsdecode, b.split(b"\0"))) if b else () for b in var("links")]
-    return tuple(
-        _many(
-            ImageRecord,
-            n,
-            [
-                list(map(os.fsdecode, var("path"))),
-                num("size", "<i8"),
-                num("mtime_ns", "<i8"),
-                num("device", "<u8"),
-                num("inode", "<u8"),
-                fingerprints,
-                links,
-            ],
-        )
+    dtypes = dict(_IMAGE_COLUMNS)
+    return ImageColumns(
+        settings.hash_size,
+        {name: num(name, str(dtypes[name])) for name in ImageColumns.NUMBERS},
+        {name: variants if name == "variants" else var(name) for name in ImageColumns.VARYING},
+        hashes,
+        checks,
     )
 
 

@@ -43,6 +43,7 @@ from PIL import Image, TiffImagePlugin
 
 from dedupe import companions, decode, fsops
 from dedupe.cache import HashCache
+from dedupe.imagecols import ImageColumns
 from dedupe.models import ENCODINGS, Companion, FileEntry, FileFacts, ImageRecord, Metadata
 from dedupe.scan import NoProgress, Progress
 
@@ -393,7 +394,11 @@ def gather(
     """path -> FileFacts for each of `grouped` (the images in groups), with their twins among
     `every` image of the library. Reads through `cache` (None: reads everything)."""
     progress = progress or NoProgress()
-    twin_of = companions.twins(every)
+    # (only the images that can be twins of the grouped ones: a report's index builds no
+    # record for any other, see imagecols.py)
+    paths = every.all_paths() if isinstance(every, ImageColumns) else [r.path for r in every]
+    alike = companions.twin_candidates(paths, (r.path for r in grouped))
+    twin_of = companions.twins(every[k] for k in alike)
     folders: dict[str, list[str]] = defaultdict(list)
     for record in grouped:
         head, name = os.path.split(record.path)

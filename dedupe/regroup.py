@@ -17,10 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dedupe import __version__, cluster, policy
+from dedupe import index as index_mod
 from dedupe import report as report_mod
+from dedupe.errors import DedupeError
 from dedupe.groups import build_groups
 from dedupe.looks import Look
-from dedupe.models import FileFacts, Group, ImageRecord, KeepRules
+from dedupe.models import FileFacts, Group, ImageRecord, KeepRules, Settings
 from dedupe.report import Report
 
 
@@ -113,12 +115,13 @@ def compare(old: Sequence[Group], new: Sequence[Group]) -> Changes:
 _REPORT_BYTES_PER_IMAGE = 500
 
 
-def read_to_regroup(path: str | Path) -> Report:
+def read_to_regroup(path: str | Path, threshold: float | None = None) -> Report:
     """report.read with its index (every image, the checked pairs; raises IndexProblem when
     it cannot be used), while the grouping's compiled kernels load on a thread (about a second
     of CPU that would otherwise delay the first regroup; a report takes longer to read). Only
     for a report large enough to hold as many images as cluster.compiles() needs: a smaller
-    one is grouped without them."""
+    one is grouped without them; and only when the regroup searches: at `threshold` (when
+    known) within the pairs the index's search checked, cluster.cluster needs no kernel."""
     named = report_mod.named_index(Path(path))
     try:
         size = os.path.getsize(path)
@@ -126,7 +129,8 @@ def read_to_regroup(path: str | Path) -> Report:
             size += os.path.getsize(Path(path).parent / named)
     except OSError:  # report.read says what is wrong with it
         size = 0
-    if not cluster.compiles(size // _REPORT_BYTES_PER_IMAGE):
+    within = threshold is not None and named is not None and _within_checked(path, threshold)
+    if within or not cluster.compiles(size // _REPORT_BYTES_PER_IMAGE):
         return report_mod.read(path, with_index=True)
     loading = threading.Thread(target=cluster.warm_up, name="dedupe-warm-up", daemon=True)
     loading.start()
@@ -134,6 +138,20 @@ def read_to_regroup(path: str | Path) -> Report:
         return report_mod.read(path, with_index=True)
     finally:
         loading.join()
+
+
+def _within_checked(path: str | Path, threshold: float) -> bool:
+    """Whether the index the report at `path` names holds checked pairs that cover
+    `threshold` (by its meta alone; False when that cannot be read: the read says why)."""
+    ref = report_mod.header_index(path)
+    found = None if ref is None else index_mod.search_radius(Path(path).parent / ref.file)
+    if found is None:
+        return False
+    hash_size, radius = found
+    try:
+        return Settings(hash_size=hash_size, threshold=threshold).max_distance <= radius
+    except DedupeError:  # (a threshold the regroup refuses in words)
+        return False
 
 
 # From this many images a new search is announced before it starts (it takes seconds).
@@ -171,6 +189,7 @@ def regroup(
             "which regrouping needs: read it with report.read(path, with_index=True) "
             "(api.read_report(path, to_regroup=True))"
         )
+    _refuse_old_signatures(report)
     settings = (
         report.settings if threshold is None else replace(report.settings, threshold=threshold)
     )
@@ -228,6 +247,20 @@ def regroup(
     )
 
 
+def _refuse_old_signatures(report: Report) -> None:
+    """Refuse a report of schema 1 or 2 (its images inline): it was written by a dedupe
+    older than the index, so its check signatures were made for rules this one's check does
+    not follow (before check version 6 they say nothing of animations), and they would be
+    judged by these rules all the same. Its groups are still reviewed and applied as made."""
+    if report.read_version < report_mod.SCHEMA_VERSION:
+        raise report_mod.ReportError(
+            f"this report (schema {report.read_version}) was written by an older dedupe, "
+            "whose check signatures this one's rules do not read: it cannot be regrouped nor "
+            "given new keep rules (its groups can still be reviewed and applied as they are); "
+            "run `dedupe scan` again to regroup"
+        )
+
+
 def _among(facts: Mapping[str, FileFacts], groups: Sequence[Group]) -> dict[str, FileFacts]:
     """The facts of the files of `groups` (a report keeps no others)."""
     return {
@@ -247,6 +280,7 @@ def repropose(report: Report, rules: KeepRules, look: Look | None = None) -> Rep
             "this report was read without its index, which new keep rules need (the "
             "orientation hashes and check signatures): read it with to_regroup=True"
         )
+    _refuse_old_signatures(report)
     if rules.bursts != report.keep.bursts and any(g.kind == "shots" for g in report.groups):
         return regroup(report, rules=rules, look=look)[0]
 

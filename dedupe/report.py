@@ -38,6 +38,7 @@ from dedupe.durable import write_chunks_atomic
 from dedupe.errors import DedupeError
 from dedupe.gcpause import collector_paused, settle
 from dedupe.hashing import ImageHash
+from dedupe.imagecols import ImageColumns
 from dedupe.index import IndexProblem, IndexRef
 from dedupe.models import (
     BURSTS,
@@ -92,7 +93,7 @@ class Report:
     # Every hashed image (grouped or not), so later commands can regroup without decoding;
     # for a report of schema 3 read without its index (`complete` False), the grouped files
     # alone, without their orientation hashes and check signatures.
-    images: tuple[ImageRecord, ...]
+    images: Sequence[ImageRecord]
     # Path pairs (sorted) a person marked "not duplicates".
     not_duplicates: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     created_at: str = ""
@@ -283,6 +284,8 @@ def _numbers(report: Report) -> Mapping[str, int]:
     if not report.complete:
         return report.numbers
     grouped = {m.record.path for g in report.groups for m in g.members}
+    if isinstance(report.images, ImageColumns):  # (without building every record)
+        return report.images.numbers(grouped)
     return {r.path: k for k, r in enumerate(report.images) if r.path in grouped}
 
 
@@ -333,7 +336,14 @@ def write(report: Report, path: str | Path) -> IndexRef | None:
     ref = _kept_index(report, folder, target)
     new = ref is None and report.complete
     if new:
-        ref = index_mod.write(folder, target, report.images, report.checked, report.settings)
+        ref = index_mod.write(
+            folder,
+            target,
+            report.images,
+            report.checked,
+            report.settings,
+            made_here=report.read_version == SCHEMA_VERSION,
+        )
     elif ref is None:
         # Read without its index, which is gone or changed: named as it was, so that a
         # regroup refuses it (the decisions are saved all the same).
@@ -1249,6 +1259,7 @@ def _with_index(report: Report, folder: Path) -> Report:
     loaded = index_mod.load(folder, ref, report.settings)
     records = loaded.records
     grouped = {r.path: r for r in report.images}
+    records.records(report.numbers.values())  # (the grouped files' records, built at once)
     for path, number in report.numbers.items():
         mine, theirs = grouped[path], records[number]
         if (mine.path, mine.size, mine.mtime_ns, mine.fingerprint.digest) != (
@@ -1263,11 +1274,13 @@ def _with_index(report: Report, folder: Path) -> Report:
                 f"{path!r} (size, time or digest differ, or the report was edited): run "
                 "`dedupe scan` again to regroup"
             )
+    numbers = report.numbers
     groups = tuple(
         replace(
             g,
             members=tuple(
-                replace(m, record=records[report.numbers[m.record.path]]) for m in g.members
+                Member(records[numbers[m.record.path]], m.distance, m.action, m.reason)
+                for m in g.members
             ),
         )
         for g in report.groups

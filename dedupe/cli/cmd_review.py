@@ -83,10 +83,10 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def read_report(path: str, *, to_regroup: bool = False) -> Report:
+def read_report(path: str, *, to_regroup: bool = False, threshold: float | None = None) -> Report:
     """The report at `path` (a ReportError fails the command, exit 1); `to_regroup`: the
     grouping kernels load while it is read."""
-    return api.read_report(path, to_regroup=to_regroup)
+    return api.read_report(path, to_regroup=to_regroup, threshold=threshold)
 
 
 def _new_rules(args: argparse.Namespace) -> bool:
@@ -171,7 +171,11 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
         return _found(args, read_report(args.report) if args.exit_code else preview)
     with ui.progress() as progress:
         progress.start("Reading the report", None)
-        report = read_report(args.report, to_regroup=args.threshold is not None or not as_is)
+        report = read_report(
+            args.report,
+            to_regroup=args.threshold is not None or not as_is,
+            threshold=args.threshold,
+        )
     if interactive and as_is:
         report = signed(report, ui.warn)
     rules = rules_from(args, report.keep, report.roots)
