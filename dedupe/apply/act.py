@@ -364,7 +364,9 @@ class _Run:
     interrupted: bool = False
     seq: int = 0
     locked: frozenset[int] = frozenset()
-    listings: dict[str, set[str]] = field(default_factory=dict)
+    # per folder: the names on disk that could be sidecars (companions.sidecar_names), listed
+    # once, when the folder's first image is checked
+    listings: dict[str, frozenset[str]] = field(default_factory=dict)
     # apply --link: the verified kept copy each checked duplicate becomes a link to
     link_to: dict[str, Seen | None] = field(default_factory=dict)
 
@@ -497,10 +499,12 @@ class _Run:
             names = self.listings.get(head)
             if names is None:
                 try:
-                    names = set(os.listdir(head))
+                    names = companions.sidecar_names(os.listdir(head))
                 except OSError:
-                    names = set()
+                    names = frozenset()
                 self.listings[head] = names
+            if not names:
+                continue
             for other, _ in companions.find(names, [name])[name]:
                 path = os.path.join(head, other)
                 if path not in listed and os.path.isfile(path) and not os.path.islink(path):
