@@ -490,7 +490,10 @@ class _Run:
     def _unlisted(self, unit: list[Removal]) -> list[str]:
         """Sidecars on disk now of the unit's images (by name, companions.py) that the unit
         does not list and no kept image claims."""
-        listed = {r.path for r in unit} | self.plan.kept_companions
+        # (the kept images' companions looked up where needed, never copied: a union per unit
+        # copied every one of them, 31 ms a unit with 94,000 of them)
+        listed = {r.path for r in unit}
+        kept = self.plan.kept_companions
         found = []
         for removal in unit:
             if removal.role not in ("image", "motion"):
@@ -507,7 +510,9 @@ class _Run:
                 continue
             for other, _ in companions.find(names, [name])[name]:
                 path = os.path.join(head, other)
-                if path not in listed and os.path.isfile(path) and not os.path.islink(path):
+                if path in listed or path in kept:
+                    continue
+                if os.path.isfile(path) and not os.path.islink(path):
                     found.append(path)
         return sorted(set(found))
 
