@@ -351,6 +351,35 @@ _NAMES = st.builds(
 )
 
 
+def test_a_sidecar_a_kept_image_claims_stays_and_never_holds_back_its_copy(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """IMG_0007.xmp belongs to both images of stem IMG_0007: the kept one claims it, so it
+    stays with it, and the copy beside it goes alone (apply looks the claim up per file)."""
+    from clirun import Dedupe
+
+    root = tmp_path / "photos"
+    put(root / "IMG_0007.JPG", jpeg(7, (640, 480)))
+    put(root / "IMG_0007.jpeg", jpeg(7, (320, 240)))
+    put(root / "IMG_0007.xmp", xmp("both"))
+    report = scan(cli, root)
+    files = group_files(report)
+    assert {n: f["action"] for n, f in files.items()} == {
+        "IMG_0007.JPG": "keep",
+        "IMG_0007.jpeg": "trash",
+    }
+    assert roles(files["IMG_0007.JPG"]) == {"IMG_0007.xmp": "xmp"}
+    user = Dedupe(tmp_path / "home")
+    dry = user("apply", "--report", str(report), "--dry-run", "--format", "csv")
+    assert dry.code == ExitCode.OK, dry.err
+    assert dry.text.splitlines()[1:] == [
+        f"remove,{root}/IMG_0007.jpeg,{files['IMG_0007.jpeg']['size']},,"
+    ]
+    done = user("apply", "--report", str(report), "--trash", "--yes")
+    assert done.code == ExitCode.OK, done.err
+    assert sorted(p.name for p in root.iterdir()) == ["IMG_0007.JPG", "IMG_0007.xmp"]
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_NAMES, max_size=12), st.lists(st.integers(0, 11), unique=True))
 @example(["IMG_1234.jpg", "IMG_1234_01.jpg", "IMG_1234_01.jpg.xmp"], [0])
