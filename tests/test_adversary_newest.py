@@ -610,11 +610,10 @@ def test_an_interrupt_held_back_comes_once_the_block_ends() -> None:
 
     before = signal.getsignal(signal.SIGINT)
     steps: list[str] = []
-    with pytest.raises(KeyboardInterrupt):
-        with interrupt_held():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # Python runs the handler here, in the main thread
-            steps.append("the block ran to its end")
+    with pytest.raises(KeyboardInterrupt), interrupt_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # Python runs the handler here, in the main thread
+        steps.append("the block ran to its end")
     assert steps == ["the block ran to its end"]
     assert signal.getsignal(signal.SIGINT) is before
     with interrupt_held():  # nothing caught: nothing raised after it
