@@ -104,6 +104,25 @@ def takeout_of(json_name: str, image_names: Iterable[str]) -> list[str]:
     return found
 
 
+def sidecar_names(names: Iterable[str]) -> frozenset[str]:
+    """The names of a folder that `find` looks at: those with a sidecar's extension, and the
+    files a darktable version's sidecar (NAME_NN.EXT.xmp) could belong to. `find` over these
+    gives what it gives over all the `names`, whatever the images: list a folder once, keep
+    this (a few names, most often none), and look for each image's sidecars in it."""
+    every = names if isinstance(names, (set, frozenset)) else set(names)
+    found = set()
+    for name in every:
+        # a cheap first look (C string methods); the extension, where it is one, is the part
+        # after the last dot, so nothing `extension` keeps is passed over
+        if ("." + name.rpartition(".")[2]).lower() in SIDECAR_EXTENSIONS and (
+            extension(name) in SIDECAR_EXTENSIONS
+        ):
+            found.add(name)
+            if _stem(name) in every:
+                found.add(_stem(name))
+    return frozenset(found)
+
+
 def find(names: Iterable[str], images: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
     """The sidecars of each of `images` among the file `names` of their folder: image name ->
     [(sidecar name, role)], sorted, by the rules in the module docstring (the motion part of a

@@ -37,6 +37,8 @@ from apply_helpers import (
     xmp,
 )
 from conftest import REAL_IMAGES, Cli, photo
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from report_helpers import schema_2, with_images
 
@@ -301,6 +303,95 @@ def test_a_sidecar_changed_or_new_since_the_scan_keeps_its_image_in_place(
         in err
     )
     assert tree(root) == before and not (trash_dir() / "files").exists()
+
+
+def test_sidecars_that_appear_beside_some_images_of_a_folder_keep_exactly_those_in_place(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """apply lists each folder once and keeps only the names that could be sidecars
+    (companions.sidecar_names): an image with a new sidecar, or a new darktable version's,
+    still stays, in the dry run as in the real run, and the other images of its folder go."""
+    from clirun import Dedupe
+
+    root = tmp_path / "photos"
+    names = [f"IMG_{k:04d}.JPG" for k in range(1, 7)]
+    for k, name in enumerate(names, 1):
+        put(root / "a" / name, jpeg(k), MTIME)
+        put(root / "b" / name, jpeg(k), MTIME + 5)
+    report = scan(cli, root)
+    put(root / "b/IMG_0002.JPG.xmp", xmp("rated after the scan"))
+    put(root / "b/IMG_0003.aae", aae())  # another case than the name: still its sidecar
+    put(root / "b/IMG_0004_01.JPG.xmp", xmp("a darktable version"))
+    put(root / "b/IMG_0005.JPG.txt", b"notes: not a sidecar")
+    put(root / "b/IMG_0006.xmp.JPG", jpeg(99))  # an image's name, not a sidecar's
+    staying = {"IMG_0002.JPG", "IMG_0003.JPG", "IMG_0004.JPG"}
+    user = Dedupe(tmp_path / "home")
+    dry = user("apply", "--report", str(report), "--dry-run", "--format", "csv")
+    assert dry.code == ExitCode.OK, dry.err
+    rows = {os.path.basename(line.split(",")[1]): line for line in dry.text.splitlines()[1:]}
+    assert sorted(rows) == names
+    for name, line in rows.items():
+        assert line.startswith("skip" if name in staying else "remove"), line
+    assert "it has sidecars the report does not list" in rows["IMG_0004.JPG"]
+    assert "IMG_0004_01.JPG.xmp" in rows["IMG_0004.JPG"]
+    done = user("apply", "--report", str(report), "--trash", "--yes")
+    assert done.code == ExitCode.PARTIAL, done.err
+    left = sorted(p.name for p in (root / "b").iterdir() if p.suffix == ".JPG")
+    assert left == sorted([*staying, "IMG_0006.xmp.JPG"])
+    trash = user.home / "xdg_data_home/Trash/files"
+    assert sorted(p.name for p in trash.iterdir()) == sorted(set(names) - staying)
+
+
+# A folder's names, drawn from pieces that meet every rule of companions.find.
+_STEMS = ["IMG_1234", "IMG_1234_01", "IMG_O1234", "IMG(1)", "", "."]
+_EXTENSIONS = ["", ".jpg", ".JPG", ".CR2", ".xmp"]
+_ENDINGS = ["", ".xmp", ".XMP", ".aae", ".AAE", ".thm", ".json", "(1).json", ".txt", "."]
+_ENDINGS += [".supplemental-metadata.json", ".supplemental-meta.json"]
+_NAMES = st.builds(
+    "".join, st.tuples(*(st.sampled_from(p) for p in (_STEMS, _EXTENSIONS, _ENDINGS)))
+)
+
+
+def test_a_sidecar_a_kept_image_claims_stays_and_never_holds_back_its_copy(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """IMG_0007.xmp belongs to both images of stem IMG_0007: the kept one claims it, so it
+    stays with it, and the copy beside it goes alone (apply looks the claim up per file)."""
+    from clirun import Dedupe
+
+    root = tmp_path / "photos"
+    put(root / "IMG_0007.JPG", jpeg(7, (640, 480)))
+    put(root / "IMG_0007.jpeg", jpeg(7, (320, 240)))
+    put(root / "IMG_0007.xmp", xmp("both"))
+    report = scan(cli, root)
+    files = group_files(report)
+    assert {n: f["action"] for n, f in files.items()} == {
+        "IMG_0007.JPG": "keep",
+        "IMG_0007.jpeg": "trash",
+    }
+    assert roles(files["IMG_0007.JPG"]) == {"IMG_0007.xmp": "xmp"}
+    user = Dedupe(tmp_path / "home")
+    dry = user("apply", "--report", str(report), "--dry-run", "--format", "csv")
+    assert dry.code == ExitCode.OK, dry.err
+    assert dry.text.splitlines()[1:] == [
+        f"remove,{root}/IMG_0007.jpeg,{files['IMG_0007.jpeg']['size']},,"
+    ]
+    done = user("apply", "--report", str(report), "--trash", "--yes")
+    assert done.code == ExitCode.OK, done.err
+    assert sorted(p.name for p in root.iterdir()) == ["IMG_0007.JPG", "IMG_0007.xmp"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_NAMES, max_size=12), st.lists(st.integers(0, 11), unique=True))
+@example(["IMG_1234.jpg", "IMG_1234_01.jpg", "IMG_1234_01.jpg.xmp"], [0])
+def test_sidecar_names_are_all_find_needs_to_see(names: list[str], picks: list[int]) -> None:
+    """Over every name of a folder or over sidecar_names' few, find gives the same sidecars
+    to the same images (the darktable version NAME_NN.EXT.xmp needs to know whether
+    NAME_NN.EXT is there)."""
+    images = sorted({names[k] for k in picks if k < len(names)})
+    few = companions.sidecar_names(names)
+    assert few <= set(names)
+    assert companions.find(few, images) == companions.find(names, images)
 
 
 def test_a_sidecar_that_cannot_follow_its_image_puts_the_image_back(

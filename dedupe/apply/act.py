@@ -364,7 +364,9 @@ class _Run:
     interrupted: bool = False
     seq: int = 0
     locked: frozenset[int] = frozenset()
-    listings: dict[str, set[str]] = field(default_factory=dict)
+    # per folder: the names on disk that could be sidecars (companions.sidecar_names), listed
+    # once, when the folder's first image is checked
+    listings: dict[str, frozenset[str]] = field(default_factory=dict)
     # apply --link: the verified kept copy each checked duplicate becomes a link to
     link_to: dict[str, Seen | None] = field(default_factory=dict)
 
@@ -488,7 +490,10 @@ class _Run:
     def _unlisted(self, unit: list[Removal]) -> list[str]:
         """Sidecars on disk now of the unit's images (by name, companions.py) that the unit
         does not list and no kept image claims."""
-        listed = {r.path for r in unit} | self.plan.kept_companions
+        # (the kept images' companions looked up where needed, never copied: a union per unit
+        # copied every one of them, 31 ms a unit with 94,000 of them)
+        listed = {r.path for r in unit}
+        kept = self.plan.kept_companions
         found = []
         for removal in unit:
             if removal.role not in ("image", "motion"):
@@ -497,13 +502,17 @@ class _Run:
             names = self.listings.get(head)
             if names is None:
                 try:
-                    names = set(os.listdir(head))
+                    names = companions.sidecar_names(os.listdir(head))
                 except OSError:
-                    names = set()
+                    names = frozenset()
                 self.listings[head] = names
+            if not names:
+                continue
             for other, _ in companions.find(names, [name])[name]:
                 path = os.path.join(head, other)
-                if path not in listed and os.path.isfile(path) and not os.path.islink(path):
+                if path in listed or path in kept:
+                    continue
+                if os.path.isfile(path) and not os.path.islink(path):
                     found.append(path)
         return sorted(set(found))
 
