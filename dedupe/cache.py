@@ -44,7 +44,12 @@ def default_path() -> Path:
 
 
 def namespace(settings: Settings) -> str:
-    return f"{settings.algorithm}-{settings.hash_size}-d{decode.DECODER_VERSION}-c{verify.VERSION}"
+    """Where the fingerprints of `settings` are kept: by hash, decoder and signature version
+    (not by the check's verdict: verify.SIGNATURE_VERSION)."""
+    return (
+        f"{settings.algorithm}-{settings.hash_size}-d{decode.DECODER_VERSION}"
+        f"-c{verify.SIGNATURE_VERSION}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

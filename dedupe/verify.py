@@ -45,8 +45,11 @@ from PIL import Image
 from dedupe import hashing
 from dedupe.parallel import thread_map
 
-# Bump whenever signature() or its layout, or the verdict, changes: the cache namespaces
-# fingerprints by it. 3: trimmed content, the 32x32 match, capture facts, flat-only refusal.
+# The check's version: bump whenever signature() or its layout, or the verdict, changes (a
+# report's index and the scan's grouping memo record it: their checked pairs are verdicts).
+# The hash cache keeps fingerprints by SIGNATURE_VERSION alone (below), so a change of the
+# verdict only does not make every user decode every photo again.
+# 3: trimmed content, the 32x32 match, capture facts, flat-only refusal.
 # 4: the geometric check of the pairs the thumbnails cannot settle; shots within a window.
 # 5: a smooth picture is no copy of a textured one; sure copies agree in their fine detail.
 # 6: an animation is no copy of a still picture (flag 4 of the capture); capture times apart
@@ -54,6 +57,9 @@ from dedupe.parallel import thread_map
 # 7: colour layouts of a pair aligned as they are, whose borders differ, are compared over the
 # part of the picture both cover.
 VERSION = 7
+# Bump whenever signature() or its layout changes (and VERSION with it): what the hash cache
+# keeps of each file. 6: the animation flag. (Check 7 changed only the verdict.)
+SIGNATURE_VERSION = 6
 # Side of the square grayscale thumbnail of the screen.
 SIZE = 16
 PIXELS = SIZE * SIZE

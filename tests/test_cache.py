@@ -8,9 +8,11 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from conftest import Library, photo
 from report_helpers import with_images
 
+from dedupe import verify
 from dedupe.cache import HashCache, namespace
 from dedupe.cli import main
 from dedupe.models import FileEntry, Settings
@@ -152,3 +154,26 @@ def test_lookup_in_a_damaged_cache_answers_not_cached(library: Library, tmp_path
     assert [cached for _, cached in cache.lookup(asked)] == [None] * len(asked)
     assert cache.get(asked[0]) is None
     cache.close()
+
+
+def test_a_new_verdict_keeps_the_cache_and_a_new_signature_renews_it(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check version that changes only the verdict (5, 7) made every user decode every
+    photo again; the cache now keeps fingerprints by the signature's version alone. The
+    grouping still follows the new verdict (the report's index and the grouping memo record
+    the check's version)."""
+    make_library(library)
+    cache = tmp_path / "c.sqlite"
+    scan_stats(library.root, tmp_path / "r.json", "--cache", str(cache))
+    monkeypatch.setattr(verify, "VERSION", verify.VERSION + 1)
+    stats = scan_stats(library.root, tmp_path / "r.json", "--cache", str(cache))
+    assert stats["hashed"] == 0 and stats["from_cache"] == 5
+    index = sqlite3.connect(
+        tmp_path / next(p.name for p in tmp_path.iterdir() if p.suffix == ".index")
+    )
+    assert dict(index.execute("SELECT key, value FROM meta"))["verify"] == str(verify.VERSION)
+    index.close()
+    monkeypatch.setattr(verify, "SIGNATURE_VERSION", verify.SIGNATURE_VERSION + 1)
+    stats = scan_stats(library.root, tmp_path / "r.json", "--cache", str(cache))
+    assert stats["hashed"] == 5 and stats["from_cache"] == 0
