@@ -480,7 +480,7 @@ def scanned_rows(args: argparse.Namespace) -> list[Row]:
     ).check("scan of the photo-like corpus")  # fmt: skip
     data = json.loads(path.read_text())
     facts = {
-        "images": len(data["images"]),
+        "images": data["index"]["images"],  # (schema 3: every image is in the index)
         "mb": path.stat().st_size / common.MB,
         "groups": len(data["groups"]),
     }

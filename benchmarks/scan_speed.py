@@ -154,20 +154,24 @@ def report_groups(path: Path) -> list[list[str]]:
     return sorted(sorted(f["path"] for f in g["files"]) for g in data["groups"])
 
 
+def _every_image(path: Path) -> Any:
+    """The report with every scanned image (schema 3 keeps them in the index beside it)."""
+    from dedupe import report as report_mod
+
+    return report_mod.read(path, with_index=True)
+
+
 def report_hashes(path: Path) -> tuple[str, dict[str, str]]:
-    data = json.loads(path.read_text())
-    return data["settings"]["algorithm"], {i["path"]: i["hash"] for i in data["images"]}
+    report = _every_image(path)
+    return report.settings.algorithm, {r.path: str(r.fingerprint.hash) for r in report.images}
 
 
 def near_blank(report: Path, paths: list[str]) -> list[bool]:
     """Which files dedupe's check calls low-information (blank or near-uniform)."""
-    import base64
 
     from dedupe import verify
 
-    checks = {
-        i["path"]: base64.b64decode(i["check"]) for i in json.loads(report.read_text())["images"]
-    }
+    checks = {r.path: r.fingerprint.check for r in _every_image(report).images}
     return [bool(b) for b in verify.low_information([checks[p] for p in paths])]
 
 
