@@ -318,21 +318,27 @@ def id_of(path: Path) -> str | None:
 def _meta_value(path: Path, key: str) -> str | None:
     """One value of an index's meta (None if it has none or its meta cannot be read); raises
     IndexProblem when the file cannot be opened."""
+    return _meta_values(path, key)[0]
+
+
+def _meta_values(path: Path, *keys: str) -> list[str | None]:
+    """Values of an index's meta, from one opening of the file (each None if it has none,
+    all None if its meta cannot be read); raises IndexProblem when it cannot be opened."""
     db = _open(path)
     try:
-        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        rows = [db.execute("SELECT value FROM meta WHERE key = ?", (k,)).fetchone() for k in keys]
     except sqlite3.Error:
-        return None
+        return [None] * len(keys)
     finally:
         db.close()
-    return None if row is None else str(row[0])
+    return [None if row is None else str(row[0]) for row in rows]
 
 
 def search_radius(path: Path) -> tuple[int, int] | None:
     """The hash size of the index at `path` and the radius its checked pairs cover, from its
     meta alone (None: it holds no checked pairs, or cannot be read: load says why)."""
     try:
-        settings, checked = _meta_value(path, "settings"), _meta_value(path, "checked")
+        settings, checked = _meta_values(path, "settings", "checked")
         hash_size = json.loads(settings or "null")["hash_size"]
         radius = json.loads(checked or "null")["radius"]
     except (IndexProblem, ValueError, TypeError, KeyError):
@@ -432,8 +438,7 @@ def _check_meta(
         raise IndexProblem(
             f"the report's index {path} was made by another version of dedupe's check (check "
             f"{made[0] or '(unknown)'}, decoder {made[1] or '(unknown)'}; this dedupe's: check "
-            f"{verify.VERSION}, decoder "
-            f"{decode.DECODER_VERSION}): {_ADVICE}"
+            f"{verify.VERSION}, decoder {decode.DECODER_VERSION}): {_ADVICE}"
         )
     return meta
 

@@ -129,7 +129,11 @@ def read_to_regroup(path: str | Path, threshold: float | None = None) -> Report:
             size += os.path.getsize(Path(path).parent / named)
     except OSError:  # report.read says what is wrong with it
         size = 0
-    within = threshold is not None and named is not None and _within_checked(path, threshold)
+    within = (
+        threshold is not None
+        and named is not None
+        and _within_checked(Path(path).parent / named, threshold)
+    )
     if within or not cluster.compiles(size // _REPORT_BYTES_PER_IMAGE):
         return report_mod.read(path, with_index=True)
     loading = threading.Thread(target=cluster.warm_up, name="dedupe-warm-up", daemon=True)
@@ -140,11 +144,10 @@ def read_to_regroup(path: str | Path, threshold: float | None = None) -> Report:
         loading.join()
 
 
-def _within_checked(path: str | Path, threshold: float) -> bool:
-    """Whether the index the report at `path` names holds checked pairs that cover
+def _within_checked(index: Path, threshold: float) -> bool:
+    """Whether the index at `index` (the one the report names) holds checked pairs that cover
     `threshold` (by its meta alone; False when that cannot be read: the read says why)."""
-    ref = report_mod.header_index(path)
-    found = None if ref is None else index_mod.search_radius(Path(path).parent / ref.file)
+    found = index_mod.search_radius(index)
     if found is None:
         return False
     hash_size, radius = found
