@@ -16,7 +16,7 @@ is the caller's (see dedupe/looks.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,8 @@ from PIL import Image
 
 # Bump whenever features() or compare() could give another verdict for the same pictures.
 # 2: the first look at 256 keypoints (at 128, crops of pages of text failed it).
-VERSION = 2
+# 3: dark pictures smoothed before their stretch; small pictures never refuted.
+VERSION = 3
 
 # The working size of a picture (pixels; the aspect ratio is kept): 512 x 384 for a 4:3 photo.
 GEOMETRY_PIXELS = 512 * 384
@@ -61,6 +62,20 @@ MIN_OVERLAP = 0.4
 # Fewer keypoints than this on either side: the pictures have too little local structure
 # (gradients, flat wallpapers, heavy blur) for the check to say anything.
 MIN_KEYPOINTS = 60
+# A picture at most this many pixels on its long side is small: looked at, it is enlarged 3x
+# or more to the working size, and its keypoints are the enlargement's (soft corners that a
+# half-size copy, enlarged 6x, does not repeat; measured on the photos of ../shared/real-images
+# made into thumbnails of 100 px and copies of half that size, 19 of 67 pairs pass, all of
+# 67 at 320 px). The check may find such a pair one picture, never refute it: the match of
+# the thumbnails decides.
+SMALL_SIDE = 160
+# A dark picture (99% of its pixels darker than DARK_LEVELS) is stretched by a gain of 4 to 30:
+# its sensor noise and the steps between its few gray levels would become the stretched
+# picture's corners, other ones in each copy (a re-encode moves the noise, a resize averages
+# it). Such a picture is resized in floating point and smoothed before its stretch, by a
+# Gaussian of DARK_SMOOTH working pixels per unit of gain beyond 1 (a gain of 10: 1.8 px).
+DARK_LEVELS = 64
+DARK_SMOOTH = 0.2
 
 # Verdicts.
 UNKNOWN, SAME, DIFFERENT = 0, 1, 2
@@ -75,9 +90,16 @@ class Features:
     descriptors: npt.NDArray[np.uint8]
     width: int
     height: int
+    # the long side, in pixels, of the picture they were found in (0: not known)
+    source_side: int = 0
 
     def __len__(self) -> int:
         return len(self.points)
+
+    @property
+    def small(self) -> bool:
+        """Whether the picture is small (see SMALL_SIDE): the check cannot refute it."""
+        return 0 < self.source_side <= SMALL_SIDE
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +107,8 @@ class Geometry:
     """The geometric check of a pair: the verdict, how many matches agree with the fitted
     transform (and how many there were), the transform's scale (second to first) and turn in
     degrees, the share of keypoint cells the agreeing matches cover, and the part of each
-    picture the other shows."""
+    picture the other shows; `small`: either picture is small (SMALL_SIDE), and the verdict
+    UNKNOWN where it would be DIFFERENT."""
 
     verdict: int
     inliers: int = 0
@@ -94,6 +117,7 @@ class Geometry:
     angle: float = 0.0
     spread: float = 0.0
     overlap: tuple[float, float] = (0.0, 0.0)
+    small: bool = False
 
 
 def working_size(width: int, height: int) -> tuple[int, int]:
@@ -102,16 +126,38 @@ def working_size(width: int, height: int) -> tuple[int, int]:
     return max(8, round(width * scale)), max(8, round(height * scale))
 
 
-def _stretched(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """Gray levels stretched so that the 1st and 99th percentiles become 0 and 255: the same
-    keypoints whatever a brightness or contrast edit did, and some on faint pictures."""
+def _percentiles(gray: npt.NDArray[np.uint8]) -> tuple[int, int]:
+    """The 1st and 99th percentiles of a gray picture's levels."""
     counts = np.cumsum(np.bincount(gray.reshape(-1), minlength=256))
     low, high = np.searchsorted(counts, (0.01 * counts[-1], 0.99 * counts[-1]))
+    return int(low), int(high)
+
+
+def _stretched(
+    gray: npt.NDArray[np.uint8] | npt.NDArray[np.float32], low: float, high: float
+) -> npt.NDArray[np.uint8]:
+    """Gray levels stretched so that the 1st and 99th percentiles (`low`, `high`) become 0 and
+    255: the same keypoints whatever a brightness or contrast edit did, and some on faint
+    pictures."""
     if high - low < 1.0:
-        return gray
+        return np.clip(gray, 0, 255).astype(np.uint8)
     out = (gray.astype(np.float32) - float(low)) * (255.0 / float(high - low))
     result: npt.NDArray[np.uint8] = np.clip(out, 0.0, 255.0).astype(np.uint8)
     return result
+
+
+def _dark_working(gray: Image.Image, size: tuple[int, int], gain: float) -> npt.NDArray[np.uint8]:
+    """A dark picture at its working size, resized in floating point (no gray level lost to
+    rounding), smoothed by DARK_SMOOTH pixels per unit of `gain` beyond 1, and stretched."""
+    import cv2
+
+    level = gray.convert("F")
+    if level.size != size:
+        level = level.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    pixels = np.asarray(level, dtype=np.float32)
+    smooth = cv2.GaussianBlur(pixels, (0, 0), DARK_SMOOTH * (gain - 1.0))
+    low, high = np.percentile(smooth, (1, 99))
+    return _stretched(smooth, float(low), float(high))
 
 
 _detector: object | None = None
@@ -133,15 +179,25 @@ def features(image: Image.Image) -> Features:
     """The keypoints of a picture (any mode and size; looked at in gray at its working size)."""
     gray = image if image.mode == "L" else image.convert("L")
     size = working_size(*gray.size)
-    if gray.size != size:
-        gray = gray.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    pixels = _stretched(np.asarray(gray))
+    working = (
+        gray
+        if gray.size == size
+        else gray.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    )
+    levels = np.asarray(working)
+    low, high = _percentiles(levels)
+    if high < DARK_LEVELS and high - low >= 1:
+        pixels = _dark_working(gray, size, 255.0 / (high - low))
+    else:
+        pixels = _stretched(levels, low, high)
     keypoints, descriptors = _orb().detectAndCompute(pixels, None)  # type: ignore[attr-defined]
+    side = max(gray.size)
     if descriptors is None or not keypoints:
-        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), *size)
+        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), *size, side)
     order = np.argsort([-k.response for k in keypoints], kind="stable")  # strongest first
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)[order]
-    return Features(points, np.ascontiguousarray(descriptors[order], dtype=np.uint8), *size)
+    descriptors = np.ascontiguousarray(descriptors[order], dtype=np.uint8)
+    return Features(points, descriptors, *size, side)
 
 
 def _matches(
@@ -205,7 +261,16 @@ def compare(a: Features, b: Features) -> Geometry:
     """The geometric check of b against a: SAME when one similarity transform carries many
     of b's keypoints onto a's, spread over the part of a that b shows, which is most of the
     smaller picture (tried as they are, then both squeezed to a square, for a stretched
-    copy); UNKNOWN when either has too few keypoints to tell; else DIFFERENT."""
+    copy); UNKNOWN when either has too few keypoints to tell, or is small (SMALL_SIDE) and
+    would be DIFFERENT; else DIFFERENT."""
+    found = _compare(a, b)
+    if found.verdict == DIFFERENT and (a.small or b.small):
+        return replace(found, verdict=UNKNOWN, small=True)
+    return found
+
+
+def _compare(a: Features, b: Features) -> Geometry:
+    """compare() whatever the pictures' sizes."""
     if len(a) < MIN_KEYPOINTS or len(b) < MIN_KEYPOINTS:
         return Geometry(UNKNOWN)
     src, dst = _matches(a, b, QUICK)

@@ -233,7 +233,7 @@ def turned(found: geometry.Features, turn: int) -> geometry.Features:
         points, size = np.stack([h - y, x], axis=1), (found.height, found.width)
     else:
         points, size = np.stack([y, w - x], axis=1), (found.height, found.width)
-    return geometry.Features(points.astype(np.float32), found.descriptors, *size)
+    return geometry.Features(points.astype(np.float32), found.descriptors, *size, found.source_side)
 
 
 def picture(record: ImageRecord) -> Image.Image | None:

@@ -56,7 +56,9 @@ from dedupe.parallel import thread_map
 # by whole quarter hours to the millisecond are one capture with its clock moved.
 # 7: colour layouts of a pair aligned as they are, whose borders differ, are compared over the
 # part of the picture both cover.
-VERSION = 7
+# 8: the geometric check (geometry.VERSION 3) smooths dark pictures before their stretch and
+# never refutes a small picture (the match decides).
+VERSION = 8
 # Bump whenever signature() or its layout changes (and VERSION with it): what the hash cache
 # keeps of each file. 6: the animation flag. (Check 7 changed only the verdict.)
 SIGNATURE_VERSION = 6
