@@ -73,9 +73,16 @@ SMALL_SIDE = 160
 # its sensor noise and the steps between its few gray levels would become the stretched
 # picture's corners, other ones in each copy (a re-encode moves the noise, a resize averages
 # it). Such a picture is resized in floating point and smoothed before its stretch, by a
-# Gaussian of DARK_SMOOTH working pixels per unit of gain beyond 1 (a gain of 10: 1.8 px).
+# Gaussian of DARK_SMOOTH working pixels per unit of gain beyond 1 (a gain of 6: 1 px), at most
+# DARK_SMOOTH_MAX (more lost the keypoints of a blurred copy of a dark texture of the tune
+# split: 25 agreed at 5.4 px, 248 at 2).
+# A dark picture left with fewer than MIN_KEYPOINTS once smoothed has no structure above its
+# noise (a lens cap, a night sky without stars): it is no copy of anything by its thumbnails
+# alone (two such shots share their vignetting and little else), as before it was smoothed,
+# when its noise gave keypoints no other picture repeats.
 DARK_LEVELS = 64
 DARK_SMOOTH = 0.2
+DARK_SMOOTH_MAX = 2.0
 
 # Verdicts.
 UNKNOWN, SAME, DIFFERENT = 0, 1, 2
@@ -92,6 +99,8 @@ class Features:
     height: int
     # the long side, in pixels, of the picture they were found in (0: not known)
     source_side: int = 0
+    # whether it is dark (DARK_LEVELS), smoothed before its stretch
+    dark: bool = False
 
     def __len__(self) -> int:
         return len(self.points)
@@ -108,7 +117,8 @@ class Geometry:
     transform (and how many there were), the transform's scale (second to first) and turn in
     degrees, the share of keypoint cells the agreeing matches cover, and the part of each
     picture the other shows; `small`: either picture is small (SMALL_SIDE), and the verdict
-    UNKNOWN where it would be DIFFERENT."""
+    UNKNOWN where it would be DIFFERENT; `featureless`: either is dark and has too few
+    keypoints (DIFFERENT: see DARK_LEVELS)."""
 
     verdict: int
     inliers: int = 0
@@ -118,6 +128,7 @@ class Geometry:
     spread: float = 0.0
     overlap: tuple[float, float] = (0.0, 0.0)
     small: bool = False
+    featureless: bool = False
 
 
 def working_size(width: int, height: int) -> tuple[int, int]:
@@ -148,14 +159,16 @@ def _stretched(
 
 def _dark_working(gray: Image.Image, size: tuple[int, int], gain: float) -> npt.NDArray[np.uint8]:
     """A dark picture at its working size, resized in floating point (no gray level lost to
-    rounding), smoothed by DARK_SMOOTH pixels per unit of `gain` beyond 1, and stretched."""
+    rounding), smoothed by DARK_SMOOTH pixels per unit of `gain` beyond 1 (at most
+    DARK_SMOOTH_MAX), and stretched."""
     import cv2
 
     level = gray.convert("F")
     if level.size != size:
         level = level.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     pixels = np.asarray(level, dtype=np.float32)
-    smooth = cv2.GaussianBlur(pixels, (0, 0), DARK_SMOOTH * (gain - 1.0))
+    sigma = min(DARK_SMOOTH * (gain - 1.0), DARK_SMOOTH_MAX)
+    smooth: npt.NDArray[np.float32] = np.asarray(cv2.GaussianBlur(pixels, (0, 0), sigma))
     low, high = np.percentile(smooth, (1, 99))
     return _stretched(smooth, float(low), float(high))
 
@@ -186,18 +199,20 @@ def features(image: Image.Image) -> Features:
     )
     levels = np.asarray(working)
     low, high = _percentiles(levels)
-    if high < DARK_LEVELS and high - low >= 1:
+    dark = high < DARK_LEVELS and high - low >= 1
+    if dark:
         pixels = _dark_working(gray, size, 255.0 / (high - low))
     else:
         pixels = _stretched(levels, low, high)
     keypoints, descriptors = _orb().detectAndCompute(pixels, None)  # type: ignore[attr-defined]
     side = max(gray.size)
     if descriptors is None or not keypoints:
-        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), *size, side)
+        empty = np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+        return Features(*empty, *size, side, dark)
     order = np.argsort([-k.response for k in keypoints], kind="stable")  # strongest first
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)[order]
     descriptors = np.ascontiguousarray(descriptors[order], dtype=np.uint8)
-    return Features(points, descriptors, *size, side)
+    return Features(points, descriptors, *size, side, dark)
 
 
 def _matches(
@@ -261,8 +276,10 @@ def compare(a: Features, b: Features) -> Geometry:
     """The geometric check of b against a: SAME when one similarity transform carries many
     of b's keypoints onto a's, spread over the part of a that b shows, which is most of the
     smaller picture (tried as they are, then both squeezed to a square, for a stretched
-    copy); UNKNOWN when either has too few keypoints to tell, or is small (SMALL_SIDE) and
-    would be DIFFERENT; else DIFFERENT."""
+    copy); UNKNOWN when either has too few keypoints to tell (DIFFERENT when that one is dark:
+    see DARK_LEVELS), or is small (SMALL_SIDE) and would be DIFFERENT; else DIFFERENT."""
+    if any(f.dark and len(f) < MIN_KEYPOINTS for f in (a, b)):
+        return Geometry(DIFFERENT, featureless=True)
     found = _compare(a, b)
     if found.verdict == DIFFERENT and (a.small or b.small):
         return replace(found, verdict=UNKNOWN, small=True)

@@ -233,7 +233,9 @@ def turned(found: geometry.Features, turn: int) -> geometry.Features:
         points, size = np.stack([h - y, x], axis=1), (found.height, found.width)
     else:
         points, size = np.stack([y, w - x], axis=1), (found.height, found.width)
-    return geometry.Features(points.astype(np.float32), found.descriptors, *size, found.source_side)
+    return geometry.Features(
+        points.astype(np.float32), found.descriptors, *size, found.source_side, found.dark
+    )
 
 
 def picture(record: ImageRecord) -> Image.Image | None:

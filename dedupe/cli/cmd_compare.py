@@ -101,7 +101,7 @@ def _framing(found: geometry.Geometry, b: ImageRecord) -> list[str]:
     return parts
 
 
-def _looked(check: PairCheck, b: ImageRecord) -> str | None:
+def _looked(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str | None:
     """The verdict in words when the geometric check settled the pair (else None)."""
     found = check.geometry
     if not check.looked:
@@ -116,6 +116,21 @@ def _looked(check: PairCheck, b: ImageRecord) -> str | None:
         covered = round(100 * check.covered)  # the match's, where it aligned them as they are
         parts = ["same picture", *(framing or ([f"{covered}% covered"] if covered else []))]
         return ", ".join(parts) + f" ({found.inliers} matching points agree)"
+    if found.verdict == geometry.UNKNOWN and found.small and check.kind == verify.COPY:
+        small = [
+            f"{name} is {r.fingerprint.width}x{r.fingerprint.height}"
+            for name, r in (("A", a), ("B", b))
+            if max(r.fingerprint.width, r.fingerprint.height) <= geometry.SMALL_SIDE
+        ]
+        return (
+            f"same picture, by the thumbnails alone ({', '.join(small)}: too small for "
+            f"keypoints to tell; {found.inliers} matching points agree)"
+        )
+    if found.verdict == geometry.DIFFERENT and found.featureless:
+        return (
+            "different pictures: a dark picture with no structure above its noise (fewer than "
+            f"{geometry.MIN_KEYPOINTS} keypoints once smoothed) is no copy by its thumbnails alone"
+        )
     if found.verdict == geometry.DIFFERENT:
         if found.inliers >= geometry.MIN_INLIERS and found.spread < geometry.SPREAD:
             return (
@@ -159,7 +174,7 @@ def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
     if check.kind == verify.SHOTS:
         by = " by the same camera" if check.same_camera else ""
         return f"different shots: captured {_seconds(check.apart_ms)} apart{by}"
-    looked = _looked(check, b)
+    looked = _looked(check, a, b)
     if looked is not None and check.kind != verify.SHOTS:
         return looked
     if check.kind == verify.COPY:
