@@ -724,6 +724,7 @@ def start_regroup(
     progress: Progress | None = None,
     warn: Warn | None = None,
     start: bool = True,
+    count: int | None = None,
 ) -> Regrouping:
     """regroup_report(report, threshold=threshold, ...) begun: its first groups found now,
     in a fraction of the time (`dedupe review --threshold` shows them while the rest is
@@ -732,6 +733,7 @@ def start_regroup(
     the pairs the report's scan checked), there is no short way: the whole regroup is done
     here, and `first` holds every group. `start=False`: the thread begins at the first call of
     start() or finish() (say, once a screen is drawn: it shares the interpreter's time).
+    `count`: how many first groups at least (default: regroup.FIRST_GROUPS, 60).
 
     Raises as regroup_report does, for what it checks first and for the first groups; the
     rest of the regroup raises in finish()."""
@@ -753,6 +755,7 @@ def start_regroup(
         distinct=distinct,
         facts_for=_facts_reader(report, cache, progress, say),
         look_for=Looks,
+        count=regroup.FIRST_GROUPS if count is None else count,
     )
     if first is None:
         whole = _regroup_at(report, threshold, rules, distinct, cache, progress, say)

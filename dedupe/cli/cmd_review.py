@@ -356,6 +356,8 @@ def review_in_terminal(
         regrouped_notice=regrouped_notice,
     )
     outcome = app.run()
+    if app.return_code:  # an error ended the review (Textual showed its traceback)
+        raise CliError("the review ended on an unexpected error (shown above)", 1)
     if outcome == "saved" and written:
         saved = written[-1]
         reviewed = sum(1 for g in saved.groups if g.reviewed)

@@ -265,7 +265,7 @@ class ReviewApp(App[str]):
             # After the first frame too: the thread shares the interpreter's time with it.
             self.call_after_refresh(self._start_regrouping)
         elif self._regrouping is not None:
-            self.call_after_refresh(self._regrouped)
+            self.call_after_refresh(self._start_regrouping)
         self._layout()
         self._show_view()
         if self._notice:
@@ -640,20 +640,25 @@ class ReviewApp(App[str]):
         assert regrouping is not None
         here = threading.get_ident()
 
+        def take() -> None:
+            # A worker (an asyncio task), not a message: a key waiting for the regroup holds
+            # the app's message queue; and an error it raises ends the app with its traceback.
+            self.run_worker(self._regrouped(), name="regrouped", group="regrouped")
+
         def ended() -> None:  # on the regroup's thread (here, when it had ended already)
             if threading.get_ident() == here:
-                self._regrouped()
+                take()
                 return
             with contextlib.suppress(RuntimeError):  # the review has ended meanwhile
-                self.call_from_thread(self._regrouped)
+                self.call_from_thread(take)
 
         regrouping.when_done(ended)
         regrouping.start()
 
-    def _regrouped(self) -> None:
+    async def _regrouped(self) -> None:
         """The whole regroup is there: it replaces the first groups (or says why it cannot).
-        An error that is not a DedupeError (a bug) is not caught: it ends the review with
-        its traceback."""
+        An error that is not a DedupeError (a bug) is not caught: it ends the review, which
+        shows its traceback (and `dedupe review` fails)."""
         regrouping = self._regrouping
         assert regrouping is not None
         try:
