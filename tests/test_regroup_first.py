@@ -225,14 +225,19 @@ def _app(first: Report, work: Held, saved: list[Report]) -> tuple[ReviewApp, api
     return app, regrouping
 
 
+def _first_and_whole(scanned: Path) -> tuple[Report, api.Regrouped]:
+    """The first groups of the scan's regroup at 0.1 (two or more), and the whole regroup."""
+    report = _read(scanned)
+    first = api.start_regroup(report, threshold=0.1, cache=False, start=False, count=2).first
+    return first, api.regroup_report(report, threshold=0.1, cache=False)
+
+
 def _text(app: ReviewApp, widget: str) -> str:
     return str(app.query_one(widget).render())
 
 
 def test_the_review_shows_the_first_groups_and_waits_for_the_rest(scanned: Path) -> None:
-    report = _read(scanned)
-    first = api.start_regroup(report, threshold=0.1, cache=False, start=False, count=2).first
-    whole = api.regroup_report(report, threshold=0.1, cache=False)
+    first, whole = _first_and_whole(scanned)
     shown = len(first.groups)
     assert 2 <= shown < len(whole.report.groups)
     work = Held(whole)
@@ -279,9 +284,7 @@ def test_the_review_shows_the_first_groups_and_waits_for_the_rest(scanned: Path)
 
 
 def test_a_decision_waits_for_the_rest_of_the_regroup(scanned: Path) -> None:
-    report = _read(scanned)
-    first = api.start_regroup(report, threshold=0.1, cache=False, start=False, count=2).first
-    whole = api.regroup_report(report, threshold=0.1, cache=False)
+    first, whole = _first_and_whole(scanned)
     work = Held(whole)
     saved: list[Report] = []
     app, _ = _app(first, work, saved)
@@ -305,9 +308,7 @@ def test_a_decision_waits_for_the_rest_of_the_regroup(scanned: Path) -> None:
 
 
 def test_a_failed_regroup_is_said_and_nothing_is_saved(scanned: Path) -> None:
-    report = _read(scanned)
-    first = api.start_regroup(report, threshold=0.1, cache=False, start=False, count=2).first
-    whole = api.regroup_report(report, threshold=0.1, cache=False)
+    first, whole = _first_and_whole(scanned)
     work = Held(whole, IndexProblem("the index is another scan's"))
     work.go.set()
     saved: list[Report] = []
@@ -330,9 +331,7 @@ def test_a_failed_regroup_is_said_and_nothing_is_saved(scanned: Path) -> None:
 
 def test_a_bug_in_the_regroup_thread_ends_the_review_with_it(scanned: Path) -> None:
     """Not a DedupeError: not caught anywhere on the way, the review ends and raises it."""
-    report = _read(scanned)
-    first = api.start_regroup(report, threshold=0.1, cache=False, start=False, count=2).first
-    whole = api.regroup_report(report, threshold=0.1, cache=False)
+    first, whole = _first_and_whole(scanned)
     work = Held(whole, ZeroDivisionError("a bug"))
     work.go.set()
     app, _ = _app(first, work, [])
