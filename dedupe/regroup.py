@@ -319,7 +319,8 @@ def first_groups(
     anchors' checks): each connected set is grouped on its own exactly as among every image,
     and every group it gives comes after its first path in regroup's order (by first path).
     So the sets are grouped in the order of their first paths, a batch at a time, until
-    `count` groups are known to come before any set left."""
+    `count` groups are known to come before any set left (a batch also takes the sets with
+    files of no group in the folders of its own: see below)."""
     settings, rules, not_duplicates = _inputs(report, threshold, rules, distinct)
     records, checked, radius = report.images, report.checked, settings.max_distance
     if checked is None or checked.radius < radius:
@@ -336,24 +337,43 @@ def first_groups(
     nodes = np.flatnonzero(np.bincount(label, minlength=n)[label] > 1)
     least: dict[int, bytes] = {}  # each set's first path, by its label
     members: dict[int, list[int]] = {}
+    # The files of no group of the report, which facts_for reads, a folder at a time: what it
+    # says of one can depend on the others of its folder in the call (sidecars by name), so
+    # the sets with such files in one folder are grouped in one batch, as in one regroup.
+    grouped = {os.fsencode(m.record.path) for g in report.groups for m in g.members}
+    folders: dict[int, set[bytes]] = {}  # set -> the folders of its files in no group
+    in_folder: dict[bytes, set[int]] = {}  # folder -> the sets with such files there
     for node, set_, path in zip(
         nodes.tolist(), label[nodes].tolist(), _path_bytes(records, nodes), strict=True
     ):
         if set_ not in least or path < least[set_]:
             least[set_] = path
         members.setdefault(set_, []).append(node)
+        if facts_for is not None and path not in grouped:
+            folder = path.rpartition(b"/")[0]
+            folders.setdefault(set_, set()).add(folder)
+            in_folder.setdefault(folder, set()).add(set_)
     sets = sorted(least, key=least.__getitem__)
     if not sets:  # no file has a copy within the threshold
         shown = replace(report, settings=settings, keep=rules, groups=(), facts={})
         return FirstGroups(replace(shown, not_duplicates=not_duplicates), every=True)
     found: list[Group] = []
     facts: dict[str, FileFacts] = {}
-    done, batch = 0, max(count, 1)
+    taken: set[int] = set()
+    done, batch = 0, max(count, 1)  # sets[:done] are taken
     while True:
-        rows = np.array(
-            sorted(k for set_ in sets[done : done + batch] for k in members[set_]), np.int64
-        )
-        done, batch = done + batch, batch * 2
+        chosen = [set_ for set_ in sets[done:] if set_ not in taken][:batch]
+        ahead = list(chosen)  # ... with the sets sharing a folder of files in no group
+        while ahead:
+            for folder in folders.get(ahead.pop(), ()):
+                for other in in_folder[folder] - taken - set(chosen):
+                    chosen.append(other)
+                    ahead.append(other)
+        taken.update(chosen)
+        while done < len(sets) and sets[done] in taken:
+            done += 1
+        batch *= 2
+        rows = np.array(sorted(k for set_ in chosen for k in members[set_]), np.int64)
         part = (
             list(records.records(rows.tolist()))
             if isinstance(records, ImageColumns)
@@ -367,6 +387,7 @@ def first_groups(
         found.extend(groups)
         facts.update(part_facts)
         found.sort(key=lambda g: order_key(g.members))
+        # every set not taken comes after this first path
         bound = least[sets[done]] if done < len(sets) else None
         ready = [g for g in found if bound is None or order_key(g.members) < bound]
         if bound is None or len(ready) >= count:
