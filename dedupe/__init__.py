@@ -42,6 +42,7 @@ _EXPORTS = {
     "write_report": "dedupe.api",
     "write_html": "dedupe.api",
     "regroup_report": "dedupe.api",
+    "start_regroup": "dedupe.api",
     "make_plan": "dedupe.api",
     "start_apply": "dedupe.api",
     "apply_plan": "dedupe.api",
@@ -52,6 +53,7 @@ _EXPORTS = {
     "Comparison": "dedupe.api",
     "HashDistance": "dedupe.api",
     "Regrouped": "dedupe.api",
+    "Regrouping": "dedupe.api",
     "Similar": "dedupe.api",
     "Written": "dedupe.html_report",
     "Settings": "dedupe.models",
@@ -108,6 +110,7 @@ if TYPE_CHECKING:
     from dedupe.api import Comparison as Comparison
     from dedupe.api import HashDistance as HashDistance
     from dedupe.api import Regrouped as Regrouped
+    from dedupe.api import Regrouping as Regrouping
     from dedupe.api import Similar as Similar
     from dedupe.api import apply_plan as apply_plan
     from dedupe.api import compare_files as compare_files
@@ -119,6 +122,7 @@ if TYPE_CHECKING:
     from dedupe.api import regroup_report as regroup_report
     from dedupe.api import scan_folders as scan_folders
     from dedupe.api import start_apply as start_apply
+    from dedupe.api import start_regroup as start_regroup
     from dedupe.api import undo_apply as undo_apply
     from dedupe.api import write_html as write_html
     from dedupe.api import write_report as write_report

@@ -17,6 +17,7 @@ import contextlib
 import os
 import stat
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -571,22 +572,33 @@ def regroup_report(
             return Regrouped(report, regroup.compare(report.groups, report.groups))
         changed = regroup.repropose(report, rules, Looks(report.images))
         return Regrouped(changed, regroup.compare(report.groups, changed.groups))
-    progress = progress or NoProgress()
-    say = _warner(warn)
-    n = len(report.images)
-    progress.start(f"Regrouping {n:,} image{'' if n == 1 else 's'}", None)
-    images = report.images
+    return _regroup_at(
+        report, threshold, rules, _pairs(not_duplicates), cache, progress or NoProgress(),
+        _warner(warn),
+    )  # fmt: skip
 
-    def facts_for(records: Sequence[ImageRecord]) -> Mapping[str, FileFacts]:
-        return _facts(cache, report.settings, records, images, progress, say)
 
-    look = Looks(images)  # for pairs the report's search did not check
+def _regroup_at(
+    report: Report,
+    threshold: float,
+    rules: KeepRules | None,
+    distinct: frozenset[tuple[str, str]],
+    cache: CacheChoice,
+    progress: Progress,
+    say: Warn,
+) -> Regrouped:
+    """regroup_report at `threshold` of a complete report (every image, from its index)."""
+    from dedupe import regroup
+    from dedupe.looks import Looks
+
+    progress.start(_regrouping_words(report), None)
+    look = Looks(report.images)  # for pairs the report's search did not check
     regrouped, changes = regroup.regroup(
         report,
         threshold=threshold,
         rules=rules,
-        distinct=_pairs(not_duplicates),
-        facts_for=facts_for,
+        distinct=distinct,
+        facts_for=_facts_reader(report, cache, progress, say),
         look=look,
     )
     if look.missed:
@@ -596,6 +608,166 @@ def regroup_report(
             "check could settle are not grouped; scan again to check them"
         )
     return Regrouped(regrouped, changes)
+
+
+def _regrouping_words(report: Report) -> str:
+    n = len(report.images)
+    return f"Regrouping {n:,} image{'' if n == 1 else 's'}"
+
+
+def _facts_reader(
+    report: Report, cache: CacheChoice, progress: Progress, say: Warn
+) -> Callable[[Sequence[ImageRecord]], Mapping[str, FileFacts]]:
+    """What a regroup reads of the files of its new groups (regroup.regroup's facts_for)."""
+    images = report.images
+
+    def facts_for(records: Sequence[ImageRecord]) -> Mapping[str, FileFacts]:
+        return _facts(cache, report.settings, records, images, progress, say)
+
+    return facts_for
+
+
+class Regrouping:
+    """A regroup begun by start_regroup: its first groups at once, the whole of it on a
+    thread.
+
+    `first`: the report at the new threshold holding the first groups alone (about 60, or
+    every group when `every`), the same groups, with the same ids and proposals, that the
+    whole regroup begins with; for showing them, never for writing. `finish()` waits for the
+    whole regroup and returns it, as regroup_report would have, or raises what it raised; the
+    warnings it heard go to the `warn` of start_regroup then, on the thread that calls
+    finish()."""
+
+    def __init__(
+        self,
+        first: Report,
+        every: bool,
+        work: Callable[[Warn], Regrouped] | None,
+        warn: Warn,
+        *,
+        result: Regrouped | None = None,
+    ) -> None:
+        """`work(warn)` computes the whole regroup (on the thread); `result`: it is known."""
+        self.first = first
+        self.every = every
+        self._work = work
+        self._warn = warn
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._ended = threading.Event()
+        self._result = result
+        self._error: BaseException | None = None
+        self._heard: list[str] = []
+        self._callbacks: list[Callable[[], None]] = []
+        if result is not None:
+            self._ended.set()
+
+    def start(self) -> None:
+        """Begin the whole regroup on its thread, if not begun (start_regroup begins it
+        unless told not to)."""
+        with self._lock:
+            if self._thread is not None or self._ended.is_set():
+                return
+            # A daemon thread: a program that ends before the regroup does not wait for it.
+            self._thread = threading.Thread(target=self._run, name="dedupe-regroup", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        assert self._work is not None
+        try:
+            self._result = self._work(self._heard.append)
+        # Whatever it is (a DedupeError, or a bug), it is raised again by finish(), on the
+        # caller's side, with its traceback: nothing of it is lost here.
+        except BaseException as error:  # noqa: BLE001
+            self._error = error
+        finally:
+            with self._lock:
+                self._ended.set()
+                callbacks, self._callbacks = self._callbacks, []
+            for callback in callbacks:
+                callback()
+
+    @property
+    def done(self) -> bool:
+        """Whether the whole regroup has ended (finish() returns or raises at once)."""
+        return self._ended.is_set()
+
+    def when_done(self, callback: Callable[[], None]) -> None:
+        """Have `callback()` called once the whole regroup has ended: on its thread, or here
+        and now if it has."""
+        with self._lock:
+            if not self._ended.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def finish(self) -> Regrouped:
+        """The whole regroup (begun now if it was not), once it has ended."""
+        self.start()
+        self._ended.wait()
+        heard, self._heard = self._heard, []
+        for message in heard:
+            self._warn(message)
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
+def start_regroup(
+    report: Report,
+    *,
+    threshold: float,
+    keep: KeepRules | None = None,
+    not_duplicates: Iterable[tuple[str, str]] = (),
+    cache: CacheChoice = True,
+    progress: Progress | None = None,
+    warn: Warn | None = None,
+    start: bool = True,
+    count: int | None = None,
+) -> Regrouping:
+    """regroup_report(report, threshold=threshold, ...) begun: its first groups found now,
+    in a fraction of the time (`dedupe review --threshold` shows them while the rest is
+    regrouped), the whole regroup on a thread: `.first`, `.finish()` (see Regrouping).
+    Arguments as for regroup_report. When the regroup searches again (`threshold` looser than
+    the pairs the report's scan checked), there is no short way: the whole regroup is done
+    here, and `first` holds every group. `start=False`: the thread begins at the first call of
+    start() or finish() (say, once a screen is drawn: it shares the interpreter's time).
+    `count`: how many first groups at least (default: regroup.FIRST_GROUPS, 60).
+
+    Raises as regroup_report does, for what it checks first and for the first groups; the
+    rest of the regroup raises in finish()."""
+    from dedupe import regroup
+    from dedupe import report as report_mod
+    from dedupe.looks import Looks
+
+    rules = None if keep is None else inputs.keep_rules(keep, report.roots, known=report.keep)
+    if not report.complete:
+        report = report_mod.completed(report)  # every image, from the index (IndexProblem)
+    progress = progress or NoProgress()
+    say = _warner(warn)
+    distinct = _pairs(not_duplicates)
+    progress.start(_regrouping_words(report), None)
+    first = regroup.first_groups(
+        report,
+        threshold=threshold,
+        rules=rules,
+        distinct=distinct,
+        facts_for=_facts_reader(report, cache, progress, say),
+        look_for=Looks,
+        count=regroup.FIRST_GROUPS if count is None else count,
+    )
+    if first is None:
+        whole = _regroup_at(report, threshold, rules, distinct, cache, progress, say)
+        return Regrouping(whole.report, True, None, say, result=whole)
+
+    def work(heard: Warn) -> Regrouped:
+        return _regroup_at(report, threshold, rules, distinct, cache, NoProgress(), heard)
+
+    regrouping = Regrouping(first.report, first.every, work, say)
+    if start:
+        regrouping.start()
+    return regrouping
 
 
 # ---------------------------------------------------------------- apply and undo

@@ -62,13 +62,41 @@ class UnionFind:
             if np.array_equal(up, root):
                 break
             root = up
-        order = np.argsort(root, kind="stable")  # by root, members ascending within each
+        # the elements of sets of two or more only (most of a library is in no group)
+        shared = np.flatnonzero(np.bincount(root, minlength=len(root))[root] > 1)
+        order = shared[np.argsort(root[shared], kind="stable")]  # by root, ascending within
         roots = root[order]
+        if not len(roots):
+            return []
         starts = np.flatnonzero(np.r_[True, roots[1:] != roots[:-1]])
         sizes = np.diff(np.r_[starts, len(roots)])
-        sets = [order[s : s + k].tolist() for s, k in zip(starts, sizes, strict=True) if k > 1]
+        sets = [order[s : s + k].tolist() for s, k in zip(starts, sizes, strict=True)]
         sets.sort(key=lambda members: members[0])
         return sets
+
+
+def component_labels(
+    n: int, low: npt.NDArray[np.int64], high: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Per element of 0..n-1, the smallest element connected to it by the edges (low[e],
+    high[e]): the sets UnionFind would make of them, in numpy (each round hooks every edge's
+    larger root under the smaller, then every element jumps to its root)."""
+    label = np.arange(n, dtype=np.int64)
+    while len(low):
+        a, b = label[low], label[high]  # roots: every element points at its root
+        if np.array_equal(a, b):
+            break
+        smaller = np.minimum(a, b)
+        hooked = label.copy()
+        np.minimum.at(hooked, a, smaller)
+        np.minimum.at(hooked, b, smaller)
+        while True:  # pointer jumping (a label is never larger than its element)
+            up = hooked[hooked]
+            if np.array_equal(up, hooked):
+                break
+            hooked = up
+        label = hooked
+    return label
 
 
 # Bump whenever cluster() could give another result for the same inputs (a memo of its results,
@@ -117,6 +145,36 @@ class Checked:
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable arrays inside
+
+    def among(self, rows: npt.NDArray[np.int64], key: str) -> Checked:
+        """The verdicts on the pairs of records `rows` (ascending record numbers) alone,
+        renumbered for the records [records[k] for k in rows], whose verdicts_key is `key`
+        (the same order, the same radius; `found` still counts the whole search's
+        candidates)."""
+
+        def renumbered(
+            values: npt.NDArray[np.int64],
+        ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+            at = np.searchsorted(rows, values)
+            inside = at < len(rows)
+            inside[inside] = rows[at[inside]] == values[inside]
+            return at, inside
+
+        low, low_in = renumbered(self.low)
+        high, high_in = renumbered(self.high)
+        kept = np.flatnonzero(low_in & high_in)
+        flat, flat_in = renumbered(self.low_information)
+        return Checked(
+            key=key,
+            radius=self.radius,
+            low=low[kept],
+            high=high[kept],
+            distance=self.distance[kept],
+            score=self.score[kept],
+            found=self.found,
+            low_information=flat[flat_in],
+            kind=self.kind[kept],
+        )
 
     def to_json_value(self) -> dict[str, Any]:
         return {
@@ -645,6 +703,20 @@ def _large_max_distance(chosen: npt.NDArray[np.int64], columns: _Columns) -> int
         after = np.arange(k - lo - 1)[None, :] >= np.arange(hi - lo)[:, None]
         worst = max(worst, int(distance[after].max()))
     return worst
+
+
+def records_key(records: Sequence[ImageRecord], settings: Settings) -> str:
+    """The verdicts_key of these records: that of the Checked a search of them makes."""
+    return verdicts_key(_Columns.of(records, settings), settings)
+
+
+def key_and_copies(
+    records: Sequence[ImageRecord], settings: Settings
+) -> tuple[str, npt.NDArray[np.int64]]:
+    """records_key(records, settings), and per record the first record with the same content
+    (itself if none): the byte copies cluster() joins."""
+    columns = _Columns.of(records, settings)
+    return verdicts_key(columns, settings), columns.first
 
 
 def verdicts_key(columns: _Columns, settings: Settings) -> str:

@@ -108,9 +108,7 @@ def _build(
         largest = known.get(members_idx)
         if largest is None:  # a group split around its keeper, or similar shots
             largest = _largest(sorted(members_idx), records, settings)
-        # the others follow the keeper in path order: the first path is one of the first two
-        first = min(os.fsencode(m.record.path) for m in decided[:2])
-        groups.append((first, kind, largest, decided))
+        groups.append((order_key(decided), kind, largest, decided))
     groups.sort(key=lambda d: d[0])
     result = tuple(
         Group(id=k, kind=kind, max_distance=md, members=decided)
@@ -128,6 +126,12 @@ def _build(
                     f"never checked against the kept {group.members[0].record.path}"
                 )
     return result
+
+
+def order_key(members: Sequence[Member]) -> bytes:
+    """What build_groups orders its groups by: their first path (as bytes). The others follow
+    the keeper in path order, so the first path is one of the first two."""
+    return min(os.fsencode(m.record.path) for m in members[:2])
 
 
 def _largest(members: Sequence[int], records: Sequence[ImageRecord], settings: Settings) -> int:

@@ -105,6 +105,7 @@ class ImageColumns(Sequence[ImageRecord]):
         self.paths, self.formats, self.digests = (varying[k] for k in self.VARYING[:3])
         self.taken_at, self.variants, self.links = (varying[k] for k in self.VARYING[3:])
         self._built: dict[int, ImageRecord] = {}
+        self._all_paths: list[str] | None = None
 
     # ------------------------------------------------------------ the Sequence
 
@@ -212,9 +213,12 @@ class ImageColumns(Sequence[ImageRecord]):
         found = self._built.get(k)
         return found.path if found is not None else os.fsdecode(self.paths.item(k))
 
-    def all_paths(self) -> list[str]:
-        """Every image's path, in order, without building records."""
-        return list(map(os.fsdecode, self.paths.items(range(len(self)))))
+    def all_paths(self) -> Sequence[str]:
+        """Every image's path, in order, without building records (decoded once: a regroup
+        asks for them with each batch of new groups' files, see metadata.gather)."""
+        if self._all_paths is None:
+            self._all_paths = list(map(os.fsdecode, self.paths.items(range(len(self)))))
+        return self._all_paths
 
     def numbers(self, paths: set[str]) -> dict[str, int]:
         """The image number of each of `paths` (each an image's path): from the records built

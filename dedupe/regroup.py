@@ -16,11 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from dedupe import __version__, cluster, policy
 from dedupe import index as index_mod
 from dedupe import report as report_mod
 from dedupe.errors import DedupeError
-from dedupe.groups import build_groups
+from dedupe.groups import build_groups, order_key
+from dedupe.imagecols import ImageColumns
 from dedupe.looks import Look
 from dedupe.models import FileFacts, Group, ImageRecord, KeepRules, Settings
 from dedupe.report import Report
@@ -186,6 +190,36 @@ def regroup(
     check (looks.Looks; it reads the files): without it the match decides alone; for a file
     that cannot be read, a pair the thumbnails cannot settle is no copy.
     """
+    settings, rules, not_duplicates = _inputs(report, threshold, rules, distinct)
+    # from the pairs the report's search checked when they cover the threshold (no search)
+    found, groups, facts, kept = _grouped(
+        report, report.images, report.checked, settings, rules, not_duplicates, facts_for, look
+    )
+    changes = replace(compare(report.groups, groups), kept_decisions=kept)
+    return (
+        replace(
+            report,
+            settings=settings,
+            keep=rules,
+            groups=tuple(groups),
+            not_duplicates=not_duplicates,
+            checked=found.checked,
+            facts=_among(facts, groups),
+            # new checked pairs (a looser search): a new index, with a new id, when written
+            index=report.index if found.checked == report.checked else None,
+        ),
+        changes,
+    )
+
+
+def _inputs(
+    report: Report,
+    threshold: float | None,
+    rules: KeepRules | None,
+    distinct: frozenset[tuple[str, str]],
+) -> tuple[Settings, KeepRules, frozenset[tuple[str, str]]]:
+    """The settings, rules and "not duplicates" pairs a regroup of `report` works with (it
+    refuses a report it cannot regroup)."""
     if not report.complete:
         raise report_mod.ReportError(
             "this report was read without its index (every image and the checked pairs), "
@@ -197,15 +231,29 @@ def regroup(
         report.settings if threshold is None else replace(report.settings, threshold=threshold)
     )
     rules = report.keep if rules is None else rules
-    not_duplicates = report.not_duplicates | distinct
-    # from the pairs the report's search checked when they cover the threshold (no search)
-    found = cluster.cluster(
-        report.images, settings, distinct=not_duplicates, checked=report.checked, look=look
-    )
+    return settings, rules, report.not_duplicates | distinct
+
+
+def _grouped(
+    report: Report,
+    records: Sequence[ImageRecord],
+    checked: cluster.Checked | None,
+    settings: Settings,
+    rules: KeepRules,
+    not_duplicates: frozenset[tuple[str, str]],
+    facts_for: Callable[[Sequence[ImageRecord]], Mapping[str, FileFacts]] | None,
+    look: Look | None,
+) -> tuple[cluster.Clusters, list[Group], dict[str, FileFacts], int]:
+    """The groups of `records` (the report's images, or some of them with `checked` the
+    verdicts on their pairs: see first_groups) at `settings`: the clusters, the groups with
+    their proposals (a reviewed group of the same files with the person's decisions), the
+    facts of the files (the report's and those facts_for read) and how many groups kept
+    decisions."""
+    found = cluster.cluster(records, settings, distinct=not_duplicates, checked=checked, look=look)
     facts = dict(report.facts)
     if facts_for is not None:
         grouped = {m.record.path for g in report.groups for m in g.members}
-        new = [report.images[k] for g in found.groups for k in g]
+        new = [records[k] for g in found.groups for k in g]
         new = [r for r in new if r.path not in grouped]
         if new:
             facts.update(facts_for(new))
@@ -214,7 +262,7 @@ def regroup(
     # are the same and this version of dedupe proposed it.
     same_proposals = rules == report.keep and report.tool_version == __version__
     fresh = build_groups(
-        report.images,
+        records,
         settings,
         rules,
         distinct=not_duplicates,
@@ -233,21 +281,134 @@ def regroup(
             group = replace(group, members=before.members, reviewed=True)
             kept += 1
         groups.append(group)
-    changes = replace(compare(report.groups, groups), kept_decisions=kept)
-    return (
-        replace(
-            report,
-            settings=settings,
-            keep=rules,
-            groups=tuple(groups),
-            not_duplicates=not_duplicates,
-            checked=found.checked,
-            facts=_among(facts, groups),
-            # new checked pairs (a looser search): a new index, with a new id, when written
-            index=report.index if found.checked == report.checked else None,
-        ),
-        changes,
+    return found, groups, facts, kept
+
+
+# How many groups first_groups gives at least (when there are as many): more than a screen.
+FIRST_GROUPS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class FirstGroups:
+    """The first groups of a regroup, as regroup() gives them (the same groups, ids and
+    proposals, in its order), found without grouping the rest."""
+
+    # the report at the new settings holding these groups alone (and their files' facts):
+    # for showing them, never for writing
+    report: Report
+    every: bool  # whether these are all the groups there are
+
+
+def first_groups(
+    report: Report,
+    *,
+    threshold: float,
+    rules: KeepRules | None = None,
+    distinct: frozenset[tuple[str, str]] = frozenset(),
+    facts_for: Callable[[Sequence[ImageRecord]], Mapping[str, FileFacts]] | None = None,
+    look_for: Callable[[Sequence[ImageRecord]], Look] | None = None,
+    count: int = FIRST_GROUPS,
+) -> FirstGroups | None:
+    """The first `count` groups (or more) regroup(report, threshold=...) gives, in its order,
+    quickly: None when the regroup searches again (the report's checked pairs do not cover
+    `threshold`), for which there is no short way. Arguments as for regroup (`look_for(records)`
+    the Look of those records, for the pairs the search did not check).
+
+    Within checked pairs a group is made of files connected by pairs within the threshold
+    (checked, or byte copies; a tighter threshold can also join what was apart, through the
+    anchors' checks): each connected set is grouped on its own exactly as among every image,
+    and every group it gives comes after its first path in regroup's order (by first path).
+    So the sets are grouped in the order of their first paths, a batch at a time, until
+    `count` groups are known to come before any set left (a batch also takes the sets with
+    files of no group in the folders of its own: see below)."""
+    settings, rules, not_duplicates = _inputs(report, threshold, rules, distinct)
+    records, checked, radius = report.images, report.checked, settings.max_distance
+    if checked is None or checked.radius < radius:
+        return None
+    key, first = cluster.key_and_copies(records, settings)
+    if checked.key != key:
+        return None  # (another dedupe's verdicts: regroup searches again)
+    n = len(records)
+    copies = np.flatnonzero(first != np.arange(n))
+    near = np.flatnonzero(checked.distance <= radius)
+    label = cluster.component_labels(
+        n, np.r_[checked.low[near], first[copies]], np.r_[checked.high[near], copies]
     )
+    nodes = np.flatnonzero(np.bincount(label, minlength=n)[label] > 1)
+    least: dict[int, bytes] = {}  # each set's first path, by its label
+    members: dict[int, list[int]] = {}
+    # The files of no group of the report, which facts_for reads, a folder at a time: what it
+    # says of one can depend on the others of its folder in the call (sidecars by name), so
+    # the sets with such files in one folder are grouped in one batch, as in one regroup.
+    grouped = {os.fsencode(m.record.path) for g in report.groups for m in g.members}
+    folders: dict[int, set[bytes]] = {}  # set -> the folders of its files in no group
+    in_folder: dict[bytes, set[int]] = {}  # folder -> the sets with such files there
+    for node, set_, path in zip(
+        nodes.tolist(), label[nodes].tolist(), _path_bytes(records, nodes), strict=True
+    ):
+        if set_ not in least or path < least[set_]:
+            least[set_] = path
+        members.setdefault(set_, []).append(node)
+        if facts_for is not None and path not in grouped:
+            folder = path.rpartition(b"/")[0]
+            folders.setdefault(set_, set()).add(folder)
+            in_folder.setdefault(folder, set()).add(set_)
+    sets = sorted(least, key=least.__getitem__)
+    if not sets:  # no file has a copy within the threshold
+        shown = replace(report, settings=settings, keep=rules, groups=(), facts={})
+        return FirstGroups(replace(shown, not_duplicates=not_duplicates), every=True)
+    found: list[Group] = []
+    facts: dict[str, FileFacts] = {}
+    taken: set[int] = set()
+    done, batch = 0, max(count, 1)  # sets[:done] are taken
+    while True:
+        chosen = [set_ for set_ in sets[done:] if set_ not in taken][:batch]
+        ahead = list(chosen)  # ... with the sets sharing a folder of files in no group
+        while ahead:
+            for folder in folders.get(ahead.pop(), ()):
+                for other in in_folder[folder] - taken - set(chosen):
+                    chosen.append(other)
+                    ahead.append(other)
+        taken.update(chosen)
+        while done < len(sets) and sets[done] in taken:
+            done += 1
+        batch *= 2
+        rows = np.array(sorted(k for set_ in chosen for k in members[set_]), np.int64)
+        part = (
+            list(records.records(rows.tolist()))
+            if isinstance(records, ImageColumns)
+            else [records[k] for k in rows.tolist()]
+        )
+        part_checked = checked.among(rows, cluster.records_key(part, settings))
+        look = None if look_for is None else look_for(part)
+        _, groups, part_facts, _ = _grouped(
+            report, part, part_checked, settings, rules, not_duplicates, facts_for, look
+        )
+        found.extend(groups)
+        facts.update(part_facts)
+        found.sort(key=lambda g: order_key(g.members))
+        # every set not taken comes after this first path
+        bound = least[sets[done]] if done < len(sets) else None
+        ready = [g for g in found if bound is None or order_key(g.members) < bound]
+        if bound is None or len(ready) >= count:
+            break
+    first_ones = tuple(replace(g, id=k) for k, g in enumerate(ready, start=1))
+    shown = replace(
+        report,
+        settings=settings,
+        keep=rules,
+        groups=first_ones,
+        not_duplicates=not_duplicates,
+        facts=_among(facts, first_ones),
+    )
+    return FirstGroups(shown, every=bound is None)
+
+
+def _path_bytes(records: Sequence[ImageRecord], rows: npt.NDArray[np.int64]) -> list[bytes]:
+    """The paths of records `rows` as bytes (from an index's column, building no record)."""
+    if isinstance(records, ImageColumns):
+        return records.paths.items(rows.tolist())
+    return [os.fsencode(records[k].path) for k in rows.tolist()]
 
 
 def _refuse_old_signatures(report: Report) -> None:

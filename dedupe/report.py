@@ -440,6 +440,12 @@ _EXPECTED = {
 
 
 def _require(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    # The usual case first, in few steps (a large report checks some millions of fields): a
+    # field of exactly that type (so True is no int). Anything else is looked at below.
+    if type(mapping) is dict:
+        value = mapping.get(key, _ABSENT)
+        if type(value) is kind or (type(kind) is tuple and type(value) in kind):
+            return value
     if not isinstance(mapping, dict):
         raise ReportError(f"{where}: expected an object, found {_show(mapping)}")
     if key not in mapping:
@@ -454,6 +460,9 @@ def _require(mapping: Any, key: str, kind: type | tuple[type, ...], where: str) 
     return value
 
 
+_ABSENT = object()  # (no field's value)
+
+
 def _optional(mapping: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     """The field if it is there (checked like _require: null is not a value of `kind`), else
     None."""
@@ -463,6 +472,10 @@ def _optional(mapping: dict[str, Any], key: str, kind: type | tuple[type, ...], 
 def _integer(
     mapping: Any, key: str, where: str, low: int, high: int, default: int | None = None
 ) -> int:
+    if type(mapping) is dict:  # the usual case first (see _require)
+        found = mapping.get(key, _ABSENT)
+        if type(found) is int and low <= found <= high:
+            return found
     if default is not None and isinstance(mapping, dict) and key not in mapping:
         return default
     value: int = _require(mapping, key, int, where)
@@ -482,6 +495,10 @@ def _encodable(text: str) -> bool:
 
 
 def _text(mapping: Any, key: str, where: str, default: str | None = None) -> str:
+    if type(mapping) is dict:  # the usual case first (see _require): ASCII is encodable
+        found = mapping.get(key, _ABSENT)
+        if type(found) is str and found.isascii():
+            return found
     if default is not None and isinstance(mapping, dict) and key not in mapping:
         return default
     value: str = _require(mapping, key, str, where)

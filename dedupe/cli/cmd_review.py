@@ -13,6 +13,7 @@ other's decisions. A plain review (not interactive) never saves, so it takes no 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from dedupe import index as index_mod
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing, options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
+from dedupe.errors import DedupeError
 from dedupe.index import IndexProblem
 from dedupe.models import KeepRules
 from dedupe.regroup import ANNOUNCE_SEARCH_FROM, searches_again
@@ -193,6 +195,8 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
                 style="dim",
                 soft_wrap=True,
             )
+        if interactive:
+            return _review_regrouping(args, ui, mode, report, rules, remembered.pairs)
         with ui.progress() as progress:
             regrouped = api.regroup_report(
                 report,
@@ -202,12 +206,7 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
                 progress=progress,
                 warn=ui.warn,
             )
-        report, changes = regrouped.report, regrouped.changes
-        s = report.settings
-        notice = (
-            f"Regrouped at threshold {s.threshold:g} (largest distance {s.max_distance}): "
-            f"{changes.describe()}"
-        )
+        report, notice = regrouped.report, regrouped_notice(regrouped)
     elif rules is not None and rules != report.keep:
         report = api.regroup_report(report, keep=rules).report
         notice = "New keep rules: the groups not yet reviewed have fresh proposals"
@@ -226,6 +225,61 @@ def _run(args: argparse.Namespace, ui: UI, mode: str, *, interactive: bool) -> i
         return _found(args, report)
     code = review_in_terminal(args.report, report, ui, notice, _renderer(mode))
     return code if code else _found(args, read_report(args.report) if args.exit_code else report)
+
+
+def regrouped_notice(regrouped: api.Regrouped) -> str:
+    """What a regroup changed, in words (the review's first message)."""
+    s = regrouped.report.settings
+    return (
+        f"Regrouped at threshold {s.threshold:g} (largest distance {s.max_distance}): "
+        f"{regrouped.changes.describe()}"
+    )
+
+
+def _review_regrouping(
+    args: argparse.Namespace,
+    ui: UI,
+    mode: str,
+    report: Report,
+    rules: KeepRules | None,
+    not_duplicates: frozenset[tuple[str, str]],
+) -> int:
+    """review --threshold in a terminal: the first regrouped groups are shown at once, the
+    rest regroups on a thread (api.start_regroup) while the review runs. Its warnings, said
+    on a thread or while the review is on screen, are said once the review has ended."""
+    heard: list[str] = []
+    with ui.progress() as progress:
+        regrouping = api.start_regroup(
+            report,
+            threshold=args.threshold,
+            keep=rules,
+            not_duplicates=not_duplicates,
+            progress=progress,
+            warn=heard.append,
+            start=False,  # once the first groups are on screen (the app begins it)
+        )
+    said = set(report_mod.problems(regrouping.first))
+    for message in [*heard, *sorted(said)]:
+        ui.warn(message)
+    heard.clear()
+    first = regrouping.first
+    s = first.settings
+    notice = (
+        f"Regrouping at threshold {s.threshold:g} (largest distance {s.max_distance}): the "
+        f"first {len(first.groups):,} groups are shown while the rest are regrouped"
+        if not regrouping.done
+        else None
+    )
+    code = review_in_terminal(
+        args.report, first, ui, notice, _renderer(mode), regrouping=regrouping
+    )
+    if regrouping.done:
+        with contextlib.suppress(DedupeError):  # (the review said it, and nothing was saved)
+            whole = regrouping.finish().report
+            heard += [p for p in report_mod.problems(whole) if p not in said]
+    for message in heard:
+        ui.warn(message)
+    return code if code else _found(args, read_report(args.report) if args.exit_code else first)
 
 
 def signed(
@@ -275,9 +329,11 @@ def review_in_terminal(
     renderer: graphics.Renderer = graphics.Renderer.BLOCKS,
     *,
     loader: Callable[[], Report] | None = None,
+    regrouping: api.Regrouping | None = None,
 ) -> int:
     """Run the full-screen review of `report` (or of its preview, with the `loader` that
-    reads the whole report) and say afterwards what was saved."""
+    reads the whole report; or of the first groups of `regrouping`) and say afterwards what
+    was saved."""
     from dedupe.review.app import ReviewApp
     from dedupe.review.state import ReviewState
 
@@ -296,8 +352,12 @@ def review_in_terminal(
         notice=notice,
         thumbnails=renderer,
         loader=loader,
+        regrouping=regrouping,
+        regrouped_notice=regrouped_notice,
     )
     outcome = app.run()
+    if app.return_code:  # an error ended the review (Textual showed its traceback)
+        raise CliError("the review ended on an unexpected error (shown above)", 1)
     if outcome == "saved" and written:
         saved = written[-1]
         reviewed = sum(1 for g in saved.groups if g.reviewed)

@@ -14,6 +14,12 @@ images) with a `loader` that reads the whole report on a thread once the first g
 screen. Until it is done, every key that would change or save a decision waits for it (the
 keys are not lost: they run in order once it is there).
 
+It can also start from the first groups of a regroup (`review --threshold`: api.Regrouping),
+whose whole result comes from a thread, begun once the first groups are on screen. Until it
+has come, the keys that decide or save, and those that need every group (bulk, filter,
+search), wait for it the same way; once it is there it replaces the first groups, which it
+begins with (the review checks that it does).
+
 It is designed for 80 x 24 first: one line of totals, the list at about 28 columns with every
 column, one line of messages (no pop-up notices) and one line of keys that always keeps ?, s
 and q.
@@ -27,7 +33,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from PIL import Image
 from rich.cells import cell_len
@@ -41,6 +47,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static
 
+from dedupe.errors import DedupeError
 from dedupe.report import Report, ReportError
 from dedupe.review import bulk, facts, quickread
 from dedupe.review.bulk import Choice
@@ -69,6 +76,9 @@ from dedupe.review.widgets import (
     left_cut,
 )
 from dedupe.text import human_bytes
+
+if TYPE_CHECKING:
+    from dedupe.api import Regrouped, Regrouping
 
 __all__ = ["Card", "ConfirmQuit", "HelpScreen", "ReviewApp", "Thumb"]
 
@@ -185,7 +195,11 @@ class ReviewApp(App[str]):
         notice: str | None = None,
         thumbnails: Renderer = Renderer.BLOCKS,
         loader: Callable[[], Report] | None = None,
+        regrouping: Regrouping | None = None,
+        regrouped_notice: Callable[[Regrouped], str] | None = None,
     ) -> None:
+        """`report`: the report, its preview (with `loader`) or the first groups of
+        `regrouping` (`regrouped_notice(result)`: what to say when its whole result is there)."""
         super().__init__()
         self.report = report
         self.renderer = thumbnails
@@ -195,6 +209,10 @@ class ReviewApp(App[str]):
         self._loader = loader
         self._loaded: asyncio.Event | None = None
         self._load_error: str | None = None
+        self._regrouping = regrouping
+        self._regrouped_notice = regrouped_notice
+        # what the summary and a waiting key say until the rest is there
+        self._waiting = ("reading the whole report…", "reading the rest of the report first…")
         self.view = View()
         self.rows: tuple[int, ...] = tuple(range(len(state.groups)))
         self.row = 0
@@ -241,6 +259,13 @@ class ReviewApp(App[str]):
             self._loaded = asyncio.Event()
             # After the first frame: the whole report is read while the first group is shown.
             self.call_after_refresh(self._start_loading)
+        elif self._regrouping is not None and not self._regrouping.done:
+            self._loaded = asyncio.Event()
+            self._waiting = ("regrouping the rest…", "regrouping the other groups first…")
+            # After the first frame too: the thread shares the interpreter's time with it.
+            self.call_after_refresh(self._start_regrouping)
+        elif self._regrouping is not None:
+            self.call_after_refresh(self._start_regrouping)
         self._layout()
         self._show_view()
         if self._notice:
@@ -354,7 +379,7 @@ class ReviewApp(App[str]):
         if state.unsaved:
             pieces.append(("● unsaved", "bold" if self.no_color else "bold yellow"))
         if self._loaded is not None and not self._loaded.is_set():
-            pieces.append(("reading the whole report…", "italic"))
+            pieces.append((self._waiting[0], "italic"))
         pieces += [
             (f"{state.trash_count:,} to trash", ""),
             (f"frees {human_bytes(state.reclaimable_bytes)}", ""),
@@ -399,7 +424,7 @@ class ReviewApp(App[str]):
                     group.group,
                     group.status,
                     frees=group.reclaimable_bytes,
-                    position=f" ({self.row + 1:,} of {len(self.rows):,})",
+                    position=f" ({self.row + 1:,} of {len(self.rows):,}{self._so_far})",
                 )
             ),
             title_width,
@@ -585,7 +610,7 @@ class ReviewApp(App[str]):
         """Wait for the whole report (when the review started from a preview); False when it
         could not be read (the reason is on screen)."""
         if self._loaded is not None and not self._loaded.is_set():
-            self._say("reading the rest of the report first…", seconds=60)
+            self._say(self._waiting[1], seconds=60)
             await self._loaded.wait()
             if not self._load_error:
                 self._clear_message()
@@ -595,9 +620,83 @@ class ReviewApp(App[str]):
             return False
         return True
 
+    # ------------------------------------------------------------ the rest of a regroup
+
+    @property
+    def _partial(self) -> bool:
+        """Whether the groups shown are the first of a regroup still under way."""
+        return (
+            self._regrouping is not None
+            and self._loaded is not None
+            and (not self._loaded.is_set())
+        )
+
+    @property
+    def _so_far(self) -> str:
+        return " so far" if self._partial else ""
+
+    def _start_regrouping(self) -> None:
+        regrouping = self._regrouping
+        assert regrouping is not None
+        here = threading.get_ident()
+
+        def take() -> None:
+            # A worker (an asyncio task), not a message: a key waiting for the regroup holds
+            # the app's message queue; and an error it raises ends the app with its traceback.
+            self.run_worker(self._regrouped(), name="regrouped", group="regrouped")
+
+        def ended() -> None:  # on the regroup's thread (here, when it had ended already)
+            if threading.get_ident() == here:
+                take()
+                return
+            with contextlib.suppress(RuntimeError):  # the review has ended meanwhile
+                self.call_from_thread(take)
+
+        regrouping.when_done(ended)
+        regrouping.start()
+
+    async def _regrouped(self) -> None:
+        """The whole regroup is there: it replaces the first groups (or says why it cannot).
+        An error that is not a DedupeError (a bug) is not caught: it ends the review, which
+        shows its traceback (and `dedupe review` fails)."""
+        regrouping = self._regrouping
+        assert regrouping is not None
+        try:
+            whole = regrouping.finish()
+        except DedupeError as error:
+            self._load_error = f"the regroup failed: {error}; nothing can be saved: quit (q)"
+        else:
+            shown = self.report.groups
+            if whole.report.groups[: len(shown)] != shown:
+                self._load_error = (
+                    "the regrouped groups are not those shown first (a bug in dedupe): "
+                    "nothing can be saved; quit (q) and run the review again"
+                )
+            else:
+                self.report = whole.report
+                self.state = ReviewState.start(whole.report)
+                self.rows = self.view.rows(self.state)
+        if self._loaded is not None:
+            self._loaded.set()
+        self._layout()
+        self._show_view()
+        if self._load_error:
+            self._say(self._load_error, "error", seconds=3600)
+        elif self._regrouped_notice is not None:
+            self._say(self._regrouped_notice(whole), seconds=15)
+
+    async def _every_group(self) -> bool:
+        """Wait for the rest of a regroup under way (for what needs every group); False when
+        it failed (the reason is on screen)."""
+        if self._regrouping is None:
+            return True
+        return await self._whole_report()
+
     # ------------------------------------------------------------ moving
 
     def action_group(self, step: int) -> None:
+        if self._partial and self.row + step >= len(self.rows):
+            self._say(f"the first {len(self.rows):,} groups so far: the others are on their way")
         self._go(self.row + step)
 
     def action_group_at(self, index: int) -> None:
@@ -729,7 +828,9 @@ class ReviewApp(App[str]):
             return []
         return folders_of(group.members[self.file].record.path, self.state.root)
 
-    def action_bulk(self) -> None:
+    async def action_bulk(self) -> None:
+        if not await self._every_group():
+            return
         group = self._group()
         if not self.state.groups:
             return
@@ -772,8 +873,8 @@ class ReviewApp(App[str]):
         self.file = 0 if current not in self.rows else self.file
         self._show_view()
 
-    def action_filter(self) -> None:
-        if not self.state.groups:
+    async def action_filter(self) -> None:
+        if not await self._every_group() or not self.state.groups:
             return
         screen = FilterScreen(self.state, self.view, bulk.kinds(self.state), self._folders())
 
@@ -788,8 +889,8 @@ class ReviewApp(App[str]):
             self._set_view(self.view.cleared())
             self._say("the list shows every group again")
 
-    def action_search(self) -> None:
-        if not self.state.groups:
+    async def action_search(self) -> None:
+        if not await self._every_group() or not self.state.groups:
             return
 
         def searched(text: str | None) -> None:
