@@ -28,20 +28,28 @@ import stat
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from dedupe import decode, geometry, verify
+from dedupe import content, decode, geometry, verify
 from dedupe.models import ImageRecord
 from dedupe.parallel import thread_map, usable_cores
 
-# What the geometric check asks for: the keypoints of record `index` seen under an EXIF
-# orientation, or None when its picture cannot be looked at again.
-Look = Callable[[int, int], "geometry.Features | None"]
+
+class Look(Protocol):
+    """What the geometric and content checks ask for: the keypoints of record `index` seen
+    under an EXIF orientation (calling it), its gray picture so seen (gray), or None when its
+    picture cannot be looked at again."""
+
+    def __call__(self, index: int, orientation: int = 1, /) -> geometry.Features | None: ...
+
+    def gray(self, index: int, orientation: int = 1, /) -> npt.NDArray[np.uint8] | None: ...
+
 
 # Images whose keypoints are kept at a time (about 20 KB each).
 LOOKS_KEPT = 2048
@@ -138,9 +146,13 @@ class Looks:
         self.missed = 0  # files that could not be looked at (changed, gone, unreadable)
         self.pairs = 0  # pairs given to the geometric check
         self.seconds = 0.0  # time spent on them (reading, decoding, keypoints, fits)
+        self.content_pairs = 0  # pairs given to the content check
+        self.content_seconds = 0.0  # time spent on them (reading and decoding included)
         # Seconds by step, summed over the threads: reading the file and its SHA-256
         # ("check"), decoding, keypoints, matching and fitting ("compare").
         self.steps = {"check": 0.0, "decode": 0.0, "keypoints": 0.0, "compare": 0.0}
+        # ... and of the content check, its comparison of the pictures
+        self.steps["content"] = 0.0
 
     def __call__(self, index: int, orientation: int = 1) -> geometry.Features | None:
         key = (index, orientation)
@@ -155,11 +167,25 @@ class Looks:
                 self._kept.popitem(last=False)
         return found
 
-    def tally(self, pairs: int, seconds: float) -> None:
-        """Count pairs the geometric check looked at, and the time it took."""
+    def gray(self, index: int, orientation: int = 1) -> npt.NDArray[np.uint8] | None:
+        """The record's picture in gray (as the geometric check reads it) under the EXIF
+        orientation, for the content check; None if it cannot be looked at again."""
+        image = self._picture(index)
+        if image is None:
+            return None
+        pixels = np.asarray(image, dtype=np.uint8)
+        return np.ascontiguousarray(verify.ORIENT[orientation](pixels))
+
+    def tally(self, pairs: int, seconds: float, *, content: bool = False) -> None:
+        """Count pairs the geometric check (`content`: the content check) looked at, and the
+        time it took."""
         with self._lock:
-            self.pairs += pairs
-            self.seconds += seconds
+            if content:
+                self.content_pairs += pairs
+                self.content_seconds += seconds
+            else:
+                self.pairs += pairs
+                self.seconds += seconds
 
     def timed(self, step: str, seconds: float) -> None:
         """Add seconds to one step of self.steps."""
@@ -321,3 +347,53 @@ def compare_pairs(
     if isinstance(look, Looks):
         look.tally(n, time.perf_counter() - started)
     return verdicts, found
+
+
+def _content_box(
+    pixels: npt.NDArray[np.uint8], box: tuple[float, float, float, float]
+) -> npt.NDArray[np.uint8]:
+    """The part of a picture inside a box of shares (left, top, right, bottom) cut away."""
+    h, w = pixels.shape
+    left, top, right, bottom = box
+    x0, y0 = round(left * w), round(top * h)
+    x1, y1 = max(x0 + 1, w - round(right * w)), max(y0 + 1, h - round(bottom * h))
+    return pixels[y0:y1, x0:x1]
+
+
+def content_pairs(
+    look: Look | None,
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    orientation: int = 1,
+    boxes: Sequence[tuple[tuple[float, float, float, float], ...] | None] = (),
+) -> list[content.Content | None]:
+    """The content check (dedupe/content.py) of records i[k] and j[k] (j seen under the EXIF
+    orientation), on every usable core: per pair the check, None where either picture cannot
+    be looked at again (or `look` is None). `boxes`: per pair None (the whole pictures) or
+    the parts of a and of b (under the orientation) to compare, as shares of each side cut
+    away (left, top, right, bottom)."""
+    n = len(i)
+    found: list[content.Content | None] = [None] * n
+    if look is None or not n:
+        return found
+    started = time.perf_counter()
+    order = np.lexsort((j, i))  # the pairs of one image together: its picture stays kept
+
+    def run(span: tuple[int, int]) -> None:
+        for k in order[span[0] : span[1]].tolist():
+            a, b = look.gray(int(i[k]), 1), look.gray(int(j[k]), orientation)
+            if a is None or b is None:
+                continue
+            box = boxes[k] if k < len(boxes) else None
+            if box is not None:
+                a, b = _content_box(a, box[0]), _content_box(b, box[1])
+            began = time.perf_counter()
+            found[k] = content.compare(a, b)
+            if isinstance(look, Looks):
+                look.timed("content", time.perf_counter() - began)
+
+    task = max(1, min(_TASK, -(-n // (4 * usable_cores()))))
+    thread_map(run, [(lo, min(lo + task, n)) for lo in range(0, n, task)])
+    if isinstance(look, Looks):
+        look.tally(n, time.perf_counter() - started, content=True)
+    return found
