@@ -14,7 +14,7 @@ transform of about the identity), the two are compared here block by block at SI
 - a BLOCK x BLOCK block is *detailed* when either picture varies in it by at least
   DETAIL_LEVELS (standard deviation), and *differs* when the fit's error there is more than
   DIFFER_SHARE of its detail and more than DIFFER_LEVELS;
-- the largest connected patch of differing blocks is forgiven when it is at most
+- the largest patch of differing blocks (at most a block apart) is forgiven when it is at most
   MAX_PATCH of the picture's blocks (a watermark, a date stamp, a caption on a true copy);
 - the pair is two pictures when the differing blocks left are at least MAX_DIFFERING of the
   detailed blocks (and at least MIN_BLOCKS of them).
@@ -49,13 +49,13 @@ DETAIL_LEVELS = 4.0
 # of the larger of the two pictures' standard deviations there, and more than DIFFER_LEVELS.
 DIFFER_SHARE = 0.5
 DIFFER_LEVELS = 6.0
-# The largest connected patch of differing blocks (8-connected) is forgiven when it is at
-# most this share of all blocks: a stamp or a caption over a true copy.
-MAX_PATCH = 0.06
+# The largest patch of differing blocks (each at most one block from another) is forgiven
+# when it is at most this share of all blocks: a stamp or a caption over a true copy.
+MAX_PATCH = 0.1
 # Two pictures: the differing blocks left are at least this share of the detailed blocks,
 # and at least MIN_BLOCKS.
 MAX_DIFFERING = 0.05
-MIN_BLOCKS = 4
+MIN_BLOCKS = 8
 # Pixels fitted: those neither picture has burnt out (within CLIPPED of 0 or 255), when
 # they are at least FIT_LIVE of the picture (else all: a page of black on white).
 CLIPPED = 3
@@ -185,9 +185,16 @@ def compare(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> Content:
         return Content(UNKNOWN, blocks=total)
     patch, forgiven, left = 0, False, n_differing
     if n_differing:
-        _, _, stats, _ = cv2.connectedComponentsWithStats(differs.astype(np.uint8), connectivity=8)
-        patch = int(stats[1:, cv2.CC_STAT_AREA].max())
-        if patch <= MAX_PATCH * total:
+        # a patch: differing blocks at most one block apart (a caption over detail, or a
+        # box drawn half transparent, leaves some of its blocks alike)
+        mask = differs.astype(np.uint8)
+        near = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+        _, labels = cv2.connectedComponents(near, connectivity=8)
+        largest = int(np.argmax(np.bincount(labels[differs])))
+        rows, cols = np.nonzero(differs & (labels == largest))
+        patch = len(rows)
+        box = (int(rows.max()) - int(rows.min()) + 1) * (int(cols.max()) - int(cols.min()) + 1)
+        if box <= MAX_PATCH * total:
             forgiven, left = True, n_differing - patch
     share = left / n_detailed
     verdict = DIFFERENT if share >= MAX_DIFFERING and left >= MIN_BLOCKS else SAME
