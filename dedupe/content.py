@@ -98,6 +98,22 @@ def frame(width: int, height: int) -> tuple[int, int]:
     return w, h
 
 
+def reduced(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """A gray picture reduced (by area) to at most SIDE on its long side: all compare() reads
+    of it."""
+    h, w = pixels.shape
+    if max(h, w) <= SIDE:
+        return pixels
+    import cv2
+
+    scale = SIDE / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    result: npt.NDArray[np.uint8] = np.asarray(
+        cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), dtype=np.uint8
+    )
+    return result
+
+
 def _prepared(
     a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:

@@ -55,6 +55,9 @@ class Look(Protocol):
 LOOKS_KEPT = 2048
 # Decoded pictures kept at a time (about 200 KB each, at the check's working size).
 PICTURES_KEPT = 64
+# Pictures kept at a time for the content check, reduced to its size (at most 64 KB each:
+# 256 x 192, 48 KB, for a 4:3 photo), so that a file is not read again for each of its pairs.
+GRAYS_KEPT = 512
 # A picture is decoded to at least this share of the check's working size on its short side
 # (features() resizes it to the working size): a 4000 x 3000 JPEG at 1/8 scale (500 x 375, the
 # scan's own decode) instead of 1/4 (1000 x 750), whose progressive form costs 5 times more.
@@ -140,6 +143,7 @@ class Looks:
         self._first = pictures
         self._kept: OrderedDict[tuple[int, int], geometry.Features | None] = OrderedDict()
         self._pictures: OrderedDict[int, Image.Image | None] = OrderedDict()
+        self._grays: OrderedDict[int, npt.NDArray[np.uint8] | None] = OrderedDict()
         self._lock = threading.Lock()
         self.read = 0  # files read again and found unchanged
         self.reused = 0  # of which the scan's first decode was used (not decoded again)
@@ -168,13 +172,24 @@ class Looks:
         return found
 
     def gray(self, index: int, orientation: int = 1) -> npt.NDArray[np.uint8] | None:
-        """The record's picture in gray (as the geometric check reads it) under the EXIF
-        orientation, for the content check; None if it cannot be looked at again."""
-        image = self._picture(index)
-        if image is None:
+        """The record's picture in gray (as the geometric check reads it, reduced to at most
+        content.SIDE on its long side) under the EXIF orientation, for the content check;
+        None if it cannot be looked at again. The most recent GRAYS_KEPT are kept."""
+        with self._lock:
+            known = index in self._grays
+            found = self._grays.get(index)
+            if known:
+                self._grays.move_to_end(index)
+        if not known:
+            image = self._picture(index)
+            found = None if image is None else content.reduced(np.asarray(image, np.uint8))
+            with self._lock:
+                self._grays[index] = found
+                while len(self._grays) > GRAYS_KEPT:
+                    self._grays.popitem(last=False)
+        if found is None:
             return None
-        pixels = np.asarray(image, dtype=np.uint8)
-        return np.ascontiguousarray(verify.ORIENT[orientation](pixels))
+        return np.ascontiguousarray(verify.ORIENT[orientation](found))
 
     def tally(self, pairs: int, seconds: float, *, content: bool = False) -> None:
         """Count pairs the geometric check (`content`: the content check) looked at, and the
