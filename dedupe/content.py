@@ -30,6 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dedupe.geometry import DIFFERENT as DIFFERENT
+from dedupe.geometry import SAME as SAME
+from dedupe.geometry import UNKNOWN as UNKNOWN
+
 # Bump whenever compare() could give another verdict for the same pictures (verify.VERSION
 # records it for the check as a whole).
 VERSION = 1
@@ -68,8 +72,7 @@ FIT_KEEP = 0.85
 FIT_FLOOR = 4.0
 FIT_STEP = 2
 
-# Verdicts (as geometry's).
-UNKNOWN, SAME, DIFFERENT = 0, 1, 2
+# Verdicts: geometry's (UNKNOWN, SAME, DIFFERENT).
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import Cli, Library
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
+from test_match import stamped
 
 from dedupe import content
 from dedupe.cache import HashCache
@@ -92,17 +93,6 @@ def settings_screen(seed: int, size: tuple[int, int] = (1280, 800)) -> Image.Ima
             draw.text((w - 250, y + 18), rng.choice(WORDS), font=f, fill=(40, 40, 40))
         y += 70
     return image
-
-
-def stamped(image: Image.Image) -> Image.Image:
-    """A light box with a date over about 3% of the picture, in its lower right corner."""
-    out = image.copy()
-    w, h = out.size
-    box = (int(0.68 * w), int(0.88 * h), int(0.97 * w), int(0.97 * h))
-    draw = ImageDraw.Draw(out)
-    draw.rectangle(box, fill=(250, 250, 240))
-    draw.text((box[0] + 10, box[1] + 8), "shared 2026-12-03", font=font(h // 28), fill=0)
-    return out
 
 
 def records_of(root: Path, settings: Settings) -> list[ImageRecord]:
