@@ -335,16 +335,11 @@ def decide(
     kind = verify.settle(found, asked, looked)
     contents: list[content.Content | None] = [None] * len(i)
     if look is not None:
-        framed, inside = verify.in_one_frame(found, kind, per_pair)
-        at = np.flatnonzero(framed)
+        boxes = verify.content_boxes(signatures[i], signatures[j], orientation)
+        at = np.flatnonzero(verify.in_one_frame(found, kind, per_pair, boxes))
         if len(at):
-            boxes = verify.content_boxes(signatures[i[at]], signatures[j[at]], orientation)
-            parts = [
-                (tuple(boxes[n, 0].tolist()), tuple(boxes[n, 1].tolist())) if inside[k] else None
-                for n, k in enumerate(at.tolist())
-            ]
             a, b = (i[at], j[at]) if index is None else (index[i[at]], index[j[at]])
-            seen = looks.content_pairs(look, a, b, orientation, parts)
+            seen = looks.content_pairs(look, a, b, orientation)
             for k, compared in zip(at.tolist(), seen, strict=True):
                 contents[k] = compared
                 if compared is not None and compared.verdict == content.DIFFERENT:

@@ -364,23 +364,11 @@ def compare_pairs(
     return verdicts, found
 
 
-def _content_box(
-    pixels: npt.NDArray[np.uint8], box: tuple[float, float, float, float]
-) -> npt.NDArray[np.uint8]:
-    """The part of a picture inside a box of shares (left, top, right, bottom) cut away."""
-    h, w = pixels.shape
-    left, top, right, bottom = box
-    x0, y0 = round(left * w), round(top * h)
-    x1, y1 = max(x0 + 1, w - round(right * w)), max(y0 + 1, h - round(bottom * h))
-    return pixels[y0:y1, x0:x1]
-
-
 def content_pairs(
     look: Look | None,
     i: npt.NDArray[np.int64],
     j: npt.NDArray[np.int64],
     orientation: int = 1,
-    boxes: Sequence[tuple[tuple[float, float, float, float], ...] | None] = (),
 ) -> list[content.Content | None]:
     """The content check (dedupe/content.py) of records i[k] and j[k] (j seen under the EXIF
     orientation), on every usable core: per pair the check, None where either picture cannot
@@ -399,9 +387,6 @@ def content_pairs(
             a, b = look.gray(int(i[k]), 1), look.gray(int(j[k]), orientation)
             if a is None or b is None:
                 continue
-            box = boxes[k] if k < len(boxes) else None
-            if box is not None:
-                a, b = _content_box(a, box[0]), _content_box(b, box[1])
             began = time.perf_counter()
             found[k] = content.compare(a, b)
             if isinstance(look, Looks):

@@ -1212,22 +1212,29 @@ def settle(
 FRAME_SCALE = 0.03
 FRAME_ANGLE = 1.0
 FRAME_OVERLAP = 0.97
+# Borders the same within this share of the side (2/250: the trim's own unsteadiness on a
+# page's noisy or blurred copy) frame the two alike.
+FRAME_BORDER = 2 / 250
 
 
 def in_one_frame(
-    found: Match, kind: npt.NDArray[np.int8], geometries: Sequence[Any]
-) -> tuple[npt.NDArray[np.bool_], list[bool]]:
-    """Which copies (`kind` COPY) are aligned in one frame, for the content check, and per
-    pair whether it compares the contents inside the two borders (else the whole pictures):
-    where the geometric check found one picture (geometries[k], a geometry.Geometry or None),
-    its transform about the identity (FRAME_SCALE, FRAME_ANGLE, FRAME_OVERLAP), the whole
-    pictures; where it did not (a sure copy, too little to see), the match's alignment as
-    they are (the whole pictures) or both trimmed to their content (the contents)."""
+    found: Match,
+    kind: npt.NDArray[np.int8],
+    geometries: Sequence[Any],
+    boxes: npt.NDArray[np.float64],
+) -> npt.NDArray[np.bool_]:
+    """Which copies (`kind` COPY) are aligned in one frame, for the content check (of the
+    whole pictures): where the geometric check found one picture (geometries[k], a
+    geometry.Geometry or None), its transform about the identity (FRAME_SCALE, FRAME_ANGLE,
+    FRAME_OVERLAP); where it did not (a sure copy, too little to see), the match's alignment
+    as they are, or both trimmed to their content when their borders (`boxes`, as
+    content_boxes gives them) are the same within FRAME_BORDER on every side. (Contents cut
+    at borders measured apart are not compared: a border measured 1/250 of the side apart
+    moves a page's lines by a pixel at 256 px, and a frame added to a copy is no one frame.)"""
     from dedupe import geometry
 
-    n = len(kind)
-    framed = np.zeros(n, dtype=bool)
-    trimmed_too = [False] * n
+    framed = np.zeros(len(kind), dtype=bool)
+    same_borders = np.all(np.abs(boxes[:, 0] - boxes[:, 1]) <= FRAME_BORDER + 1e-9, axis=1)
     for k in np.flatnonzero(kind == COPY).tolist():
         g = geometries[k] if k < len(geometries) else None
         if g is not None and g.verdict == geometry.SAME:
@@ -1237,9 +1244,10 @@ def in_one_frame(
                 and min(g.overlap) >= FRAME_OVERLAP
             )
         else:
-            framed[k] = found.hypothesis[k] in (0, TRIMMED)
-            trimmed_too[k] = bool(found.hypothesis[k] == TRIMMED)
-    return framed, trimmed_too
+            framed[k] = found.hypothesis[k] == 0 or (
+                found.hypothesis[k] == TRIMMED and bool(same_borders[k])
+            )
+    return framed
 
 
 def content_boxes(
