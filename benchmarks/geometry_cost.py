@@ -1,4 +1,5 @@
-"""What the geometric check (issue 16, dedupe/geometry.py) costs: how many candidate pairs go
+"""What the geometric check (issue 16, dedupe/geometry.py) and the content check
+(dedupe/content.py, the copies aligned in one frame) cost: how many candidate pairs go
 to it, how many files it reads again, and the seconds it takes, per pair and per image.
 
     .venv/bin/python benchmarks/geometry_cost.py FOLDER [--rotations]
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         files = look.read + look.missed
         per = {"check": files, "decode": look.read - look.reused, "keypoints": files}
         per["compare"] = look.pairs
+        per["content"] = getattr(look, "content_pairs", 0)
         steps = ", ".join(
             f"{step} {spent:.2f} s ({1000 * spent / per[step]:.1f} ms x {per[step]})"
             if per[step]
@@ -99,6 +101,15 @@ def main(argv: list[str] | None = None) -> int:
             for step, spent in look.steps.items()
         )
         print(f"  {name}: {steps}")
+    for name, _, _, _, look in rows[1:]:
+        assert look is not None
+        pairs = getattr(look, "content_pairs", 0)  # (a checkout before the content check: 0)
+        spent = getattr(look, "content_seconds", 0.0)
+        print(
+            f"  the content check, {name}: {pairs:,} pairs compared in {spent:.2f} s "
+            f"({1000 * spent / max(1, pairs):.2f} ms a pair, "
+            f"{1000 * spent / max(1, len(records)):.2f} ms an image; included above)"
+        )
     for name, seconds, _, _, _ in rows[1:]:
         print(
             f"the check's share of the grouping, {name}: {seconds - base:+.2f} s over {base:.2f} s"

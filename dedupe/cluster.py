@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dedupe import geometry, looks, verify
+from dedupe import content, geometry, looks, verify
 from dedupe.hashing import ImageHash, codes_array
 from dedupe.imagecols import ImageColumns
 from dedupe.looks import Look
@@ -352,11 +352,11 @@ def _verify(
     through = scores.accepted() | fine | close
     passed = live[through]
     if len(passed):
-        found, verdicts, _, _ = decide(
+        decided = decide(
             signatures, i[passed], j[passed], orientation, fine[through], close[through], look
         )
-        kind[passed] = verdicts
-        score[passed] = found.score()
+        kind[passed] = decided.kind
+        score[passed] = decided.found.score()
     return kind, score
 
 
@@ -371,15 +371,14 @@ def decide(
     compiled: bool | None = None,
     screened: npt.NDArray[np.bool_] | None = None,
     index: npt.NDArray[np.int64] | None = None,
-) -> tuple[
-    verify.Match, npt.NDArray[np.int8], list[geometry.Geometry | None], npt.NDArray[np.bool_]
-]:
+) -> Decided:
     """The match of pairs (i, j) past the screen (rows of `signatures`, j under the
-    orientation), then the geometric check of those it cannot settle: the match, the
-    verdicts, per pair the geometric check (None where it did not look) and which pairs the
-    match left to it. `screened`: which pairs passed the screen (None: all); the others go
-    to the geometric check whatever the match says, their verdict DIFFERENT without it.
-    `index`: the records' indices of the rows (None: the rows are the records), for `look`."""
+    orientation), then the geometric check of those it cannot settle, then the content check
+    of the copies aligned in one frame (verify.in_one_frame; only with `look`: a picture
+    that cannot be looked at again leaves the verdict as it was). `screened`: which pairs
+    passed the screen (None: all); the others go to the geometric check whatever the match
+    says, their verdict DIFFERENT without it. `index`: the records' indices of the rows
+    (None: the rows are the records), for `look`."""
     found = verify.match_rows(signatures[i], signatures[j], orientation, compiled=compiled)
     asked = verify.to_look(found, fine, close)
     if screened is not None:
@@ -391,7 +390,32 @@ def decide(
     per_pair: list[geometry.Geometry | None] = [None] * len(i)
     for k, checked in zip(at.tolist(), checks, strict=True):
         per_pair[k] = checked
-    return found, verify.settle(found, asked, looked), per_pair, asked
+    kind = verify.settle(found, asked, looked)
+    contents: list[content.Content | None] = [None] * len(i)
+    if look is not None:
+        boxes = verify.content_boxes(signatures[i], signatures[j], orientation)
+        at = np.flatnonzero(verify.in_one_frame(found, kind, per_pair, boxes))
+        if len(at):
+            a, b = (i[at], j[at]) if index is None else (index[i[at]], index[j[at]])
+            seen = looks.content_pairs(look, a, b, orientation)
+            for k, compared in zip(at.tolist(), seen, strict=True):
+                contents[k] = compared
+                if compared is not None and compared.verdict == content.DIFFERENT:
+                    kind[k] = verify.DIFFERENT
+    return Decided(found, kind, per_pair, asked, contents)
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What decide() found of its pairs: the match, the verdicts, per pair the geometric check
+    (None where it did not look) and the content check (None where it did not compare), and
+    which pairs the match left to the geometric check."""
+
+    found: verify.Match
+    kind: npt.NDArray[np.int8]
+    geometries: list[geometry.Geometry | None]
+    asked: npt.NDArray[np.bool_]
+    contents: list[content.Content | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -993,7 +1017,7 @@ def copies_of(
         passed = todo[ask]
         if len(passed):
             close = np.zeros(len(passed), dtype=bool)
-            _, kind, _, _ = decide(
+            kind = decide(
                 rows,
                 i[passed],
                 j[passed],
@@ -1003,7 +1027,7 @@ def copies_of(
                 look,
                 screened=through[ask],
                 index=index,
-            )
+            ).kind
             found[passed[kind == verify.COPY]] = True
     return [bool(f) for f in found]
 
@@ -1176,6 +1200,8 @@ class PairCheck:
     # the geometric check, when the match could not settle the pair (None: not looked at)
     geometry: geometry.Geometry | None = None
     looked: bool = False  # the match left it to the geometric check
+    # the content check, when the pair was a copy aligned in one frame (None: not compared)
+    content: content.Content | None = None
     moving: bool = False  # one is an animation, the other a still picture (never copies)
 
 
@@ -1209,10 +1235,10 @@ def check_pair(
         )
         for n, k in enumerate(orientations)
     ]  # fmt: skip
-    matches = [found for found, _, _, _ in decided]
+    matches = [d.found for d in decided]
     kinds = [
-        int(kind[0]) if screened[n] or kind[0] == verify.FLAT else verify.DIFFERENT
-        for n, (_, kind, _, _) in enumerate(decided)
+        int(d.kind[0]) if screened[n] or d.kind[0] == verify.FLAT else verify.DIFFERENT
+        for n, d in enumerate(decided)
     ]
     radius = settings.max_distance
     near = [d <= radius for d in distances]
@@ -1248,7 +1274,8 @@ def check_pair(
         detail_std=float(found.detail_std[0]),
         colour=float(found.colour[0]),
         texture=(float(found.texture[0, 0]), float(found.texture[1, 0])),
-        geometry=decided[n][2][0],
-        looked=bool(screened[n] and decided[n][3][0]),
+        geometry=decided[n].geometries[0],
+        looked=bool(screened[n] and decided[n].asked[0]),
+        content=decided[n].contents[0],
         moving=bool(found.moving[0]),
     )

@@ -28,25 +28,36 @@ import stat
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from dedupe import decode, geometry, verify
+from dedupe import content, decode, geometry, verify
 from dedupe.models import ImageRecord
 from dedupe.parallel import thread_map, usable_cores
 
-# What the geometric check asks for: the keypoints of record `index` seen under an EXIF
-# orientation, or None when its picture cannot be looked at again.
-Look = Callable[[int, int], "geometry.Features | None"]
+
+class Look(Protocol):
+    """What the geometric and content checks ask for: the keypoints of record `index` seen
+    under an EXIF orientation (calling it), its gray picture so seen (gray), or None when its
+    picture cannot be looked at again."""
+
+    def __call__(self, index: int, orientation: int = 1, /) -> geometry.Features | None: ...
+
+    def gray(self, index: int, orientation: int = 1, /) -> npt.NDArray[np.uint8] | None: ...
+
 
 # Images whose keypoints are kept at a time (about 20 KB each).
 LOOKS_KEPT = 2048
 # Decoded pictures kept at a time (about 200 KB each, at the check's working size).
 PICTURES_KEPT = 64
+# Pictures kept at a time for the content check, reduced to its size (at most 64 KB each:
+# 256 x 192, 48 KB, for a 4:3 photo), so that a file is not read again for each of its pairs.
+GRAYS_KEPT = 512
 # A picture is decoded to at least this share of the check's working size on its short side
 # (features() resizes it to the working size): a 4000 x 3000 JPEG at 1/8 scale (500 x 375, the
 # scan's own decode) instead of 1/4 (1000 x 750), whose progressive form costs 5 times more.
@@ -132,15 +143,20 @@ class Looks:
         self._first = pictures
         self._kept: OrderedDict[tuple[int, int], geometry.Features | None] = OrderedDict()
         self._pictures: OrderedDict[int, Image.Image | None] = OrderedDict()
+        self._grays: OrderedDict[int, npt.NDArray[np.uint8] | None] = OrderedDict()
         self._lock = threading.Lock()
         self.read = 0  # files read again and found unchanged
         self.reused = 0  # of which the scan's first decode was used (not decoded again)
         self.missed = 0  # files that could not be looked at (changed, gone, unreadable)
         self.pairs = 0  # pairs given to the geometric check
         self.seconds = 0.0  # time spent on them (reading, decoding, keypoints, fits)
+        self.content_pairs = 0  # pairs given to the content check
+        self.content_seconds = 0.0  # time spent on them (reading and decoding included)
         # Seconds by step, summed over the threads: reading the file and its SHA-256
         # ("check"), decoding, keypoints, matching and fitting ("compare").
         self.steps = {"check": 0.0, "decode": 0.0, "keypoints": 0.0, "compare": 0.0}
+        # ... and of the content check, its comparison of the pictures
+        self.steps["content"] = 0.0
 
     def __call__(self, index: int, orientation: int = 1) -> geometry.Features | None:
         key = (index, orientation)
@@ -155,11 +171,36 @@ class Looks:
                 self._kept.popitem(last=False)
         return found
 
-    def tally(self, pairs: int, seconds: float) -> None:
-        """Count pairs the geometric check looked at, and the time it took."""
+    def gray(self, index: int, orientation: int = 1) -> npt.NDArray[np.uint8] | None:
+        """The record's picture in gray (as the geometric check reads it, reduced to at most
+        content.SIDE on its long side) under the EXIF orientation, for the content check;
+        None if it cannot be looked at again. The most recent GRAYS_KEPT are kept."""
         with self._lock:
-            self.pairs += pairs
-            self.seconds += seconds
+            known = index in self._grays
+            found = self._grays.get(index)
+            if known:
+                self._grays.move_to_end(index)
+        if not known:
+            image = self._picture(index)
+            found = None if image is None else content.reduced(np.asarray(image, np.uint8))
+            with self._lock:
+                self._grays[index] = found
+                while len(self._grays) > GRAYS_KEPT:
+                    self._grays.popitem(last=False)
+        if found is None:
+            return None
+        return np.ascontiguousarray(verify.ORIENT[orientation](found))
+
+    def tally(self, pairs: int, seconds: float, *, content: bool = False) -> None:
+        """Count pairs the geometric check (`content`: the content check) looked at, and the
+        time it took."""
+        with self._lock:
+            if content:
+                self.content_pairs += pairs
+                self.content_seconds += seconds
+            else:
+                self.pairs += pairs
+                self.seconds += seconds
 
     def timed(self, step: str, seconds: float) -> None:
         """Add seconds to one step of self.steps."""
@@ -321,3 +362,38 @@ def compare_pairs(
     if isinstance(look, Looks):
         look.tally(n, time.perf_counter() - started)
     return verdicts, found
+
+
+def content_pairs(
+    look: Look | None,
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    orientation: int = 1,
+) -> list[content.Content | None]:
+    """The content check (dedupe/content.py) of records i[k] and j[k] (j seen under the EXIF
+    orientation), on every usable core: per pair the check, None where either picture cannot
+    be looked at again (or `look` is None). `boxes`: per pair None (the whole pictures) or
+    the parts of a and of b (under the orientation) to compare, as shares of each side cut
+    away (left, top, right, bottom)."""
+    n = len(i)
+    found: list[content.Content | None] = [None] * n
+    if look is None or not n:
+        return found
+    started = time.perf_counter()
+    order = np.lexsort((j, i))  # the pairs of one image together: its picture stays kept
+
+    def run(span: tuple[int, int]) -> None:
+        for k in order[span[0] : span[1]].tolist():
+            a, b = look.gray(int(i[k]), 1), look.gray(int(j[k]), orientation)
+            if a is None or b is None:
+                continue
+            began = time.perf_counter()
+            found[k] = content.compare(a, b)
+            if isinstance(look, Looks):
+                look.timed("content", time.perf_counter() - began)
+
+    task = max(1, min(_TASK, -(-n // (4 * usable_cores()))))
+    thread_map(run, [(lo, min(lo + task, n)) for lo in range(0, n, task)])
+    if isinstance(look, Looks):
+        look.tally(n, time.perf_counter() - started, content=True)
+    return found

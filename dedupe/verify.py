@@ -33,7 +33,7 @@ from __future__ import annotations
 import struct
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -58,7 +58,9 @@ from dedupe.parallel import thread_map
 # part of the picture both cover.
 # 8: the geometric check (geometry.VERSION 3) smooths dark pictures before their stretch and
 # never refutes a small picture (the match decides).
-VERSION = 8
+# 9: the content check (dedupe/content.py) of the copies aligned in one frame: screenshots of
+# one app, pages of one template with other content in the same places are two pictures.
+VERSION = 9
 # Bump whenever signature() or its layout changes (and VERSION with it): what the hash cache
 # keeps of each file. 6: the animation flag. (Check 7 changed only the verdict.)
 SIGNATURE_VERSION = 6
@@ -1202,6 +1204,61 @@ def settle(
     kind[unseen[kind[unseen] == COPY]] = DIFFERENT
     kind[same[found.moving[same]]] = DIFFERENT  # (an animation and a still: see match_rows)
     return kind
+
+
+# The geometric check's transform of a pair in one frame: a scale within FRAME_SCALE of 1, a
+# turn of at most FRAME_ANGLE degrees, and each picture showing at least FRAME_OVERLAP of the
+# other (no crop, no frame, no shift).
+FRAME_SCALE = 0.03
+FRAME_ANGLE = 1.0
+FRAME_OVERLAP = 0.97
+# Borders the same within this share of the side (2/250: the trim's own unsteadiness on a
+# page's noisy or blurred copy) frame the two alike.
+FRAME_BORDER = 2 / 250
+
+
+def in_one_frame(
+    found: Match,
+    kind: npt.NDArray[np.int8],
+    geometries: Sequence[Any],
+    boxes: npt.NDArray[np.float64],
+) -> npt.NDArray[np.bool_]:
+    """Which copies (`kind` COPY) are aligned in one frame, for the content check (of the
+    whole pictures): where the geometric check found one picture (geometries[k], a
+    geometry.Geometry or None), its transform about the identity (FRAME_SCALE, FRAME_ANGLE,
+    FRAME_OVERLAP); where it did not (a sure copy, too little to see), the match's alignment
+    as they are, or both trimmed to their content when their borders (`boxes`, as
+    content_boxes gives them) are the same within FRAME_BORDER on every side. (Contents cut
+    at borders measured apart are not compared: a border measured 1/250 of the side apart
+    moves a page's lines by a pixel at 256 px, and a frame added to a copy is no one frame.)"""
+    from dedupe import geometry
+
+    framed = np.zeros(len(kind), dtype=bool)
+    same_borders = np.all(np.abs(boxes[:, 0] - boxes[:, 1]) <= FRAME_BORDER + 1e-9, axis=1)
+    for k in np.flatnonzero(kind == COPY).tolist():
+        g = geometries[k] if k < len(geometries) else None
+        if g is not None and g.verdict == geometry.SAME:
+            framed[k] = (
+                abs(g.scale - 1.0) <= FRAME_SCALE
+                and abs(g.angle) <= FRAME_ANGLE
+                and min(g.overlap) >= FRAME_OVERLAP
+            )
+        else:
+            framed[k] = found.hypothesis[k] == 0 or (
+                found.hypothesis[k] == TRIMMED and bool(same_borders[k])
+            )
+    return framed
+
+
+def content_boxes(
+    a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8], orientation: int = 1
+) -> npt.NDArray[np.float64]:
+    """Per pair of signature rows, the uniform borders trimmed from a and from b (b seen under
+    the EXIF orientation), as shares of each side (left, top, right, bottom): (n, 2, 4)."""
+    box_a = a[:, _TRIM_AT : _TRIM_AT + 4].astype(np.float64) / 250.0
+    box_b = b[:, _TRIM_AT : _TRIM_AT + 4][:, list(_sides(orientation))].astype(np.float64)
+    result: npt.NDArray[np.float64] = np.stack([box_a, box_b / 250.0], axis=1)
+    return result
 
 
 @lru_cache(maxsize=1)

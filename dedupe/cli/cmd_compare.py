@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from dedupe import api, geometry, verify
+from dedupe import api, content, geometry, verify
 from dedupe.cli import options
 from dedupe.cli.ui import UI, printable, write_data
 from dedupe.cluster import PairCheck
@@ -101,6 +101,32 @@ def _framing(found: geometry.Geometry, b: ImageRecord) -> list[str]:
     return parts
 
 
+def _content(check: PairCheck) -> str | None:
+    """The content check's verdict in words when it refuted the pair (else None)."""
+    found = check.content
+    if found is None or found.verdict != content.DIFFERENT:
+        return None
+    besides = (
+        f", besides one patch of {found.patch / found.blocks:.0%} of the picture"
+        if found.forgiven and found.patch
+        else ""
+    )
+    return (
+        f"different pictures: {found.share:.0%} of the detailed areas differ{besides} (one "
+        f"layout, other content; a copy: under {content.MAX_DIFFERING:.0%}, besides a stamp or "
+        f"caption of at most {content.MAX_PATCH:.0%} of the picture)"
+    )
+
+
+def _patch(check: PairCheck) -> list[str]:
+    """The patch the content check forgave a copy (a stamp, a caption), in words."""
+    found = check.content
+    if found is None or found.verdict != content.SAME or not found.forgiven or not found.blocks:
+        return []
+    share = found.patch / found.blocks
+    return [f"{share:.0%} differs in one patch (a stamp or caption)"] if share >= 0.005 else []
+
+
 def _looked(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str | None:
     """The verdict in words when the geometric check settled the pair (else None)."""
     found = check.geometry
@@ -115,6 +141,7 @@ def _looked(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str | None:
         framing = _framing(found, b)
         covered = round(100 * check.covered)  # the match's, where it aligned them as they are
         parts = ["same picture", *(framing or ([f"{covered}% covered"] if covered else []))]
+        parts += _patch(check)
         return ", ".join(parts) + f" ({found.inliers} matching points agree)"
     if found.verdict == geometry.UNKNOWN and found.small and check.kind == verify.COPY:
         small = [
@@ -174,6 +201,9 @@ def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
     if check.kind == verify.SHOTS:
         by = " by the same camera" if check.same_camera else ""
         return f"different shots: captured {_seconds(check.apart_ms)} apart{by}"
+    refuted = _content(check)
+    if refuted is not None:
+        return refuted
     looked = _looked(check, a, b)
     if looked is not None and check.kind != verify.SHOTS:
         return looked
@@ -181,6 +211,7 @@ def explain(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str:
         parts = ["same picture"]
         if covered:
             parts.append(f"{covered}% covered")
+        parts += _patch(check)
         parts += _alignment(check, a, b)
         if abs(check.gain - 1) >= 0.05:
             parts.append(f"contrast x{check.gain:.2f}")
@@ -320,6 +351,17 @@ def _check_json(check: PairCheck, a: ImageRecord, b: ImageRecord) -> dict[str, A
         "match_correlation": round(check.correlation, 4),
         "apart_ms": check.apart_ms if check.apart_ms >= 0 else None,
         "animation_and_still": check.moving,
+        "content": None
+        if check.content is None
+        else {
+            "verdict": {content.SAME: "same", content.DIFFERENT: "different"}.get(
+                check.content.verdict, "unknown"
+            ),
+            "detailed_blocks": check.content.detailed,
+            "differing_blocks": check.content.differing,
+            "forgiven_patch": check.content.patch if check.content.forgiven else 0,
+            "differing_share": round(check.content.share, 4),
+        },
         "exact": check.exact,
         "orientation": check.orientation,
         "distance": check.oriented_distance,
