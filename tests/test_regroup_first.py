@@ -10,6 +10,7 @@ import asyncio
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -368,3 +369,64 @@ def test_review_threshold_in_a_real_terminal_saves_the_whole_regroup(
         replace(g, members=()) for g in expected.groups
     ]
     assert compare(expected.groups, saved.groups).unchanged == len(expected.groups)
+
+
+def test_a_decision_made_at_once_survives_a_regroup_done_before_the_review(
+    scanned: Path,
+) -> None:
+    """Looser than the scan's search: the regroup is whole before the review opens (no
+    thread). A key pressed as the review opens (typed ahead while the search ran) is a
+    decision like any other: the swap to the whole regroup must not drop it."""
+    regrouping = api.start_regroup(_read(scanned), threshold=0.4, cache=False, start=False)
+    assert regrouping.done
+    first = regrouping.first
+    saved: list[Report] = []
+
+    def save(decided: Report) -> str:
+        saved.append(decided)
+        return "saved"
+
+    app = ReviewApp(
+        first,
+        ReviewState.start(first),
+        save,
+        thumbnails=Renderer.NONE,
+        regrouping=regrouping,
+        regrouped_notice=lambda r: f"regrouped: {r.changes.describe()}",
+    )
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("K")  # keep every file of the first group
+            await pilot.pause(0.3)
+            assert app.state.groups[0].reviewed and app.state.unsaved
+            await pilot.press("s")
+        assert app.return_value == "saved"
+
+    asyncio.run(scenario())
+    (decided,) = saved
+    assert decided.groups[0].reviewed
+    assert all(m.action == "keep" for m in decided.groups[0].members)
+    assert decided.groups[1:] == first.groups[1:]
+
+
+def test_a_key_typed_ahead_of_a_long_regroup_is_saved(scanned: Path, tmp_path: Path) -> None:
+    """The real `dedupe review --threshold` looser than the scan (searched again before the
+    review opens), in a pseudo-terminal: a key typed while it searches is the first decision,
+    and it is the one saved."""
+    path = tmp_path / "report.json"
+    report_mod.write(_read(scanned), path)
+    groups = len(api.regroup_report(_read(path), threshold=0.4, cache=False).report.groups)
+    terminal = Terminal(
+        "review", "--report", str(path), "--threshold", "0.4", "--thumbnails", "none",
+        cols=100, rows=30,
+    )  # fmt: skip
+    terminal.send("K")  # keep every file of the first group, typed ahead
+    terminal.read_until("Regrouping")
+    terminal.read_until(f"1/{groups} reviewed")
+    time.sleep(0.5)  # (the regroup's result is there: it was, before the review opened)
+    terminal.send("s")
+    assert terminal.wait() == 0
+    saved = report_mod.read(path)
+    assert saved.groups[0].reviewed and not any(g.reviewed for g in saved.groups[1:])
+    assert all(m.action == "keep" for m in saved.groups[0].members)

@@ -259,12 +259,12 @@ class ReviewApp(App[str]):
             self._loaded = asyncio.Event()
             # After the first frame: the whole report is read while the first group is shown.
             self.call_after_refresh(self._start_loading)
-        elif self._regrouping is not None and not self._regrouping.done:
+        elif self._regrouping is not None:
+            # Also when the regroup has ended already: its result replaces the state, so a
+            # key pressed before that (typed ahead) waits for it rather than being dropped.
             self._loaded = asyncio.Event()
             self._waiting = ("regrouping the rest…", "regrouping the other groups first…")
             # After the first frame too: the thread shares the interpreter's time with it.
-            self.call_after_refresh(self._start_regrouping)
-        elif self._regrouping is not None:
             self.call_after_refresh(self._start_regrouping)
         self._layout()
         self._show_view()
@@ -624,9 +624,11 @@ class ReviewApp(App[str]):
 
     @property
     def _partial(self) -> bool:
-        """Whether the groups shown are the first of a regroup still under way."""
+        """Whether the groups shown are the first of a regroup still under way (and not
+        every group already)."""
         return (
             self._regrouping is not None
+            and not self._regrouping.every
             and self._loaded is not None
             and (not self._loaded.is_set())
         )
