@@ -576,11 +576,11 @@ class Lock:
 
 
 def report_lock(report_path: str, holder: str = "") -> Lock:
-    return Lock(
-        journals_dir() / f"{report_key(report_path)}.lock",
-        f"the report {os.path.abspath(report_path)}",
-        holder,
-    )
+    """The lock of a report file (apply and review hold it). Keyed by the file the path leads
+    to (symbolic links and `..` resolved as the system resolves them), so that two names of one
+    report (a folder reached through a symbolic link) are one lock."""
+    real = os.path.realpath(report_path)
+    return Lock(journals_dir() / f"{report_key(real)}.lock", f"the report {real}", holder)
 
 
 def device_lock(device: int, example: str, holder: str = "") -> Lock:

@@ -109,6 +109,42 @@ def test_a_second_review_of_one_report_is_refused_while_the_first_runs(tmp_path:
     assert [g.reviewed for g in saved.groups[:3]] == [True, False, False]
 
 
+def test_one_report_by_another_path_is_the_same_report_to_its_lock(tmp_path: Path) -> None:
+    """A folder reached through a symbolic link (~/Pictures -> /data/Pictures), a `..` after
+    one, a symbolic link to the report: each is the report the review has open, so a second
+    review or an apply through it is refused, not a second writer of its decisions."""
+    real = tmp_path / "data"
+    real.mkdir()
+    path = real / "report.json"
+    report_mod.write(synthetic_report(tmp_path / "photos", 6), path)
+    (tmp_path / "pictures").symlink_to(real, target_is_directory=True)
+    (real / "sub").mkdir()
+    (tmp_path / "deep").symlink_to(real / "sub", target_is_directory=True)
+    (real / "link.json").symlink_to(path)
+    others = [
+        tmp_path / "pictures" / "report.json",
+        Path(f"{tmp_path}/deep/../report.json"),  # the folder above `sub`: `real`
+        real / "link.json",
+    ]
+    for other in others:
+        assert os.path.samefile(other, path)
+        with journal.report_lock(str(path)):
+            assert locked(other), other
+    first = Terminal("review", "--report", str(path), "--thumbnails", "none")
+    first.read_until("Group 1 (1 of 6)")
+    second = Terminal("review", "--report", str(others[0]), "--thumbnails", "none")
+    second.read_until("another dedupe is already working on the report")
+    assert second.wait() == 1
+    apply = Terminal("apply", "--report", str(others[1]), "--trash", "--yes")
+    assert apply.wait() == 4, apply.text()
+    assert "another dedupe is already working on the report" in apply.text()
+    first.send("a")
+    first.read_until("Group 2 (2 of 6)")
+    first.send("s")
+    assert first.wait() == 0
+    assert [g.reviewed for g in report_mod.read(path).groups[:2]] == [True, False]
+
+
 def test_apply_asks_with_the_number_of_groups_never_reviewed(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     report = synthetic_report(tmp_path / "photos", 12)

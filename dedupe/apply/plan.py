@@ -66,7 +66,7 @@ class Plan:
     of files to remove (`groups`), with the action (`kind`: trash, move, link, or None for a
     plan that can only be previewed); `files` and `bytes` count them."""
 
-    report_path: str
+    report_path: str  # absolute, symbolic links resolved
     kind: Kind | None  # None: no action chosen (a dry run)
     move_to: str | None
     groups: tuple[PlannedGroup, ...]
@@ -165,7 +165,9 @@ def build_plan(
         if removals:
             groups.append(PlannedGroup(group.id, keepers, removals))
     return Plan(
-        os.path.abspath(report_path),
+        # the file the path leads to: its lock and journals are those of every name of it (a
+        # folder reached through a symbolic link; `link/..` is the folder above link's target)
+        os.path.realpath(report_path),
         kind,
         move_to and os.path.abspath(move_to),
         tuple(groups),
