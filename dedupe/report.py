@@ -331,6 +331,11 @@ def write(report: Report, path: str | Path) -> IndexRef | None:
     when written to another folder or name. Raises OSError (nothing changed) when either
     cannot be written."""
     target = Path(path)
+    if target.is_symlink():
+        # the report the link names is written (the link stays), as an editor writes a file:
+        # else the link would become a report of its own and the one it named keep its old
+        # decisions, which an apply of it would carry out
+        target = Path(os.path.realpath(target))
     folder = target.parent if str(target.parent) else Path(".")
     before = named_index(target)
     ref = _kept_index(report, folder, target)

@@ -145,6 +145,29 @@ def test_one_report_by_another_path_is_the_same_report_to_its_lock(tmp_path: Pat
     assert [g.reviewed for g in report_mod.read(path).groups[:2]] == [True, False]
 
 
+def test_a_review_saved_through_a_symbolic_link_saves_the_report_it_names(
+    tmp_path: Path,
+) -> None:
+    """`--report link.json` (a symbolic link to the report): the save writes the report the
+    link names, as any editor does, and the link stays; an apply of the report then acts on
+    the decisions (before, the link became a file of its own and the report kept the scan's
+    proposals, which an apply of it would have carried out)."""
+    path = tmp_path / "report.json"
+    report_mod.write(synthetic_report(tmp_path / "photos", 6), path)
+    link = tmp_path / "link.json"
+    link.symlink_to(path.name)
+    review = Terminal("review", "--report", str(link), "--thumbnails", "none")
+    review.read_until("Group 1 (1 of 6)")
+    review.send("K")  # keep every file of group 1
+    review.read_until("1/6 reviewed")
+    review.send("s")
+    assert review.wait() == 0
+    assert link.is_symlink() and os.readlink(link) == path.name
+    saved = report_mod.read(path)
+    assert saved.groups[0].reviewed and all(m.action == "keep" for m in saved.groups[0].members)
+    assert not any(g.reviewed for g in saved.groups[1:])
+
+
 def test_apply_asks_with_the_number_of_groups_never_reviewed(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     report = synthetic_report(tmp_path / "photos", 12)
