@@ -347,6 +347,41 @@ def test_a_bug_in_the_regroup_thread_ends_the_review_with_it(scanned: Path) -> N
     assert isinstance(raised.value.error, ZeroDivisionError) and app.return_code == 1
 
 
+def test_a_bug_in_the_regroup_thread_ends_the_review_while_a_key_waits(scanned: Path) -> None:
+    """A key that decides waits for the regroup (say MemoryError on a big library): the
+    review still ends with the error, the key does nothing and nothing is saved (it hung,
+    the waiting key holding the app's messages, the end of the app among them)."""
+    first, whole = _first_and_whole(scanned)
+    work = Held(whole, MemoryError())
+    saved: list[Report] = []
+    app, _ = _app(first, work, saved)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            pressed = asyncio.ensure_future(pilot.press("a", "s"))
+            await asyncio.sleep(0.3)
+            assert not pressed.done()
+            work.go.set()
+            for _ in range(100):  # the keys are done with (at once), and the review ends
+                await asyncio.sleep(0.1)
+                if pressed.done() and not app.is_running:
+                    ended.append(True)
+                    break
+
+    ended: list[bool] = []
+
+    async def bounded() -> None:  # (a review that hangs is given up on: cancelled)
+        await asyncio.wait_for(scenario(), 20)
+
+    with pytest.raises((WorkerFailed, TimeoutError)) as raised:
+        asyncio.run(bounded())
+    assert ended, "the review hung"
+    assert isinstance(raised.value, WorkerFailed) and isinstance(raised.value.error, MemoryError)
+    assert app.return_code == 1
+    assert not saved and not app.state.groups[0].reviewed
+
+
 def test_review_threshold_in_a_real_terminal_saves_the_whole_regroup(
     scanned: Path, tmp_path: Path
 ) -> None:

@@ -667,6 +667,13 @@ class ReviewApp(App[str]):
             whole = regrouping.finish()
         except DedupeError as error:
             self._load_error = f"the regroup failed: {error}; nothing can be saved: quit (q)"
+        except BaseException:
+            # A bug: raised on, it ends the review. A key waiting for the regroup (it holds
+            # the app's messages, the end of the app among them) is let go, to do nothing.
+            self._load_error = "the regroup ended on an unexpected error: nothing can be saved"
+            if self._loaded is not None:
+                self._loaded.set()
+            raise
         else:
             shown = self.report.groups
             if whole.report.groups[: len(shown)] != shown:
