@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -354,4 +355,52 @@ def test_a_changed_report_is_never_saved_over(scaled: tuple[Path, Path]) -> None
         assert app.return_value == "quit"
 
     asyncio.run(scenario())
+    assert path.read_bytes() == before
+
+
+def _nested(path: Path) -> None:
+    """Rewrite the report with a field it does not name holding arrays nested 100,000 deep
+    (a hostile edit: Python's JSON decoder gives up with a RecursionError)."""
+    text = path.read_text(encoding="utf-8")
+    assert '"roots":' in text
+    deep = "[" * 100_000 + "]" * 100_000
+    path.write_text(text.replace('"roots":', f'"zz": {deep}, "roots":', 1), encoding="utf-8")
+
+
+def test_a_report_rewritten_nested_too_deeply_as_the_review_opens_is_refused(
+    scaled: tuple[Path, Path],
+) -> None:
+    """The whole report read from the file after the preview was (rewritten meanwhile, and
+    not into JSON this dedupe reads): the review says why, the keys waiting for it do
+    nothing and nothing is saved (the reading thread died of a RecursionError and the keys
+    waited for good)."""
+    _, path = scaled
+    preview = quickread.read(path)
+    assert preview is not None
+    _nested(path)
+    before = path.read_bytes()
+    done: list[bool] = []
+
+    async def scenario() -> None:
+        app = ReviewApp(
+            preview,
+            ReviewState.start(preview),
+            lambda r: report_mod.write(r, path) or "saved",  # type: ignore[func-returns-value]
+            thumbnails=Renderer.NONE,
+            loader=lambda: quickread.read_whole(path),
+        )
+        async with app.run_test(size=SMALL) as pilot:
+            await pilot.press("a", "w")
+            await pilot.pause()
+            assert "nested too deeply" in str(app.query_one("#message").render())
+            assert not app.state.groups[0].reviewed
+            await pilot.press("q")
+        assert app.return_value == "quit"
+        done.append(True)
+
+    # (on a thread of its own: a review that hangs is given up on, and the test fails)
+    thread = threading.Thread(target=asyncio.run, args=(scenario(),), daemon=True)
+    thread.start()
+    thread.join(60)
+    assert done, "the review hung"
     assert path.read_bytes() == before

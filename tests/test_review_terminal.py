@@ -181,3 +181,14 @@ def test_apply_asks_with_the_number_of_groups_never_reviewed(tmp_path: Path) -> 
     assert apply.wait() == 4  # refused: nothing was done
     assert "Nothing was changed." in apply.text()
     assert path.read_bytes() == before
+
+
+def test_a_report_nested_too_deeply_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    report_mod.write(synthetic_report(tmp_path / "photos", 6), path)
+    text = path.read_text(encoding="utf-8")
+    deep = "[" * 100_000 + "]" * 100_000
+    path.write_text(text.replace('"roots":', f'"zz": {deep}, "roots":', 1), encoding="utf-8")
+    review = Terminal("review", "--report", str(path), "--thumbnails", "none")
+    assert review.wait() == 1
+    assert "nested too deeply" in review.text() and "Traceback" not in review.text()

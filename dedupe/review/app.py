@@ -578,13 +578,17 @@ class ReviewApp(App[str]):
         assert loader is not None
 
         def work() -> None:
+            # (what the review says if the loader raises what it should not: the error goes
+            # on, to the thread's traceback, but the keys waiting for the report are let go)
+            message = FullReport(None, "it could not be read (an unexpected error)")
             try:
                 message = FullReport(loader(), None)
             except ReportError as error:
                 message = FullReport(None, str(error))
-            # Not through the app's message queue: a key waiting for the report holds it.
-            with contextlib.suppress(RuntimeError):  # the review has ended meanwhile
-                self.call_from_thread(self._full_report, message)
+            finally:
+                # Not through the app's message queue: a key waiting for the report holds it.
+                with contextlib.suppress(RuntimeError):  # the review has ended meanwhile
+                    self.call_from_thread(self._full_report, message)
 
         # A daemon thread, not a Textual worker: quitting must not wait for the read to end.
         threading.Thread(target=work, name="read the whole report", daemon=True).start()

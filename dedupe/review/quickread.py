@@ -210,7 +210,10 @@ def read(path: str | Path) -> Report | None:
             report = _report(data)
         settle()
         return report
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+    except (
+        OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError,
+        RecursionError,  # (JSON nested too deeply: report.read says so)
+    ):  # fmt: skip
         return None
 
 
@@ -261,6 +264,8 @@ def read_whole(path: str | Path) -> Report:
             raise ReportError(
                 f"report {path} is not valid JSON: {error or 'it ends early'}"
             ) from None
+        except RecursionError:
+            raise ReportError(f"report {path} is not a dedupe report: nested too deeply") from None
         del text
         report = beside(from_json(data), path)
         del data
