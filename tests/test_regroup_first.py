@@ -308,6 +308,28 @@ def test_a_decision_waits_for_the_rest_of_the_regroup(scanned: Path) -> None:
     assert [g.id for g in decided.groups] == [g.id for g in whole.report.groups]
 
 
+def test_what_the_regroup_changed_stays_said_after_a_key_that_waited_for_it(
+    scanned: Path,
+) -> None:
+    first, whole = _first_and_whole(scanned)
+    work = Held(whole)
+    app, _ = _app(first, work, [])
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            pressed = asyncio.ensure_future(pilot.press("a"))
+            await asyncio.sleep(0.3)
+            work.go.set()
+            await asyncio.wait_for(pressed, 30)
+            await pilot.pause()
+            line = app.query_one("#message")
+            assert line.display and "regrouped:" in _text(app, "#message")
+            await pilot.press("q", "y")
+
+    asyncio.run(scenario())
+
+
 def test_a_failed_regroup_is_said_and_nothing_is_saved(scanned: Path) -> None:
     first, whole = _first_and_whole(scanned)
     work = Held(whole, IndexProblem("the index is another scan's"))

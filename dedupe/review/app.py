@@ -223,6 +223,7 @@ class ReviewApp(App[str]):
         self._pool = futures.ThreadPoolExecutor(THUMB_WORKERS, thread_name_prefix="thumbs")
         self._thumb_timer: Timer | None = None
         self._message_timer: Timer | None = None
+        self._said = ""  # the last message said (_say)
         self._widths: tuple[int, ...] = ()
         self.groups_list = RowList(self._group_row, id="groups")
         self.files_list = RowList(self._file_row, id="files")
@@ -515,6 +516,7 @@ class ReviewApp(App[str]):
     ) -> None:
         """One message on the line above the keys (errors say so in words, not only colour)."""
         line = self.query_one("#message", Static)
+        self._said = text
         prefix = {"error": "✗ ", "warning": "! "}.get(severity, "")
         line.update(Text(prefix + text))
         line.set_class(severity == "error", "error")
@@ -616,8 +618,8 @@ class ReviewApp(App[str]):
         if self._loaded is not None and not self._loaded.is_set():
             self._say(self._waiting[1], seconds=60)
             await self._loaded.wait()
-            if not self._load_error:
-                self._clear_message()
+            if not self._load_error and self._said == self._waiting[1]:
+                self._clear_message()  # (not what was said since: what a regroup changed)
         if self._load_error:
             self._say(self._load_error, "error", seconds=3600)
             self.bell()
