@@ -1210,16 +1210,25 @@ def read(path: str | Path, *, with_index: bool = False) -> Report:
         del data
         report = beside(report, path)
         if with_index and not report.complete:
-            report = _with_index(report, Path(path).parent)
+            report = _with_index(report, _folder_of(path))
     settle()
     return report
 
 
 def beside(report: Report, path: str | Path) -> Report:
-    """`report`, read from the file at `path`, knowing where the index it names is."""
+    """`report`, read from the file at `path`, knowing where the index it names is (beside
+    the report a symbolic link `path` leads to, where write() writes it)."""
     if report.index is None:
         return report
-    return replace(report, index_path=Path(path).parent / report.index.file)
+    return replace(report, index_path=_folder_of(path) / report.index.file)
+
+
+def _folder_of(path: str | Path) -> Path:
+    """The folder of the report file at `path` (of the file a symbolic link leads to)."""
+    where = Path(path)
+    if where.is_symlink():
+        where = Path(os.path.realpath(where))
+    return where.parent
 
 
 def with_signatures(report: Report) -> Report:

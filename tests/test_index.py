@@ -384,3 +384,26 @@ def test_the_review_takes_its_groups_signatures_from_the_index(tmp_path: Path) -
     shutil.copyfile(index_of(_second_scan(tmp_path)), index_of(report))
     with pytest.raises(IndexProblem, match="belongs to another scan"):
         report_mod.with_signatures(report_mod.read(report))
+
+
+def test_a_report_reached_through_a_symbolic_link_regroups_from_its_index(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """`--report ~/link.json` (a symbolic link to the report, in another folder): its index is
+    the one beside the report, where a save through the link writes it too."""
+    _root, report = library(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = elsewhere / "link.json"
+    link.symlink_to(report)
+    code, _, err = regroup_cli(cli, link)
+    assert code == 0, err
+    assert "Regrouped at threshold 0.1" in err
+    read = report_mod.read(link, with_index=True)
+    assert read.complete and read.index_path == index_of(report)
+    report_mod.write(read, link)  # (a save through the link: the report and its index)
+    assert (
+        link.is_symlink()
+        and indexes(elsewhere) == []
+        and indexes(tmp_path) == [header(report)["file"]]
+    )
