@@ -60,7 +60,10 @@ from dedupe.parallel import thread_map
 # never refutes a small picture (the match decides).
 # 9: the content check (dedupe/content.py) of the copies aligned in one frame: screenshots of
 # one app, pages of one template with other content in the same places are two pictures.
-VERSION = 9
+# 10: the geometric check (geometry.VERSION 4): its spread over the cells that hold a share of
+# the keypoints (dark pictures' copies), and a shifted view is no copy (a scrolled screen,
+# another capture of the scene; two shots when captured apart).
+VERSION = 10
 # Bump whenever signature() or its layout changes (and VERSION with it): what the hash cache
 # keeps of each file. 6: the animation flag. (Check 7 changed only the verdict.)
 SIGNATURE_VERSION = 6
@@ -1184,9 +1187,10 @@ def settle(
     found: Match, asked: npt.NDArray[np.bool_], looked: npt.NDArray[np.int8]
 ) -> npt.NDArray[np.int8]:
     """The verdicts of a match once the geometric check has looked at the `asked` pairs
-    (`looked`: geometry.SAME, DIFFERENT, UNKNOWN or NOT_LOOKED per asked pair, in order): one
-    picture under one transform is a copy (two shots when captured apart, within
-    SHOT_WINDOW_MS), no such transform is different, too little to see leaves the match's
+    (`looked`: geometry.SAME, DIFFERENT, SHIFTED, UNKNOWN or NOT_LOOKED per asked pair, in
+    order): one picture under one transform is a copy (two shots when captured apart, within
+    SHOT_WINDOW_MS), a shifted view of it two shots so captured (else two pictures), no such
+    transform is different, too little to see leaves the match's
     verdict, and a pair it could not look at is no copy (never on the thumbnails' word alone
     where they could not settle it)."""
     from dedupe import geometry
@@ -1200,6 +1204,12 @@ def settle(
     kind[same[burst]] = SHOTS
     kind[same[shots & ~burst]] = DIFFERENT
     kind[at[looked == geometry.DIFFERENT]] = DIFFERENT
+    # a shifted view (a scrolled screen, a panned shot) is no copy: two shots when captured
+    # apart within the window, else two pictures
+    shifted = at[looked == geometry.SHIFTED]
+    apart = found.apart_ms[shifted]
+    kind[shifted] = np.where((apart > 0) & (apart <= SHOT_WINDOW_MS), SHOTS, DIFFERENT)
+    kind[shifted[found.moving[shifted]]] = DIFFERENT
     unseen = at[looked == NOT_LOOKED]
     kind[unseen[kind[unseen] == COPY]] = DIFFERENT
     kind[same[found.moving[same]]] = DIFFERENT  # (an animation and a still: see match_rows)
