@@ -23,7 +23,7 @@ from conftest import Cli, Library
 from PIL import Image, ImageDraw, ImageFont
 from test_small_dark import darkened
 
-from dedupe import geometry
+from dedupe import decode, geometry, verify
 
 MONO = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
 TEXT = Path("/usr/share/common-licenses/GPL-3")
@@ -182,3 +182,33 @@ def test_the_spread_leaves_out_cells_of_a_few_stray_keypoints() -> None:
     box = (0.0, 0.0, 100.0, 100.0)
     assert geometry._cells(points, box) == {0, 15, 12}
     assert geometry._cells(points, box, geometry.OCCUPIED) == {0, 15}
+
+
+def test_a_shot_of_a_few_gray_levels_is_no_flat_picture(
+    cli: Cli, library: Library, tmp_path: Path, real_images: Path
+) -> None:
+    """A real photo darkened to 3-7% of the light (gamma 1.8-2.4), its re-encoded copy and its
+    copy at 55%, whose gray levels vary by 0.8-1.2 (under the 1.5 of a flat picture; their
+    16x16 thumbnails by 0.7-0.8, a picture): not flat, and the shot and its re-encoded copy
+    are one group (before: "too flat to compare: B is one colour"); a one-colour picture and
+    its re-encoded copy still group only as identical bytes (none here)."""
+    base = real_images / "imagededup-tests" / "tests" / "data" / "base_images"
+    with Image.open(base / "ukbench08996.jpg") as opened:  # (benchmarks/lowlight_probe.py's)
+        shot, _ = darkened(opened.convert("RGB"), 18016572811378809354, (1.8, 2.4), (0.03, 0.07))
+    library.save("shot.jpg", shot, quality=92)
+    small = shot.resize((352, 264), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    for name, image, quality in (("shot-again", shot, 77), ("shot-small", small, 73)):
+        saved = library.save(f"{name}.jpg", image, quality=quality).read_bytes()
+        decoded = decode.decode(saved, gray=True)  # (as the scan decodes it)
+        assert np.asarray(decoded.image).std() < verify.FLAT_STD
+        assert not verify.is_low_information(verify.signature(decoded.image))
+    library.save("grey.jpg", Image.new("RGB", (640, 480), (9, 8, 7)), quality=92)
+    library.save("grey-again.jpg", Image.new("RGB", (640, 480), (9, 8, 7)), quality=70)
+    code, out, err = cli(
+        "compare", str(library.root / "shot.jpg"), str(library.root / "shot-again.jpg")
+    )
+    assert code == 0, err
+    assert "one colour" not in out and "same picture" in out
+    groups = scanned(cli, library, tmp_path)
+    assert ("similar", {"shot", "shot-again"}) in groups
+    assert all("grey" not in members for _, members in groups)
