@@ -25,7 +25,9 @@ from PIL import Image
 # Bump whenever features() or compare() could give another verdict for the same pictures.
 # 2: the first look at 256 keypoints (at 128, crops of pages of text failed it).
 # 3: dark pictures smoothed before their stretch; small pictures never refuted.
-VERSION = 3
+# 4: the spread over the cells that hold a share of the keypoints (OCCUPIED); a shifted view
+# (SHIFT_SCALE, SHIFT_SHOWN) is no copy.
+VERSION = 4
 
 # The working size of a picture (pixels; the aspect ratio is kept): 512 x 384 for a 4:3 photo.
 GEOMETRY_PIXELS = 512 * 384
@@ -55,6 +57,12 @@ MAX_ANGLE = 10.0
 MIN_INLIERS = 20
 GRID = 4
 SPREAD = 0.6
+# A cell holds keypoints when it holds at least OCCUPIED of the first picture's keypoints in
+# that part (a quarter of a cell's mean share): a stray corner or two in a dark picture's
+# noise, or in a smooth sky, is not a part of the picture the matches must cover (a dark
+# wallpaper's re-encoded copy: 99 of 170 matches agree over 4 of its 5 cells of structure,
+# and 3 keypoints in 3 cells of its noise made that 50% of 8 cells).
+OCCUPIED = 1 / (4 * GRID * GRID)
 # ... and that part is at least OVERLAP of one picture's area and MIN_OVERLAP of the other's
 # (a crop of 15% shows 72% of the original; a 10% frame around the original, 69% of the copy).
 OVERLAP = 0.75
@@ -62,6 +70,13 @@ MIN_OVERLAP = 0.4
 # Fewer keypoints than this on either side: the pictures have too little local structure
 # (gradients, flat wallpapers, heavy blur) for the check to say anything.
 MIN_KEYPOINTS = 60
+# A shifted view: one picture under a transform of about the same scale (within SHIFT_SCALE)
+# that shows less than SHIFT_SHOWN of the other, both ways. A copy cut from a picture is
+# inside it, a copy framed or given a border holds it, and a resized one shows all of it:
+# two pictures each of which shows what the other lacks, at one scale, are a screen scrolled
+# (a terminal, a page) or another capture of the scene (panned, a stereo pair), not copies.
+SHIFT_SCALE = 0.01
+SHIFT_SHOWN = 0.97
 # A picture at most this many pixels on its long side is small: looked at, it is enlarged 3x
 # or more to the working size, and its keypoints are the enlargement's (soft corners that a
 # half-size copy, enlarged 6x, does not repeat; measured on the photos of ../shared/real-images
@@ -84,8 +99,9 @@ DARK_LEVELS = 64
 DARK_SMOOTH = 0.2
 DARK_SMOOTH_MAX = 2.0
 
-# Verdicts.
-UNKNOWN, SAME, DIFFERENT = 0, 1, 2
+# Verdicts. SHIFTED: one picture under one transform, but a shifted view of it (SHIFT_SCALE):
+# two shots when captured apart (a pan in a burst), else two pictures.
+UNKNOWN, SAME, DIFFERENT, SHIFTED = 0, 1, 2, 3
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -118,7 +134,8 @@ class Geometry:
     degrees, the share of keypoint cells the agreeing matches cover, and the part of each
     picture the other shows; `small`: either picture is small (SMALL_SIDE), and the verdict
     UNKNOWN where it would be DIFFERENT; `featureless`: either is dark and has too few
-    keypoints (DIFFERENT: see DARK_LEVELS)."""
+    keypoints (DIFFERENT: see DARK_LEVELS); `shifted`: one picture under one transform, but a
+    shifted view of it (SHIFTED: see SHIFT_SCALE)."""
 
     verdict: int
     inliers: int = 0
@@ -129,6 +146,12 @@ class Geometry:
     overlap: tuple[float, float] = (0.0, 0.0)
     small: bool = False
     featureless: bool = False
+    shifted: bool = False
+
+    @property
+    def shown(self) -> float:
+        """The larger of the two shares of one picture shown in the other."""
+        return min(1.0, max(self.overlap))
 
 
 def working_size(width: int, height: int) -> tuple[int, int]:
@@ -254,13 +277,18 @@ def _fit(
     return fitted, agreeing
 
 
-def _cells(points: npt.NDArray[np.float32], box: tuple[float, float, float, float]) -> set[int]:
-    """The GRID x GRID cells of box (x0, y0, x1, y1) that hold some of the points."""
+def _cells(
+    points: npt.NDArray[np.float32], box: tuple[float, float, float, float], share: float = 0.0
+) -> set[int]:
+    """The GRID x GRID cells of box (x0, y0, x1, y1) that hold some of the points (at least
+    `share` of those inside the box)."""
     x0, y0, x1, y1 = box
     cx = ((points[:, 0] - x0) / max(x1 - x0, 1e-6) * GRID).astype(np.int64)
     cy = ((points[:, 1] - y0) / max(y1 - y0, 1e-6) * GRID).astype(np.int64)
     inside = (cx >= 0) & (cx < GRID) & (cy >= 0) & (cy < GRID)
-    return set((cy[inside] * GRID + cx[inside]).tolist())
+    counts = np.bincount(cy[inside] * GRID + cx[inside], minlength=GRID * GRID)
+    least = max(1.0, share * float(inside.sum()))
+    return set(np.flatnonzero(counts >= least).tolist())
 
 
 def _squeezed(points: npt.NDArray[np.float32], f: Features) -> npt.NDArray[np.float32]:
@@ -276,12 +304,14 @@ def compare(a: Features, b: Features) -> Geometry:
     """The geometric check of b against a: SAME when one similarity transform carries many
     of b's keypoints onto a's, spread over the part of a that b shows, which is most of the
     smaller picture (tried as they are, then both squeezed to a square, for a stretched
-    copy); UNKNOWN when either has too few keypoints to tell (DIFFERENT when that one is dark:
-    see DARK_LEVELS), or is small (SMALL_SIDE) and would be DIFFERENT; else DIFFERENT."""
+    copy); SHIFTED when that transform shows each only in part at one scale (SHIFT_SCALE);
+    UNKNOWN when either has too few keypoints to tell (DIFFERENT when that one is dark: see
+    DARK_LEVELS), or is small (SMALL_SIDE) and would be DIFFERENT or SHIFTED; else
+    DIFFERENT."""
     if any(f.dark and len(f) < MIN_KEYPOINTS for f in (a, b)):
         return Geometry(DIFFERENT, featureless=True)
     found = _compare(a, b)
-    if found.verdict == DIFFERENT and (a.small or b.small):
+    if found.verdict in (DIFFERENT, SHIFTED) and (a.small or b.small):
         return replace(found, verdict=UNKNOWN, small=True)
     return found
 
@@ -334,8 +364,8 @@ def _judge(
     overlap = (shared / (wa * ha), shared / max(wb * hb * scale * scale, 1e-6))
     box = (x0, y0, x1, y1)
     points = _squeezed(a.points, a) if squeezed else a.points
-    occupied = _cells(points, box)
-    covered = _cells(dst[inlier], box)
+    occupied = _cells(points, box, OCCUPIED)
+    covered = _cells(dst[inlier], box) & occupied
     spread = len(covered) / max(1, len(occupied))
     same = (
         1.0 / MAX_SCALE <= scale <= MAX_SCALE
@@ -345,4 +375,6 @@ def _judge(
         and max(overlap) >= OVERLAP
         and min(overlap) >= MIN_OVERLAP
     )
-    return Geometry(SAME if same else DIFFERENT, count, len(src), scale, angle, spread, overlap)
+    shifted = same and abs(scale - 1.0) <= SHIFT_SCALE and max(overlap) < SHIFT_SHOWN
+    verdict = SHIFTED if shifted else SAME if same else DIFFERENT
+    return Geometry(verdict, count, len(src), scale, angle, spread, overlap, shifted=shifted)

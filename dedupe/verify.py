@@ -60,7 +60,11 @@ from dedupe.parallel import thread_map
 # never refutes a small picture (the match decides).
 # 9: the content check (dedupe/content.py) of the copies aligned in one frame: screenshots of
 # one app, pages of one template with other content in the same places are two pictures.
-VERSION = 9
+# 10: the geometric check (geometry.VERSION 4): its spread over the cells that hold a share of
+# the keypoints (dark pictures' copies), and a shifted view is no copy (a scrolled screen,
+# another capture of the scene; two shots when captured apart); a faint picture whose
+# thumbnail varies (FLAT_DETAIL) is no longer flat.
+VERSION = 10
 # Bump whenever signature() or its layout changes (and VERSION with it): what the hash cache
 # keeps of each file. 6: the animation flag. (Check 7 changed only the verdict.)
 SIGNATURE_VERSION = 6
@@ -148,8 +152,13 @@ SHOT_WINDOW_MS = 2000
 # corrected (UTC-12 to UTC+14 are quarter hours apart), not two shots.
 CLOCK_STEP_MS = 15 * 60 * 1000
 CLOCK_MOVED_MS = 26 * 60 * 60 * 1000
-# Flat: an image whose gray levels vary less than this (standard deviation) is one colour.
+# Flat: an image whose gray levels vary less than this (standard deviation) is one colour,
+# unless its screen's 16x16 thumbnail (the sensor noise averaged away) varies by FLAT_DETAIL
+# or more, more than rounding one colour to whole gray levels does: a dark shot of a few gray
+# levels has a picture (a photo darkened to 3-7% of the light varies by 1.0-1.4 levels, its
+# thumbnail by 0.7-1.0, and its copies' thumbnails correlate 0.97-0.99 with it).
 FLAT_STD = 1.5
+FLAT_DETAIL = 0.5
 # Borders: rows and columns at the edges whose pixels are (almost all) within TRIM_LEVELS of
 # the edge colour are trimmed, when that is at least TRIM_MIN of the side and leaves at least
 # TRIM_KEEP of it.
@@ -330,8 +339,13 @@ _ROWS = 2048
 
 
 def low_information_rows(signatures: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
-    """low_information for the rows of a signature_array: the flat (one-colour) images."""
+    """low_information for the rows of a signature_array: the flat (one-colour) images (see
+    FLAT_STD and FLAT_DETAIL)."""
     result: npt.NDArray[np.bool_] = signatures[:, _FLAT_AT] < round(10 * FLAT_STD)
+    faint = np.flatnonzero(result)
+    if len(faint):
+        screens = signatures[faint, :PIXELS].astype(np.float64)
+        result[faint[screens.std(axis=1) >= FLAT_DETAIL]] = False
     return result
 
 
@@ -1184,9 +1198,10 @@ def settle(
     found: Match, asked: npt.NDArray[np.bool_], looked: npt.NDArray[np.int8]
 ) -> npt.NDArray[np.int8]:
     """The verdicts of a match once the geometric check has looked at the `asked` pairs
-    (`looked`: geometry.SAME, DIFFERENT, UNKNOWN or NOT_LOOKED per asked pair, in order): one
-    picture under one transform is a copy (two shots when captured apart, within
-    SHOT_WINDOW_MS), no such transform is different, too little to see leaves the match's
+    (`looked`: geometry.SAME, DIFFERENT, SHIFTED, UNKNOWN or NOT_LOOKED per asked pair, in
+    order): one picture under one transform is a copy (two shots when captured apart, within
+    SHOT_WINDOW_MS), a shifted view of it two shots so captured (else two pictures), no such
+    transform is different, too little to see leaves the match's
     verdict, and a pair it could not look at is no copy (never on the thumbnails' word alone
     where they could not settle it)."""
     from dedupe import geometry
@@ -1200,6 +1215,12 @@ def settle(
     kind[same[burst]] = SHOTS
     kind[same[shots & ~burst]] = DIFFERENT
     kind[at[looked == geometry.DIFFERENT]] = DIFFERENT
+    # a shifted view (a scrolled screen, a panned shot) is no copy: two shots when captured
+    # apart within the window, else two pictures
+    shifted = at[looked == geometry.SHIFTED]
+    apart = found.apart_ms[shifted]
+    kind[shifted] = np.where((apart > 0) & (apart <= SHOT_WINDOW_MS), SHOTS, DIFFERENT)
+    kind[shifted[found.moving[shifted]]] = DIFFERENT
     unseen = at[looked == NOT_LOOKED]
     kind[unseen[kind[unseen] == COPY]] = DIFFERENT
     kind[same[found.moving[same]]] = DIFFERENT  # (an animation and a still: see match_rows)

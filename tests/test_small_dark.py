@@ -57,7 +57,8 @@ def test_a_camera_thumbnail_and_its_half_size_copy_are_grouped(
 
 def test_compare_says_the_thumbnails_decided(cli: Cli, library: Library, real_images: Path) -> None:
     thumbnails(real_images, library)
-    a, b = (library.root / f"{CAMERAS[0]}{s}.jpg" for s in ("", "-half"))
+    # (CAMERAS[0]: its keypoints now agree, 32 matching points over 73% of it: "same picture")
+    a, b = (library.root / f"{CAMERAS[2]}{s}.jpg" for s in ("", "-half"))
     code, out, err = cli("compare", str(a), str(b))
     assert code == 0, err
     assert (

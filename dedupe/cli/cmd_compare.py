@@ -158,6 +158,13 @@ def _looked(check: PairCheck, a: ImageRecord, b: ImageRecord) -> str | None:
             "different pictures: a dark picture with no structure above its noise (fewer than "
             f"{geometry.MIN_KEYPOINTS} keypoints once smoothed) is no copy by its thumbnails alone"
         )
+    if found.verdict == geometry.SHIFTED:
+        return (
+            f"different pictures: a shifted view ({found.inliers} matching points agree at one "
+            f"scale, x{found.scale:.2f}, but each shows only {found.shown:.1%} of the other: a "
+            "scrolled screen or another shot of the scene; a copy cut, framed or resized "
+            "shows all of one in the other)"
+        )
     if found.verdict == geometry.DIFFERENT:
         if found.inliers >= geometry.MIN_INLIERS and found.spread < geometry.SPREAD:
             return (
