@@ -841,8 +841,10 @@ def _settings_from(data: dict[str, Any]) -> tuple[Settings, KeepRules]:
             for k, d in enumerate(_list_of(raw, "reference", "settings"))
         ),
         twins=_text(raw, "twins", "settings", default="together"),
-        lose_sidecars=_optional(raw, "lose_sidecars", bool, "settings") or False,
-        bursts=_optional(raw, "bursts", str, "settings") or "keep-all",
+        lose_sidecars=(
+            _require(raw, "lose_sidecars", bool, "settings") if "lose_sidecars" in raw else False
+        ),
+        bursts=_text(raw, "bursts", "settings", default="keep-all"),
     )
     if keep.bursts not in BURSTS:
         raise ReportError(

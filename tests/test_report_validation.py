@@ -231,6 +231,10 @@ MALFORMED: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
     "not_duplicates [[1]]": (lambda d: d.update(not_duplicates=[[1]]), "not_duplicates[0]"),
     "settings.keep 5": (lambda d: d["settings"].update(keep=5), "'keep'"),
     "keep rule unknown": (lambda d: d["settings"].update(keep=["bigger"]), "settings.keep[0]"),
+    # the schema refuses these; the reader took '' and null for the defaults (Hypothesis found it)
+    "settings.bursts empty": (lambda d: d["settings"].update(bursts=""), "settings.bursts"),
+    "settings.bursts null": (lambda d: d["settings"].update(bursts=None), "'bursts'"),
+    "lose_sidecars null": (lambda d: d["settings"].update(lose_sidecars=None), "'lose_sidecars'"),
     "deep nesting": (lambda d: _first_image(d).update(taken_at="<deep>"), "nested too deeply"),
     "NUL in group 2's keeper": (_nul_in_group_2_keeper, "NUL"),
     "schema_version true": (lambda d: d.update(schema_version=True), "schema version True"),
