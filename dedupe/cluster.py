@@ -298,8 +298,13 @@ def inputs_digest(
 
 # Orientation variants looked up in the tree at a time (bounds the candidates held at once).
 _QUERIES = 16384
-# Candidate pairs verified at a time (bounds the verification's arrays to about 16 MB).
+# Candidate pairs searched at a time (bounds the search's and the distances' arrays).
 _PAIRS = 1 << 18
+# Candidate pairs verified at a time: the check holds about 10 KB of temporaries a pair (the
+# match's rows and sums, the screen's thumbnails), so a part of _PAIRS pairs took 1.7 GB at
+# the peak of a 100k scan; 8,192 take about 80 MB and cost no more time (per pair, the same
+# work). The verdicts do not depend on how the pairs are cut (tests/test_cluster_chunks.py).
+_VERIFIED = 8192
 # Grouping this many images or more runs on the compiled kernels (numba: the BK-tree search,
 # the pair check, the join). Loading them costs about a second of CPU once per process; below
 # this, numpy and plain Python group the images in less than that (every pair's distance by
@@ -953,16 +958,18 @@ def _check(
             beyond = np.flatnonzero(distance > known.radius)
             i, j, distance = i[beyond], j[beyond], distance[beyond]
         prune = compiled and candidates >= _PRUNE_FROM * n
-        kind, best = _verify(
-            thumbs, signatures, low_info, i, j, orientation, compiled, prune, distance, radius,
-            look,
-        )  # fmt: skip
-        ok = (kind == verify.COPY) | (kind == verify.SHOTS)
-        found_i.append(i[ok])
-        found_j.append(j[ok])
-        found_d.append(distance[ok].astype(np.int64))
-        found_score.append(best[ok])
-        found_kind.append(kind[ok])
+        for lo in range(0, len(i), _VERIFIED):  # bounds the check's temporaries
+            a, b, d = (x[lo : lo + _VERIFIED] for x in (i, j, distance))
+            kind, best = _verify(
+                thumbs, signatures, low_info, a, b, orientation, compiled, prune, d, radius,
+                look,
+            )  # fmt: skip
+            ok = (kind == verify.COPY) | (kind == verify.SHOTS)
+            found_i.append(a[ok])
+            found_j.append(b[ok])
+            found_d.append(d[ok].astype(np.int64))
+            found_score.append(best[ok])
+            found_kind.append(kind[ok])
     edge_i = np.concatenate(found_i) if found_i else np.zeros(0, np.int64)
     edge_j = np.concatenate(found_j) if found_j else np.zeros(0, np.int64)
     distances = np.concatenate(found_d) if found_d else np.zeros(0, np.int64)
