@@ -255,6 +255,7 @@ def scan_folders(
     """
     from dedupe import report as report_mod
     from dedupe.groups import build_groups, check_invariants
+    from dedupe.imagecols import paths_of
     from dedupe.looks import Looks, Pictures
     from dedupe.review import marks
 
@@ -298,7 +299,7 @@ def scan_folders(
         result,
         rules,
         groups,
-        marks.among(distinct, result.records),
+        marks.among(distinct, paths_of(result.records)),
         found.checked,
         facts={path: f for path, f in facts.items() if path in kept},
     )

@@ -217,13 +217,16 @@ class HashCache:
 
     def _cached(self, row: tuple[Any, ...]) -> Cached | None:
         """A row's (kind, width, height, format, digest, taken_at, hash, variants, check,
-        reason) as a Cached value; None when the stored hash does not fit the settings."""
+        reason) as a Cached value; None when the stored hash does not fit the settings or the check
+        signature is not of this dedupe's size."""
         kind = row[0]
         if kind != KIND_IMAGE:
             return Cached(kind, reason=row[9] or "")
         hash_bytes, variant_bytes = row[6], row[7]
         n = self._nbytes
         if len(hash_bytes) != n or len(variant_bytes) % n:
+            return None
+        if len(row[8]) != verify.SIGNATURE_BYTES:  # (not this dedupe's: hashed again)
             return None
         size = self._settings.hash_size
         fingerprint = Fingerprint(

@@ -162,7 +162,11 @@ def _chunks_of(values: Any, n: int) -> Iterator[tuple[int, Any]]:
 
 
 def _image_blobs(records: Sequence[ImageRecord]) -> Iterator[tuple[str, int, bytes]]:
-    """(name, chunk, blob) of every image column, a chunk of rows at a time."""
+    """(name, chunk, blob) of every image column, a chunk of rows at a time (from the columns
+    themselves when the records are an ImageColumns: the same bytes, no record built)."""
+    if isinstance(records, ImageColumns):
+        yield from _column_blobs(records)
+        return
     n = len(records)
     for chunk, part in _chunks_of(records, n):
         fps = [r.fingerprint for r in part]
@@ -187,6 +191,41 @@ def _image_blobs(records: Sequence[ImageRecord]) -> Iterator[tuple[str, int, byt
         for name, dtype in _IMAGE_COLUMNS:
             column = values[name]
             blob = _var_blob(column) if dtype is None else np.array(column, dtype=dtype).tobytes()
+            yield name, chunk, blob
+
+
+def _column_blobs(images: ImageColumns) -> Iterator[tuple[str, int, bytes]]:
+    """_image_blobs of the images of an ImageColumns, from its columns."""
+    numbers: dict[str, npt.NDArray[Any]] = {
+        "size": images.sizes,
+        "mtime_ns": images.mtimes,
+        "device": images.devices,
+        "inode": images.inodes,
+        "width": images.widths,
+        "height": images.heights,
+        "has_taken_at": images.has_taken_at,
+    }
+    varying: dict[str, Varying] = {
+        "path": images.paths,
+        "format": images.formats,
+        "digest": images.digests,
+        "taken_at": images.taken_at,
+        "variants": images.variants,
+        "links": images.links,
+    }
+    fixed: dict[str, npt.NDArray[np.uint8]] = {"hash": images.hashes, "check": images.signatures}
+    n = len(images)
+    for chunk, start in enumerate(range(0, max(n, 1), CHUNK)):
+        stop = min(start + CHUNK, n)
+        for name, dtype in _IMAGE_COLUMNS:
+            if name in fixed:  # as _var_blob lays them out: offsets, then the rows' bytes
+                rows = np.ascontiguousarray(fixed[name][start:stop])
+                offsets = np.arange(stop - start + 1, dtype="<u8") * rows.shape[1]
+                blob = offsets.tobytes() + rows.tobytes()
+            elif dtype is None:
+                blob = _var_blob(varying[name].items(range(start, stop)))
+            else:
+                blob = np.ascontiguousarray(numbers[name][start:stop], dtype=dtype).tobytes()
             yield name, chunk, blob
 
 
