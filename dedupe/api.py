@@ -466,9 +466,10 @@ def rank_similar(
         passed,
     )
     from dedupe.cluster import pair_distance
+    from dedupe.imagecols import one_by_one
 
     ranked = sorted(
-        ((pair_distance(record, r, settings), r.path) for r in result.records),
+        ((pair_distance(record, r, settings), r.path) for r in one_by_one(result.records)),
         key=lambda item: (item[0], item[1]),
     )
     found: list[Similar] = []

@@ -291,6 +291,21 @@ def paths_of(records: Sequence[ImageRecord]) -> Sequence[str]:
     return records.all_paths() if isinstance(records, ImageColumns) else [r.path for r in records]
 
 
+def one_by_one(records: Sequence[ImageRecord]) -> Iterator[ImageRecord]:
+    """Every record, in order; of an ImageColumns, those not built yet are built a batch at a
+    time and not kept (for a pass over every image, e.g. `dedupe similar`'s ranking)."""
+    if not isinstance(records, ImageColumns):
+        yield from records
+        return
+    built = records._built
+    for start in range(0, len(records), _BATCH):
+        rows = range(start, min(start + _BATCH, len(records)))
+        fresh = iter(records._build([k for k in rows if k not in built]))
+        for k in rows:
+            found = built.get(k)
+            yield found if found is not None else next(fresh)
+
+
 class Gathering:
     """ImageColumns made image by image, as a scan finds them, without a record per image
     (about 2.3 KB each, with its check signature: 2.3 GB at a million images): the numbers

@@ -16,7 +16,7 @@ from PIL import Image
 
 from dedupe import cluster, index
 from dedupe.cache import HashCache
-from dedupe.imagecols import ImageColumns
+from dedupe.imagecols import ImageColumns, one_by_one
 from dedupe.looks import Looks
 from dedupe.models import ImageRecord, Problem, Settings
 from dedupe.scan import Hashed, fingerprint_file, scan
@@ -87,7 +87,8 @@ def test_the_scans_columns_are_the_records_it_held_before(
     scan((str(library.root / "b"),), settings, cache)  # these come from the cache below
     result = scan((str(library.root),), settings, cache)
     cache.close()
-    assert result.stats.from_cache == 3 and result.stats.hashed == 8  # (img2: its first name is a link)
+    # (img2 is hashed again: its first name now is a link in a/)
+    assert result.stats.from_cache == 3 and result.stats.hashed == 8
     columns = result.records
     assert isinstance(columns, ImageColumns)
     before = _records_as_before(library.root, settings)
@@ -136,3 +137,14 @@ def test_an_empty_scan_has_empty_columns(tmp_path: Path) -> None:
     assert isinstance(result.records, ImageColumns) and result.records == ()
     ref = index.write(tmp_path, tmp_path / "r.json", result.records, None, settings)
     assert ref.digest == index.write(tmp_path, tmp_path / "s.json", (), None, settings).digest
+
+
+def test_one_by_one_gives_every_record_and_keeps_none(library: Library) -> None:
+    _library(library)
+    settings = Settings()
+    records = scan((str(library.root),), settings, HashCache.memory(settings)).records
+    assert isinstance(records, ImageColumns)
+    kept = records[3]
+    every = list(one_by_one(records))
+    assert every == list(_records_as_before(library.root, settings))
+    assert every[3] is kept and records.built() == frozenset({3})
