@@ -148,3 +148,24 @@ def test_one_by_one_gives_every_record_and_keeps_none(library: Library) -> None:
     every = list(one_by_one(records))
     assert every == list(_records_as_before(library.root, settings))
     assert every[3] is kept and records.built() == frozenset({3})
+
+
+def test_the_index_holds_the_blobs_it_was_given_however_they_are_written(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big blobs go in through a blob handle, a piece at a time (index._STREAMED, _PIECE):
+    the file holds exactly the blobs a plain insert stores."""
+    _library(library)
+    settings = Settings()
+    records = scan((str(library.root),), settings, HashCache.memory(settings)).records
+    found = cluster.cluster(records, settings)
+    expected = sorted(index._image_blobs(records))
+    assert found.checked is not None
+    expected = sorted([*expected, *index._pair_blobs(found.checked)])
+    plain = index.write(tmp_path, tmp_path / "plain.json", records, found.checked, settings)
+    monkeypatch.setattr(index, "_STREAMED", 100)
+    monkeypatch.setattr(index, "_PIECE", 333)  # (not a divisor of any blob's length)
+    pieces = index.write(tmp_path, tmp_path / "pieces.json", records, found.checked, settings)
+    assert _blobs(tmp_path / plain.file) == _blobs(tmp_path / pieces.file) == expected
+    assert plain.digest == pieces.digest
+    assert index.load(tmp_path, pieces, settings).records == list(records)
