@@ -335,10 +335,10 @@ def _column_parts(images: ImageColumns, start: int, stop: int, rotations: bool) 
 _QUERIES = 16384
 # Candidate pairs searched at a time (bounds the search's and the distances' arrays).
 _PAIRS = 1 << 18
-# Candidate pairs verified at a time: the check holds about 10 KB of temporaries a pair (the
-# match's rows and sums, the screen's thumbnails), so a part of _PAIRS pairs took 1.7 GB at
-# the peak of a 100k scan; 8,192 take about 80 MB and cost no more time (per pair, the same
-# work). The verdicts do not depend on how the pairs are cut (tests/test_cluster_chunks.py).
+# Candidate pairs verified at a time: the check holds about 5 KB of temporaries a pair (the
+# match's rows and sums, the screen's scores), so a part of _PAIRS pairs added 1.3 GB to the
+# peak of a 100k scan; 8,192 add about 40 MB, for the same work a pair. The verdicts do not
+# depend on how the pairs are cut (tests/test_cluster_chunks.py).
 _VERIFIED = 8192
 # Grouping this many images or more runs on the compiled kernels (numba: the BK-tree search,
 # the pair check, the join). Loading them costs about a second of CPU once per process; below

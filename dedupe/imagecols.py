@@ -25,6 +25,9 @@ from dedupe.models import FileEntry, Fingerprint, ImageRecord, build_many
 
 # Records built at a time when every one is asked for (iteration).
 _BATCH = 65_536
+# Check signatures gathered per block (Gathering): 11 MB, the most held twice as they are
+# put in order.
+_BLOCK = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,11 +309,67 @@ def one_by_one(records: Sequence[ImageRecord]) -> Iterator[ImageRecord]:
             yield found if found is not None else next(fresh)
 
 
+class _Bytes:
+    """A column of bytes of varying length as it is gathered: the rows' bytes one after
+    another in one buffer, and where each row ends (no object per row: a million paths as
+    bytes objects took 120 MB, and their memory stayed with the interpreter once freed)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.ends = array("q")
+
+    def append(self, value: bytes) -> None:
+        self.data += value
+        self.ends.append(len(self.data))
+
+    def key(self, k: int) -> bytearray:
+        """Row k's bytes (compared as bytes are)."""
+        return self.data[self.ends[k - 1] if k else 0 : self.ends[k]]
+
+    def ordered(self, order: npt.NDArray[np.int64]) -> Varying:
+        """The rows in `order`, in one blob; the buffer is let go of."""
+        n = len(order)
+        ends = np.frombuffer(self.ends, dtype=np.int64) if n else np.zeros(0, np.int64)
+        starts = np.concatenate([np.zeros(1, np.int64), ends[:-1]]) if n else ends
+        lengths = (ends - starts)[order]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        if bool((order == np.arange(n)).all()):
+            blob = bytes(self.data)
+        else:
+            source = np.frombuffer(self.data, dtype=np.uint8)
+            out = np.empty(int(offsets[-1]), dtype=np.uint8)
+            shift = starts[order] - offsets[:-1]  # where each row's bytes move from
+            for lo in range(0, n, _BLOCK):
+                hi = min(lo + _BLOCK, n)
+                a, b = int(offsets[lo]), int(offsets[hi])
+                out[a:b] = source[np.arange(a, b) + np.repeat(shift[lo:hi], lengths[lo:hi])]
+            del source
+            blob = out.tobytes()
+            del out
+        del ends
+        self.data, self.ends = bytearray(), array("q")
+        part = np.broadcast_to(np.zeros(1, dtype=np.int64), (n,))
+        return Varying((blob,), part, offsets[:-1], offsets[1:])
+
+
+def _path_order(paths: _Bytes, n: int) -> npt.NDArray[np.int64]:
+    """The rows in the order of their paths' bytes: as gathered when they are in it already
+    (a scan served from the cache meets them about so), else sorted."""
+    previous = bytearray()
+    for k in range(n):
+        current = paths.key(k)
+        if current < previous:
+            return np.array(sorted(range(n), key=paths.key), dtype=np.int64)
+        previous = current
+    return np.arange(n, dtype=np.int64)
+
+
 class Gathering:
     """ImageColumns made image by image, as a scan finds them, without a record per image
     (about 2.3 KB each, with its check signature: 2.3 GB at a million images): the numbers
-    in arrays, the check signatures in blocks of rows, the bytes of varying length as bytes
-    until `finish` sorts the rows by path and packs each column in one blob."""
+    in arrays, the check signatures in blocks of rows, the bytes of varying length in one
+    buffer each, until `finish` puts the rows in the order of their paths."""
 
     def __init__(self, hash_size: int) -> None:
         self.hash_size = hash_size
@@ -318,11 +377,11 @@ class Gathering:
         self._numbers = {name: array("q") for name in ("size", "mtime_ns", "width", "height")}
         self._ids = {name: array("Q") for name in ("device", "inode")}
         self._has_taken_at = array("B")
-        self._varying: dict[str, list[bytes]] = {
-            name: [] for name in ("path", "format", "digest", "taken_at", "variants")
+        self._varying = {
+            name: _Bytes() for name in ("path", "format", "digest", "taken_at", "variants")
         }
         self._hashes = bytearray()
-        self._blocks: list[bytearray] = []  # check signatures, _BATCH rows each
+        self._blocks: list[bytearray] = []  # check signatures, _BLOCK rows each
         self._shared: dict[str, bytes] = {}  # one bytes object per format name
 
     def __len__(self) -> int:
@@ -352,7 +411,7 @@ class Gathering:
         varying["taken_at"].append(taken)
         varying["variants"].append(fp.variant_bits)
         self._hashes += fp.hash.bits.to_bytes(self._hash_bytes, "big")
-        if not self._blocks or len(self._blocks[-1]) >= _BATCH * verify.SIGNATURE_BYTES:
+        if not self._blocks or len(self._blocks[-1]) >= _BLOCK * verify.SIGNATURE_BYTES:
             self._blocks.append(bytearray())
         self._blocks[-1] += fp.check
 
@@ -361,8 +420,7 @@ class Gathering:
         the other names of the files that have hard links (`links`, by path); the gathered
         values are let go of as the columns are made."""
         n = len(self)
-        paths = self._varying.pop("path")
-        order = np.array(sorted(range(n), key=paths.__getitem__), dtype=np.int64)
+        order = _path_order(self._varying["path"], n)
         signatures = np.empty((n, verify.SIGNATURE_BYTES), dtype=np.uint8)
         at = 0
         where = np.empty(n, dtype=np.int64)  # each gathered row's place once sorted
@@ -379,15 +437,12 @@ class Gathering:
         for name, values in (*self._numbers.items(), *self._ids.items()):
             numbers[name] = np.frombuffer(values, dtype=np.dtype(values.typecode))[order].copy()
         numbers["has_taken_at"] = np.frombuffer(self._has_taken_at, dtype=np.uint8)[order]
-        ordered = order.tolist()
-        varying: dict[str, Varying] = {}
-        by_path = [paths[k] for k in ordered]
+        varying = {name: column.ordered(order) for name, column in self._varying.items()}
+        self._varying.clear()
         linked = {os.fsencode(p): b"\0".join(map(os.fsencode, o)) for p, o in links.items()}
-        varying["links"] = _one_blob([linked.get(p, b"") for p in by_path] if linked else [b""] * n)
-        varying["path"] = _one_blob(by_path)
-        del by_path, paths
-        for name in ("format", "digest", "taken_at", "variants"):
-            items = self._varying.pop(name)
-            varying[name] = _one_blob([items[k] for k in ordered])
-            del items
+        if linked:
+            joined = [linked.get(p, b"") for p in varying["path"].items(range(n))]
+        else:
+            joined = [b""] * n
+        varying["links"] = _one_blob(joined)
         return ImageColumns(self.hash_size, numbers, varying, hashes[order], signatures)

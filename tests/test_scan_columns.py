@@ -14,11 +14,11 @@ import pytest
 from conftest import Library, photo
 from PIL import Image
 
-from dedupe import cluster, index
+from dedupe import cluster, imagecols, index
 from dedupe.cache import HashCache
 from dedupe.imagecols import ImageColumns, one_by_one
 from dedupe.looks import Looks
-from dedupe.models import ImageRecord, Problem, Settings
+from dedupe.models import FileEntry, ImageRecord, Problem, Settings
 from dedupe.scan import Hashed, fingerprint_file, scan
 from dedupe.walk import walk
 
@@ -169,3 +169,22 @@ def test_the_index_holds_the_blobs_it_was_given_however_they_are_written(
     assert _blobs(tmp_path / plain.file) == _blobs(tmp_path / pieces.file) == expected
     assert plain.digest == pieces.digest
     assert index.load(tmp_path, pieces, settings).records == list(records)
+
+
+@pytest.mark.parametrize("block", [3, 8192])
+def test_gathering_in_any_order_gives_the_records_in_path_order(
+    library: Library, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Gathering.finish sorts rows gathered in any order (a scan's misses come after its
+    cache hits), its signature blocks and byte columns a part at a time."""
+    _library(library)
+    settings = Settings()
+    before = _records_as_before(library.root, settings)
+    monkeypatch.setattr(imagecols, "_BLOCK", block)
+    for order in (list(range(len(before))), [7, 2, 10, 0, 5, 9, 1, 4, 8, 3, 6]):
+        gathering = imagecols.Gathering(settings.hash_size)
+        for k in order:
+            r = before[k]
+            gathering.add(FileEntry(r.path, r.size, r.mtime_ns, r.dev, r.ino), r.fingerprint)
+        links = {r.path: r.links for r in before if r.links}
+        assert list(gathering.finish(links)) == list(before)
