@@ -818,6 +818,8 @@ def measure(
             )
         )
         listing_mb = len(run.stdout) / common.MB
+        if args.keep_reports:
+            keep_report(Path(args.keep_reports), report, run.stdout, n, name or "this")
         # 2. a warm rescan: the grouping from the memo the first run left
         warm = common.run_timed(cmd["scan"], env=env, cwd=tmp, timeout=args.timeout)
         rows.append(
@@ -989,11 +991,18 @@ def measure(
                     Row(**{**r, "what": f"{tag} {r['what']}"})
                     for r in json.loads((tmp / "store.json").read_text())
                 ]
-        if args.keep_reports:
-            keep = Path(args.keep_reports)
-            keep.mkdir(parents=True, exist_ok=True)
-            shutil.copy(report, keep / f"report-{n}.json")
     return rows
+
+
+def keep_report(keep: Path, report: Path, listing: str, n: int, name: str) -> None:
+    """--keep-reports: the report the cold scan wrote, its index and the groups it listed on
+    stdout, named by size and checkout (report-100000-main.json, ...), to compare them."""
+    keep.mkdir(parents=True, exist_ok=True)
+    stem = f"report-{n}" + (f"-{name}" if name else "")
+    shutil.copy(report, keep / f"{stem}.json")
+    for index in report.parent.glob(f"{report.stem}.*.index"):
+        shutil.copy(index, keep / f"{stem}.index")
+    (keep / f"{stem}.txt").write_text(listing)
 
 
 def regroup_rows(
@@ -1191,7 +1200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also run scale_store.py's storage prototypes on each library's report",
     )
-    parser.add_argument("--keep-reports", metavar="DIR", help="keep the reports the scans wrote")
+    parser.add_argument(
+        "--keep-reports",
+        metavar="DIR",
+        help="keep the report, index and listing of each cold scan (named by size and checkout)",
+    )
     parser.add_argument(
         "--only-apply",
         action="store_true",

@@ -255,6 +255,7 @@ def scan_folders(
     """
     from dedupe import report as report_mod
     from dedupe.groups import build_groups, check_invariants
+    from dedupe.imagecols import paths_of
     from dedupe.looks import Looks, Pictures
     from dedupe.review import marks
 
@@ -298,7 +299,7 @@ def scan_folders(
         result,
         rules,
         groups,
-        marks.among(distinct, result.records),
+        marks.among(distinct, paths_of(result.records)),
         found.checked,
         facts={path: f for path, f in facts.items() if path in kept},
     )
@@ -465,9 +466,10 @@ def rank_similar(
         passed,
     )
     from dedupe.cluster import pair_distance
+    from dedupe.imagecols import one_by_one
 
     ranked = sorted(
-        ((pair_distance(record, r, settings), r.path) for r in result.records),
+        ((pair_distance(record, r, settings), r.path) for r in one_by_one(result.records)),
         key=lambda item: (item[0], item[1]),
     )
     found: list[Similar] = []

@@ -28,6 +28,12 @@ KIND_ERROR = 3
 
 # Files looked up per query on a rescan (see HashCache.lookup).
 LOOKUP_BATCH = 4096
+# The page size of a new cache file. An entry is about 1.6 KB (its check signature 1,357
+# bytes), more than SQLite keeps on a 4 KB page of a WITHOUT ROWID table (about 1 KB): with
+# 4 KB pages every entry spilled into overflow pages, 4.7 KB on disk each; on 16 KB pages it
+# stays whole, 1.8 KB each. A cache made before keeps its pages (converting it rewrites the
+# whole file: README "The hash cache" says how).
+PAGE_SIZE = 16384
 
 _FIELDS = (
     "kind", "width", "height", "format", "digest", "taken_at", "hash", "variants", '"check"',
@@ -131,6 +137,9 @@ class HashCache:
 
     @staticmethod
     def _setup(connection: sqlite3.Connection) -> sqlite3.Connection:
+        # Before anything is written: the page size of a new file (an existing file keeps its
+        # own, see PAGE_SIZE).
+        connection.execute(f"PRAGMA page_size={PAGE_SIZE}")
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.executescript(_SCHEMA)
@@ -208,13 +217,16 @@ class HashCache:
 
     def _cached(self, row: tuple[Any, ...]) -> Cached | None:
         """A row's (kind, width, height, format, digest, taken_at, hash, variants, check,
-        reason) as a Cached value; None when the stored hash does not fit the settings."""
+        reason) as a Cached value; None when the stored hash does not fit the settings or the check
+        signature is not of this dedupe's size."""
         kind = row[0]
         if kind != KIND_IMAGE:
             return Cached(kind, reason=row[9] or "")
         hash_bytes, variant_bytes = row[6], row[7]
         n = self._nbytes
         if len(hash_bytes) != n or len(variant_bytes) % n:
+            return None
+        if len(row[8]) != verify.SIGNATURE_BYTES:  # (not this dedupe's: hashed again)
             return None
         size = self._settings.hash_size
         fingerprint = Fingerprint(

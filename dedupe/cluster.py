@@ -286,20 +286,60 @@ def inputs_digest(
     for a, b in sorted(distinct):
         h.update(os.fsencode(a) + b"\0" + os.fsencode(b) + b"\0")
     h.update(b"records\n")
-    parts: list[bytes] = []
-    for r in records:
-        fp = r.fingerprint
-        variants = fp.variant_bits if settings.rotations else b""
-        facts = f"\0{r.size} {fp.width} {fp.height} {fp.digest} {fp.hash.bits:x} ".encode()
-        parts += (os.fsencode(r.path), facts, variants, fp.check, b"\n")
-    h.update(b"".join(parts))
+    # (a part of the records at a time: the same digest as of all at once, without holding
+    # every record's bytes twice)
+    if isinstance(records, ImageColumns):
+        for start in range(0, len(records), _DIGESTED):
+            h.update(_column_parts(records, start, start + _DIGESTED, settings.rotations))
+        return h.hexdigest()
+    for start in range(0, len(records), _DIGESTED):
+        parts: list[bytes] = []
+        for r in records[start : start + _DIGESTED]:
+            fp = r.fingerprint
+            variants = fp.variant_bits if settings.rotations else b""
+            facts = f"\0{r.size} {fp.width} {fp.height} {fp.digest} {fp.hash.bits:x} ".encode()
+            parts += (os.fsencode(r.path), facts, variants, fp.check, b"\n")
+        h.update(b"".join(parts))
     return h.hexdigest()
+
+
+# Records digested at a time by inputs_digest.
+_DIGESTED = 8192
+
+
+def _column_parts(images: ImageColumns, start: int, stop: int, rotations: bool) -> bytes:
+    """What inputs_digest reads of images start..stop of an ImageColumns (the bytes it reads
+    of their records), from the columns."""
+    rows = range(start, min(stop, len(images)))
+    if not len(rows):
+        return b""
+    at = slice(rows.start, rows.stop)
+    paths = images.paths.items(rows)
+    digests = images.digests.items(rows)
+    variants = images.variants.items(rows) if rotations else [b""] * len(rows)
+    numbers = zip(
+        images.sizes[at].tolist(), images.widths[at].tolist(), images.heights[at].tolist(),
+        strict=True,
+    )  # fmt: skip
+    codes = [int.from_bytes(h, "big") for h in map(bytes, images.hashes[at])]
+    checks = images.signatures[at]
+    parts: list[bytes] = []
+    for k, (size, width, height) in enumerate(numbers):
+        digest = digests[k].decode("utf-8", "surrogateescape")
+        facts = f"\0{size} {width} {height} {digest} {codes[k]:x} ".encode()
+        parts += (paths[k], facts, variants[k], checks[k].tobytes(), b"\n")
+    return b"".join(parts)
 
 
 # Orientation variants looked up in the tree at a time (bounds the candidates held at once).
 _QUERIES = 16384
-# Candidate pairs verified at a time (bounds the verification's arrays to about 16 MB).
+# Candidate pairs searched at a time (bounds the search's and the distances' arrays).
 _PAIRS = 1 << 18
+# Candidate pairs verified at a time: the check holds about 5 KB of temporaries a pair (the
+# match's rows and sums, the screen's scores), so a part of _PAIRS pairs added 1.3 GB to the
+# peak of a 100k scan; 8,192 add about 40 MB, for the same work a pair. The verdicts do not
+# depend on how the pairs are cut (tests/test_cluster_chunks.py).
+_VERIFIED = 8192
 # Grouping this many images or more runs on the compiled kernels (numba: the BK-tree search,
 # the pair check, the join). Loading them costs about a second of CPU once per process; below
 # this, numpy and plain Python group the images in less than that (every pair's distance by
@@ -953,16 +993,19 @@ def _check(
             beyond = np.flatnonzero(distance > known.radius)
             i, j, distance = i[beyond], j[beyond], distance[beyond]
         prune = compiled and candidates >= _PRUNE_FROM * n
-        kind, best = _verify(
-            thumbs, signatures, low_info, i, j, orientation, compiled, prune, distance, radius,
-            look,
-        )  # fmt: skip
-        ok = (kind == verify.COPY) | (kind == verify.SHOTS)
-        found_i.append(i[ok])
-        found_j.append(j[ok])
-        found_d.append(distance[ok].astype(np.int64))
-        found_score.append(best[ok])
-        found_kind.append(kind[ok])
+        for lo in range(0, len(i), _VERIFIED):  # bounds the check's temporaries
+            part = slice(lo, lo + _VERIFIED)
+            a, b, d = i[part], j[part], distance[part]
+            kind, best = _verify(
+                thumbs, signatures, low_info, a, b, orientation, compiled, prune, d, radius,
+                look,
+            )  # fmt: skip
+            ok = (kind == verify.COPY) | (kind == verify.SHOTS)
+            found_i.append(a[ok])
+            found_j.append(b[ok])
+            found_d.append(d[ok].astype(np.int64))
+            found_score.append(best[ok])
+            found_kind.append(kind[ok])
     edge_i = np.concatenate(found_i) if found_i else np.zeros(0, np.int64)
     edge_j = np.concatenate(found_j) if found_j else np.zeros(0, np.int64)
     distances = np.concatenate(found_d) if found_d else np.zeros(0, np.int64)

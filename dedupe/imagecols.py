@@ -11,6 +11,7 @@ same object), so code that reads records works on it unchanged, building what it
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -20,10 +21,13 @@ import numpy.typing as npt
 
 from dedupe import verify
 from dedupe.hashing import ImageHash
-from dedupe.models import Fingerprint, ImageRecord, build_many
+from dedupe.models import FileEntry, Fingerprint, ImageRecord, build_many
 
 # Records built at a time when every one is asked for (iteration).
 _BATCH = 65_536
+# Check signatures gathered per block (Gathering): 11 MB, the most held twice as they are
+# put in order.
+_BLOCK = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,17 @@ class Varying:
         if len(pieces) == 1:
             return pieces[0]
         return np.concatenate(pieces) if pieces else np.zeros((0, width), dtype=np.uint8)
+
+
+def _one_blob(items: Sequence[bytes]) -> Varying:
+    """A Varying column of `items`, in order, in one blob: 8 bytes a row besides the bytes
+    (the rows' offsets; their part is one zero seen n times, their starts and stops views of
+    the offsets)."""
+    n = len(items)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, items), dtype=np.int64, count=n), out=offsets[1:])
+    part = np.broadcast_to(np.zeros(1, dtype=np.int64), (n,))
+    return Varying((b"".join(items),), part, offsets[:-1], offsets[1:])
 
 
 class ImageColumns(Sequence[ImageRecord]):
@@ -204,6 +219,12 @@ class ImageColumns(Sequence[ImageRecord]):
             ],
         )
 
+    def transient(self, k: int) -> ImageRecord:
+        """Image k's record, for one use: the one built if there is one, else a new one that is
+        not kept (the same values as self[k], another object; e.g. for reading its file)."""
+        found = self._built.get(k)
+        return found if found is not None else self._build([k])[0]
+
     def built(self) -> frozenset[int]:
         """The image numbers whose records have been built so far."""
         return frozenset(self._built)
@@ -266,3 +287,162 @@ class ImageColumns(Sequence[ImageRecord]):
         by_digest: dict[bytes, int] = {}
         items = self.digests.items(range(n))
         return np.array([by_digest.setdefault(d, k) for k, d in enumerate(items)], dtype=np.int64)
+
+
+def paths_of(records: Sequence[ImageRecord]) -> Sequence[str]:
+    """Every record's path, in order (of an ImageColumns: without building its records)."""
+    return records.all_paths() if isinstance(records, ImageColumns) else [r.path for r in records]
+
+
+def one_by_one(records: Sequence[ImageRecord]) -> Iterator[ImageRecord]:
+    """Every record, in order; of an ImageColumns, those not built yet are built a batch at a
+    time and not kept (for a pass over every image, e.g. `dedupe similar`'s ranking)."""
+    if not isinstance(records, ImageColumns):
+        yield from records
+        return
+    built = records._built
+    for start in range(0, len(records), _BATCH):
+        rows = range(start, min(start + _BATCH, len(records)))
+        fresh = iter(records._build([k for k in rows if k not in built]))
+        for k in rows:
+            found = built.get(k)
+            yield found if found is not None else next(fresh)
+
+
+class _Bytes:
+    """A column of bytes of varying length as it is gathered: the rows' bytes one after
+    another in one buffer, and where each row ends (no object per row: a million paths as
+    bytes objects took 120 MB, and their memory stayed with the interpreter once freed)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.ends = array("q")
+
+    def append(self, value: bytes) -> None:
+        self.data += value
+        self.ends.append(len(self.data))
+
+    def key(self, k: int) -> bytearray:
+        """Row k's bytes (compared as bytes are)."""
+        return self.data[self.ends[k - 1] if k else 0 : self.ends[k]]
+
+    def ordered(self, order: npt.NDArray[np.int64]) -> Varying:
+        """The rows in `order`, in one blob; the buffer is let go of."""
+        n = len(order)
+        ends = np.frombuffer(self.ends, dtype=np.int64) if n else np.zeros(0, np.int64)
+        starts = np.concatenate([np.zeros(1, np.int64), ends[:-1]]) if n else ends
+        lengths = (ends - starts)[order]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        if bool((order == np.arange(n)).all()):
+            blob = bytes(self.data)
+        else:
+            source = np.frombuffer(self.data, dtype=np.uint8)
+            out = np.empty(int(offsets[-1]), dtype=np.uint8)
+            shift = starts[order] - offsets[:-1]  # where each row's bytes move from
+            for lo in range(0, n, _BLOCK):
+                hi = min(lo + _BLOCK, n)
+                a, b = int(offsets[lo]), int(offsets[hi])
+                out[a:b] = source[np.arange(a, b) + np.repeat(shift[lo:hi], lengths[lo:hi])]
+            del source
+            blob = out.tobytes()
+            del out
+        del ends
+        self.data, self.ends = bytearray(), array("q")
+        part = np.broadcast_to(np.zeros(1, dtype=np.int64), (n,))
+        return Varying((blob,), part, offsets[:-1], offsets[1:])
+
+
+def _path_order(paths: _Bytes, n: int) -> npt.NDArray[np.int64]:
+    """The rows in the order of their paths' bytes: as gathered when they are in it already
+    (a scan served from the cache meets them about so), else sorted."""
+    previous = bytearray()
+    for k in range(n):
+        current = paths.key(k)
+        if current < previous:
+            return np.array(sorted(range(n), key=paths.key), dtype=np.int64)
+        previous = current
+    return np.arange(n, dtype=np.int64)
+
+
+class Gathering:
+    """ImageColumns made image by image, as a scan finds them, without a record per image
+    (about 2.3 KB each, with its check signature: 2.3 GB at a million images): the numbers
+    in arrays, the check signatures in blocks of rows, the bytes of varying length in one
+    buffer each, until `finish` puts the rows in the order of their paths."""
+
+    def __init__(self, hash_size: int) -> None:
+        self.hash_size = hash_size
+        self._hash_bytes = hash_size * hash_size // 8
+        self._numbers = {name: array("q") for name in ("size", "mtime_ns", "width", "height")}
+        self._ids = {name: array("Q") for name in ("device", "inode")}
+        self._has_taken_at = array("B")
+        self._varying = {
+            name: _Bytes() for name in ("path", "format", "digest", "taken_at", "variants")
+        }
+        self._hashes = bytearray()
+        self._blocks: list[bytearray] = []  # check signatures, _BLOCK rows each
+        self._shared: dict[str, bytes] = {}  # one bytes object per format name
+
+    def __len__(self) -> int:
+        return len(self._has_taken_at)
+
+    def add(self, entry: FileEntry, fingerprint: Fingerprint) -> None:
+        """One image: the file the walk found and its fingerprint (ValueError for a hash of
+        another size, or a check signature of another size than this dedupe's)."""
+        fp = fingerprint
+        if fp.hash.nbits // 8 != self._hash_bytes or len(fp.check) != verify.SIGNATURE_BYTES:
+            raise ValueError("a hash or check signature of another size than the scan's")
+        numbers, ids, varying = self._numbers, self._ids, self._varying
+        numbers["size"].append(entry.size)
+        numbers["mtime_ns"].append(entry.mtime_ns)
+        numbers["width"].append(fp.width)
+        numbers["height"].append(fp.height)
+        ids["device"].append(entry.dev)
+        ids["inode"].append(entry.ino)
+        self._has_taken_at.append(fp.taken_at is not None)
+        fmt = self._shared.get(fp.format)
+        if fmt is None:
+            fmt = self._shared.setdefault(fp.format, fp.format.encode("utf-8", "surrogateescape"))
+        varying["path"].append(os.fsencode(entry.path))
+        varying["format"].append(fmt)
+        varying["digest"].append(fp.digest.encode("utf-8", "surrogateescape"))
+        taken = b"" if fp.taken_at is None else fp.taken_at.encode("utf-8", "surrogateescape")
+        varying["taken_at"].append(taken)
+        varying["variants"].append(fp.variant_bits)
+        self._hashes += fp.hash.bits.to_bytes(self._hash_bytes, "big")
+        if not self._blocks or len(self._blocks[-1]) >= _BLOCK * verify.SIGNATURE_BYTES:
+            self._blocks.append(bytearray())
+        self._blocks[-1] += fp.check
+
+    def finish(self, links: Mapping[str, tuple[str, ...]]) -> ImageColumns:
+        """The images in the order of their paths' bytes (as a scan returns its records), with
+        the other names of the files that have hard links (`links`, by path); the gathered
+        values are let go of as the columns are made."""
+        n = len(self)
+        order = _path_order(self._varying["path"], n)
+        signatures = np.empty((n, verify.SIGNATURE_BYTES), dtype=np.uint8)
+        at = 0
+        where = np.empty(n, dtype=np.int64)  # each gathered row's place once sorted
+        where[order] = np.arange(n, dtype=np.int64)
+        while self._blocks:  # a block at a time: the signatures are never held twice
+            block = np.frombuffer(self._blocks.pop(0), dtype=np.uint8)
+            rows = block.reshape(-1, verify.SIGNATURE_BYTES)
+            signatures[where[at : at + len(rows)]] = rows
+            at += len(rows)
+            del block, rows
+        hashes = np.frombuffer(bytes(self._hashes), dtype=np.uint8).reshape(n, self._hash_bytes)
+        self._hashes = bytearray()
+        numbers: dict[str, npt.NDArray[Any]] = {}
+        for name, values in (*self._numbers.items(), *self._ids.items()):
+            numbers[name] = np.frombuffer(values, dtype=np.dtype(values.typecode))[order].copy()
+        numbers["has_taken_at"] = np.frombuffer(self._has_taken_at, dtype=np.uint8)[order]
+        varying = {name: column.ordered(order) for name, column in self._varying.items()}
+        self._varying.clear()
+        linked = {os.fsencode(p): b"\0".join(map(os.fsencode, o)) for p, o in links.items()}
+        if linked:
+            joined = [linked.get(p, b"") for p in varying["path"].items(range(n))]
+        else:
+            joined = [b""] * n
+        varying["links"] = _one_blob(joined)
+        return ImageColumns(self.hash_size, numbers, varying, hashes[order], signatures)

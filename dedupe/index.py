@@ -161,8 +161,14 @@ def _chunks_of(values: Any, n: int) -> Iterator[tuple[int, Any]]:
         yield chunk, values[start : start + CHUNK]
 
 
-def _image_blobs(records: Sequence[ImageRecord]) -> Iterator[tuple[str, int, bytes]]:
-    """(name, chunk, blob) of every image column, a chunk of rows at a time."""
+def _image_blobs(
+    records: Sequence[ImageRecord],
+) -> Iterator[tuple[str, int, bytes | bytearray]]:
+    """(name, chunk, blob) of every image column, a chunk of rows at a time (from the columns
+    themselves when the records are an ImageColumns: the same bytes, no record built)."""
+    if isinstance(records, ImageColumns):
+        yield from _column_blobs(records)
+        return
     n = len(records)
     for chunk, part in _chunks_of(records, n):
         fps = [r.fingerprint for r in part]
@@ -190,6 +196,50 @@ def _image_blobs(records: Sequence[ImageRecord]) -> Iterator[tuple[str, int, byt
             yield name, chunk, blob
 
 
+def _column_blobs(images: ImageColumns) -> Iterator[tuple[str, int, bytes | bytearray]]:
+    """_image_blobs of the images of an ImageColumns, from its columns."""
+    numbers: dict[str, npt.NDArray[Any]] = {
+        "size": images.sizes,
+        "mtime_ns": images.mtimes,
+        "device": images.devices,
+        "inode": images.inodes,
+        "width": images.widths,
+        "height": images.heights,
+        "has_taken_at": images.has_taken_at,
+    }
+    varying: dict[str, Varying] = {
+        "path": images.paths,
+        "format": images.formats,
+        "digest": images.digests,
+        "taken_at": images.taken_at,
+        "variants": images.variants,
+        "links": images.links,
+    }
+    fixed: dict[str, npt.NDArray[np.uint8]] = {"hash": images.hashes, "check": images.signatures}
+    n = len(images)
+    for chunk, start in enumerate(range(0, max(n, 1), CHUNK)):
+        stop = min(start + CHUNK, n)
+        for name, dtype in _IMAGE_COLUMNS:
+            blob: bytes | bytearray
+            if name in fixed:  # as _var_blob lays them out: offsets, then the rows' bytes
+                blob = _fixed_blob(fixed[name][start:stop])
+            elif dtype is None:
+                blob = _var_blob(varying[name].items(range(start, stop)))
+            else:
+                blob = np.ascontiguousarray(numbers[name][start:stop], dtype=dtype).tobytes()
+            yield name, chunk, blob
+
+
+def _fixed_blob(rows: npt.NDArray[np.uint8]) -> bytearray:
+    """_var_blob of rows of one width, made in one buffer (a chunk of check signatures is
+    89 MB: not made twice to be joined to its offsets)."""
+    offsets = np.arange(len(rows) + 1, dtype="<u8") * rows.shape[1]
+    blob = bytearray(offsets.nbytes + rows.nbytes)
+    np.frombuffer(blob, dtype="<u8", count=len(offsets))[:] = offsets
+    np.frombuffer(blob, dtype=np.uint8, offset=offsets.nbytes).reshape(rows.shape)[:] = rows
+    return blob  # (SQLite and hashlib read a bytearray as they read bytes)
+
+
 def _pair_blobs(checked: Checked) -> Iterator[tuple[str, int, bytes]]:
     arrays = (
         checked.low,
@@ -205,7 +255,7 @@ def _pair_blobs(checked: Checked) -> Iterator[tuple[str, int, bytes]]:
             yield name, chunk, part.tobytes()
 
 
-def _digest_update(h: Any, name: str, chunk: int, blob: bytes) -> None:
+def _digest_update(h: Any, name: str, chunk: int, blob: bytes | bytearray) -> None:
     h.update(f"{name} {chunk} {len(blob)}\n".encode())
     h.update(blob)
 
@@ -244,7 +294,7 @@ def write(
                 blobs = itertools.chain(blobs, _pair_blobs(checked))
             for blob_name, chunk, blob in blobs:
                 _digest_update(h, blob_name, chunk, blob)
-                db.execute("INSERT INTO columns VALUES (?, ?, ?)", (blob_name, chunk, blob))
+                _insert(db, blob_name, chunk, blob)
             meta = {
                 "version": str(VERSION),
                 "id": index_id,
@@ -271,6 +321,29 @@ def write(
         finally:
             db.close()
     return IndexRef(name, index_id, len(records), h.hexdigest(), VERSION)
+
+
+# Blobs from this size on are written through an incremental blob handle (Python 3.11+), this
+# many bytes at a time.
+_STREAMED = 1 << 20
+_PIECE = 1 << 20
+
+
+def _insert(db: sqlite3.Connection, name: str, chunk: int, blob: bytes | bytearray) -> None:
+    """Insert one blob of a column. A big one (a chunk of check signatures is 89 MB) is
+    written into a zeroblob through a blob handle, a piece at a time: bound as a value, SQLite
+    would copy it and then assemble the row in one more copy (178 MB more at the scan's peak)."""
+    if len(blob) < _STREAMED or not hasattr(db, "blobopen"):
+        db.execute("INSERT INTO columns VALUES (?, ?, ?)", (name, chunk, blob))
+        return
+    row = db.execute(
+        "INSERT INTO columns VALUES (?, ?, zeroblob(?))", (name, chunk, len(blob))
+    ).lastrowid
+    assert row is not None  # (an INSERT's)
+    view = memoryview(blob)
+    with db.blobopen("columns", "data", row) as handle:
+        for lo in range(0, len(blob), _PIECE):
+            handle.write(view[lo : lo + _PIECE])
 
 
 def remove_others(folder: Path, report: Path, keep: str, also: str | None) -> None:

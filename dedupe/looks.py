@@ -37,6 +37,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from dedupe import content, decode, geometry, verify
+from dedupe.imagecols import ImageColumns
 from dedupe.models import ImageRecord
 from dedupe.parallel import thread_map, usable_cores
 
@@ -212,7 +213,9 @@ class Looks:
             if index in self._pictures:
                 self._pictures.move_to_end(index)
                 return self._pictures[index]
-        record = self._records[index]
+        # (of a scan's ImageColumns: a record for this read only, not one kept per file read)
+        records = self._records
+        record = records.transient(index) if isinstance(records, ImageColumns) else records[index]
         started = time.perf_counter()
         data = unchanged_bytes(record)
         checked = time.perf_counter()

@@ -43,7 +43,7 @@ from PIL import Image, TiffImagePlugin
 
 from dedupe import companions, decode, fsops
 from dedupe.cache import HashCache
-from dedupe.imagecols import ImageColumns
+from dedupe.imagecols import paths_of
 from dedupe.models import ENCODINGS, Companion, FileEntry, FileFacts, ImageRecord, Metadata
 from dedupe.scan import NoProgress, Progress
 
@@ -396,7 +396,7 @@ def gather(
     progress = progress or NoProgress()
     # (only the images that can be twins of the grouped ones: a report's index builds no
     # record for any other, see imagecols.py)
-    paths = every.all_paths() if isinstance(every, ImageColumns) else [r.path for r in every]
+    paths = paths_of(every)
     alike = companions.twin_candidates(paths, (r.path for r in grouped))
     twin_of = companions.twins(every[k] for k in alike)
     folders: dict[str, list[str]] = defaultdict(list)

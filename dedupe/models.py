@@ -164,7 +164,9 @@ class ScanStats:
 class ScanResult:
     roots: tuple[str, ...]
     settings: Settings
-    records: tuple[ImageRecord, ...]
+    # Every hashed image, in the order of their paths' bytes (a scan's: an ImageColumns,
+    # imagecols.py, which builds a record for each image read)
+    records: Sequence[ImageRecord]
     errors: tuple[Problem, ...]
     skipped: tuple[Problem, ...]
     stats: ScanStats

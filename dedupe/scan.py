@@ -14,7 +14,7 @@ import stat
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -23,10 +23,10 @@ from dedupe import companions, decode, hashing, looks, verify, workers
 from dedupe.cache import KIND_ERROR, KIND_IMAGE, HashCache
 from dedupe.errors import DedupeError
 from dedupe.gcpause import collector_paused
+from dedupe.imagecols import Gathering
 from dedupe.models import (
     FileEntry,
     Fingerprint,
-    ImageRecord,
     Problem,
     ScanResult,
     ScanStats,
@@ -383,8 +383,10 @@ def scan(
     `selection` leaves files and folders out (see filters.py; nothing when None): the result
     counts them by reason, and `passed(reason, path)` hears of each as the walk meets it.
 
-    The walk streams through the cache lookups: an unchanged file becomes a record as soon as
-    it is found, and only the misses are kept for the pool. `while_hashing` runs on a thread of
+    The walk streams through the cache lookups: an unchanged file's fingerprint joins the
+    result's columns as soon as it is found, and only the misses are kept for the pool. The
+    result's records are an ImageColumns (imagecols.py): every image's values a column at a
+    time, a record built for each one read. `while_hashing` runs on a thread of
     its own while the pool decodes (only when there is something to decode), with the number
     of images the scan may return, e.g. to prepare the next stage; what it returns or raises
     is ignored.
@@ -395,7 +397,7 @@ def scan(
     skipped: list[Problem] = []
     links = _Links()
     sidecars = _Sidecars()
-    records: list[ImageRecord] = []
+    gathered = Gathering(settings.hash_size)
     misses: list[FileEntry] = []
     from_cache = 0
     file_errors = 0
@@ -423,7 +425,7 @@ def scan(
             if cached is None:
                 misses.append(entry)
             elif cached.kind == KIND_IMAGE and cached.fingerprint is not None:
-                records.append(_record(entry, cached.fingerprint))
+                gathered.add(entry, cached.fingerprint)
                 from_cache += 1
             elif cached.kind == KIND_ERROR:
                 errors.append(Problem(entry.path, cached.reason))
@@ -433,7 +435,7 @@ def scan(
     progress.start("Hashing images", len(misses))
     if while_hashing is not None and misses:
         helper = futures.ThreadPoolExecutor(max_workers=1)
-        helper.submit(while_hashing, len(records) + len(misses))
+        helper.submit(while_hashing, len(gathered) + len(misses))
         helper.shutdown(wait=False)
     hashed = 0
     for entry, outcome in _run(misses, settings, jobs, progress, pictures is not None):
@@ -441,7 +443,7 @@ def scan(
             current = FileEntry(
                 entry.path, outcome.size, outcome.mtime_ns, entry.dev, entry.ino, entry.nlink
             )
-            records.append(_record(current, outcome.fingerprint))
+            gathered.add(current, outcome.fingerprint)
             if pictures is not None and outcome.picture is not None:
                 pictures.put(entry.path, outcome.picture)
             cache.put(current, outcome.fingerprint)
@@ -458,9 +460,8 @@ def scan(
     cache.commit()
 
     linked = links.of()
-    if linked:
-        records = [replace(r, links=linked[r.path]) if r.path in linked else r for r in records]
-    records.sort(key=lambda r: os.fsencode(r.path))
+    records = gathered.finish(linked)  # sorted by path
+    del gathered
     errors.sort(key=lambda p: os.fsencode(p.path))
     skipped.sort(key=lambda p: os.fsencode(p.path))
     stats = ScanStats(
@@ -476,13 +477,9 @@ def scan(
     return ScanResult(
         roots_t,
         settings,
-        tuple(records),
+        records,
         tuple(errors),
         tuple(skipped),
         stats,
         tuple(sorted(passed_over.items())),
     )
-
-
-def _record(entry: FileEntry, fingerprint: Fingerprint) -> ImageRecord:
-    return ImageRecord(entry.path, entry.size, entry.mtime_ns, entry.dev, entry.ino, fingerprint)

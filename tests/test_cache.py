@@ -12,6 +12,7 @@ import pytest
 from conftest import Library, photo
 from report_helpers import with_images
 
+from dedupe import cache as cache_module
 from dedupe import verify
 from dedupe.cache import HashCache, namespace
 from dedupe.cli import main
@@ -177,3 +178,71 @@ def test_a_new_verdict_keeps_the_cache_and_a_new_signature_renews_it(
     monkeypatch.setattr(verify, "SIGNATURE_VERSION", verify.SIGNATURE_VERSION + 1)
     stats = scan_stats(library.root, tmp_path / "r.json", "--cache", str(cache))
     assert stats["hashed"] == 5 and stats["from_cache"] == 0
+
+
+def _fill(path: Path, library: Library, count: int) -> list[FileEntry]:
+    """A cache at `path` holding `count` entries of one real image's fingerprint (other paths)."""
+    settings = Settings()
+    hashed = fingerprint_file(str(library.save("p.jpg", photo(3, (200, 150)))), settings)
+    assert isinstance(hashed, Hashed)
+    entries = [FileEntry(f"/photos/album/IMG_{k:05d}.jpg", 1000 + k, k, 1, k) for k in range(count)]
+    cache = HashCache.open(path, settings)
+    cache.put_many((entry, hashed.fingerprint) for entry in entries)
+    cache.close()
+    return entries
+
+
+def _page_size(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("PRAGMA page_size").fetchone()[0])
+    finally:
+        db.close()
+
+
+def _disk_bytes(path: Path) -> int:
+    """The cache's bytes on disk, its write-ahead log folded in first."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return path.stat().st_size
+
+
+def test_a_new_cache_keeps_each_entry_on_its_page(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16 KB pages: an entry (its check signature 1,357 bytes) is not spilled into overflow
+    pages as on SQLite's default 4 KB pages, so the file is less than half the size."""
+    new = tmp_path / "new.sqlite"
+    _fill(new, library, 400)
+    monkeypatch.setattr(cache_module, "PAGE_SIZE", 4096)
+    old = tmp_path / "old.sqlite"
+    _fill(old, library, 400)
+    assert (_page_size(new), _page_size(old)) == (16384, 4096)
+    per_new, per_old = _disk_bytes(new) / 400, _disk_bytes(old) / 400
+    assert per_new < 2400 < 4000 < per_old, (per_new, per_old)
+
+
+def test_an_old_cache_keeps_its_pages_and_converts_as_readme_says(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.sqlite"
+    monkeypatch.setattr(cache_module, "PAGE_SIZE", 4096)
+    entries = _fill(path, library, 50)
+    monkeypatch.undo()
+    cache = HashCache.open(path, Settings())  # opened by this dedupe: served, not converted
+    assert all(found is not None for _, found in cache.lookup(entries))
+    cache.close()
+    assert _page_size(path) == 4096
+    # README "The hash cache": the commands that convert it (here through Python's sqlite3)
+    db = sqlite3.connect(path, isolation_level=None)
+    for statement in (
+        "PRAGMA journal_mode=DELETE", "PRAGMA page_size=16384", "VACUUM", "PRAGMA journal_mode=WAL"
+    ):  # fmt: skip
+        db.execute(statement).fetchall()
+    db.close()
+    assert _page_size(path) == 16384
+    cache = HashCache.open(path, Settings())
+    found = [cached for _, cached in cache.lookup(entries)]
+    cache.close()
+    assert all(c is not None and c.fingerprint is not None for c in found)

@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from dedupe.durable import fsync_dir, write_text_atomic
-from dedupe.models import ImageRecord
 
 FILE_NAME = "not-duplicates.json"
 VERSION = 1
@@ -162,10 +161,12 @@ def remember(new: Iterable[Pair], path: Path | None = None) -> int:
     return len(added)
 
 
-def among(pairs: frozenset[Pair], records: Iterable[ImageRecord]) -> frozenset[Pair]:
-    """The pairs whose two files are both among `records` (what a report needs to carry)."""
-    paths = {r.path for r in records}
-    return frozenset(p for p in pairs if p[0] in paths and p[1] in paths)
+def among(pairs: frozenset[Pair], paths: Iterable[str]) -> frozenset[Pair]:
+    """The pairs whose two files are both among `paths` (what a report needs to carry)."""
+    if not pairs:
+        return frozenset()
+    present = set(paths)
+    return frozenset(p for p in pairs if p[0] in present and p[1] in present)
 
 
 def forget(pairs: Iterable[Pair], path: Path | None = None) -> int:
