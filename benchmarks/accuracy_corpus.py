@@ -1071,12 +1071,18 @@ def draw_screenshot(split: str, app: int, rng: np.random.Generator) -> Image.Ima
     return image
 
 
-def lowlight(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """A low-light shot: very little light, a warm cast and sensor noise."""
+def lowlight(
+    image: Image.Image,
+    rng: np.random.Generator,
+    gamma: tuple[float, float] = (1.3, 1.8),
+    light: tuple[float, float] = (0.07, 0.14),
+) -> Image.Image:
+    """A low-light shot: very little light (a share drawn from `light`, after a gamma drawn
+    from `gamma`), a warm cast and sensor noise."""
     array = np.asarray(image.convert("RGB"), np.float32) / 255
     array = (
-        array ** rng.uniform(1.3, 1.8)
-        * rng.uniform(0.07, 0.14)
+        array ** rng.uniform(*gamma)
+        * rng.uniform(*light)
         * np.array([1.0, 0.9, 0.75], np.float32)
     )
     array = (

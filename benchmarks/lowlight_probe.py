@@ -74,16 +74,7 @@ def design(path: Path) -> str:
 
 def darker(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     """lowlight() with less light still: gamma 1.8-2.4, 3-7% of the light."""
-    array = np.asarray(image.convert("RGB"), np.float32) / 255
-    array = (
-        array ** rng.uniform(1.8, 2.4)
-        * rng.uniform(0.03, 0.07)
-        * np.array([1.0, 0.9, 0.75], np.float32)
-    )
-    array = (
-        array * 255 + rng.normal(0, 2.2, array.shape[:2] + (1,)) + rng.normal(0, 1.2, array.shape)
-    )
-    return Image.fromarray(array.clip(0, 255).astype(np.uint8), "RGB")
+    return corpus_lib.lowlight(image, rng, gamma=(1.8, 2.4), light=(0.03, 0.07))
 
 
 def seed(*parts: object) -> int:
