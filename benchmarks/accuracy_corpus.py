@@ -1081,9 +1081,7 @@ def lowlight(
     from `gamma`), a warm cast and sensor noise."""
     array = np.asarray(image.convert("RGB"), np.float32) / 255
     array = (
-        array ** rng.uniform(*gamma)
-        * rng.uniform(*light)
-        * np.array([1.0, 0.9, 0.75], np.float32)
+        array ** rng.uniform(*gamma) * rng.uniform(*light) * np.array([1.0, 0.9, 0.75], np.float32)
     )
     array = (
         array * 255 + rng.normal(0, 2.2, array.shape[:2] + (1,)) + rng.normal(0, 1.2, array.shape)
