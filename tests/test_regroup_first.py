@@ -210,12 +210,17 @@ class Held:
 
 def _app(first: Report, work: Held, saved: list[Report]) -> tuple[ReviewApp, api.Regrouping]:
     regrouping = api.Regrouping(first, False, work, lambda message: None)
+    return _review(first, regrouping, saved), regrouping
+
+
+def _review(first: Report, regrouping: api.Regrouping, saved: list[Report]) -> ReviewApp:
+    """The review of `first` taking `regrouping`, each save appended to `saved`."""
 
     def save(decided: Report) -> str:
         saved.append(decided)
         return "saved"
 
-    app = ReviewApp(
+    return ReviewApp(
         first,
         ReviewState.start(first),
         save,
@@ -223,7 +228,6 @@ def _app(first: Report, work: Held, saved: list[Report]) -> tuple[ReviewApp, api
         regrouping=regrouping,
         regrouped_notice=lambda r: f"regrouped: {r.changes.describe()}",
     )
-    return app, regrouping
 
 
 def _first_and_whole(scanned: Path) -> tuple[Report, api.Regrouped]:
@@ -438,19 +442,7 @@ def test_a_decision_made_at_once_survives_a_regroup_done_before_the_review(
     assert regrouping.done
     first = regrouping.first
     saved: list[Report] = []
-
-    def save(decided: Report) -> str:
-        saved.append(decided)
-        return "saved"
-
-    app = ReviewApp(
-        first,
-        ReviewState.start(first),
-        save,
-        thumbnails=Renderer.NONE,
-        regrouping=regrouping,
-        regrouped_notice=lambda r: f"regrouped: {r.changes.describe()}",
-    )
+    app = _review(first, regrouping, saved)
 
     async def scenario() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
