@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from dedupe import api, filters, inputs
+from dedupe import api, filters, inputs, journal
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing, options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
+from dedupe.models import KeepRules, Selection, Settings
 from dedupe.report import Report
 from dedupe.review import marks
 
@@ -55,6 +57,30 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     rules = options.keep_rules_from(args, roots)
     selection = options.selection_from(args)  # a bad --exclude pattern is refused before the scan
     options.writable_file(args.report, "--report")  # so is a report that cannot be written
+    # A review or apply of this report holds its lock: a scan replacing the report under it
+    # would have its new report overwritten by the review's save (or apply a report it never
+    # planned from). The scan holds the lock too, from before the walk to the report written.
+    lock = journal.report_lock(args.report, f"scan writing {args.report}")
+    try:
+        lock.acquire()
+    except journal.Locked as error:
+        raise CliError(f"{error} (or write this scan's report elsewhere: --report)", 1) from None
+    except OSError as error:
+        raise CliError(f"cannot lock {args.report}: {error}", 1) from None
+    try:
+        return _scan(args, ui, roots, settings, rules, selection)
+    finally:
+        lock.release()
+
+
+def _scan(
+    args: argparse.Namespace,
+    ui: UI,
+    roots: Sequence[str],
+    settings: Settings,
+    rules: KeepRules,
+    selection: Selection,
+) -> int:
     remembered = marks.load()  # "not duplicates" marks from earlier reviews
     if remembered.warning:
         ui.warn(remembered.warning)
