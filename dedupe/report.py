@@ -330,12 +330,10 @@ def write(report: Report, path: str | Path) -> IndexRef | None:
     keeps that index and its id; one read without its index (`complete` False) too, copied
     when written to another folder or name. Raises OSError (nothing changed) when either
     cannot be written."""
-    target = Path(path)
-    if target.is_symlink():
-        # the report the link names is written (the link stays), as an editor writes a file:
-        # else the link would become a report of its own and the one it named keep its old
-        # decisions, which an apply of it would carry out
-        target = Path(os.path.realpath(target))
+    # the report a symbolic link names is written (the link stays), as an editor writes a
+    # file: else the link would become a report of its own and the one it named keep its old
+    # decisions, which an apply of it would carry out
+    target = _file_of(path)
     folder = target.parent if str(target.parent) else Path(".")
     before = named_index(target)
     ref = _kept_index(report, folder, target)
@@ -841,9 +839,7 @@ def _settings_from(data: dict[str, Any]) -> tuple[Settings, KeepRules]:
             for k, d in enumerate(_list_of(raw, "reference", "settings"))
         ),
         twins=_text(raw, "twins", "settings", default="together"),
-        lose_sidecars=(
-            _require(raw, "lose_sidecars", bool, "settings") if "lose_sidecars" in raw else False
-        ),
+        lose_sidecars=_optional(raw, "lose_sidecars", bool, "settings") or False,
         bursts=_text(raw, "bursts", "settings", default="keep-all"),
     )
     if keep.bursts not in BURSTS:
@@ -1225,12 +1221,15 @@ def beside(report: Report, path: str | Path) -> Report:
     return replace(report, index_path=_folder_of(path) / report.index.file)
 
 
+def _file_of(path: str | Path) -> Path:
+    """The report file at `path`: the file a symbolic link `path` leads to, else `path`."""
+    where = Path(path)
+    return Path(os.path.realpath(where)) if where.is_symlink() else where
+
+
 def _folder_of(path: str | Path) -> Path:
     """The folder of the report file at `path` (of the file a symbolic link leads to)."""
-    where = Path(path)
-    if where.is_symlink():
-        where = Path(os.path.realpath(where))
-    return where.parent
+    return _file_of(path).parent
 
 
 def with_signatures(report: Report) -> Report:
