@@ -30,8 +30,10 @@ GROUPS = 2000
 BIG = 150
 
 
-def make_app(path: Path, **options: object) -> ReviewApp:
-    report = report_mod.read(path)
+def make_app(path: Path, shown: Report | None = None, **options: object) -> ReviewApp:
+    """The review of the report at `path` (opened on `shown`, a preview of it, if given),
+    each save written to `path`."""
+    report = report_mod.read(path) if shown is None else shown
 
     def save(decided: Report) -> str:
         report_mod.write(decided, path)
@@ -339,13 +341,7 @@ def test_a_changed_report_is_never_saved_over(scaled: tuple[Path, Path]) -> None
     before = path.read_bytes()
 
     async def scenario() -> None:
-        app = ReviewApp(
-            preview,
-            ReviewState.start(preview),
-            lambda r: report_mod.write(r, path) or "saved",  # type: ignore[func-returns-value]
-            thumbnails=Renderer.NONE,
-            loader=lambda: changed,
-        )
+        app = make_app(path, preview, thumbnails=Renderer.NONE, loader=lambda: changed)
         async with app.run_test(size=SMALL) as pilot:
             await pilot.press("a", "w")
             await pilot.pause()
@@ -382,12 +378,8 @@ def test_a_report_rewritten_nested_too_deeply_as_the_review_opens_is_refused(
     done: list[bool] = []
 
     async def scenario() -> None:
-        app = ReviewApp(
-            preview,
-            ReviewState.start(preview),
-            lambda r: report_mod.write(r, path) or "saved",  # type: ignore[func-returns-value]
-            thumbnails=Renderer.NONE,
-            loader=lambda: quickread.read_whole(path),
+        app = make_app(
+            path, preview, thumbnails=Renderer.NONE, loader=lambda: quickread.read_whole(path)
         )
         async with app.run_test(size=SMALL) as pilot:
             await pilot.press("a", "w")
