@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dedupe import api, inputs, journal, policy
+from dedupe import api, inputs, policy
 from dedupe import index as index_mod
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing, options
@@ -136,13 +136,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     interactive = not args.no_input and args.format is None and ui.interactive and ui.out_tty
     if not interactive:
         return _run(args, ui, mode, interactive=False)
-    lock = journal.report_lock(args.report)
-    try:
-        lock.acquire()
-    except journal.Locked as error:
-        raise CliError(str(error), 1) from None
-    except OSError as error:
-        raise CliError(f"cannot lock {args.report}: {error}", 1) from None
+    lock = options.locked_report(args.report)
     try:
         return _run(args, ui, mode, interactive=True)
     finally:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from dedupe import api, filters, inputs, journal
+from dedupe import api, filters, inputs
 from dedupe import report as report_mod
 from dedupe.cli import ExitCode, listing, options
 from dedupe.cli.ui import UI, CliError, escape, human_bytes
@@ -60,13 +60,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     # A review or apply of this report holds its lock: a scan replacing the report under it
     # would have its new report overwritten by the review's save (or apply a report it never
     # planned from). The scan holds the lock too, from before the walk to the report written.
-    lock = journal.report_lock(args.report, f"scan writing {args.report}")
-    try:
-        lock.acquire()
-    except journal.Locked as error:
-        raise CliError(f"{error} (or write this scan's report elsewhere: --report)", 1) from None
-    except OSError as error:
-        raise CliError(f"cannot lock {args.report}: {error}", 1) from None
+    hint = " (or write this scan's report elsewhere: --report)"
+    lock = options.locked_report(args.report, f"scan writing {args.report}", hint)
     try:
         return _scan(args, ui, roots, settings, rules, selection)
     finally:

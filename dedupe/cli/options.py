@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dedupe import filters, inputs, policy
+from dedupe import filters, inputs, journal, policy
 from dedupe.api import CacheChoice
 from dedupe.cache import default_path
 from dedupe.cli.ui import UI, CliError
@@ -291,3 +291,16 @@ def writable_file(path: str | Path, option: str) -> None:
             pass
     except OSError as error:
         raise CliError(f"{option} {path}: cannot write there ({error.strerror or error})") from None
+
+
+def locked_report(path: str, holder: str = "", hint: str = "") -> journal.Lock:
+    """The lock of the report at `path`, taken; refused (exit 1) when another dedupe holds it
+    (`hint` added to what it says) or it cannot be taken."""
+    lock = journal.report_lock(path, holder)
+    try:
+        lock.acquire()
+    except journal.Locked as error:
+        raise CliError(f"{error}{hint}", 1) from None
+    except OSError as error:
+        raise CliError(f"cannot lock {path}: {error}", 1) from None
+    return lock
