@@ -909,9 +909,10 @@ def apply_plan(
     """
     from dedupe import apply
     from dedupe import journal as journals
+    from dedupe.apply.check import file_digest
 
     if dry_run:
-        unfinished = journals.unfinished_for(plan.report_path)
+        unfinished = journals.unfinished_for(plan.report_path, file_digest(plan.report_path))
         previously = apply.previously_done(unfinished) if unfinished is not None else {}
         return apply.preview(plan, progress, previously=previously)
     with start_apply(plan, journal=journal, warn=warn) as applying:
