@@ -356,6 +356,46 @@ def test_a_failed_regroup_is_said_and_nothing_is_saved(scanned: Path) -> None:
     assert not saved
 
 
+def test_a_file_changed_while_the_regroup_runs_is_named_not_called_a_bug(tmp_path: Path) -> None:
+    """A sidecar written beside a file of the first groups after they were read, before the
+    whole regroup reads it: the whole regroup's first group differs (the file goes with its
+    sidecar now). The review said "a bug in dedupe"; it names the file and what changed, and
+    says to scan again, nothing saved, the report as it was."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    _library(Library(root))
+    full = _read(_scan(root, tmp_path / "scanned.json", SCANNED_AT))
+    # the report as reviewed at a tighter threshold: its first group's files are in no group,
+    # so the regroup at the scan's threshold reads what they carry from disk
+    path = tmp_path / "report.json"
+    report_mod.write(replace(full, groups=full.groups[1:]), path)
+    written = path.read_bytes()
+    regrouping = api.start_regroup(_read(path), threshold=SCANNED_AT, cache=False, start=False)
+    first = regrouping.first
+    trashed = next(m.record.path for m in first.groups[0].members if m.action == "trash")
+    sidecar = Path(trashed + ".xmp")
+    sidecar.write_bytes(b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>\n")
+    saved: list[Report] = []
+    app = _review(first, regrouping, saved)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(300):  # (a guard against hanging, not a timing assertion)
+                await pilot.pause(0.1)
+                if "regroup failed" in _text(app, "#message"):
+                    break
+            message = _text(app, "#message")
+            await pilot.press("a", "s")
+            await pilot.pause()
+            await pilot.press("q", "y")
+        assert "bug" not in message
+        assert f"{trashed} changed on disk while the regroup ran" in message
+        assert str(sidecar) in message and "run `dedupe scan` again" in message
+
+    asyncio.run(scenario())
+    assert not saved and path.read_bytes() == written
+
+
 def test_a_bug_in_the_regroup_thread_ends_the_review_with_it(scanned: Path) -> None:
     """Not a DedupeError: not caught anywhere on the way, the review ends and raises it."""
     first, whole = _first_and_whole(scanned)
