@@ -312,6 +312,38 @@ def test_a_decision_waits_for_the_rest_of_the_regroup(scanned: Path) -> None:
     assert [g.id for g in decided.groups] == [g.id for g in whole.report.groups]
 
 
+@pytest.mark.parametrize("key", ["ctrl+c", "ctrl+q"])
+def test_quitting_is_at_once_while_a_key_waits_for_the_regroup(scanned: Path, key: str) -> None:
+    """A decision waits for the rest of the regroup (held back here, as a long regroup of a
+    big library is): Ctrl-C or Ctrl-Q ends the review at once, nothing decided, nothing saved (it
+    waited behind the key for the whole regroup, the waiting key holding the app's messages)."""
+    first, whole = _first_and_whole(scanned)
+    work = Held(whole)
+    saved: list[Report] = []
+    app, _ = _app(first, work, saved)
+    ended: list[bool] = []
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            pressed = asyncio.ensure_future(pilot.press("a", "w"))  # accept, save: they wait
+            await asyncio.sleep(0.3)
+            assert not pressed.done()
+            quitting = asyncio.ensure_future(pilot.press(key))
+            for _ in range(100):  # (a guard against hanging, not a timing assertion)
+                await asyncio.sleep(0.1)
+                if not app.is_running:
+                    ended.append(True)
+                    break
+            work.go.set()  # (for a review that hung: let it end)
+            await asyncio.gather(pressed, quitting, return_exceptions=True)
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert ended, "quitting waited for the regroup"
+    assert app.return_value == "quit" and app.return_code in (0, None)
+    assert not saved
+
+
 def test_what_the_regroup_changed_stays_said_after_a_key_that_waited_for_it(
     scanned: Path,
 ) -> None:
