@@ -704,7 +704,9 @@ class Regrouping:
         callback()
 
     def finish(self) -> Regrouped:
-        """The whole regroup (begun now if it was not), once it has ended."""
+        """The whole regroup (begun now if it was not), once it has ended. Raises what the
+        regroup raised, or regroup.ChangedOnDisk (a DedupeError naming the file) when a file
+        changed on disk while it ran so that it does not begin with `first`."""
         self.start()
         self._ended.wait()
         heard, self._heard = self._heard, []
@@ -713,7 +715,25 @@ class Regrouping:
         if self._error is not None:
             raise self._error
         assert self._result is not None
+        self._same_first_groups(self._result)
         return self._result
+
+    def _same_first_groups(self, whole: Regrouped) -> None:
+        """Raise regroup.ChangedOnDisk when the whole regroup does not begin with `first`
+        because a file changed on disk between their reads (and not by a fault of dedupe's:
+        then the caller sees that the groups differ)."""
+        from dedupe import regroup
+
+        shown = self.first.groups
+        if whole.report.groups[: len(shown)] == shown:
+            return
+        changed = regroup.changed_on_disk(self.first, whole.report)
+        if changed is not None:
+            raise regroup.ChangedOnDisk(
+                f"{changed}, after the groups shown first were read, so they are not the "
+                "regroup's; your files and the report are as they were: run `dedupe scan` "
+                "again, then review"
+            )
 
 
 def start_regroup(
@@ -909,9 +929,10 @@ def apply_plan(
     """
     from dedupe import apply
     from dedupe import journal as journals
+    from dedupe.apply.check import file_digest
 
     if dry_run:
-        unfinished = journals.unfinished_for(plan.report_path)
+        unfinished = journals.unfinished_for(plan.report_path, file_digest(plan.report_path))
         previously = apply.previously_done(unfinished) if unfinished is not None else {}
         return apply.preview(plan, progress, previously=previously)
     with start_apply(plan, journal=journal, warn=warn) as applying:

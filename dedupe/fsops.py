@@ -170,6 +170,31 @@ class Folder:
                     os.close(fd)
 
 
+def as_the_system_names(path: str) -> str:
+    """`path` made absolute as the system resolves it: a `..` goes up from the folder the path
+    before it leads to (symbolic links followed), where os.path.abspath only drops the name
+    before it (`a/link/../b` is `b` beside link's target, not `a/b`). Every other component is
+    kept as given (a symbolic link not followed by `..` keeps its name), so a path without `..`
+    is what os.path.abspath gives. Raises UnsafePath when what a `..` follows is not a folder
+    (then it names nothing)."""
+    absolute = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
+    parts = absolute.replace(os.altsep or os.sep, os.sep).split(os.sep)
+    if ".." not in parts:
+        return os.path.abspath(absolute)
+    drive, _ = os.path.splitdrive(absolute)
+    where = drive + os.sep
+    for part in parts[1:]:
+        if part in ("", "."):
+            continue
+        if part != "..":
+            where = os.path.join(where, part)
+        elif not os.path.isdir(where):
+            raise UnsafePath(f"{where} is not a folder, so the '..' after it in {path} names none")
+        else:
+            where = os.path.dirname(os.path.realpath(where))
+    return where
+
+
 def components(path: str, anchor: str) -> list[str]:
     """The names from `anchor` down to `path`. Raises UnsafePath unless `path` is `anchor` or a
     plain path below it (no empty, `.` or `..` component: those would not mean what they say)."""

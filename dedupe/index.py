@@ -45,8 +45,10 @@ from dedupe.errors import DedupeError
 from dedupe.imagecols import ImageColumns, Varying
 from dedupe.models import ImageRecord, Settings
 
-VERSION = 1
-READABLE_VERSIONS = (1,)
+# 2: the digest covers the meta's `checked` too (the search radius, which decides which pairs a
+# regroup may take as checked); a version 1 index is refused (scan again).
+VERSION = 2
+READABLE_VERSIONS = (2,)
 # Rows per blob: the check column (its signature bytes x rows) stays far below SQLite's 1 GB.
 CHUNK = 65_536
 SUFFIX = ".index"
@@ -260,6 +262,13 @@ def _digest_update(h: Any, name: str, chunk: int, blob: bytes | bytearray) -> No
     h.update(blob)
 
 
+def _digest_meta(h: Any, checked: str) -> None:
+    """The meta's `checked` (its JSON text) into the digest, after the columns: the search's
+    radius (and key and counts) say which pairs the scan checked, so a regroup may never
+    take pairs as checked that were not (a radius changed by hand, say)."""
+    _digest_update(h, "meta.checked", 0, checked.encode("utf-8"))
+
+
 def write(
     folder: Path,
     report: Path,
@@ -295,6 +304,12 @@ def write(
             for blob_name, chunk, blob in blobs:
                 _digest_update(h, blob_name, chunk, blob)
                 _insert(db, blob_name, chunk, blob)
+            searched = json.dumps(
+                None
+                if checked is None
+                else {"key": checked.key, "radius": checked.radius, "found": checked.found}
+            )
+            _digest_meta(h, searched)
             meta = {
                 "version": str(VERSION),
                 "id": index_id,
@@ -303,11 +318,7 @@ def write(
                 "verify": str(verify.VERSION) if made_here else "",
                 "decoder": str(decode.DECODER_VERSION) if made_here else "",
                 "report": report.name,
-                "checked": json.dumps(
-                    None
-                    if checked is None
-                    else {"key": checked.key, "radius": checked.radius, "found": checked.found}
-                ),
+                "checked": searched,
             }
             db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
             db.execute("COMMIT")
@@ -489,6 +500,11 @@ def _check_meta(
             f"the report's index {path} is damaged or not an index ({error}): {_ADVICE}"
         ) from None
     version = meta.get("version", "")
+    if version.isdigit() and int(version) < min(READABLE_VERSIONS):
+        raise IndexProblem(
+            f"the report's index {path} was written by an earlier dedupe (index version "
+            f"{version}, whose digest does not cover the search radius): {_ADVICE}"
+        )
     if not version.isdigit() or int(version) not in READABLE_VERSIONS:
         raise IndexProblem(
             f"the report's index {path} is of version {version or '(none)'}, which this dedupe "
@@ -530,20 +546,23 @@ def _load(db: sqlite3.Connection, path: Path, ref: IndexRef, settings: Settings)
     # The SHA-256 of the columns on a thread (hashlib lets go of the interpreter for long
     # data) while they are turned into arrays; nothing is used before it has matched.
     digest: list[str] = []
-    hashing = threading.Thread(target=_digest_of, args=(rows, digest), name="dedupe-digest")
+    searched = meta.get("checked", "null")
+    hashing = threading.Thread(
+        target=_digest_of, args=(rows, searched, digest), name="dedupe-digest"
+    )
     hashing.start()
     problem: Exception | None = None
     try:
         records = _columns(blobs, ref.images, settings)
-        checked = _checked(blobs, json.loads(meta.get("checked", "null")))
+        checked = _checked(blobs, json.loads(searched))
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
         problem = error
     finally:
         hashing.join()
     if digest != [ref.digest]:
         raise IndexProblem(
-            f"the report's index {path} is damaged or was changed (its columns do not match "
-            f"the digest the report gives): {_ADVICE}"
+            f"the report's index {path} is damaged or was changed (its columns or its search "
+            f"radius do not match the digest the report gives): {_ADVICE}"
         )
     if problem is not None:
         # (the digest matched: only an index written wrongly gets here)
@@ -551,11 +570,13 @@ def _load(db: sqlite3.Connection, path: Path, ref: IndexRef, settings: Settings)
     return Loaded(records, checked)
 
 
-def _digest_of(rows: Sequence[tuple[str, int, bytes]], out: list[str]) -> None:
-    """The SHA-256 of the index's columns (as index.write computes it), appended to `out`."""
+def _digest_of(rows: Sequence[tuple[str, int, bytes]], checked: str, out: list[str]) -> None:
+    """The SHA-256 of the index's columns and its meta's `checked` (as index.write computes
+    it), appended to `out`."""
     h = hashlib.sha256()
     for name, chunk, data in rows:
         _digest_update(h, name, chunk, data)
+    _digest_meta(h, checked)
     out.append(h.hexdigest())
 
 

@@ -459,19 +459,45 @@ def remove_stale_temporaries(report_path: str) -> None:
                     os.unlink(journals_dir() / name)
 
 
-def unfinished_for(report_path: str) -> State | None:
-    """The newest journal of an apply of this report that never finished, if any."""
-    absolute = os.path.abspath(report_path)
-    key = report_key(report_path)
+def unfinished_for(report_path: str, report_digest: str | None = None) -> State | None:
+    """The newest journal of an apply of this report that never finished, if any (see
+    of_report; `report_digest`: the SHA-256 of the report now, for older dedupes' journals)."""
+    real = os.path.realpath(report_path)
     for _, state in listing():
         if (
             isinstance(state, State)
-            and state.path.name.startswith(key + "-")
-            and state.report == absolute
             and state.ended is None
+            and of_report(state, real, report_digest)
         ):
             return state
     return None
+
+
+def of_report(
+    state: State, real: str, report_digest: str | None = None, *, named: bool = True
+) -> bool:
+    """Whether the journal is of an apply of the report file `real` (symbolic links resolved).
+
+    This dedupe names a report in its journals (and their file names) by the file its path
+    leads to, and says so (`report_resolved` in the header). An older one named it by
+    os.path.abspath of the path it was given, which may go through a symbolic link to a
+    folder, or have dropped a `..` after one with the name before it (naming another file).
+    Such a journal is this report's when its recorded path leads to this file now and the
+    report's SHA-256 (`report_digest`) is the one it recorded: the same words naming another
+    file, or another report since written there, never match. `named`: a journal of the
+    journals folder, whose file name begins with the key of the report it names (not one
+    given by --journal)."""
+    key_of = report_key(state.report)
+    if named and not state.path.name.startswith(key_of + "-"):
+        return False
+    if state.header.get("report_resolved") is True:
+        return state.report == real
+    return (
+        bool(report_digest)
+        and state.header.get("report_digest") == report_digest
+        and os.path.isabs(state.report)
+        and os.path.realpath(state.report) == real
+    )
 
 
 def listing() -> list[tuple[Path, State | JournalError]]:

@@ -26,7 +26,7 @@ from dedupe.errors import DedupeError
 from dedupe.groups import build_groups, order_key
 from dedupe.imagecols import ImageColumns
 from dedupe.looks import Look
-from dedupe.models import FileFacts, Group, ImageRecord, KeepRules, Settings
+from dedupe.models import NO_FACTS, FileFacts, Group, ImageRecord, KeepRules, Settings
 from dedupe.report import Report
 
 
@@ -402,6 +402,36 @@ def first_groups(
         facts=_among(facts, first_ones),
     )
     return FirstGroups(shown, every=bound is None)
+
+
+class ChangedOnDisk(DedupeError):
+    """A file changed on disk while a regroup ran, between the reading of the first groups'
+    facts and the whole regroup's: the groups shown first are not the regroup's. The message
+    names the file and what changed."""
+
+
+def changed_on_disk(first: Report, whole: Report) -> str | None:
+    """What of the files of `first`'s groups (the first groups of a regroup) the whole
+    regroup `whole` read otherwise from disk, in words (the first such file, by path): what
+    the files carry (companions, the images of a capture, capture metadata) is all a regroup
+    reads of them, and it is read twice, once for each. None when nothing differs."""
+    paths = {m.record.path for g in first.groups for m in g.members}
+    paths |= {m.record.path for g in whole.groups[: len(first.groups)] for m in g.members}
+    for path in sorted(paths):
+        before, after = first.facts.get(path, NO_FACTS), whole.facts.get(path, NO_FACTS)
+        if before == after:
+            continue
+        was = {c.path: c for c in before.companions}
+        now = {c.path: c for c in after.companions}
+        if was != now:
+            changed = sorted(set(was) ^ set(now)) or sorted(p for p in was if was[p] != now[p])
+            what = f"its companion files changed: {', '.join(changed)}"
+        elif before.twins != after.twins:
+            what = "the other images of its capture (RAW and JPEG twins) changed"
+        else:
+            what = "its capture metadata (date taken, camera, GPS, editing software) changed"
+        return f"{path} changed on disk while the regroup ran ({what})"
+    return None
 
 
 def _path_bytes(records: Sequence[ImageRecord], rows: npt.NDArray[np.int64]) -> list[bytes]:

@@ -21,6 +21,7 @@ from apply_helpers import (
     apply,
     done_paths,
     journals,
+    library,
     load,
     members,
     png,
@@ -35,7 +36,7 @@ from apply_helpers import (
     tree,
 )
 
-from dedupe import trash
+from dedupe import journal, trash
 from dedupe.cli import ExitCode, main
 
 HELPER = Path(__file__).with_name("apply_helpers.py")
@@ -228,3 +229,75 @@ def test_sigkill_from_outside_while_trashing_then_rerun(
     assert 59 <= gone < 200  # the 60th intent may not have been acted on yet
     finish(report, "--trash")
     assert check_nothing_lost_nothing_doubled(report) == 200
+
+
+# ---------------------------------------------------------------- journals of older dedupes
+
+
+def _as_an_older_dedupe_wrote_it(journal_path: Path, given: Path) -> Path:
+    """The journal as dedupe before 2026-12-03 wrote it for `--report GIVEN`: the report named
+    by os.path.abspath of the path given (a symbolic link on the way kept, a `..` dropped with
+    the name before it), the journal's file name keyed by that, no `report_resolved` (the rest
+    is as it is now)."""
+    lines = journal_path.read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["type"] == "apply" and header["report"] == os.path.realpath(given)
+    header["report"] = os.path.abspath(given)
+    header.pop("report_resolved", None)  # (which an older dedupe did not write)
+    stamp = journal_path.name.partition("-")[2]
+    old = journal_path.with_name(f"{journal.report_key(os.path.abspath(given))}-{stamp}")
+    old.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    journal_path.unlink()
+    return old
+
+
+def _killed_through(report: Path) -> Path:
+    """An apply --trash of `report` (a path through a symbolic link) SIGKILLed right after its
+    first file reached the trash, its journal rewritten as an older dedupe wrote it."""
+    code = subprocess.run(helper("after-trash", 1, "apply", "--report", str(report), "--trash"))
+    assert code.returncode == -signal.SIGKILL
+    (journal_path,) = journals()
+    return _as_an_older_dedupe_wrote_it(journal_path, report)
+
+
+def test_an_older_dedupes_journal_through_a_symlinked_folder_is_resumed_and_undone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Such a journal (its report named through the link) was never found again: the run
+    after it started a new journal, so the file the kill cut was never settled by it."""
+    real = tmp_path / "real"
+    root, _ = library(real, groups=2, copies=3)
+    (tmp_path / "link").symlink_to(real)
+    before = tree(root)
+    report = tmp_path / "link" / "photos.json"
+    old = _killed_through(report)
+    assert apply(report, "--trash") == ExitCode.OK
+    assert f"Resuming the interrupted apply recorded in {old}" in capsys.readouterr().err
+    assert journals() == [old]
+    assert done_paths(old) == sorted(f["path"] for f in trash_members(report))  # each once
+    assert main(["undo"]) == ExitCode.OK
+    assert tree(root) == before
+
+
+def test_an_older_dedupes_journal_that_named_another_file_is_not_taken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--report b/lnk/../photos.json`, lnk a link to real/sub: the apply read real/photos.json
+    but an older dedupe wrote b/photos.json in its journal. Another report at b/photos.json
+    (another scan) is not that apply's: it gets a journal of its own, and that apply's
+    journal is still there to undo."""
+    real = tmp_path / "real"
+    library(real, groups=1, copies=2)
+    (real / "sub").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "lnk").symlink_to(real / "sub")
+    old = _killed_through(tmp_path / "b" / "lnk" / ".." / "photos.json")
+    _, other = library(tmp_path / "b", groups=1, copies=2)
+    assert other == tmp_path / "b" / "photos.json"
+    assert apply(other, "--trash") == ExitCode.OK
+    assert "Resuming" not in capsys.readouterr().err
+    assert old in journals() and len(journals()) == 2
+    # (what it recorded names b/photos.json: never taken for real/photos.json either; its
+    # undo puts its file back)
+    assert main(["undo", "--journal", str(old)]) == ExitCode.OK
+    assert (real / "photos" / "d1" / "img0.png").is_file()

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -319,6 +320,51 @@ def test_a_move_never_follows_a_symlink_planted_in_the_target_folder(
     assert code == ExitCode.PARTIAL and f"{dest / 'd1'} is a symbolic link" in err
     assert list(elsewhere.iterdir()) == []
     assert os.path.isfile(root / "d1" / "img0.png") and (dest / "d2" / "img0.png").is_file()
+
+
+def _dedupe(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`dedupe ARGV` in a process of its own (this test's XDG folders and HOME), in `cwd`."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    return subprocess.run(
+        [sys.executable, "-m", "dedupe", *argv],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_a_move_folder_with_dotdot_after_a_symlink_is_the_one_the_system_names(
+    tmp_path: Path,
+) -> None:
+    """`--move a/link/../b`, link a symbolic link to far/sub: the system (ls, mv, cp) names
+    far/b; dedupe moved into a/b, a folder the words merely read as. The files go to far/b,
+    the journal names far/b, and undo brings them back from there."""
+    root, report = library(tmp_path, groups=1, copies=3)
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "far" / "sub").mkdir(parents=True)
+    os.symlink(tmp_path / "far" / "sub", tmp_path / "a" / "link")
+    before = tree(root)
+    done = _dedupe("apply", "--report", str(report), "--move", "a/link/../b", "--yes", cwd=tmp_path)
+    assert done.returncode == ExitCode.OK, done.stderr
+    far = tmp_path / "far" / "b"
+    assert sorted(p.relative_to(far).as_posix() for p in far.rglob("*.png")) == [
+        "d1/img0.png",
+        "d2/img0.png",
+    ]
+    assert list((tmp_path / "a" / "b").iterdir()) == []
+    (journal_path,) = journals()
+    header = json.loads(journal_path.read_text().splitlines()[0])
+    assert header["move_to"] == str(far)
+    done = _dedupe("undo", cwd=tmp_path)
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert tree(root) == before and not (far / "d1").exists()
+
+
+def test_a_move_folder_with_dotdot_after_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    root, report = library(tmp_path, groups=1, copies=2)
+    before = tree(root)
+    done = _dedupe("apply", "--report", str(report), "--move", "gone/../b", "--yes", cwd=tmp_path)
+    assert done.returncode == ExitCode.REFUSED, done.stderr
+    assert f"{tmp_path / 'gone'} is not a folder, so the '..' after it" in done.stderr
+    assert tree(root) == before and not (tmp_path / "b").exists() and journals() == []
 
 
 def test_undo_never_restores_into_a_folder_replaced_by_a_symlink(cli: Cli, tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ def test_a_scan_writes_the_index_beside_and_the_json_names_it(tmp_path: Path) ->
     db = sqlite3.connect(index_of(report))
     meta = dict(db.execute("SELECT key, value FROM meta"))
     db.close()
-    assert meta["id"] == ref["id"] and meta["images"] == "7" and meta["version"] == "1"
+    assert meta["id"] == ref["id"] and meta["images"] == "7" and meta["version"] == "2"
 
 
 def test_regrouping_works_from_the_index(cli: Cli, tmp_path: Path) -> None:
@@ -118,6 +118,45 @@ def _second_scan(tmp_path: Path) -> Path:
         put(other / f"x{k}.png", png(10 + k))
         put(other / f"y{k}.png", png(10 + k))
     return scanned(other)
+
+
+def _edit_meta(report: Path, key: str, change: object) -> None:
+    """Change the meta value `key` of the report's index by hand (`change(value) -> value`)."""
+    db = sqlite3.connect(index_of(report))
+    (value,) = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    db.execute("UPDATE meta SET value = ? WHERE key = ?", (change(value), key))  # type: ignore[operator]
+    db.commit()
+    db.close()
+
+
+def test_a_hand_edited_search_radius_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """The scan searched and checked pairs up to its radius (threshold 0.1 at hash size 8: 6
+    bits); a radius raised by hand would have a looser regroup take the pairs the scan never
+    checked as the whole truth (no new search), not noticed by the digest of the columns."""
+    _root, report = library(tmp_path)
+
+    def wider(value: str) -> str:
+        checked = json.loads(value)
+        checked["radius"] = 40
+        checked["found"] += [0] * (40 + 1 - len(checked["found"]))
+        return json.dumps(checked)
+
+    _edit_meta(report, "checked", wider)
+    code, out, err = cli("review", "--report", str(report), "--threshold", "0.5", "--no-input")
+    assert code == ExitCode.ERROR and out == "", err
+    assert "search radius do not match the digest the report gives" in err, err
+    assert "run `dedupe scan` again" in err and "Traceback" not in err
+    with pytest.raises(IndexProblem, match="search radius do not match the digest"):
+        report_mod.read(report, with_index=True)
+
+
+def test_an_index_of_version_1_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """Version 1's digest did not cover the search radius: such an index is not trusted."""
+    _root, report = library(tmp_path)
+    _edit_meta(report, "version", lambda value: "1")
+    with pytest.raises(IndexProblem, match=r"earlier dedupe \(index version 1.*scan` again"):
+        report_mod.read(report, with_index=True)
+    report_mod.read(report)  # the report alone (review, apply, report --html) is still read
 
 
 def test_another_scans_index_is_refused(cli: Cli, tmp_path: Path) -> None:

@@ -312,6 +312,38 @@ def test_a_decision_waits_for_the_rest_of_the_regroup(scanned: Path) -> None:
     assert [g.id for g in decided.groups] == [g.id for g in whole.report.groups]
 
 
+@pytest.mark.parametrize("key", ["ctrl+c", "ctrl+q"])
+def test_quitting_is_at_once_while_a_key_waits_for_the_regroup(scanned: Path, key: str) -> None:
+    """A decision waits for the rest of the regroup (held back here, as a long regroup of a
+    big library is): Ctrl-C or Ctrl-Q ends the review at once, nothing decided, nothing saved (it
+    waited behind the key for the whole regroup, the waiting key holding the app's messages)."""
+    first, whole = _first_and_whole(scanned)
+    work = Held(whole)
+    saved: list[Report] = []
+    app, _ = _app(first, work, saved)
+    ended: list[bool] = []
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            pressed = asyncio.ensure_future(pilot.press("a", "w"))  # accept, save: they wait
+            await asyncio.sleep(0.3)
+            assert not pressed.done()
+            quitting = asyncio.ensure_future(pilot.press(key))
+            for _ in range(100):  # (a guard against hanging, not a timing assertion)
+                await asyncio.sleep(0.1)
+                if not app.is_running:
+                    ended.append(True)
+                    break
+            work.go.set()  # (for a review that hung: let it end)
+            await asyncio.gather(pressed, quitting, return_exceptions=True)
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert ended, "quitting waited for the regroup"
+    assert app.return_value == "quit" and app.return_code in (0, None)
+    assert not saved
+
+
 def test_what_the_regroup_changed_stays_said_after_a_key_that_waited_for_it(
     scanned: Path,
 ) -> None:
@@ -354,6 +386,46 @@ def test_a_failed_regroup_is_said_and_nothing_is_saved(scanned: Path) -> None:
 
     asyncio.run(scenario())
     assert not saved
+
+
+def test_a_file_changed_while_the_regroup_runs_is_named_not_called_a_bug(tmp_path: Path) -> None:
+    """A sidecar written beside a file of the first groups after they were read, before the
+    whole regroup reads it: the whole regroup's first group differs (the file goes with its
+    sidecar now). The review said "a bug in dedupe"; it names the file and what changed, and
+    says to scan again, nothing saved, the report as it was."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    _library(Library(root))
+    full = _read(_scan(root, tmp_path / "scanned.json", SCANNED_AT))
+    # the report as reviewed at a tighter threshold: its first group's files are in no group,
+    # so the regroup at the scan's threshold reads what they carry from disk
+    path = tmp_path / "report.json"
+    report_mod.write(replace(full, groups=full.groups[1:]), path)
+    written = path.read_bytes()
+    regrouping = api.start_regroup(_read(path), threshold=SCANNED_AT, cache=False, start=False)
+    first = regrouping.first
+    trashed = next(m.record.path for m in first.groups[0].members if m.action == "trash")
+    sidecar = Path(trashed + ".xmp")
+    sidecar.write_bytes(b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>\n")
+    saved: list[Report] = []
+    app = _review(first, regrouping, saved)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(300):  # (a guard against hanging, not a timing assertion)
+                await pilot.pause(0.1)
+                if "regroup failed" in _text(app, "#message"):
+                    break
+            message = _text(app, "#message")
+            await pilot.press("a", "s")
+            await pilot.pause()
+            await pilot.press("q", "y")
+        assert "bug" not in message
+        assert f"{trashed} changed on disk while the regroup ran" in message
+        assert str(sidecar) in message and "run `dedupe scan` again" in message
+
+    asyncio.run(scenario())
+    assert not saved and path.read_bytes() == written
 
 
 def test_a_bug_in_the_regroup_thread_ends_the_review_with_it(scanned: Path) -> None:

@@ -83,7 +83,7 @@ def test_report_has_the_documented_keys(library: Library, tmp_path: Path) -> Non
     # every hash is kept, grouped or not: in the index the report names, beside it
     assert "images" not in data and "checked_pairs" not in data
     index = data["index"]
-    assert index["images"] == 4 and index["version"] == 1
+    assert index["images"] == 4 and index["version"] == 2
     assert index["file"] == f"report.{index['id'][:12]}.index"
     assert (tmp_path / index["file"]).is_file()
     assert sorted({f["image"] for f in group["files"]}) == sorted(

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from dedupe import companions, linking
+from dedupe import companions, fsops, linking
 from dedupe import report as report_mod
 from dedupe.errors import Refused
 from dedupe.hashing import ImageHash
@@ -126,7 +126,7 @@ def move_target(path: str, roots: Sequence[str], move_to: str) -> str:
     relative = os.path.relpath(path, root)
     if len(roots) > 1:
         relative = os.path.join(_root_labels(roots)[root], relative)
-    destination = os.path.abspath(move_to)
+    destination = fsops.as_the_system_names(move_to)
     target = os.path.join(destination, relative)
     if os.path.normpath(target) != target or not target.startswith(os.path.join(destination, "")):
         raise Refused(f"{path} would be moved outside {destination} (to {target})")
@@ -149,6 +149,13 @@ def build_plan(
         raise Refused("the report cannot be applied: " + "; ".join(problems[:10]))
     if kind == "move" and not move_to:
         raise Refused("--move needs a folder")
+    if move_to:
+        # the folder the system names, as `mv` would move into (`a/link/../b` is beside link's
+        # target): the one the user sees with ls, never another one that merely reads alike
+        try:
+            move_to = fsops.as_the_system_names(move_to)
+        except fsops.UnsafePath as error:
+            raise Refused(f"--move {move_to}: {error}") from None
     if kind == "link" and linking.refusal(str(link)):
         raise Refused(linking.refusal(str(link)))
     kept = kept_companions(report)
@@ -169,7 +176,7 @@ def build_plan(
         # folder reached through a symbolic link; `link/..` is the folder above link's target)
         os.path.realpath(report_path),
         kind,
-        move_to and os.path.abspath(move_to),
+        move_to,
         tuple(groups),
         tuple(os.path.abspath(root) for root in report.roots),
         link if kind == "link" else None,

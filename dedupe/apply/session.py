@@ -152,15 +152,19 @@ def _open_locked(
     if journal_path is not None:
         path = Path(journal_path)
         state = journal.read(path) if path.exists() else None
-        if state is not None and state.report != plan.report_path:
+        digest = _report_digest(plan.report_path)
+        if state is not None and not journal.of_report(
+            state, plan.report_path, digest, named=False
+        ):
             raise Refused(f"the journal {path} belongs to another report ({state.report})")
     else:
-        state = journal.unfinished_for(plan.report_path)
+        state = journal.unfinished_for(plan.report_path, _report_digest(plan.report_path))
         path = state.path if state is not None else journal.new_path(plan.report_path)
     if state is None:
         journal.remove_stale_temporaries(plan.report_path)
         header = {
             "report": plan.report_path,
+            "report_resolved": True,  # the file the path leads to (journal.of_report)
             "report_digest": _report_digest(plan.report_path),
             "action": plan.kind,
             "move_to": plan.move_to,

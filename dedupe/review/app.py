@@ -185,6 +185,10 @@ class ReviewApp(App[str]):
         Binding("q,escape", "quit_review", show=False),
         Binding("ctrl+c,ctrl+q", "quit_review", show=False, priority=True),
     ]
+    # The keys that quit from anywhere (above): heard as they arrive while a key waits
+    # (post_message). Not q or escape: typed ahead, they may be meant for what the waiting key
+    # opens (a search's text, a screen to close).
+    QUIT_KEYS: ClassVar[frozenset[str]] = frozenset({"ctrl+c", "ctrl+q"})
 
     def __init__(
         self,
@@ -200,6 +204,9 @@ class ReviewApp(App[str]):
     ) -> None:
         """`report`: the report, its preview (with `loader`) or the first groups of
         `regrouping` (`regrouped_notice(result)`: what to say when its whole result is there)."""
+        # (before App's own: post_message looks at them)
+        self._waits = 0  # keys waiting for the whole report or regroup (_whole_report)
+        self._quit_asked = asyncio.Event()  # a quit key came while one waited
         super().__init__()
         self.report = report
         self.renderer = thumbnails
@@ -612,12 +619,34 @@ class ReviewApp(App[str]):
             self._say(self._load_error, "error", seconds=3600)
         self._after_change()
 
+    def post_message(self, message: Message) -> bool:
+        """As App's; a quit key that comes while a key waits for the whole report or regroup
+        lets the waiting keys go first, doing nothing: a waiting key holds the app's messages,
+        so the quit would otherwise wait as long (a regroup of a big library: minutes). While
+        one waits nothing can have been changed (every change waits), so nothing is lost."""
+        if (
+            isinstance(message, events.Key)
+            and message.key in self.QUIT_KEYS
+            and self._waits
+            and not self.state.unsaved
+        ):
+            self._quit_asked.set()
+        return super().post_message(message)
+
     async def _whole_report(self) -> bool:
         """Wait for the whole report (when the review started from a preview); False when it
-        could not be read (the reason is on screen)."""
+        could not be read (the reason is on screen), or a quit key came meanwhile."""
+        if self._quit_asked.is_set():
+            return False
         if self._loaded is not None and not self._loaded.is_set():
             self._say(self._waiting[1], seconds=60)
-            await self._loaded.wait()
+            self._waits += 1
+            try:
+                await self._loaded_or_quit(self._loaded)
+            finally:
+                self._waits -= 1
+            if self._quit_asked.is_set():
+                return False
             if not self._load_error and self._said == self._waiting[1]:
                 self._clear_message()  # (not what was said since: what a regroup changed)
         if self._load_error:
@@ -625,6 +654,18 @@ class ReviewApp(App[str]):
             self.bell()
             return False
         return True
+
+    async def _loaded_or_quit(self, loaded: asyncio.Event) -> None:
+        """Wait until `loaded` is set or a quit key came (post_message)."""
+        waits = [
+            asyncio.ensure_future(loaded.wait()),
+            asyncio.ensure_future(self._quit_asked.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     # ------------------------------------------------------------ the rest of a regroup
 
