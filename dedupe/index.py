@@ -534,17 +534,24 @@ def _check_meta(
 
 def _load(db: sqlite3.Connection, path: Path, ref: IndexRef, settings: Settings) -> Loaded:
     meta = _check_meta(db, path, ref, settings)
-    rows = db.execute("SELECT name, chunk, data FROM columns ORDER BY rowid").fetchall()
+    rows: list[tuple[str, int, bytes] | None] = list(
+        db.execute("SELECT name, chunk, data FROM columns ORDER BY rowid")
+    )
     blobs: dict[str, list[bytes]] = {}
-    for name, chunk, data in rows:
+    for row in rows:
+        assert row is not None
+        name, chunk, data = row
         if not isinstance(data, bytes) or not isinstance(name, str):
             raise IndexProblem(f"the report's index {path} is damaged: {_ADVICE}")
         parts = blobs.setdefault(name, [])
         if chunk != len(parts):
             raise IndexProblem(f"the report's index {path} is damaged: {_ADVICE}")
         parts.append(data)
+    row, data = None, b""  # (the last blob: let go of as the others)
     # The SHA-256 of the columns on a thread (hashlib lets go of the interpreter for long
-    # data) while they are turned into arrays; nothing is used before it has matched.
+    # data) while they are turned into arrays; nothing is used before it has matched. Each
+    # blob is let go of once hashed and turned into its array: the check signatures (1.36 GB
+    # at a million images) are copied into one array a blob at a time, never held twice.
     digest: list[str] = []
     searched = meta.get("checked", "null")
     hashing = threading.Thread(
@@ -570,12 +577,14 @@ def _load(db: sqlite3.Connection, path: Path, ref: IndexRef, settings: Settings)
     return Loaded(records, checked)
 
 
-def _digest_of(rows: Sequence[tuple[str, int, bytes]], checked: str, out: list[str]) -> None:
+def _digest_of(rows: list[tuple[str, int, bytes] | None], checked: str, out: list[str]) -> None:
     """The SHA-256 of the index's columns and its meta's `checked` (as index.write computes
-    it), appended to `out`."""
+    it), appended to `out`; each row of `rows` is let go of (None) once hashed."""
     h = hashlib.sha256()
-    for name, chunk, data in rows:
-        _digest_update(h, name, chunk, data)
+    for k, row in enumerate(rows):
+        assert row is not None
+        _digest_update(h, *row)
+        rows[k] = row = None
     _digest_meta(h, checked)
     out.append(h.hexdigest())
 
@@ -672,6 +681,32 @@ def _varying(parts: list[bytes], n: int) -> Varying:
     return Varying(tuple(parts), *(np.concatenate(a or empty) for a in (part, start, stop)))
 
 
+def _fixed_rows(parts: list[bytes], n: int, width: int) -> npt.NDArray[np.uint8] | None:
+    """A column whose every row has `width` bytes, from its chunks' blobs, as one (n, width)
+    array (None when a row has another width), each blob let go of (b"" in `parts`) once
+    copied: the column is never held twice. Checked as _varying checks a column."""
+    rows = np.empty((n, width), dtype=np.uint8)
+    at = 0
+    for k, blob in enumerate(parts):
+        here = min(CHUNK, n - k * CHUNK)
+        head = (here + 1) * 8
+        if here < 0 or len(blob) < head:
+            raise ValueError("a column's offsets do not fit its bytes")
+        offsets = np.frombuffer(blob, dtype="<u8", count=here + 1).astype(np.int64)
+        if offsets[0] != 0 or offsets[-1] != len(blob) - head or bool((np.diff(offsets) < 0).any()):
+            raise ValueError("a column's offsets do not fit its bytes")
+        if bool((np.diff(offsets) != width).any()):
+            return None
+        rows[at : at + here] = np.frombuffer(blob, np.uint8, here * width, head).reshape(
+            here, width
+        )
+        at += here
+        parts[k] = blob = b""
+    if at != n:
+        raise ValueError(f"a column holds {at} values, not {n}")
+    return rows
+
+
 def _columns(blobs: dict[str, list[bytes]], n: int, settings: Settings) -> ImageColumns:
     """Every image of the index as columns (records are built from them on demand, see
     imagecols.py), checked as every record was before: a hash of the report's size, a check
@@ -687,7 +722,7 @@ def _columns(blobs: dict[str, list[bytes]], n: int, settings: Settings) -> Image
     hashes = var("hash").fixed(nbytes)
     if hashes is None:
         raise ValueError("a hash of another size than the report's")
-    checks = var("check").fixed(verify.SIGNATURE_BYTES)
+    checks = _fixed_rows(blobs["check"], n, verify.SIGNATURE_BYTES)
     if checks is None:
         raise ValueError("a check signature of another size than this dedupe's")
     variants = var("variants")
