@@ -78,6 +78,8 @@ from dedupe.review.widgets import (
 from dedupe.text import human_bytes
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from dedupe.api import Regrouped, Regrouping
 
 __all__ = ["Card", "ConfirmQuit", "HelpScreen", "ReviewApp", "Thumb"]
@@ -207,6 +209,7 @@ class ReviewApp(App[str]):
         # (before App's own: post_message looks at them)
         self._waits = 0  # keys waiting for the whole report or regroup (_whole_report)
         self._quit_asked = asyncio.Event()  # a quit key came while one waited
+        self._ending = False  # exit() was called: nothing more is shown
         super().__init__()
         self.report = report
         self.renderer = thumbnails
@@ -704,12 +707,27 @@ class ReviewApp(App[str]):
         regrouping.when_done(ended)
         regrouping.start()
 
+    def exit(
+        self,
+        result: str | None = None,
+        return_code: int = 0,
+        message: RenderableType | None = None,
+    ) -> None:
+        """As App's; what comes after (the rest of a regroup) shows nothing."""
+        self._ending = True
+        super().exit(result, return_code, message)
+
     async def _regrouped(self) -> None:
         """The whole regroup is there: it replaces the first groups (or says why it cannot).
         An error that is not a DedupeError (a bug) is not caught: it ends the review, which
-        shows its traceback (and `dedupe review` fails)."""
+        shows its traceback (and `dedupe review` fails). After the review ended (a quit while
+        the regroup ran) it does nothing: the screen it would update is gone."""
         regrouping = self._regrouping
         assert regrouping is not None
+        if self._ending:
+            if self._loaded is not None:
+                self._loaded.set()
+            return
         try:
             whole = regrouping.finish()
         except DedupeError as error:
@@ -734,6 +752,8 @@ class ReviewApp(App[str]):
                 self.rows = self.view.rows(self.state)
         if self._loaded is not None:
             self._loaded.set()
+        if self._ending:
+            return
         self._layout()
         self._show_view()
         if self._load_error:
