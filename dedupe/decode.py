@@ -87,6 +87,12 @@ DECODER_VERSION = 6
 # enough for 16x16 pHash to agree with full-resolution decoding (see NOTES-performance.md).
 MIN_SIDE = 256
 
+# ... and reduced further when their long side would stay above this: a strip of extreme
+# aspect (a 160 x 262,144 TIFF, a long web capture) would otherwise be hashed, resized a dozen
+# times, at full length (seconds each). No picture of a usual shape is reduced by it (at
+# MIN_SIDE on the short side, only a strip over 16 times as long as wide can reach it).
+MAX_LONG_SIDE = 8192
+
 # A JPEG beyond Pillow's pixel limit with fewer bytes than pixels / this is refused as
 # truncated (see _check_jpeg_bytes): a blank JPEG needs about 1 byte per 256 pixels.
 MIN_JPEG_PIXELS_PER_BYTE = 1024
@@ -657,8 +663,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _reduce(image: Image.Image, min_side: int) -> Image.Image:
-    """Shrink by an integer factor (cheap box filter) while the short side stays >= min_side."""
-    factor = min(image.size) // min_side
+    """Shrink by an integer factor (cheap box filter) while the short side stays >= min_side,
+    or more while the long side is above MAX_LONG_SIDE."""
+    factor = max(min(image.size) // min_side, -(-max(image.size) // MAX_LONG_SIDE))
     if factor >= 2:
         # Alpha is flattened first: averaging would otherwise mix in the invisible colours
         # under transparent pixels.

@@ -606,3 +606,26 @@ def test_a_large_jpeg_is_drafted_straight_to_gray() -> None:
     assert (gray.width, gray.height) == (2400, 1800)
     colour = np.asarray(decode.decode(data).image.convert("L"), dtype=np.int16)
     assert np.abs(np.asarray(gray.image, dtype=np.int16) - colour).max() <= 2
+
+
+def test_a_strip_of_extreme_aspect_is_reduced_on_its_long_side_too() -> None:
+    """A 120 x 40,000 PNG (short side under MIN_SIDE, so no reduction for it) is decoded with
+    its long side at most MAX_LONG_SIDE: hashed at full length it took seconds per resize (a
+    fuzzed TIFF header claiming 160 x 262,264 took 12 s of CPU). A strip within the bound, and
+    a picture of usual shape, are decoded as they were."""
+    ramp = np.tile(np.linspace(0, 255, 40_000, dtype=np.uint8)[:, None], (1, 120))
+    strip = Image.fromarray(ramp, "L")
+    long = decode.decode(_png(strip), gray=True)
+    assert (long.width, long.height) == (120, 40_000)  # the file's size, as it says
+    assert max(long.image.size) <= decode.MAX_LONG_SIDE
+    assert long.image.size == (24, 8000)  # reduced by 5 on both sides, its shape kept
+    within = decode.decode(_png(strip.crop((0, 0, 120, 8000))), gray=True)
+    assert within.image.size == (120, 8000)
+    usual = decode.decode(_png(strip.resize((600, 4000))), gray=True)
+    assert usual.image.size == (300, 2000)  # by the short side alone, as before
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
