@@ -25,8 +25,10 @@ Rows (each measured in this run; the machine is shared, so the load average is p
   not in one, and by section (groups, images, checked pairs) and by field of an image line;
 - scan: `dedupe scan` subprocess with the warm hash cache and its grouping memo cleared (the
   hashing-free part of a cold scan: walk, cache lookups, grouping, report; its groups listed
-  on stdout into a file, as `dedupe scan DIR > groups.txt`), per image; then the same again
-  with the memo (a warm rescan), with the whole process tree's peak memory;
+  on stdout into a file, as `dedupe scan DIR > groups.txt`; the remembered checks of pairs
+  cleared too, so the geometric check runs), per image; then the memo cleared again but the
+  checks kept (a rescan after a change: a file added); then the same again with the memo (a
+  warm rescan), with the whole process tree's peak memory;
 - review: `dedupe review` in tmux (a real terminal): seconds until the first group's title
   and its first file are on the screen, the process tree's peak memory meanwhile;
 - review --threshold: the same at a tighter threshold than the scan's (from the report's
@@ -431,10 +433,14 @@ def clean_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def clear_memo(cache: Path) -> None:
-    """Forget the remembered grouping, so the next scan groups from scratch."""
+def clear_memo(cache: Path, *, checks: bool = True) -> None:
+    """Forget the remembered grouping, so the next scan groups from scratch (with `checks`:
+    and the remembered geometric and content checks of pairs, so it checks them again)."""
     with contextlib.closing(sqlite3.connect(cache)) as db:
         db.execute("DELETE FROM memo")
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        if checks and "looks" in tables:  # (a cache of a dedupe that remembers checks)
+            db.execute("DELETE FROM looks")
         db.commit()
 
 
@@ -822,6 +828,22 @@ def measure(
         listing_mb = len(run.stdout) / common.MB
         if args.keep_reports:
             keep_report(Path(args.keep_reports), report, run.stdout, n, name or "this")
+        # 1b. a rescan after a change (the memo no longer serves: cleared), the checks of
+        # pairs remembered by the first run (a dedupe that remembers them)
+        clear_memo(library.cache, checks=False)
+        again = common.run_timed(cmd["scan"], env=env, cwd=tmp, timeout=args.timeout)
+        rows.append(
+            Row(
+                f"{tag} rescan after a change: `dedupe scan` with every hash in the cache and "
+                "the grouping memo cleared, the checks of pairs kept from the scan above",
+                str(n),
+                None if again.timed_out else again.seconds,
+                f"{again.seconds / n * 1e6:.0f} us/image; CPU {again.cpu_seconds / n * 1e6:.0f}",
+                again.tree_peak_mb,
+                "flat per image; <= 2 GB",
+                common.verdict(again.tree_peak_mb <= 2048 and not again.timed_out),
+            )
+        )
         # 2. a warm rescan: the grouping from the memo the first run left
         warm = common.run_timed(cmd["scan"], env=env, cwd=tmp, timeout=args.timeout)
         rows.append(

@@ -171,7 +171,10 @@ def _clusters(
     """cluster.cluster's result for the records, taken from the hash cache's memo when nothing
     it depends on changed since an earlier scan (a warm rescan of an unchanged tree verifies no
     pair again), else computed and remembered (not when `look` could not read some pictures
-    again: that grouping is short of their geometric checks). Each phase is shown: loading the
+    again: that grouping is short of their geometric checks); the geometric and content
+    checks of pairs an earlier scan checked are taken from the cache too (looks.Looks.recall:
+    by both files' SHA-256, so a file added or a setting changed checks only the new pairs).
+    Each phase is shown: loading the
     compiled kernels (compiled on their first use ever, which takes about a minute), then
     grouping."""
     from dedupe import cluster  # the grouping code (numba): only for calls that group
@@ -190,7 +193,13 @@ def _clusters(
             progress.start(
                 f"Grouping {len(records):,} image{'' if len(records) == 1 else 's'}", None
             )
-            found = cluster.cluster(records, settings, distinct=distinct, look=look)
+            if look is not None:  # what the checks found of pairs, kept for the next scan
+                look.remember_in(store)
+            try:
+                found = cluster.cluster(records, settings, distinct=distinct, look=look)
+            finally:
+                if look is not None:
+                    look.remember_in(None)
             if look is None or not look.missed:  # not a grouping short of some pictures
                 store.put_memo(key, found.to_json())
     finally:

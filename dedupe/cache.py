@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ KIND_ERROR = 3
 
 # Files looked up per query on a rescan (see HashCache.lookup).
 LOOKUP_BATCH = 4096
+# Keys asked for in one query of get_looks (within SQLite's 32,766 parameters).
+LOOKS_BATCH = 4096
 # The page size of a new cache file. An entry is about 1.6 KB (its check signature 1,357
 # bytes), more than SQLite keeps on a 4 KB page of a WITHOUT ROWID table (about 1 KB): with
 # 4 KB pages every entry spilled into overflow pages, 4.7 KB on disk each; on 16 KB pages it
@@ -80,6 +82,7 @@ CREATE TABLE IF NOT EXISTS entries (
     PRIMARY KEY (namespace, path)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS memo (key TEXT PRIMARY KEY, value TEXT NOT NULL, used REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS looks (key BLOB PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS facts (
     path BLOB PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -321,6 +324,35 @@ class HashCache:
                 "INSERT OR REPLACE INTO facts VALUES (?,?,?,?)",
                 [(os.fsencode(e.path), e.size, e.mtime_ns, value) for e, value in items],
             )
+            self._db.commit()
+        except sqlite3.DatabaseError as error:
+            self.warning = f"could not write to the hash cache: {error}"
+
+    # What the geometric and content checks found of a pair of pictures (looks.py: its key is
+    # a digest of both files' SHA-256, the orientation and the checks' versions; its value the
+    # check's JSON), so that a scan whose memo no longer serves (a file added, a setting
+    # changed) does not decode and check again the pairs an earlier scan checked.
+
+    def get_looks(self, keys: Sequence[bytes]) -> dict[bytes, str]:
+        """key -> the stored value, for each of `keys` stored (nothing on a read error)."""
+        found: dict[bytes, str] = {}
+        try:
+            for lo in range(0, len(keys), LOOKS_BATCH):
+                chunk = keys[lo : lo + LOOKS_BATCH]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, value FROM looks WHERE key IN ({marks})", chunk
+                ).fetchall()
+                found.update((bytes(key), str(value)) for key, value in rows)
+        except sqlite3.DatabaseError as error:
+            self.warning = f"could not read the hash cache: {error}"
+            return {}
+        return found
+
+    def put_looks(self, items: Iterable[tuple[bytes, str]]) -> None:
+        """Remember what the checks found (replacing a value stored under the same key)."""
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO looks VALUES (?,?)", list(items))
             self._db.commit()
         except sqlite3.DatabaseError as error:
             self.warning = f"could not write to the hash cache: {error}"

@@ -21,7 +21,9 @@ found to have the same size, modification time and SHA-256 as when it was finger
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import math
 import os
 import stat
@@ -30,7 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +52,71 @@ class Look(Protocol):
     def __call__(self, index: int, orientation: int = 1, /) -> geometry.Features | None: ...
 
     def gray(self, index: int, orientation: int = 1, /) -> npt.NDArray[np.uint8] | None: ...
+
+
+class Remembered(Protocol):
+    """Where what the checks found of pairs is kept between runs (cache.HashCache)."""
+
+    def get_looks(self, keys: Sequence[bytes], /) -> dict[bytes, str]: ...
+
+    def put_looks(self, items: Sequence[tuple[bytes, str]], /) -> None: ...
+
+
+# What a remembered check depends on besides the two files' bytes: the checks' versions and
+# the decode they look at (the key of a pair is a digest of these, both files' SHA-256 and
+# format, and the orientation the second is seen under).
+GEOMETRY_KEY = f"geometry-{geometry.VERSION}-d{decode.DECODER_VERSION}"
+CONTENT_KEY = f"content-{content.VERSION}-d{decode.DECODER_VERSION}"
+
+_Check = TypeVar("_Check", geometry.Geometry, content.Content)
+
+
+def frozen(check: geometry.Geometry | content.Content) -> str:
+    """A check as remembered: its fields, in order, as JSON."""
+    return json.dumps(dataclasses.astuple(check), separators=(",", ":"))
+
+
+def thawed(kind: type[_Check], text: str) -> _Check | None:
+    """The check `frozen` made of `text`; None for anything else (a damaged or hand-edited
+    cache is asked again, not believed): each field of its type, the verdict one of the
+    checks' verdicts."""
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return None
+    fields = dataclasses.fields(kind)
+    if not isinstance(values, list) or len(values) != len(fields):
+        return None
+    example = kind(geometry.UNKNOWN)
+    taken: list[Any] = []  # (each value checked against its field below)
+    for field, value in zip(fields, values, strict=True):
+        like = getattr(example, field.name)
+        if isinstance(like, tuple):
+            if not isinstance(value, list) or len(value) != len(like):
+                return None
+            if not all(_number(v) for v in value):
+                return None
+            taken.append(tuple(float(v) for v in value))
+        elif isinstance(like, bool):
+            if not isinstance(value, bool):
+                return None
+            taken.append(value)
+        elif isinstance(like, float):
+            if not _number(value):
+                return None
+            taken.append(float(value))
+        else:
+            if not isinstance(value, int) or isinstance(value, bool):
+                return None
+            taken.append(value)
+    verdicts = (geometry.UNKNOWN, geometry.SAME, geometry.DIFFERENT, geometry.SHIFTED)
+    if taken[0] not in verdicts:
+        return None
+    return kind(*taken)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # Images whose keypoints are kept at a time (about 20 KB each).
@@ -158,6 +225,75 @@ class Looks:
         self.steps = {"check": 0.0, "decode": 0.0, "keypoints": 0.0, "compare": 0.0}
         # ... and of the content check, its comparison of the pictures
         self.steps["content"] = 0.0
+        self._remembered: Remembered | None = None
+        self._remembered_on = 0  # the thread that may use it (an SQLite connection's own)
+        self.recalled = 0  # pairs whose check was remembered from an earlier run
+        self.content_recalled = 0  # ... of the content check
+
+    def remember_in(self, remembered: Remembered | None) -> None:
+        """Keep what the checks find in `remembered` (None: no longer), and take what it has
+        instead of checking again; only on this thread (the others check as without it)."""
+        self._remembered = remembered
+        self._remembered_on = threading.get_ident()
+
+    def _keys(
+        self, what: str, i: npt.NDArray[np.int64], j: npt.NDArray[np.int64], orientation: int
+    ) -> list[bytes] | None:
+        """The keys of pairs (i[k], j[k]) in the remembered checks; None when there is no
+        store to ask on this thread."""
+        if self._remembered is None or threading.get_ident() != self._remembered_on:
+            return None
+        records = self._records
+        named: dict[int, str] = {}
+        for k in {*i.tolist(), *j.tolist()}:
+            record = records.transient(k) if isinstance(records, ImageColumns) else records[k]
+            named[k] = f"{record.fingerprint.format}:{record.fingerprint.digest}"
+        return [
+            hashlib.blake2b(
+                f"{what}|{named[a]}|{named[b]}|{orientation}".encode(), digest_size=16
+            ).digest()
+            for a, b in zip(i.tolist(), j.tolist(), strict=True)
+        ]
+
+    def recall(
+        self,
+        kind: type[_Check],
+        i: npt.NDArray[np.int64],
+        j: npt.NDArray[np.int64],
+        orientation: int,
+    ) -> tuple[dict[int, _Check], list[bytes] | None]:
+        """The remembered checks of pairs (i[k], j[k]), by k, and the pairs' keys (None: no
+        store here)."""
+        what = GEOMETRY_KEY if kind is geometry.Geometry else CONTENT_KEY
+        keys = self._keys(what, i, j, orientation)
+        if keys is None or self._remembered is None:
+            return {}, None
+        stored = self._remembered.get_looks(keys)
+        found: dict[int, _Check] = {}
+        for k, key in enumerate(keys):
+            text = stored.get(key)
+            check = None if text is None else thawed(kind, text)
+            if check is not None:
+                found[k] = check
+        with self._lock:
+            if kind is geometry.Geometry:
+                self.recalled += len(found)
+            else:
+                self.content_recalled += len(found)
+        return found, keys
+
+    def keep(
+        self,
+        keys: list[bytes] | None,
+        checks: Sequence[geometry.Geometry | content.Content | None],
+        at: Sequence[int],
+    ) -> None:
+        """Remember checks[k] under keys[k] for each k of `at` checked (not None)."""
+        if keys is None or self._remembered is None:
+            return
+        items = [(keys[k], frozen(c)) for k in at if (c := checks[k]) is not None]
+        if items:
+            self._remembered.put_looks(items)
 
     def __call__(self, index: int, orientation: int = 1) -> geometry.Features | None:
         key = (index, orientation)
@@ -345,7 +481,14 @@ def compare_pairs(
         return np.full(n, geometry.UNKNOWN, np.int8), found
     verdicts = np.full(n, verify.NOT_LOOKED, np.int8)
     started = time.perf_counter()
-    order = np.lexsort((j, i))  # the pairs of one image together: its keypoints stay kept
+    known, keys = (
+        look.recall(geometry.Geometry, i, j, orientation) if isinstance(look, Looks) else ({}, None)
+    )
+    for k, checked in known.items():
+        found[k], verdicts[k] = checked, checked.verdict
+    todo = np.array([k for k in range(n) if k not in known], dtype=np.int64)
+    # the pairs of one image together: its keypoints stay kept
+    order = todo[np.lexsort((j[todo], i[todo]))]
 
     def run(span: tuple[int, int]) -> None:
         for k in order[span[0] : span[1]].tolist():
@@ -360,9 +503,10 @@ def compare_pairs(
 
     # Tasks of _TASK pairs, or fewer so that a few dozen pairs still use every core (a task
     # for each core several times over); the pairs of one image stay together within a task.
-    task = max(1, min(_TASK, -(-n // (4 * usable_cores()))))
-    thread_map(run, [(lo, min(lo + task, n)) for lo in range(0, n, task)])
+    task = max(1, min(_TASK, -(-len(todo) // (4 * usable_cores()))))
+    thread_map(run, [(lo, min(lo + task, len(todo))) for lo in range(0, len(todo), task)])
     if isinstance(look, Looks):
+        look.keep(keys, found, todo.tolist())
         look.tally(n, time.perf_counter() - started)
     return verdicts, found
 
@@ -383,7 +527,14 @@ def content_pairs(
     if look is None or not n:
         return found
     started = time.perf_counter()
-    order = np.lexsort((j, i))  # the pairs of one image together: its picture stays kept
+    known, keys = (
+        look.recall(content.Content, i, j, orientation) if isinstance(look, Looks) else ({}, None)
+    )
+    for k, compared in known.items():
+        found[k] = compared
+    todo = np.array([k for k in range(n) if k not in known], dtype=np.int64)
+    # the pairs of one image together: its picture stays kept
+    order = todo[np.lexsort((j[todo], i[todo]))]
 
     def run(span: tuple[int, int]) -> None:
         for k in order[span[0] : span[1]].tolist():
@@ -395,8 +546,9 @@ def content_pairs(
             if isinstance(look, Looks):
                 look.timed("content", time.perf_counter() - began)
 
-    task = max(1, min(_TASK, -(-n // (4 * usable_cores()))))
-    thread_map(run, [(lo, min(lo + task, n)) for lo in range(0, n, task)])
+    task = max(1, min(_TASK, -(-len(todo) // (4 * usable_cores()))))
+    thread_map(run, [(lo, min(lo + task, len(todo))) for lo in range(0, len(todo), task)])
     if isinstance(look, Looks):
+        look.keep(keys, found, todo.tolist())
         look.tally(n, time.perf_counter() - started, content=True)
     return found

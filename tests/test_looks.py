@@ -232,3 +232,95 @@ def test_a_file_that_grows_after_its_stat_is_not_read_to_its_end(
     monkeypatch.setattr(looks.hashlib, "sha256", sha256)
     assert looks.unchanged_bytes(record) is None
     assert all(n <= before.st_size + 1 for n in hashed)
+
+
+# ------------------------------------------------------------ checks remembered between runs
+
+
+def test_a_second_run_takes_the_checks_from_the_cache_and_groups_the_same(
+    library: Library, tmp_path: Path
+) -> None:
+    """The geometric and content checks of a run are kept in the hash cache (a real SQLite
+    file) by both files' SHA-256: a second run (a fresh Looks, as a scan whose memo no longer
+    serves) reads no file again and finds the same groups; a file that changed is checked
+    again (its SHA-256 is another key)."""
+    paths = copies(library)
+    settings = Settings()
+    records, _ = scanned(library.root, settings)
+    store = HashCache.open(tmp_path / "cache.sqlite", settings)
+    first = Looks(records)
+    first.remember_in(store)
+    before = cluster(records, settings, look=first)
+    assert first.pairs > 0 and first.read >= 2 and first.recalled == 0
+    store.close()
+
+    store = HashCache.open(tmp_path / "cache.sqlite", settings)
+    again = Looks(records)
+    again.remember_in(store)
+    after = cluster(records, settings, look=again)
+    assert after.groups == before.groups
+    assert again.recalled == again.pairs == first.pairs and again.read == 0
+    assert again.content_recalled == again.content_pairs == first.content_pairs
+
+    library.save("crop15.jpg", Image.open(paths["crop15"]).rotate(1), quality=80)
+    changed, _ = scanned(library.root, settings)
+    third = Looks(changed)
+    third.remember_in(store)
+    cluster(changed, settings, look=third)
+    assert 0 < third.recalled < third.pairs and third.read >= 1
+    store.close()
+
+
+def test_checks_are_remembered_only_on_the_thread_that_owns_the_cache(library: Library) -> None:
+    """A regroup on another thread (review's) checks as without the cache: SQLite's
+    connection is its thread's own."""
+    import threading
+
+    copies(library)
+    settings = Settings()
+    records, _ = scanned(library.root, settings)
+    store = HashCache.memory(settings)
+    look = Looks(records)
+    look.remember_in(store)
+    found: list[object] = []
+    worker = threading.Thread(target=lambda: found.append(cluster(records, settings, look=look)))
+    worker.start()
+    worker.join()
+    assert found and look.pairs > 0 and look.recalled == 0
+    assert store.get_looks([b"x" * 16]) == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "not json",
+        "{}",
+        "[1]",
+        "[1,20,40,1.0,0.0,0.5,[0.9,0.8],false,false]",  # a field short
+        "[1,20,40,1.0,0.0,0.5,[0.9,0.8],false,false,false,1]",  # one too many
+        '["1",20,40,1.0,0.0,0.5,[0.9,0.8],false,false,false]',  # a verdict in words
+        "[7,20,40,1.0,0.0,0.5,[0.9,0.8],false,false,false]",  # no such verdict
+        "[true,20,40,1.0,0.0,0.5,[0.9,0.8],false,false,false]",  # a bool for a number
+        "[1,20,40,NaN,0.0,0.5,[0.9,0.8],false,false,false]",
+        "[1,20,40,1.0,0.0,0.5,[0.9],false,false,false]",
+        '[1,20,40,1.0,0.0,0.5,[0.9,"a"],false,false,false]',
+        "[1,20,40,1.0,0.0,0.5,[0.9,0.8],0,false,false]",  # a number for a bool
+        "[1,20.5,40,1.0,0.0,0.5,[0.9,0.8],false,false,false]",  # a count with a fraction
+    ],
+)
+def test_a_damaged_remembered_check_is_not_believed(text: str) -> None:
+    """A value in the cache that is not a check as frozen() writes it (a damaged or hand-edited
+    cache) is no check: the pair is checked again."""
+    assert looks.thawed(looks.geometry.Geometry, text) is None
+
+
+def test_a_remembered_check_is_the_check() -> None:
+    geometry, content = looks.geometry, looks.content
+    checks = [
+        geometry.Geometry(geometry.SAME, 40, 90, 1.25, -3.5, 0.7, (0.95, 0.8), True, False, True),
+        geometry.Geometry(geometry.DIFFERENT),
+        content.Content(content.DIFFERENT, 120, 30, 12, True, 0.25, 300),
+    ]
+    for check in checks:
+        assert looks.thawed(type(check), looks.frozen(check)) == check

@@ -122,3 +122,39 @@ def test_memo_keeps_only_the_most_recent_results() -> None:
     assert cache.get_memo(f"key{MEMO_KEEP + 4}") == str(MEMO_KEEP + 4)
     cache.close()
     assert memo_rows() == MEMO_KEEP
+
+
+def looks_rows(value: str | None = None) -> int:
+    """Rows of the cache's remembered checks (with `value`: each set to it first)."""
+    with sqlite3.connect(default_path()) as db:
+        if value is not None:
+            db.execute("UPDATE looks SET value=?", (value,))
+        return int(db.execute("SELECT count(*) FROM looks").fetchone()[0])
+
+
+def test_a_rescan_after_a_change_keeps_the_checks_and_a_damaged_one_is_checked_again(
+    tmp_path: Path, cli: Cli
+) -> None:
+    """`dedupe scan` keeps what the geometric check found of its pairs in the hash cache; a
+    rescan after a file is added (the memo no longer serves) groups the same. Values damaged
+    by hand in the cache are not believed: the pairs are checked again and stored anew."""
+    root = tmp_path / "photos"
+    make_tree(root)
+    photo(0, (320, 240)).crop((24, 18, 296, 222)).resize((320, 240)).save(
+        root / "p0_crop.jpg", quality=90
+    )
+    first, second, third = (tmp_path / f"r{k}.json" for k in range(3))
+    assert cli("scan", str(root), "--report", str(first))[0] == 0
+    kept = looks_rows()
+    assert kept > 0
+    photo(5, (320, 240)).save(root / "p5.jpg", quality=90)
+    assert cli("scan", str(root), "--report", str(second))[0] == 0
+    assert groups_of(second) == groups_of(first) and looks_rows() >= kept
+
+    assert looks_rows("[9, damaged") > 0
+    photo(6, (320, 240)).save(root / "p6.jpg", quality=90)
+    assert cli("scan", str(root), "--report", str(third))[0] == 0
+    assert groups_of(third) == groups_of(first)
+    with sqlite3.connect(default_path()) as db:
+        values = [row[0] for row in db.execute("SELECT value FROM looks")]
+    assert values and all(json.loads(v)[0] in (0, 1, 2, 3) for v in values)
