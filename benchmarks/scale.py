@@ -433,6 +433,19 @@ def clean_env(tmp: Path) -> dict[str, str]:
     return env
 
 
+def rescan_row(name: str, n: int, run: Any, target: str) -> Row:
+    """The row of a rescan (`run`: common.run_timed's result) of n images."""
+    return Row(
+        name,
+        str(n),
+        None if run.timed_out else run.seconds,
+        f"{run.seconds / n * 1e6:.0f} us/image; CPU {run.cpu_seconds / n * 1e6:.0f}",
+        run.tree_peak_mb,
+        target,
+        common.verdict(run.tree_peak_mb <= 2048 and not run.timed_out),
+    )
+
+
 def clear_memo(cache: Path, *, checks: bool = True) -> None:
     """Forget the remembered grouping, so the next scan groups from scratch (with `checks`:
     and the remembered geometric and content checks of pairs, so it checks them again)."""
@@ -833,30 +846,20 @@ def measure(
         clear_memo(library.cache, checks=False)
         again = common.run_timed(cmd["scan"], env=env, cwd=tmp, timeout=args.timeout)
         rows.append(
-            Row(
+            rescan_row(
                 f"{tag} rescan after a change: `dedupe scan` with every hash in the cache and "
                 "the grouping memo cleared, the checks of pairs kept from the scan above",
-                str(n),
-                None if again.timed_out else again.seconds,
-                f"{again.seconds / n * 1e6:.0f} us/image; CPU {again.cpu_seconds / n * 1e6:.0f}",
-                again.tree_peak_mb,
-                "flat per image; <= 2 GB",
-                common.verdict(again.tree_peak_mb <= 2048 and not again.timed_out),
+                n, again, "flat per image; <= 2 GB",
             )
-        )
+        )  # fmt: skip
         # 2. a warm rescan: the grouping from the memo the first run left
         warm = common.run_timed(cmd["scan"], env=env, cwd=tmp, timeout=args.timeout)
         rows.append(
-            Row(
+            rescan_row(
                 f"{tag} warm rescan: `dedupe scan` of the unchanged tree (grouping from the memo)",
-                str(n),
-                None if warm.timed_out else warm.seconds,
-                f"{warm.seconds / n * 1e6:.0f} us/image; CPU {warm.cpu_seconds / n * 1e6:.0f}",
-                warm.tree_peak_mb,
-                "<= 2 GB",
-                common.verdict(warm.tree_peak_mb <= 2048 and not warm.timed_out),
+                n, warm, "<= 2 GB",
             )
-        )
+        )  # fmt: skip
         facts = report_bytes(report)
         print(
             f"  {tag} report: {facts['total'] / common.MB:.0f} MB, {facts['groups']:,} groups, "
