@@ -834,7 +834,7 @@ def measure(
                 run.seconds,
                 f"{per:.0f} us/image; CPU {run.cpu_seconds / n * 1e6:.0f} us/image",
                 run.tree_peak_mb,
-                "flat per image; <= 2 GB",
+                "<= 2 GB (met? is this alone); flat per image: compare sizes",
                 common.verdict(run.tree_peak_mb <= 2048),
             )
         )
@@ -849,7 +849,7 @@ def measure(
             rescan_row(
                 f"{tag} rescan after a change: `dedupe scan` with every hash in the cache and "
                 "the grouping memo cleared, the checks of pairs kept from the scan above",
-                n, again, "flat per image; <= 2 GB",
+                n, again, "<= 2 GB (met? is this alone); flat per image: compare sizes",
             )
         )  # fmt: skip
         # 2. a warm rescan: the grouping from the memo the first run left
