@@ -244,10 +244,15 @@ class Looks:
         if self._remembered is None or threading.get_ident() != self._remembered_on:
             return None
         records = self._records
+        wanted = sorted({*i.tolist(), *j.tolist()})
         named: dict[int, str] = {}
-        for k in {*i.tolist(), *j.tolist()}:
-            record = records.transient(k) if isinstance(records, ImageColumns) else records[k]
-            named[k] = f"{record.fingerprint.format}:{record.fingerprint.digest}"
+        if isinstance(records, ImageColumns):  # (its columns: no record built per image)
+            formats, digests = records.formats.items(wanted), records.digests.items(wanted)
+            for k, format_, digest in zip(wanted, formats, digests, strict=True):
+                named[k] = f"{format_.decode('utf-8', 'surrogateescape')}:{digest.decode()}"
+        else:
+            for k in wanted:
+                named[k] = f"{records[k].fingerprint.format}:{records[k].fingerprint.digest}"
         return [
             hashlib.blake2b(
                 f"{what}|{named[a]}|{named[b]}|{orientation}".encode(), digest_size=16

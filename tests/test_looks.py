@@ -19,6 +19,7 @@ from dedupe import decode, looks
 from dedupe.cache import HashCache
 from dedupe.cluster import cluster
 from dedupe.groups import build_groups
+from dedupe.imagecols import ImageColumns
 from dedupe.looks import Kept, Looks, Pictures
 from dedupe.models import ImageRecord, KeepRules, Settings
 from dedupe.scan import Hashed, fingerprint_file, scan
@@ -324,3 +325,21 @@ def test_a_remembered_check_is_the_check() -> None:
     ]
     for check in checks:
         assert looks.thawed(type(check), looks.frozen(check)) == check
+
+
+def test_a_scans_columns_find_the_checks_its_records_kept(library: Library) -> None:
+    """The keys of remembered checks are made from a scan's columns (ImageColumns, without a
+    record built per image) as from its records: checks kept by one are found by the other."""
+    copies(library)
+    settings = Settings()
+    columns = scan((str(library.root),), settings, HashCache.memory(settings)).records
+    assert isinstance(columns, ImageColumns)
+    records = list(columns)
+    store = HashCache.memory(settings)
+    first, again = Looks(records), Looks(columns)
+    first.remember_in(store)
+    again.remember_in(store)
+    before = cluster(records, settings, look=first)
+    assert first.pairs > 0 and first.recalled == 0
+    assert cluster(columns, settings, look=again).groups == before.groups
+    assert again.recalled == again.pairs == first.pairs and again.read == 0
