@@ -149,23 +149,24 @@ def _open_locked(
     locks: journal.Locks,
     devices: frozenset[int],
 ) -> Session:
+    # the report's SHA-256, read once: the one the journal is matched by is the one it records
+    digest = _report_digest(plan.report_path)
     if journal_path is not None:
         path = Path(journal_path)
         state = journal.read(path) if path.exists() else None
-        digest = _report_digest(plan.report_path)
         if state is not None and not journal.of_report(
             state, plan.report_path, digest, named=False
         ):
             raise Refused(f"the journal {path} belongs to another report ({state.report})")
     else:
-        state = journal.unfinished_for(plan.report_path, _report_digest(plan.report_path))
+        state = journal.unfinished_for(plan.report_path, digest)
         path = state.path if state is not None else journal.new_path(plan.report_path)
     if state is None:
         journal.remove_stale_temporaries(plan.report_path)
         header = {
             "report": plan.report_path,
             "report_resolved": True,  # the file the path leads to (journal.of_report)
-            "report_digest": _report_digest(plan.report_path),
+            "report_digest": digest,
             "action": plan.kind,
             "move_to": plan.move_to,
             "link": plan.link,
@@ -179,7 +180,7 @@ def _open_locked(
         state = journal.read(path)  # again, now that it is locked
         _refuse_other_action(state, plan)
         resume = {"type": "resume", "at": journal.now()}
-        writer.append({**resume, "report_digest": _report_digest(plan.report_path)})
+        writer.append({**resume, "report_digest": digest})
         notes = [f"{state.describe_damage()}; those lines were ignored"] if state.damage else []
         notes += reconcile(state, writer)
         state = journal.read(path)
