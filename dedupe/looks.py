@@ -84,13 +84,11 @@ def thawed(kind: type[_Check], text: str) -> _Check | None:
         values = json.loads(text)
     except ValueError:
         return None
-    fields = dataclasses.fields(kind)
-    if not isinstance(values, list) or len(values) != len(fields):
+    likes = _FIELD_EXAMPLES[kind]
+    if not isinstance(values, list) or len(values) != len(likes):
         return None
-    example = kind(geometry.UNKNOWN)
     taken: list[Any] = []  # (each value checked against its field below)
-    for field, value in zip(fields, values, strict=True):
-        like = getattr(example, field.name)
+    for like, value in zip(likes, values, strict=True):
         if isinstance(like, tuple):
             if not isinstance(value, list) or len(value) != len(like):
                 return None
@@ -113,6 +111,14 @@ def thawed(kind: type[_Check], text: str) -> _Check | None:
     if taken[0] not in verdicts:
         return None
     return kind(*taken)
+
+
+# Each field's value in a check of each kind with its defaults, in order: what thawed checks
+# each value's type against (worked out once, not per value read).
+_FIELD_EXAMPLES: dict[type, tuple[object, ...]] = {
+    kind: tuple(getattr(kind(geometry.UNKNOWN), f.name) for f in dataclasses.fields(kind))
+    for kind in (geometry.Geometry, content.Content)
+}
 
 
 def _number(value: object) -> bool:
